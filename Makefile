@@ -1,0 +1,96 @@
+# tokq: token-quota service for LLM chat bots.
+#   make          build build/tokqd and build/tokq (installing build deps if missing)
+#   make check    unit + integration tests
+#   make demo     a real daemon and a short bot session
+PREFIX	?= /usr/local
+DESTDIR	?=
+B	:= build
+
+# Debian packages the build and the tests need; `make deps` installs the missing ones.
+DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
+DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3
+PC_LIBS		:= libsystemd sqlite3 msgpack jansson
+
+CC	?= cc
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -Iinclude -Idaemon -D_GNU_SOURCE
+# Recursively expanded: pkg-config runs when a recipe needs it, after `deps`.
+D_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS))
+D_LIBS	 = $(shell pkg-config --libs $(PC_LIBS)) -lm
+C_LIBS	 = $(shell pkg-config --libs msgpack)
+T_LIBS	 = $(shell pkg-config --libs cmocka)
+
+COMMON	:= $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
+DAEMON	:= $(patsubst %.c,$(B)/%.o,$(filter-out daemon/tokqd.c,$(wildcard daemon/*.c)))
+CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
+UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+export TOKQ_BUILD := $(abspath $(B))
+
+all: $(B)/tokqd $(B)/tokq
+
+deps:
+	@missing=""; \
+	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
+	for c in jq systemd-socket-activate prove setpriv sqlite3 python3; do \
+		command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		echo "installing build and test dependencies with apt-get"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			$(DEB_BUILD) $(DEB_TEST) >/dev/null; \
+	fi
+
+$(B)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(D_CFLAGS) -c -o $@ $<
+
+$(B)/tokqd: $(B)/daemon/tokqd.o $(DAEMON) $(COMMON)
+	$(CC) $(CFLAGS) -o $@ $^ $(D_LIBS) $(LDFLAGS)
+
+$(B)/tokq: $(CLIENT) $(COMMON)
+	$(CC) $(CFLAGS) -o $@ $^ $(C_LIBS) $(LDFLAGS)
+
+# The daemon's modules but main, as an archive: a unit test pulls in only what it uses.
+$(B)/libtokqd.a: $(DAEMON) $(COMMON)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(B)/libtokqd.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(D_CFLAGS) -o $@ $^ $(D_LIBS) $(T_LIBS) $(LDFLAGS)
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+
+integration: all
+	prove -f tests/integration/*.sh
+
+check: all $(UNIT)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+# The same tests with AddressSanitizer and UBSan, in a build tree of their own.
+check-asan:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+demo: all
+	@tests/demo.sh
+
+bench: all
+	@echo "bench: build/tokq-bench comes with issue 6"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 755 $(B)/tokq $(DESTDIR)$(PREFIX)/bin/tokq
+	install -m 755 $(B)/tokqd $(DESTDIR)$(PREFIX)/sbin/tokqd
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/tokqd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.service
+	install -m 644 systemd/tokqd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.socket
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps unit integration check check-asan demo bench install clean
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)
