@@ -1,0 +1,1353 @@
+/*
+ * store.c: the database, and the only file that includes sqlite3.h.
+ *
+ * The daemon is the single writer of one SQLite file in WAL mode with
+ * synchronous=FULL.  Every statement is prepared once at open from the
+ * table below, reset and unbound after every use, and finalized at close.
+ * Writes run inside one transaction that the event loop opens with
+ * store_begin() and closes with store_commit() for a whole batch of
+ * requests (group commit); a write that needs several statements runs them
+ * under a savepoint, so it either happens whole or not at all while the
+ * rest of the batch goes on.  If SQLite itself rolls the transaction back
+ * (disk full, I/O error), the batch is marked failed: later writes and the
+ * commit return -TOKQ_E_TEMP, so nothing of it is acknowledged.
+ *
+ * Schema changes are steps in migrations[]; PRAGMA user_version counts the
+ * steps applied.  Append, never edit.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "tokqd.h"
+
+#define DAY	86400
+
+/*
+ * Version n of the schema is migrations[0..n-1] applied in order.  Times
+ * are Unix seconds, money nano-USD.  In events absent strings are NULL; in
+ * the keyed tables (daily, monthly, buckets, rules) they are '' so that the
+ * primary keys work.
+ */
+static const char *const migrations[] = {
+	/* 1: the initial schema */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL,"
+	"  guild TEXT, channel TEXT, model TEXT, service TEXT, kind TEXT,"
+	"  session TEXT, call INTEGER, meta TEXT,"
+	"  requests INTEGER NOT NULL, prompt INTEGER NOT NULL,"
+	"  completion INTEGER NOT NULL, total INTEGER NOT NULL,"
+	"  cached INTEGER NOT NULL, cache_write INTEGER NOT NULL,"
+	"  reasoning INTEGER NOT NULL, cost INTEGER NOT NULL);"
+	"CREATE INDEX events_user_at ON events(user, at);"
+	"CREATE INDEX events_at ON events(at);"
+	"CREATE INDEX events_guild_at ON events(guild, at);"
+	"CREATE TABLE daily ("
+	"  day INTEGER NOT NULL, user TEXT NOT NULL, guild TEXT NOT NULL,"
+	"  model TEXT NOT NULL, service TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  requests INTEGER NOT NULL, prompt INTEGER NOT NULL,"
+	"  completion INTEGER NOT NULL, total INTEGER NOT NULL,"
+	"  cached INTEGER NOT NULL, cache_write INTEGER NOT NULL,"
+	"  reasoning INTEGER NOT NULL, cost INTEGER NOT NULL,"
+	"  PRIMARY KEY (day, user, guild, model, service, kind)) WITHOUT ROWID;"
+	"CREATE INDEX daily_user_day ON daily(user, day);"
+	"CREATE INDEX daily_guild_day ON daily(guild, day);"
+	"CREATE TABLE monthly ("
+	"  month INTEGER NOT NULL, user TEXT NOT NULL, guild TEXT NOT NULL,"
+	"  model TEXT NOT NULL,"
+	"  requests INTEGER NOT NULL, prompt INTEGER NOT NULL,"
+	"  completion INTEGER NOT NULL, total INTEGER NOT NULL,"
+	"  cached INTEGER NOT NULL, cache_write INTEGER NOT NULL,"
+	"  reasoning INTEGER NOT NULL, cost INTEGER NOT NULL,"
+	"  PRIMARY KEY (month, user, guild, model)) WITHOUT ROWID;"
+	"CREATE TABLE keys ("
+	"  key TEXT PRIMARY KEY, fp INTEGER NOT NULL, first INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX keys_created ON keys(created);"
+	/* span is in the key: a minute and an hour may both start at 10:00 */
+	"CREATE TABLE buckets ("
+	"  scope INTEGER NOT NULL, subject TEXT NOT NULL, model TEXT NOT NULL,"
+	"  start INTEGER NOT NULL, span INTEGER NOT NULL,"
+	"  tokens INTEGER NOT NULL, cost INTEGER NOT NULL,"
+	"  requests INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, subject, model, start, span)) WITHOUT ROWID;"
+	"CREATE INDEX buckets_span_start ON buckets(span, start);"
+	"CREATE TABLE rules ("
+	"  sel INTEGER NOT NULL, subject TEXT NOT NULL, model TEXT NOT NULL,"
+	"  metric INTEGER NOT NULL, wkind INTEGER NOT NULL,"
+	"  wsecs INTEGER NOT NULL, lim INTEGER NOT NULL,"
+	"  PRIMARY KEY (sel, subject, model, metric, wkind, wsecs));"
+	"CREATE TABLE plans (user TEXT PRIMARY KEY, plan TEXT NOT NULL);"
+	"CREATE TABLE bypass ("
+	"  guild INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (guild, id));"
+	"CREATE TABLE prices ("
+	"  model TEXT PRIMARY KEY, input INTEGER NOT NULL,"
+	"  output INTEGER NOT NULL, cached INTEGER NOT NULL,"
+	"  cache_write INTEGER NOT NULL);"
+	"CREATE TABLE holds ("
+	"  id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL, user TEXT NOT NULL, guild TEXT,"
+	"  model TEXT, tokens INTEGER NOT NULL, cost INTEGER NOT NULL);"
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, val INTEGER NOT NULL);",
+};
+#define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define USAGE_COLS \
+	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
+#define USAGE_SUMS \
+	"COALESCE(SUM(requests), 0), COALESCE(SUM(prompt), 0)," \
+	" COALESCE(SUM(completion), 0), COALESCE(SUM(total), 0)," \
+	" COALESCE(SUM(cached), 0), COALESCE(SUM(cache_write), 0)," \
+	" COALESCE(SUM(reasoning), 0), COALESCE(SUM(cost), 0)"
+#define USAGE_ADD \
+	"requests = requests + excluded.requests," \
+	" prompt = prompt + excluded.prompt," \
+	" completion = completion + excluded.completion," \
+	" total = total + excluded.total, cached = cached + excluded.cached," \
+	" cache_write = cache_write + excluded.cache_write," \
+	" reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost"
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
+	S_PAGE_COUNT,
+	S_PAGE_SIZE,
+	S_META_GET,
+	S_META_SET,
+	S_EVENT_ADD,
+	S_DAILY_ADD,
+	S_EVENTS_SUM,
+	S_KEY_GET,
+	S_KEY_PUT,
+	S_BUCKET_ADD,
+	S_BUCKET_LOAD,
+	S_BUCKET_CLEAR,
+	S_BUCKET_CLEAR_MODEL,
+	S_BUCKET_FOLD,
+	S_BUCKET_DROP_MINUTES,
+	S_BUCKET_PRUNE,
+	S_MODELS_USED,
+	S_RULE_UPDATE,
+	S_RULE_INSERT,
+	S_RULE_DEL,
+	S_RULE_LOAD,
+	S_PLAN_SET,
+	S_PLAN_DEL,
+	S_PLAN_LOAD,
+	S_BYPASS_ADD,
+	S_BYPASS_DEL,
+	S_BYPASS_LOAD,
+	S_PRICE_PUT,
+	S_PRICE_DEL,
+	S_PRICE_LOAD,
+	S_HOLD_PUT,
+	S_HOLD_DEL,
+	S_HOLD_LOAD,
+	S_USER_EVENTS_TOTALS,
+	S_USER_DAILY_TOTALS,
+	S_USER_MODELS_TOTALS,
+	S_COUNTS,
+	S_EVENTS_PRUNE,
+	S_KEYS_PRUNE,
+	S_MONTH_CLEAR,
+	S_MONTH_ARCHIVE,
+	S_MAX
+};
+
+static const struct {
+	enum stmt_id	 id;
+	const char	*sql;
+} stmt_sql[] = {
+	{ S_BEGIN,		"BEGIN IMMEDIATE" },
+	{ S_COMMIT,		"COMMIT" },
+	{ S_ROLLBACK,		"ROLLBACK" },
+	{ S_SAVEPOINT,		"SAVEPOINT w" },
+	{ S_RELEASE,		"RELEASE w" },
+	{ S_ROLLBACK_TO,	"ROLLBACK TO w" },
+	{ S_PAGE_COUNT,		"PRAGMA page_count" },
+	{ S_PAGE_SIZE,		"PRAGMA page_size" },
+	{ S_META_GET,		"SELECT val FROM meta WHERE name = ?1" },
+	{ S_META_SET,
+	    "INSERT INTO meta(name, val) VALUES (?1, ?2)"
+	    " ON CONFLICT(name) DO UPDATE SET val = excluded.val" },
+	{ S_EVENT_ADD,
+	    "INSERT INTO events(at, user, guild, channel, model, service, kind,"
+	    " session, call, meta, " USAGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" },
+	{ S_DAILY_ADD,
+	    "INSERT INTO daily(day, user, guild, model, service, kind, "
+	    USAGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+	    " ?12, ?13, ?14) ON CONFLICT(day, user, guild, model, service, kind)"
+	    " DO UPDATE SET " USAGE_ADD },
+	{ S_EVENTS_SUM,
+	    "SELECT " USAGE_SUMS " FROM events WHERE id >= ?1 AND id < ?1 + ?2" },
+	{ S_KEY_GET,		"SELECT fp, first, count FROM keys WHERE key = ?1" },
+	{ S_KEY_PUT,
+	    "INSERT OR REPLACE INTO keys(key, fp, first, count, created)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)" },
+	{ S_BUCKET_ADD,
+	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
+	    " cost, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"
+	    " tokens = tokens + excluded.tokens, cost = cost + excluded.cost,"
+	    " requests = requests + excluded.requests" },
+	/* No bucket spans more than an hour: the range on start uses the key. */
+	{ S_BUCKET_LOAD,
+	    "SELECT start, span, tokens, cost, requests FROM buckets"
+	    " WHERE scope = ?1 AND subject = ?2 AND model = ?3"
+	    " AND start > ?4 - 3600 AND start + span > ?4"
+	    " ORDER BY start, span" },
+	{ S_BUCKET_CLEAR,
+	    "DELETE FROM buckets WHERE scope = ?1 AND subject = ?2" },
+	{ S_BUCKET_CLEAR_MODEL,
+	    "DELETE FROM buckets WHERE scope = ?1 AND subject = ?2 AND model = ?3" },
+	{ S_BUCKET_FOLD,
+	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
+	    " cost, requests)"
+	    " SELECT scope, subject, model, start - start % 3600 AS hour, 3600,"
+	    " SUM(tokens), SUM(cost), SUM(requests) FROM buckets"
+	    " WHERE span = 60 AND start < ?1"
+	    " GROUP BY scope, subject, model, hour"
+	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"
+	    " tokens = tokens + excluded.tokens, cost = cost + excluded.cost,"
+	    " requests = requests + excluded.requests" },
+	{ S_BUCKET_DROP_MINUTES,
+	    "DELETE FROM buckets WHERE span = 60 AND start < ?1" },
+	{ S_BUCKET_PRUNE,
+	    "DELETE FROM buckets WHERE start + span <= ?1" },
+	{ S_MODELS_USED,
+	    "SELECT DISTINCT model FROM buckets WHERE scope = 0 AND subject = ?1"
+	    " AND model <> '' AND start + span > ?2 ORDER BY model" },
+	{ S_RULE_UPDATE,
+	    "UPDATE rules SET lim = ?7 WHERE sel = ?1 AND subject = ?2"
+	    " AND model = ?3 AND metric = ?4 AND wkind = ?5 AND wsecs = ?6" },
+	{ S_RULE_INSERT,
+	    "INSERT INTO rules(sel, subject, model, metric, wkind, wsecs, lim)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)" },
+	{ S_RULE_DEL,
+	    "DELETE FROM rules WHERE sel = ?1 AND subject = ?2 AND model = ?3"
+	    " AND metric = ?4 AND wkind = ?5 AND wsecs = ?6" },
+	{ S_RULE_LOAD,
+	    "SELECT sel, subject, model, metric, wkind, wsecs, lim FROM rules"
+	    " ORDER BY sel, subject, model, metric, wkind, wsecs" },
+	{ S_PLAN_SET,
+	    "INSERT INTO plans(user, plan) VALUES (?1, ?2)"
+	    " ON CONFLICT(user) DO UPDATE SET plan = excluded.plan" },
+	{ S_PLAN_DEL,		"DELETE FROM plans WHERE user = ?1" },
+	{ S_PLAN_LOAD,		"SELECT user, plan FROM plans ORDER BY user" },
+	{ S_BYPASS_ADD,
+	    "INSERT OR IGNORE INTO bypass(guild, id) VALUES (?1, ?2)" },
+	{ S_BYPASS_DEL,		"DELETE FROM bypass WHERE guild = ?1 AND id = ?2" },
+	{ S_BYPASS_LOAD,	"SELECT guild, id FROM bypass ORDER BY guild, id" },
+	{ S_PRICE_PUT,
+	    "INSERT OR REPLACE INTO prices(model, input, output, cached,"
+	    " cache_write) VALUES (?1, ?2, ?3, ?4, ?5)" },
+	{ S_PRICE_DEL,		"DELETE FROM prices WHERE model = ?1" },
+	{ S_PRICE_LOAD,
+	    "SELECT model, input, output, cached, cache_write FROM prices"
+	    " ORDER BY model" },
+	{ S_HOLD_PUT,
+	    "INSERT OR REPLACE INTO holds(id, created, expires, user, guild,"
+	    " model, tokens, cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" },
+	{ S_HOLD_DEL,		"DELETE FROM holds WHERE id = ?1" },
+	{ S_HOLD_LOAD,
+	    "SELECT id, created, expires, user, guild, model, tokens, cost"
+	    " FROM holds ORDER BY created, id" },
+	{ S_USER_EVENTS_TOTALS,
+	    "SELECT " USAGE_SUMS " FROM events WHERE user = ?1 AND at >= ?2" },
+	{ S_USER_DAILY_TOTALS,
+	    "SELECT " USAGE_SUMS " FROM daily WHERE user = ?1 AND day >= ?2"
+	    " AND day < ?3" },
+	{ S_USER_MODELS_TOTALS,
+	    "SELECT model, " USAGE_SUMS " FROM daily WHERE user = ?1"
+	    " GROUP BY model ORDER BY model" },
+	{ S_COUNTS,
+	    "SELECT COALESCE(SUM(requests), 0), COUNT(DISTINCT user) FROM daily" },
+	{ S_EVENTS_PRUNE,
+	    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1"
+	    " ORDER BY at, id LIMIT ?2)" },
+	{ S_KEYS_PRUNE,		"DELETE FROM keys WHERE created < ?1" },
+	{ S_MONTH_CLEAR,	"DELETE FROM monthly WHERE month = ?1" },
+	{ S_MONTH_ARCHIVE,
+	    "INSERT OR REPLACE INTO monthly(month, user, guild, model, "
+	    USAGE_COLS ") SELECT ?1, user, guild, model, " USAGE_SUMS
+	    " FROM daily WHERE day >= ?1 AND day < ?2"
+	    " GROUP BY user, guild, model" },
+};
+
+static sqlite3		*db;
+static sqlite3_stmt	*stmts[S_MAX];
+static bool		 tx_open;	/* between store_begin and commit/rollback */
+static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
+
+/*
+ * Log a failure of what and map the SQLite result code rc to a TOKQ_E_*
+ * code: resource trouble that a retry may cure is -TOKQ_E_TEMP, anything
+ * else -TOKQ_E_INTERNAL.  If the failure made SQLite roll the open
+ * transaction back, the batch is marked failed.
+ */
+static int
+store_fail(const char *what, int rc)
+{
+	log_warnx("store: %s: %s", what, sqlite3_errmsg(db));
+	if (tx_open && !tx_failed && sqlite3_get_autocommit(db)) {
+		log_warnx("store: the transaction was rolled back");
+		tx_failed = true;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+		return -TOKQ_E_TEMP;
+	default:
+		return -TOKQ_E_INTERNAL;
+	}
+}
+
+/* The statement id, ready to bind: the last use reset and unbound it. */
+static sqlite3_stmt *
+stmt(enum stmt_id id)
+{
+	return stmts[id];
+}
+
+static void
+stmt_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Bind s, NULL as SQL NULL.  The statement must be stepped before return. */
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Bind s, NULL as '': for the columns that are part of a key. */
+static void
+bind_key(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static void
+bind_usage(sqlite3_stmt *st, int i, const struct usage *u)
+{
+	sqlite3_bind_int64(st, i, u->requests);
+	sqlite3_bind_int64(st, i + 1, u->prompt);
+	sqlite3_bind_int64(st, i + 2, u->completion);
+	sqlite3_bind_int64(st, i + 3, u->total);
+	sqlite3_bind_int64(st, i + 4, u->cached);
+	sqlite3_bind_int64(st, i + 5, u->cache_write);
+	sqlite3_bind_int64(st, i + 6, u->reasoning);
+	sqlite3_bind_int64(st, i + 7, u->cost);
+}
+
+static void
+column_usage(sqlite3_stmt *st, int i, struct usage *u)
+{
+	u->requests = sqlite3_column_int64(st, i);
+	u->prompt = sqlite3_column_int64(st, i + 1);
+	u->completion = sqlite3_column_int64(st, i + 2);
+	u->total = sqlite3_column_int64(st, i + 3);
+	u->cached = sqlite3_column_int64(st, i + 4);
+	u->cache_write = sqlite3_column_int64(st, i + 5);
+	u->reasoning = sqlite3_column_int64(st, i + 6);
+	u->cost = sqlite3_column_int64(st, i + 7);
+}
+
+/* A text column; NULL when it is NULL or, with empty_null, ''. */
+static const char *
+column_text(sqlite3_stmt *st, int i, bool empty_null)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, i);
+
+	if (s != NULL && empty_null && *s == '\0')
+		return NULL;
+	return s;
+}
+
+/*
+ * Step the bound statement st, which returns no rows, to its end, then
+ * reset and unbind it.  Returns the number of rows it changed, or a
+ * negative TOKQ_E_* code.
+ */
+static int
+run(sqlite3_stmt *st, const char *what)
+{
+	int	 rc;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = store_fail(what, rc);
+		stmt_done(st);
+		return rc;
+	}
+	stmt_done(st);
+	return sqlite3_changes(db);
+}
+
+/*
+ * Step the bound statement st that returns at most one row.  Returns 1 with
+ * the row current (the caller reads it, then calls stmt_done), 0 when there
+ * was none and a negative code on failure; both already reset.
+ */
+static int
+row(sqlite3_stmt *st, const char *what)
+{
+	int	 rc;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		rc = store_fail(what, rc);
+	else
+		rc = 0;
+	stmt_done(st);
+	return rc;
+}
+
+/*
+ * Finish a loop over the rows of st that ended with step result rc, or
+ * with cbrc from a callback that asked to stop.  A callback's negative
+ * value is a failure (-TOKQ_E_INTERNAL), a positive one a wish.
+ */
+static int
+rows_done(sqlite3_stmt *st, int rc, int cbrc, const char *what)
+{
+	if (cbrc != 0)
+		rc = cbrc < 0 ? -TOKQ_E_INTERNAL : 0;
+	else if (rc != SQLITE_DONE)
+		rc = store_fail(what, rc);
+	else
+		rc = 0;
+	stmt_done(st);
+	return rc;
+}
+
+/*
+ * Writes happen inside the batch's transaction only; once SQLite rolled it
+ * back, nothing more may land in it.
+ */
+static int
+writable(const char *what)
+{
+	if (db == NULL || !tx_open) {
+		log_warnx("store: %s outside a transaction", what);
+		return -TOKQ_E_INTERNAL;
+	}
+	if (tx_failed)
+		return -TOKQ_E_TEMP;
+	return 0;
+}
+
+/*
+ * A write made of several statements runs under a savepoint: sp_begin,
+ * the statements, then sp_end with their result, which releases the
+ * savepoint or undoes them.  Returns rc, or the savepoint's failure.
+ */
+static int
+sp_begin(const char *what)
+{
+	int	 rc;
+
+	if ((rc = writable(what)) < 0)
+		return rc;
+	rc = run(stmt(S_SAVEPOINT), what);
+	return rc < 0 ? rc : 0;
+}
+
+static int
+sp_end(int rc, const char *what)
+{
+	int	 r;
+
+	if (rc < 0 && !tx_failed && !sqlite3_get_autocommit(db))
+		run(stmt(S_ROLLBACK_TO), what);
+	if (tx_failed || sqlite3_get_autocommit(db))
+		return rc < 0 ? rc : -TOKQ_E_TEMP;
+	if ((r = run(stmt(S_RELEASE), what)) < 0)
+		return r;
+	return rc;
+}
+
+/* mkdir -p of the directory that holds path, new ones with mode 0750. */
+static int
+mkparent(const char *path)
+{
+	char	 dir[PATH_MAX];
+	char	*p, c;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir)) {
+		log_warnx("store: %s: path too long", path);
+		return -1;
+	}
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+			log_warn("store: mkdir %s", dir);
+			return -1;
+		}
+		if ((*p = c) == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* Run one PRAGMA or statement that may return a row, ignoring it. */
+static int
+exec(const char *sql)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: %s: %s", sql, err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(int *v)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Bring the schema up to date: every step after the file's user_version,
+ * and the new version, in one transaction.  A file from a newer tokqd is
+ * refused rather than guessed at.
+ */
+static int
+migrate(void)
+{
+	char	 sql[64];
+	int	 v, i;
+
+	if (exec("BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (user_version(&v) == -1) {
+		log_warnx("store: user_version: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (v > NMIGRATIONS) {
+		log_warnx("store: schema version %d is newer than this tokqd's %d",
+		    v, NMIGRATIONS);
+		goto fail;
+	}
+	if (v == NMIGRATIONS)
+		return exec("COMMIT");
+	for (i = v; i < NMIGRATIONS; i++)
+		if (exec(migrations[i]) == -1)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", NMIGRATIONS);
+	if (exec(sql) == -1 || exec("COMMIT") == -1)
+		goto fail;
+	log_info("store: schema version %d -> %d", v, NMIGRATIONS);
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(db))
+		exec("ROLLBACK");
+	return -1;
+}
+
+/*
+ * Open (creating it and its directory if need be) the database at path,
+ * bring its schema up to date and prepare every statement.  On failure
+ * everything is closed again and -TOKQ_E_TEMP (busy) or -TOKQ_E_INTERNAL
+ * is returned.
+ */
+int
+store_open(const char *path)
+{
+	sqlite3_stmt	*st;
+	const char	*mode;
+	size_t		 i;
+	int		 rc;
+
+	if (db != NULL)
+		return -TOKQ_E_INTERNAL;
+	if (mkparent(path) == -1)
+		return -TOKQ_E_INTERNAL;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("store: %s: %s", path,
+		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store: journal_mode: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	mode = (rc = sqlite3_step(st)) == SQLITE_ROW ?
+	    (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (mode == NULL || strcmp(mode, "wal") != 0)
+		log_warnx("store: %s: cannot use WAL mode: %s", path,
+		    mode ? mode : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (exec("PRAGMA synchronous = FULL") == -1 ||
+	    exec("PRAGMA foreign_keys = ON") == -1 || migrate() == -1)
+		goto fail;
+	for (i = 0; i < sizeof(stmt_sql) / sizeof(stmt_sql[0]); i++) {
+		if (sqlite3_prepare_v2(db, stmt_sql[i].sql, -1,
+		    &stmts[stmt_sql[i].id], NULL) != SQLITE_OK) {
+			log_warnx("store: prepare \"%s\": %s", stmt_sql[i].sql,
+			    sqlite3_errmsg(db));
+			goto fail;
+		}
+	}
+	for (i = 0; i < S_MAX; i++)
+		if (stmts[i] == NULL)
+			fatalx("store: statement %zu has no SQL", i);
+	tx_open = tx_failed = false;
+	return 0;
+fail:
+	rc = db && (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY ?
+	    -TOKQ_E_TEMP : -TOKQ_E_INTERNAL;
+	store_close();
+	return rc;
+}
+
+/* Roll back what is uncommitted, finalize every statement, close. */
+void
+store_close(void)
+{
+	size_t	 i;
+
+	if (db == NULL)
+		return;
+	store_rollback();
+	for (i = 0; i < S_MAX; i++) {
+		sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+	if (sqlite3_close(db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(db));
+	db = NULL;
+}
+
+/* The database's size: its pages, committed or not.  -1 on failure. */
+int64_t
+store_db_bytes(void)
+{
+	int64_t	 count, size;
+
+	if (row(stmt(S_PAGE_COUNT), "page_count") != 1)
+		return -1;
+	count = sqlite3_column_int64(stmt(S_PAGE_COUNT), 0);
+	stmt_done(stmt(S_PAGE_COUNT));
+	if (row(stmt(S_PAGE_SIZE), "page_size") != 1)
+		return -1;
+	size = sqlite3_column_int64(stmt(S_PAGE_SIZE), 0);
+	stmt_done(stmt(S_PAGE_SIZE));
+	return count * size;
+}
+
+/* Open the batch's transaction; a no-op when it is open already. */
+int
+store_begin(void)
+{
+	int	 rc;
+
+	if (tx_open)
+		return 0;
+	if ((rc = run(stmt(S_BEGIN), "begin")) < 0)
+		return rc;
+	tx_open = true;
+	tx_failed = false;
+	return 0;
+}
+
+/*
+ * Commit the batch.  When that fails, or SQLite already rolled the batch
+ * back, nothing of it is kept (an explicit ROLLBACK makes sure) and
+ * -TOKQ_E_TEMP is returned: the caller acknowledges none of it.
+ */
+int
+store_commit(void)
+{
+	int	 rc;
+
+	if (!tx_open)
+		return 0;
+	if (tx_failed) {
+		store_rollback();
+		log_warnx("store: batch not committed");
+		return -TOKQ_E_TEMP;
+	}
+	if ((rc = sqlite3_step(stmt(S_COMMIT))) != SQLITE_DONE) {
+		log_warnx("store: commit: %s", sqlite3_errmsg(db));
+		stmt_done(stmt(S_COMMIT));
+		store_rollback();
+		return -TOKQ_E_TEMP;
+	}
+	stmt_done(stmt(S_COMMIT));
+	tx_open = false;
+	return 0;
+}
+
+/* Undo the batch, if one is open. */
+void
+store_rollback(void)
+{
+	if (!tx_open)
+		return;
+	if (!sqlite3_get_autocommit(db) &&
+	    sqlite3_step(stmt(S_ROLLBACK)) != SQLITE_DONE)
+		log_warnx("store: rollback: %s", sqlite3_errmsg(db));
+	stmt_done(stmt(S_ROLLBACK));
+	tx_open = tx_failed = false;
+}
+
+bool
+store_in_tx(void)
+{
+	return tx_open;
+}
+
+/*
+ * One request's writes, inside the batch: store_mark() opens the batch if
+ * needed and sets a savepoint; store_unmark(rc) releases it when rc >= 0
+ * and undoes the request's writes when rc < 0, so a request that fails half
+ * way leaves nothing behind while the rest of the batch carries on.
+ */
+int
+store_mark(void)
+{
+	int	 rc;
+
+	if ((rc = store_begin()) < 0)
+		return rc;
+	return sp_begin("request");
+}
+
+int
+store_unmark(int rc)
+{
+	return sp_end(rc, "request");
+}
+
+int
+store_meta_get(const char *name, int64_t *val)
+{
+	sqlite3_stmt	*st = stmt(S_META_GET);
+	int		 rc;
+
+	bind_text(st, 1, name);
+	if ((rc = row(st, "meta_get")) == 1) {
+		*val = sqlite3_column_int64(st, 0);
+		stmt_done(st);
+	}
+	return rc;
+}
+
+int
+store_meta_set(const char *name, int64_t val)
+{
+	sqlite3_stmt	*st = stmt(S_META_SET);
+	int		 rc;
+
+	if ((rc = writable("meta_set")) < 0)
+		return rc;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, val);
+	rc = run(st, "meta_set");
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Insert the event, set ev->id, and add its amounts to the daily totals
+ * of its UTC day, user, guild, model, service and kind: both or neither.
+ */
+int
+store_event_add(struct event *ev)
+{
+	sqlite3_stmt	*st;
+	int64_t		 day = ev->at - ((ev->at % DAY) + DAY) % DAY;
+	int		 rc;
+
+	if ((rc = sp_begin("event_add")) < 0)
+		return rc;
+	st = stmt(S_EVENT_ADD);
+	sqlite3_bind_int64(st, 1, ev->at);
+	bind_text(st, 2, ev->user);
+	bind_text(st, 3, ev->guild);
+	bind_text(st, 4, ev->channel);
+	bind_text(st, 5, ev->model);
+	bind_text(st, 6, ev->service);
+	bind_text(st, 7, ev->kind);
+	bind_text(st, 8, ev->session);
+	if (ev->call >= 0)
+		sqlite3_bind_int64(st, 9, ev->call);
+	bind_text(st, 10, ev->meta);
+	bind_usage(st, 11, &ev->u);
+	if ((rc = run(st, "event_add")) < 0)
+		return sp_end(rc, "event_add");
+	ev->id = sqlite3_last_insert_rowid(db);
+
+	st = stmt(S_DAILY_ADD);
+	sqlite3_bind_int64(st, 1, day);
+	bind_key(st, 2, ev->user);
+	bind_key(st, 3, ev->guild);
+	bind_key(st, 4, ev->model);
+	bind_key(st, 5, ev->service);
+	bind_key(st, 6, ev->kind);
+	bind_usage(st, 7, &ev->u);
+	rc = run(st, "daily_add");
+	return sp_end(rc < 0 ? rc : 0, "event_add");
+}
+
+/* The sums of the events with ids in [first, first + count). */
+int
+store_events_sum(int64_t first, int64_t count, struct usage *u)
+{
+	sqlite3_stmt	*st = stmt(S_EVENTS_SUM);
+	int		 rc;
+
+	sqlite3_bind_int64(st, 1, first);
+	sqlite3_bind_int64(st, 2, count);
+	memset(u, 0, sizeof(*u));
+	if ((rc = row(st, "events_sum")) == 1) {
+		column_usage(st, 0, u);
+		stmt_done(st);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* 1 and the key's fingerprint and events when key is known, else 0. */
+int
+store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count)
+{
+	sqlite3_stmt	*st = stmt(S_KEY_GET);
+	int		 rc;
+
+	bind_text(st, 1, key);
+	if ((rc = row(st, "key_get")) == 1) {
+		*fp = (uint64_t)sqlite3_column_int64(st, 0);
+		*first = sqlite3_column_int64(st, 1);
+		*count = sqlite3_column_int64(st, 2);
+		stmt_done(st);
+	}
+	return rc;
+}
+
+/*
+ * Remember an idempotency key: its fingerprint (a uint64 kept bit for bit
+ * as a signed integer), the events it made, and when, by the daemon's clock;
+ * store_events_prune drops keys older than the raw events it prunes.
+ */
+int
+store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+    int64_t created)
+{
+	sqlite3_stmt	*st = stmt(S_KEY_PUT);
+	int		 rc;
+
+	if ((rc = writable("key_put")) < 0)
+		return rc;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)fp);
+	sqlite3_bind_int64(st, 3, first);
+	sqlite3_bind_int64(st, 4, count);
+	sqlite3_bind_int64(st, 5, created);
+	rc = run(st, "key_put");
+	return rc < 0 ? rc : 0;
+}
+/* Add b's amounts to the bucket of the counter at b's start and span. */
+int
+store_bucket_add(enum scope sc, const char *subject, const char *model,
+    const struct bucket *b)
+{
+	sqlite3_stmt	*st = stmt(S_BUCKET_ADD);
+	int		 rc;
+
+	if ((rc = writable("bucket_add")) < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, sc);
+	bind_key(st, 2, subject);
+	bind_key(st, 3, model);
+	sqlite3_bind_int64(st, 4, b->start);
+	sqlite3_bind_int64(st, 5, b->span);
+	sqlite3_bind_int64(st, 6, b->tokens);
+	sqlite3_bind_int64(st, 7, b->cost);
+	sqlite3_bind_int64(st, 8, b->requests);
+	rc = run(st, "bucket_add");
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Call cb with each bucket of the counter that ends after since, by start
+ * (a minute and the hour it lies in, if both exist, minute second).
+ */
+int
+store_bucket_load(enum scope sc, const char *subject, const char *model,
+    int64_t since, int (*cb)(void *, const struct bucket *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_BUCKET_LOAD);
+	struct bucket	 b;
+	int		 rc, cbrc = 0;
+
+	sqlite3_bind_int(st, 1, sc);
+	bind_key(st, 2, subject);
+	bind_key(st, 3, model);
+	sqlite3_bind_int64(st, 4, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		b.start = sqlite3_column_int64(st, 0);
+		b.span = sqlite3_column_int64(st, 1);
+		b.tokens = sqlite3_column_int64(st, 2);
+		b.cost = sqlite3_column_int64(st, 3);
+		b.requests = sqlite3_column_int64(st, 4);
+		if ((cbrc = cb(arg, &b)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "bucket_load");
+}
+
+/* Drop the subject's buckets: of model only, or of every model and pooled. */
+int
+store_bucket_clear(enum scope sc, const char *subject, const char *model)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = writable("bucket_clear")) < 0)
+		return rc;
+	st = stmt(model ? S_BUCKET_CLEAR_MODEL : S_BUCKET_CLEAR);
+	sqlite3_bind_int(st, 1, sc);
+	bind_key(st, 2, subject);
+	if (model)
+		bind_key(st, 3, model);
+	rc = run(st, "bucket_clear");
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Fold every minute bucket that starts before `before` into the hour
+ * bucket of its counter, adding to one that exists.  The amounts move,
+ * they are never counted twice.
+ */
+int
+store_bucket_compact(int64_t before)
+{
+	int	 rc;
+
+	if ((rc = sp_begin("bucket_compact")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt(S_BUCKET_FOLD), 1, before);
+	if ((rc = run(stmt(S_BUCKET_FOLD), "bucket_compact")) >= 0) {
+		sqlite3_bind_int64(stmt(S_BUCKET_DROP_MINUTES), 1, before);
+		rc = run(stmt(S_BUCKET_DROP_MINUTES), "bucket_compact");
+	}
+	return sp_end(rc < 0 ? rc : 0, "bucket_compact");
+}
+
+/* Drop the buckets that end at or before `before`. */
+int
+store_bucket_prune(int64_t before)
+{
+	sqlite3_stmt	*st = stmt(S_BUCKET_PRUNE);
+	int		 rc;
+
+	if ((rc = writable("bucket_prune")) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	rc = run(st, "bucket_prune");
+	return rc < 0 ? rc : 0;
+}
+
+/* Call cb with each model the user's buckets ending after since name. */
+int
+store_models_used(const char *user, int64_t since,
+    int (*cb)(void *, const char *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_MODELS_USED);
+	int		 rc, cbrc = 0;
+
+	bind_key(st, 1, user);
+	sqlite3_bind_int64(st, 2, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((cbrc = cb(arg, column_text(st, 0, false))) != 0)
+			break;
+	return rows_done(st, rc, cbrc, "models_used");
+}
+
+/* Bind a rule's identity to ?1..?6; a calendar window has no length. */
+static void
+bind_rule(sqlite3_stmt *st, const struct rule *r)
+{
+	sqlite3_bind_int(st, 1, r->sel);
+	bind_key(st, 2, r->subject);
+	bind_key(st, 3, r->model);
+	sqlite3_bind_int(st, 4, r->metric);
+	sqlite3_bind_int(st, 5, r->win.kind);
+	sqlite3_bind_int64(st, 6, r->win.kind == TOKQ_W_ROLLING ? r->win.secs : 0);
+}
+
+/* Store r; 1 when it replaced the limit of a rule of the same identity. */
+int
+store_rule_put(const struct rule *r)
+{
+	sqlite3_stmt	*st = stmt(S_RULE_UPDATE);
+	int		 rc;
+
+	if ((rc = writable("rule_put")) < 0)
+		return rc;
+	bind_rule(st, r);
+	sqlite3_bind_int64(st, 7, r->limit);
+	if ((rc = run(st, "rule_put")) != 0)
+		return rc < 0 ? rc : 1;
+	st = stmt(S_RULE_INSERT);
+	bind_rule(st, r);
+	sqlite3_bind_int64(st, 7, r->limit);
+	rc = run(st, "rule_put");
+	return rc < 0 ? rc : 0;
+}
+
+/* Remove the rule with r's identity (r->limit is ignored); 1 if there was one. */
+int
+store_rule_del(const struct rule *r)
+{
+	sqlite3_stmt	*st = stmt(S_RULE_DEL);
+	int		 rc;
+
+	if ((rc = writable("rule_del")) < 0)
+		return rc;
+	bind_rule(st, r);
+	rc = run(st, "rule_del");
+	return rc < 0 ? rc : rc > 0;
+}
+
+/* Call cb with each rule; subject and model '' come back as NULL. */
+int
+store_rule_load(int (*cb)(void *, const struct rule *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_RULE_LOAD);
+	struct rule	 r;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.sel = sqlite3_column_int(st, 0);
+		r.subject = (char *)column_text(st, 1, true);
+		r.model = (char *)column_text(st, 2, true);
+		r.metric = sqlite3_column_int(st, 3);
+		r.win.kind = sqlite3_column_int(st, 4);
+		r.win.secs = sqlite3_column_int64(st, 5);
+		r.limit = sqlite3_column_int64(st, 6);
+		if ((cbrc = cb(arg, &r)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "rule_load");
+}
+
+/* Put user on plan, or with plan NULL on none. */
+int
+store_plan_set(const char *user, const char *plan)
+{
+	sqlite3_stmt	*st = stmt(plan ? S_PLAN_SET : S_PLAN_DEL);
+	int		 rc;
+
+	if ((rc = writable("plan_set")) < 0)
+		return rc;
+	bind_text(st, 1, user);
+	if (plan)
+		bind_text(st, 2, plan);
+	rc = run(st, "plan_set");
+	return rc < 0 ? rc : 0;
+}
+
+int
+store_plan_load(int (*cb)(void *, const char *user, const char *plan), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_PLAN_LOAD);
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((cbrc = cb(arg, column_text(st, 0, false),
+		    column_text(st, 1, false))) != 0)
+			break;
+	return rows_done(st, rc, cbrc, "plan_load");
+}
+
+/* Put the user or guild id on the bypass list or off it; 1 when that changed it. */
+int
+store_bypass_set(bool guild, const char *id, bool on)
+{
+	sqlite3_stmt	*st = stmt(on ? S_BYPASS_ADD : S_BYPASS_DEL);
+	int		 rc;
+
+	if ((rc = writable("bypass_set")) < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, guild);
+	bind_text(st, 2, id);
+	rc = run(st, "bypass_set");
+	return rc < 0 ? rc : rc > 0;
+}
+
+int
+store_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_BYPASS_LOAD);
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((cbrc = cb(arg, sqlite3_column_int(st, 0) != 0,
+		    column_text(st, 1, false))) != 0)
+			break;
+	return rows_done(st, rc, cbrc, "bypass_load");
+}
+
+int
+store_price_put(const struct price *p)
+{
+	sqlite3_stmt	*st = stmt(S_PRICE_PUT);
+	int		 rc;
+
+	if ((rc = writable("price_put")) < 0)
+		return rc;
+	bind_text(st, 1, p->model);
+	sqlite3_bind_int64(st, 2, p->input);
+	sqlite3_bind_int64(st, 3, p->output);
+	sqlite3_bind_int64(st, 4, p->cached);
+	sqlite3_bind_int64(st, 5, p->cache_write);
+	rc = run(st, "price_put");
+	return rc < 0 ? rc : 0;
+}
+
+int
+store_price_del(const char *model)
+{
+	sqlite3_stmt	*st = stmt(S_PRICE_DEL);
+	int		 rc;
+
+	if ((rc = writable("price_del")) < 0)
+		return rc;
+	bind_text(st, 1, model);
+	rc = run(st, "price_del");
+	return rc < 0 ? rc : rc > 0;
+}
+
+int
+store_price_load(int (*cb)(void *, const struct price *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_PRICE_LOAD);
+	struct price	 p;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p.model = (char *)column_text(st, 0, false);
+		p.input = sqlite3_column_int64(st, 1);
+		p.output = sqlite3_column_int64(st, 2);
+		p.cached = sqlite3_column_int64(st, 3);
+		p.cache_write = sqlite3_column_int64(st, 4);
+		if ((cbrc = cb(arg, &p)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "price_load");
+}
+
+int
+store_hold_put(const struct hold *h)
+{
+	sqlite3_stmt	*st = stmt(S_HOLD_PUT);
+	int		 rc;
+
+	if ((rc = writable("hold_put")) < 0)
+		return rc;
+	bind_text(st, 1, h->id);
+	sqlite3_bind_int64(st, 2, h->created);
+	sqlite3_bind_int64(st, 3, h->expires);
+	bind_text(st, 4, h->user);
+	bind_text(st, 5, h->guild);
+	bind_text(st, 6, h->model);
+	sqlite3_bind_int64(st, 7, h->tokens);
+	sqlite3_bind_int64(st, 8, h->cost);
+	rc = run(st, "hold_put");
+	return rc < 0 ? rc : 0;
+}
+
+/* Forget hold id; 0 whether it existed or not. */
+int
+store_hold_del(const char *id)
+{
+	sqlite3_stmt	*st = stmt(S_HOLD_DEL);
+	int		 rc;
+
+	if ((rc = writable("hold_del")) < 0)
+		return rc;
+	bind_text(st, 1, id);
+	rc = run(st, "hold_del");
+	return rc < 0 ? rc : 0;
+}
+
+/* Call cb with each hold, oldest first, expired ones included. */
+int
+store_hold_load(int (*cb)(void *, const struct hold *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_HOLD_LOAD);
+	struct hold	 h;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&h, 0, sizeof(h));
+		snprintf(h.id, sizeof(h.id), "%s", column_text(st, 0, false));
+		h.created = sqlite3_column_int64(st, 1);
+		h.expires = sqlite3_column_int64(st, 2);
+		h.user = (char *)column_text(st, 3, false);
+		h.guild = (char *)column_text(st, 4, false);
+		h.model = (char *)column_text(st, 5, false);
+		h.tokens = sqlite3_column_int64(st, 6);
+		h.cost = sqlite3_column_int64(st, 7);
+		if ((cbrc = cb(arg, &h)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "hold_load");
+}
+
+/* One row of eight sums from the bound statement st into u. */
+static int
+sums(sqlite3_stmt *st, int col, struct usage *u, const char *what)
+{
+	int	 rc;
+
+	memset(u, 0, sizeof(*u));
+	if ((rc = row(st, what)) == 1) {
+		column_usage(st, col, u);
+		stmt_done(st);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* The sums of the user's raw events at or after since. */
+int
+store_user_events_totals(const char *user, int64_t since, struct usage *u)
+{
+	sqlite3_stmt	*st = stmt(S_USER_EVENTS_TOTALS);
+
+	bind_text(st, 1, user);
+	sqlite3_bind_int64(st, 2, since);
+	return sums(st, 0, u, "user_events_totals");
+}
+
+/* The sums of the user's daily totals of the days [day_from, day_to). */
+int
+store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
+    struct usage *u)
+{
+	sqlite3_stmt	*st = stmt(S_USER_DAILY_TOTALS);
+
+	bind_text(st, 1, user);
+	sqlite3_bind_int64(st, 2, day_from);
+	sqlite3_bind_int64(st, 3, day_to);
+	return sums(st, 0, u, "user_daily_totals");
+}
+
+/* Call cb with the user's all-time totals per model, by name; "" for none. */
+int
+store_user_models_totals(const char *user,
+    int (*cb)(void *, const char *model, const struct usage *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_USER_MODELS_TOTALS);
+	struct usage	 u;
+	int		 rc, cbrc = 0;
+
+	bind_text(st, 1, user);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_usage(st, 1, &u);
+		if ((cbrc = cb(arg, column_text(st, 0, false), &u)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "user_models_totals");
+}
+
+/* All-time events recorded (pruned ones included) and distinct users. */
+int
+store_counts(int64_t *events, int64_t *users)
+{
+	sqlite3_stmt	*st = stmt(S_COUNTS);
+	int		 rc;
+
+	*events = *users = 0;
+	if ((rc = row(st, "counts")) == 1) {
+		*events = sqlite3_column_int64(st, 0);
+		*users = sqlite3_column_int64(st, 1);
+		stmt_done(st);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Delete up to limit raw events older than before, oldest first, and every
+ * idempotency key dated before it.  Returns the number of events deleted:
+ * fewer than limit means none are left.  Daily totals are untouched.
+ */
+int
+store_events_prune(int64_t before, int limit)
+{
+	int	 rc, n;
+
+	if ((rc = sp_begin("events_prune")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt(S_EVENTS_PRUNE), 1, before);
+	sqlite3_bind_int(stmt(S_EVENTS_PRUNE), 2, limit);
+	if ((n = rc = run(stmt(S_EVENTS_PRUNE), "events_prune")) >= 0) {
+		sqlite3_bind_int64(stmt(S_KEYS_PRUNE), 1, before);
+		rc = run(stmt(S_KEYS_PRUNE), "events_prune");
+	}
+	return sp_end(rc < 0 ? rc : n, "events_prune");
+}
+
+/*
+ * Archive the month [month_start, month_end): its per-(user, guild, model)
+ * sums of the daily totals replace whatever was archived for it before.
+ */
+int
+store_month_archive(int64_t month_start, int64_t month_end)
+{
+	int	 rc;
+
+	if ((rc = sp_begin("month_archive")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt(S_MONTH_CLEAR), 1, month_start);
+	if ((rc = run(stmt(S_MONTH_CLEAR), "month_archive")) >= 0) {
+		sqlite3_bind_int64(stmt(S_MONTH_ARCHIVE), 1, month_start);
+		sqlite3_bind_int64(stmt(S_MONTH_ARCHIVE), 2, month_end);
+		rc = run(stmt(S_MONTH_ARCHIVE), "month_archive");
+	}
+	return sp_end(rc < 0 ? rc : 0, "month_archive");
+}

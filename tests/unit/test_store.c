@@ -1,0 +1,976 @@
+/*
+ * test_store.c: store.c against a real database file in a temporary
+ * directory.  Each test gets a fresh directory and an open store; a second
+ * connection (raw sqlite3) looks behind the store's back where a test needs
+ * to check the file itself or to make a commit fail.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "tokqd.h"
+
+#define DAY	86400
+#define T0	1767225600LL	/* 2026-01-01T00:00:00Z */
+
+struct fixture {
+	char	 dir[64];
+	char	 path[128];
+};
+
+static void
+rm_rf(const char *dir)
+{
+	char	 cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/tokq.db", f->dir);
+	if (store_open(f->path) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	store_close();
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Run sql on a second connection to the store's file. */
+static void
+side_exec(const char *path, const char *sql)
+{
+	sqlite3	*s;
+	char	*err = NULL;
+
+	assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+	sqlite3_busy_timeout(s, 5000);
+	if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(s);
+}
+
+/* One integer from a query on a second connection. */
+static int64_t
+side_int(const char *path, const char *sql)
+{
+	sqlite3		*s;
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(s);
+	return v;
+}
+
+static struct event
+mkevent(int64_t at, const char *user, const char *guild, const char *model,
+    int64_t prompt, int64_t completion, int64_t cost)
+{
+	struct event	 ev = {
+		.at = at, .user = user, .guild = guild, .model = model,
+		.call = -1,
+		.u = { 1, prompt, completion, prompt + completion, 0, 0, 0, cost },
+	};
+
+	return ev;
+}
+
+static void
+add_event(struct event *ev)
+{
+	assert_int_equal(store_event_add(ev), 0);
+	assert_true(ev->id > 0);
+}
+
+static void
+test_open_creates_directory_and_reopen_keeps_data(void **state)
+{
+	struct fixture	*f = *state;
+	char		 nested[192];
+	struct stat	 sb;
+	int64_t		 v;
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_meta_set("answer", 42), 0);
+	assert_int_equal(store_meta_set("answer", 43), 0);
+	assert_int_equal(store_commit(), 0);
+	store_close();
+
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(side_int(f->path,
+	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+
+	/* Reopening applies no migration again (CREATE TABLE would fail). */
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(store_meta_get("answer", &v), 1);
+	assert_int_equal(v, 43);
+	assert_int_equal(store_meta_get("missing", &v), 0);
+	assert_true(store_db_bytes() > 0);
+	store_close();
+
+	snprintf(nested, sizeof(nested), "%s/a/b/tokq.db", f->dir);
+	assert_int_equal(store_open(nested), 0);
+	snprintf(nested, sizeof(nested), "%s/a/b", f->dir);
+	assert_int_equal(stat(nested, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0750);	/* umask 022 */
+	store_close();
+
+	/* A database from a newer tokqd is refused. */
+	side_exec(f->path, "PRAGMA user_version = 99");
+	assert_int_equal(store_open(f->path), -TOKQ_E_INTERNAL);
+	side_exec(f->path, "PRAGMA user_version = 1");
+	assert_int_equal(store_open(f->path), 0);
+}
+
+static void
+test_events_and_totals(void **state)
+{
+	struct event	 a = mkevent(T0 + 100, "u1", "g1", "gpt-4o", 10, 5, 1000);
+	struct event	 b = mkevent(T0 + 200, "u1", NULL, "gpt-4o", 20, 7, 2000);
+	struct event	 c = mkevent(T0 + DAY + 5, "u1", "g1", "claude", 1, 1, 3);
+	struct event	 d = mkevent(T0 + 300, "u2", "g1", "gpt-4o", 100, 0, 7);
+	struct usage	 u;
+	int64_t		 events, users;
+
+	a.channel = "c1";
+	a.session = "s";
+	a.call = 0;
+	a.meta = "{\"x\":1}";
+	a.u.cached = 4;
+	a.u.reasoning = 2;
+	a.u.cache_write = 3;
+	assert_int_equal(store_begin(), 0);
+	assert_true(store_in_tx());
+	add_event(&a);
+	add_event(&b);
+	add_event(&c);
+	add_event(&d);
+	assert_int_equal(b.id, a.id + 1);
+	assert_int_equal(store_commit(), 0);
+	assert_false(store_in_tx());
+	assert_int_equal(store_commit(), 0);		/* none open: no-op */
+
+	assert_int_equal(store_events_sum(a.id, 2, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 30);
+	assert_int_equal(u.completion, 12);
+	assert_int_equal(u.total, 42);
+	assert_int_equal(u.cached, 4);
+	assert_int_equal(u.cache_write, 3);
+	assert_int_equal(u.reasoning, 2);
+	assert_int_equal(u.cost, 3000);
+	assert_int_equal(store_events_sum(d.id + 1, 5, &u), 0);
+	assert_int_equal(u.requests, 0);
+
+	assert_int_equal(store_user_events_totals("u1", T0 + 150, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.cost, 2003);
+
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 30);
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + 2 * DAY, &u), 0);
+	assert_int_equal(u.requests, 3);
+	assert_int_equal(u.cost, 3003);
+	assert_int_equal(store_user_daily_totals("nobody", 0, T0 * 2, &u), 0);
+	assert_int_equal(u.requests, 0);
+
+	/* The daily rows: absent guild kept as '', day = UTC midnight. */
+	assert_int_equal(side_int(((struct fixture *)*state)->path,
+	    "SELECT count(*) FROM daily WHERE user = 'u1' AND guild = ''"), 1);
+	assert_int_equal(side_int(((struct fixture *)*state)->path,
+	    "SELECT count(*) FROM daily WHERE day % 86400 <> 0"), 0);
+	assert_int_equal(side_int(((struct fixture *)*state)->path,
+	    "SELECT count(*) FROM events WHERE guild IS NULL AND call IS NULL"), 1);
+
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 4);
+	assert_int_equal(users, 2);
+}
+
+struct models {
+	char	 name[4][32];
+	struct usage u[4];
+	int	 n;
+};
+
+static int
+models_cb(void *arg, const char *model, const struct usage *u)
+{
+	struct models	*m = arg;
+
+	snprintf(m->name[m->n], sizeof(m->name[0]), "%s", model);
+	m->u[m->n++] = *u;
+	return 0;
+}
+
+static void
+test_user_models_totals(void **state)
+{
+	struct event	 a = mkevent(T0, "u1", "g1", "gpt-4o", 10, 5, 1000);
+	struct event	 b = mkevent(T0 + 3 * DAY, "u1", "g2", "gpt-4o", 1, 1, 1);
+	struct event	 c = mkevent(T0, "u1", "g1", "claude", 2, 2, 2);
+	struct models	 m = { .n = 0 };
+
+	assert_int_equal(store_begin(), 0);
+	add_event(&a);
+	add_event(&b);
+	add_event(&c);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_user_models_totals("u1", models_cb, &m), 0);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.name[0], "claude");
+	assert_int_equal(m.u[0].total, 4);
+	assert_string_equal(m.name[1], "gpt-4o");
+	assert_int_equal(m.u[1].requests, 2);
+	assert_int_equal(m.u[1].total, 17);
+	assert_int_equal(m.u[1].cost, 1001);
+}
+
+static void
+test_rollback_leaves_nothing(void **state)
+{
+	struct event	 a = mkevent(T0, "u1", NULL, "m", 10, 5, 1000);
+	struct bucket	 b = { T0, BUCKET_MINUTE, 15, 1000, 1 };
+	struct usage	 u;
+	int64_t		 events, users, v;
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_begin(), 0);		/* already open: no-op */
+	add_event(&a);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	assert_int_equal(store_meta_set("x", 1), 0);
+	store_rollback();
+	assert_false(store_in_tx());
+	store_rollback();				/* none open: no-op */
+
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 0);
+	assert_int_equal(users, 0);
+	assert_int_equal(store_events_sum(a.id, 1, &u), 0);
+	assert_int_equal(u.requests, 0);
+	assert_int_equal(store_meta_get("x", &v), 0);
+}
+
+static void
+test_write_outside_transaction_refused(void **state)
+{
+	struct event	 a = mkevent(T0, "u1", NULL, "m", 10, 5, 1000);
+	int64_t		 v;
+
+	assert_int_equal(store_event_add(&a), -TOKQ_E_INTERNAL);
+	assert_int_equal(store_meta_set("x", 1), -TOKQ_E_INTERNAL);
+	assert_int_equal(store_meta_get("x", &v), 0);
+}
+
+/*
+ * A COMMIT that fails: a deferred foreign key, planted by a second
+ * connection, that every new event violates until the transaction ends.
+ */
+static void
+test_commit_failure_rolls_back(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 a = mkevent(T0, "u1", NULL, "m", 10, 5, 1000);
+	struct event	 b = mkevent(T0, "u2", NULL, "m", 1, 1, 1);
+	int64_t		 events, users, v;
+
+	side_exec(f->path,
+	    "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+	    "CREATE TABLE c (pid INTEGER REFERENCES p(id)"
+	    "  DEFERRABLE INITIALLY DEFERRED);"
+	    "CREATE TRIGGER bad AFTER INSERT ON events BEGIN"
+	    "  INSERT INTO c VALUES (-1); END;");
+
+	assert_int_equal(store_begin(), 0);
+	add_event(&a);
+	assert_int_equal(store_meta_set("x", 1), 0);
+	assert_int_equal(store_commit(), -TOKQ_E_TEMP);
+	assert_false(store_in_tx());
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 0);
+	assert_int_equal(store_meta_get("x", &v), 0);
+
+	/* The store goes on working once the cause is gone. */
+	side_exec(f->path, "DROP TRIGGER bad; DROP TABLE c; DROP TABLE p;");
+	assert_int_equal(store_begin(), 0);
+	add_event(&b);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 1);
+}
+
+/*
+ * A full disk, by way of RLIMIT_FSIZE: a batch of n big events fails with
+ * -TOKQ_E_TEMP at the commit (small batches) or already at a write, when
+ * the page cache spills (big ones), and SQLite may have rolled back the
+ * whole transaction.  Either way store_commit refuses the batch, nothing of
+ * it is kept, and the store works again once there is room.
+ */
+static void
+disk_full(struct fixture *f, int n)
+{
+	struct rlimit	 old, lim;
+	struct event	 ev;
+	struct stat	 sb;
+	char		 meta[4096], walpath[160];
+	off_t		 biggest;
+	int64_t		 events, users;
+	int		 i, rc = 0, rc2;
+
+	/* Settle the files' sizes with one committed write. */
+	ev = mkevent(T0, "u0", NULL, "m", 1, 1, 1);
+	assert_int_equal(store_begin(), 0);
+	add_event(&ev);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	biggest = sb.st_size;
+	snprintf(walpath, sizeof(walpath), "%s-wal", f->path);
+	if (stat(walpath, &sb) == 0 && sb.st_size > biggest)
+		biggest = sb.st_size;
+
+	memset(meta, 'x', sizeof(meta) - 1);
+	meta[sizeof(meta) - 1] = '\0';
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = biggest + 8192;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < n && rc == 0; i++) {
+		ev = mkevent(T0 + i, "u1", NULL, "m", 1, 1, 1);
+		ev.meta = meta;
+		rc = store_event_add(&ev);
+	}
+	rc2 = store_commit();
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	if (n > 1000)
+		assert_int_equal(rc, -TOKQ_E_TEMP);
+	else
+		assert_int_equal(rc, 0);
+	assert_int_equal(rc2, -TOKQ_E_TEMP);
+	assert_false(store_in_tx());
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 1);
+
+	ev = mkevent(T0, "u2", NULL, "m", 1, 1, 1);
+	assert_int_equal(store_begin(), 0);
+	add_event(&ev);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 2);
+}
+
+static void
+test_disk_full_at_commit(void **state)
+{
+	disk_full(*state, 100);
+}
+
+static void
+test_disk_full_at_write(void **state)
+{
+	disk_full(*state, 3000);
+}
+
+static void
+test_keys(void **state)
+{
+	struct event	 a = mkevent(T0, "u1", NULL, "m", 1, 1, 1);
+	uint64_t	 fp;
+	int64_t		 first, count;
+
+	assert_int_equal(store_key_get("k1", &fp, &first, &count), 0);
+	assert_int_equal(store_begin(), 0);
+	add_event(&a);
+	assert_int_equal(store_key_put("k1", 0xfedcba9876543210ULL, a.id, 1, T0), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_key_get("k1", &fp, &first, &count), 1);
+	assert_true(fp == 0xfedcba9876543210ULL);
+	assert_int_equal(first, a.id);
+	assert_int_equal(count, 1);
+	assert_int_equal(side_int(((struct fixture *)*state)->path,
+	    "SELECT created FROM keys WHERE key = 'k1'"), T0);
+}
+
+struct buckets {
+	struct bucket	 b[16];
+	int		 n;
+};
+
+static int
+bucket_cb(void *arg, const struct bucket *b)
+{
+	struct buckets	*bs = arg;
+
+	if (bs->n == 16)
+		return -1;
+	bs->b[bs->n++] = *b;
+	return 0;
+}
+
+static int
+bucket_stop_cb(void *arg, const struct bucket *b)
+{
+	return bucket_cb(arg, b) == 0 ? 1 : -1;
+}
+
+static int
+bucket_fail_cb(void *arg, const struct bucket *b)
+{
+	return -1;
+}
+
+static struct buckets
+load(enum scope sc, const char *subject, const char *model, int64_t since)
+{
+	struct buckets	 bs = { .n = 0 };
+
+	assert_int_equal(store_bucket_load(sc, subject, model, since,
+	    bucket_cb, &bs), 0);
+	return bs;
+}
+
+static void
+madd(enum scope sc, const char *subject, const char *model, int64_t start,
+    int64_t tokens)
+{
+	struct bucket	 b = { start, BUCKET_MINUTE, tokens, tokens * 10, 1 };
+
+	assert_int_equal(store_bucket_add(sc, subject, model, &b), 0);
+}
+
+static void
+test_buckets_add_load(void **state)
+{
+	struct buckets	 bs;
+
+	assert_int_equal(store_begin(), 0);
+	madd(SCOPE_USER, "u1", "", T0 + 120, 5);
+	madd(SCOPE_USER, "u1", "", T0 + 60, 3);
+	madd(SCOPE_USER, "u1", "", T0 + 60, 4);		/* adds */
+	madd(SCOPE_USER, "u1", "gpt", T0 + 60, 100);
+	madd(SCOPE_GUILD, "u1", "", T0 + 60, 1000);
+	madd(SCOPE_GLOBAL, "", "", T0, 7);
+	assert_int_equal(store_commit(), 0);
+
+	bs = load(SCOPE_USER, "u1", "", 0);
+	assert_int_equal(bs.n, 2);
+	assert_int_equal(bs.b[0].start, T0 + 60);
+	assert_int_equal(bs.b[0].span, BUCKET_MINUTE);
+	assert_int_equal(bs.b[0].tokens, 7);
+	assert_int_equal(bs.b[0].cost, 70);
+	assert_int_equal(bs.b[0].requests, 2);
+	assert_int_equal(bs.b[1].start, T0 + 120);
+
+	/* Only buckets that end after since. */
+	bs = load(SCOPE_USER, "u1", "", T0 + 120);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(bs.b[0].start, T0 + 120);
+	bs = load(SCOPE_USER, "u1", "", T0 + 119);
+	assert_int_equal(bs.n, 2);
+	bs = load(SCOPE_USER, "u1", "gpt", 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(bs.b[0].tokens, 100);
+	bs = load(SCOPE_GLOBAL, "", "", 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(bs.b[0].tokens, 7);
+	bs = load(SCOPE_GUILD, "u1", "", 0);
+	assert_int_equal(bs.b[0].tokens, 1000);
+
+	/* A callback stops the walk: positive quietly, negative as a failure. */
+	bs.n = 0;
+	assert_int_equal(store_bucket_load(SCOPE_USER, "u1", "", 0,
+	    bucket_stop_cb, &bs), 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(store_bucket_load(SCOPE_USER, "u1", "", 0,
+	    bucket_fail_cb, NULL), -TOKQ_E_INTERNAL);
+	bs = load(SCOPE_USER, "u1", "", 0);		/* statement was reset */
+	assert_int_equal(bs.n, 2);
+}
+
+static void
+test_buckets_compact(void **state)
+{
+	struct buckets	 bs;
+	struct bucket	 hour = { T0 + 3600, BUCKET_HOUR, 1000, 1, 1 };
+	int64_t		 h = T0 + 3600;		/* 01:00 */
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &hour), 0);
+	madd(SCOPE_USER, "u1", "", h, 1);		/* same start as the hour */
+	madd(SCOPE_USER, "u1", "", h + 60, 2);
+	madd(SCOPE_USER, "u1", "", h + 3540, 4);
+	madd(SCOPE_USER, "u1", "", h + 3600, 8);	/* next hour */
+	madd(SCOPE_USER, "u1", "gpt", h + 120, 16);
+	madd(SCOPE_USER, "u2", "", h + 120, 32);
+	madd(SCOPE_USER, "u1", "", h + 7200, 64);	/* not before */
+	assert_int_equal(store_commit(), 0);
+
+	/* Both buckets at 01:00 coexist before compaction. */
+	bs = load(SCOPE_USER, "u1", "", 0);
+	assert_int_equal(bs.n, 6);
+	assert_int_equal(bs.b[0].start, h);
+	assert_int_equal(bs.b[0].span, BUCKET_MINUTE);
+	assert_int_equal(bs.b[1].start, h);
+	assert_int_equal(bs.b[1].span, BUCKET_HOUR);
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_compact(h + 7200), 0);
+	assert_int_equal(store_commit(), 0);
+
+	bs = load(SCOPE_USER, "u1", "", 0);
+	assert_int_equal(bs.n, 3);
+	assert_int_equal(bs.b[0].start, h);
+	assert_int_equal(bs.b[0].span, BUCKET_HOUR);
+	assert_int_equal(bs.b[0].tokens, 1000 + 1 + 2 + 4);
+	assert_int_equal(bs.b[0].requests, 1 + 3);
+	assert_int_equal(bs.b[0].cost, 1 + 70);
+	assert_int_equal(bs.b[1].start, h + 3600);
+	assert_int_equal(bs.b[1].span, BUCKET_HOUR);
+	assert_int_equal(bs.b[1].tokens, 8);
+	assert_int_equal(bs.b[2].start, h + 7200);
+	assert_int_equal(bs.b[2].span, BUCKET_MINUTE);
+	bs = load(SCOPE_USER, "u1", "gpt", 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(bs.b[0].span, BUCKET_HOUR);
+	assert_int_equal(bs.b[0].tokens, 16);
+	bs = load(SCOPE_USER, "u2", "", 0);
+	assert_int_equal(bs.b[0].tokens, 32);
+
+	/* An hour bucket still ending after since is loaded. */
+	bs = load(SCOPE_USER, "u1", "", h + 3599);
+	assert_int_equal(bs.n, 3);
+	bs = load(SCOPE_USER, "u1", "", h + 3600);
+	assert_int_equal(bs.n, 2);
+
+	/* Compacting again changes nothing. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_compact(h + 7200), 0);
+	assert_int_equal(store_commit(), 0);
+	bs = load(SCOPE_USER, "u1", "", 0);
+	assert_int_equal(bs.n, 3);
+	assert_int_equal(bs.b[0].tokens, 1007);
+}
+
+static int
+model_cb(void *arg, const char *model)
+{
+	char	*out = arg;
+
+	strcat(out, model);
+	strcat(out, ",");
+	return 0;
+}
+
+static void
+test_buckets_prune_clear_models(void **state)
+{
+	struct buckets	 bs;
+	struct bucket	 hour = { T0, BUCKET_HOUR, 1, 1, 1 };
+	char		 models[128] = "";
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "old", &hour), 0);
+	madd(SCOPE_USER, "u1", "", T0 + 3600, 1);
+	madd(SCOPE_USER, "u1", "b", T0 + 3600, 1);
+	madd(SCOPE_USER, "u1", "a", T0 + 3660, 1);
+	madd(SCOPE_USER, "u1", "a", T0 + 3720, 1);
+	madd(SCOPE_GUILD, "u1", "c", T0 + 3600, 1);	/* not a user's */
+	madd(SCOPE_USER, "u2", "d", T0 + 3600, 1);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_models_used("u1", 0, model_cb, models), 0);
+	assert_string_equal(models, "a,b,old,");
+	models[0] = '\0';
+	assert_int_equal(store_models_used("u1", T0 + 3600, model_cb, models), 0);
+	assert_string_equal(models, "a,b,");
+
+	/* Prune: buckets that end at or before. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_prune(T0 + 3600), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "old", 0).n, 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 1);
+
+	/* Clear one model, then all of a subject's. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_clear(SCOPE_USER, "u1", "a"), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "a", 0).n, 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "b", 0).n, 1);
+	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_clear(SCOPE_USER, "u1", NULL), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "b", 0).n, 0);
+	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 0);
+	bs = load(SCOPE_GUILD, "u1", "c", 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(load(SCOPE_USER, "u2", "d", 0).n, 1);
+}
+
+struct rules {
+	struct {
+		enum selector	 sel;
+		char		 subject[32], model[32];
+		bool		 has_subject, has_model;
+		enum metric	 metric;
+		struct tokq_window win;
+		int64_t		 limit;
+	} r[8];
+	int	 n;
+};
+
+static int
+rule_cb(void *arg, const struct rule *r)
+{
+	struct rules	*rs = arg;
+
+	if (rs->n == 8)
+		return -1;
+	rs->r[rs->n].sel = r->sel;
+	rs->r[rs->n].has_subject = r->subject != NULL;
+	rs->r[rs->n].has_model = r->model != NULL;
+	snprintf(rs->r[rs->n].subject, 32, "%s", r->subject ? r->subject : "");
+	snprintf(rs->r[rs->n].model, 32, "%s", r->model ? r->model : "");
+	rs->r[rs->n].metric = r->metric;
+	rs->r[rs->n].win = r->win;
+	rs->r[rs->n].limit = r->limit;
+	rs->n++;
+	return 0;
+}
+
+static void
+test_rules(void **state)
+{
+	struct rule	 def = { SEL_DEFAULT, NULL, NULL, MET_TOKENS,
+	    { TOKQ_W_ROLLING, 30 * DAY }, 1000 };
+	struct rule	 usr = { SEL_USER, "u1", "gpt", MET_COST,
+	    { TOKQ_W_MONTH, 0 }, 5 * TOKQ_NUSD_PER_USD };
+	struct rule	 each = { SEL_PLAN, "pro", "*", MET_REQUESTS,
+	    { TOKQ_W_DAY, 0 }, -1 };
+	struct rule	 def1h = def;
+	struct rules	 rs = { .n = 0 };
+
+	def1h.win.secs = 3600;
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_rule_put(&def), 0);
+	assert_int_equal(store_rule_put(&usr), 0);
+	assert_int_equal(store_rule_put(&each), 0);
+	assert_int_equal(store_rule_put(&def1h), 0);	/* another window */
+	def.limit = 2000;
+	assert_int_equal(store_rule_put(&def), 1);	/* same identity */
+	usr.win.secs = 12345;		/* a calendar window has no length */
+	usr.limit = 7;
+	assert_int_equal(store_rule_put(&usr), 1);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_rule_load(rule_cb, &rs), 0);
+	assert_int_equal(rs.n, 4);
+	/* Ordered by selector: user, plan, default 1h, default 30d. */
+	assert_int_equal(rs.r[0].sel, SEL_USER);
+	assert_true(rs.r[0].has_subject && rs.r[0].has_model);
+	assert_string_equal(rs.r[0].subject, "u1");
+	assert_string_equal(rs.r[0].model, "gpt");
+	assert_int_equal(rs.r[0].metric, MET_COST);
+	assert_int_equal(rs.r[0].win.kind, TOKQ_W_MONTH);
+	assert_int_equal(rs.r[0].win.secs, 0);
+	assert_int_equal(rs.r[0].limit, 7);
+	assert_int_equal(rs.r[1].sel, SEL_PLAN);
+	assert_string_equal(rs.r[1].model, "*");
+	assert_int_equal(rs.r[1].limit, -1);
+	assert_int_equal(rs.r[2].sel, SEL_DEFAULT);
+	assert_false(rs.r[2].has_subject);
+	assert_false(rs.r[2].has_model);
+	assert_int_equal(rs.r[2].win.secs, 3600);
+	assert_int_equal(rs.r[3].win.secs, 30 * DAY);
+	assert_int_equal(rs.r[3].limit, 2000);
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_rule_del(&def), 1);
+	assert_int_equal(store_rule_del(&def), 0);
+	assert_int_equal(store_commit(), 0);
+	rs.n = 0;
+	assert_int_equal(store_rule_load(rule_cb, &rs), 0);
+	assert_int_equal(rs.n, 3);
+}
+
+struct pairs {
+	char	 s[256];
+};
+
+static int
+plan_cb(void *arg, const char *user, const char *plan)
+{
+	struct pairs	*p = arg;
+	size_t		 l = strlen(p->s);
+
+	snprintf(p->s + l, sizeof(p->s) - l, "%s=%s;", user, plan);
+	return 0;
+}
+
+static int
+bypass_cb(void *arg, bool guild, const char *id)
+{
+	struct pairs	*p = arg;
+	size_t		 l = strlen(p->s);
+
+	snprintf(p->s + l, sizeof(p->s) - l, "%c:%s;", guild ? 'g' : 'u', id);
+	return 0;
+}
+
+static void
+test_plans_and_bypass(void **state)
+{
+	struct pairs	 p = { "" };
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_plan_set("u1", "free"), 0);
+	assert_int_equal(store_plan_set("u2", "pro"), 0);
+	assert_int_equal(store_plan_set("u1", "pro"), 0);
+	assert_int_equal(store_plan_set("u3", "x"), 0);
+	assert_int_equal(store_plan_set("u3", NULL), 0);
+	assert_int_equal(store_plan_set("u4", NULL), 0);
+	assert_int_equal(store_bypass_set(false, "u1", true), 1);
+	assert_int_equal(store_bypass_set(false, "u1", true), 0);
+	assert_int_equal(store_bypass_set(true, "u1", true), 1);
+	assert_int_equal(store_bypass_set(true, "g9", true), 1);
+	assert_int_equal(store_bypass_set(true, "g9", false), 1);
+	assert_int_equal(store_bypass_set(true, "g9", false), 0);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_plan_load(plan_cb, &p), 0);
+	assert_string_equal(p.s, "u1=pro;u2=pro;");
+	p.s[0] = '\0';
+	assert_int_equal(store_bypass_load(bypass_cb, &p), 0);
+	assert_string_equal(p.s, "u:u1;g:u1;");
+}
+
+static int
+price_cb(void *arg, const struct price *pr)
+{
+	struct pairs	*p = arg;
+	size_t		 l = strlen(p->s);
+
+	snprintf(p->s + l, sizeof(p->s) - l, "%s %lld %lld %lld %lld;",
+	    pr->model, (long long)pr->input, (long long)pr->output,
+	    (long long)pr->cached, (long long)pr->cache_write);
+	return 0;
+}
+
+static void
+test_prices(void **state)
+{
+	struct price	 a = { "gpt-4o-mini", 150000000, 600000000, 75000000, -1 };
+	struct price	 b = { "*", 1, 2, -1, -1 };
+	struct pairs	 p = { "" };
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_price_put(&a), 0);
+	assert_int_equal(store_price_put(&b), 0);
+	b.input = 3;
+	assert_int_equal(store_price_put(&b), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_price_load(price_cb, &p), 0);
+	assert_string_equal(p.s,
+	    "* 3 2 -1 -1;gpt-4o-mini 150000000 600000000 75000000 -1;");
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_price_del("*"), 1);
+	assert_int_equal(store_price_del("*"), 0);
+	assert_int_equal(store_commit(), 0);
+	p.s[0] = '\0';
+	assert_int_equal(store_price_load(price_cb, &p), 0);
+	assert_string_equal(p.s, "gpt-4o-mini 150000000 600000000 75000000 -1;");
+}
+
+static int
+hold_cb(void *arg, const struct hold *h)
+{
+	struct pairs	*p = arg;
+	size_t		 l = strlen(p->s);
+
+	snprintf(p->s + l, sizeof(p->s) - l, "%s %lld %lld %s %s %s %lld %lld;",
+	    h->id, (long long)h->created, (long long)h->expires, h->user,
+	    h->guild ? h->guild : "-", h->model ? h->model : "-",
+	    (long long)h->tokens, (long long)h->cost);
+	return 0;
+}
+
+static void
+test_holds(void **state)
+{
+	struct hold	 a = { "aaaaaaaaaaaaaaaaaaaaaaaa", 100, 400, "u1", "g1",
+	    "gpt", 500, 7 };
+	struct hold	 b = { "bbbbbbbbbbbbbbbbbbbbbbbb", 200, 500, "u2", NULL,
+	    NULL, 0, 9 };
+	struct pairs	 p = { "" };
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_hold_put(&b), 0);
+	assert_int_equal(store_hold_put(&a), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_hold_load(hold_cb, &p), 0);
+	assert_string_equal(p.s,
+	    "aaaaaaaaaaaaaaaaaaaaaaaa 100 400 u1 g1 gpt 500 7;"
+	    "bbbbbbbbbbbbbbbbbbbbbbbb 200 500 u2 - - 0 9;");
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_hold_del(a.id), 0);
+	assert_int_equal(store_hold_del("nonexistent"), 0);
+	assert_int_equal(store_commit(), 0);
+	p.s[0] = '\0';
+	assert_int_equal(store_hold_load(hold_cb, &p), 0);
+	assert_string_equal(p.s, "bbbbbbbbbbbbbbbbbbbbbbbb 200 500 u2 - - 0 9;");
+}
+
+static void
+test_month_archive(void **state)
+{
+	struct fixture	*f = *state;
+	int64_t		 feb = T0 + 31 * DAY;
+	struct event	 e[] = {
+		mkevent(T0 + 10, "u1", "g1", "m", 1, 1, 1),
+		mkevent(T0 + 2 * DAY, "u1", "g1", "m", 10, 10, 10),
+		mkevent(T0 + 3 * DAY, "u1", NULL, "m", 100, 0, 0),
+		mkevent(T0 + 3 * DAY, "u2", "g1", "n", 5, 5, 5),
+		mkevent(feb, "u1", "g1", "m", 1000, 0, 0),
+	};
+	size_t		 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+		add_event(&e[i]);
+	assert_int_equal(store_month_archive(T0, feb), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path,
+	    "SELECT count(*) FROM monthly"), 3);
+	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
+	    " user = 'u1' AND guild = 'g1' AND model = 'm'"), 22);
+	assert_int_equal(side_int(f->path, "SELECT requests FROM monthly WHERE"
+	    " user = 'u1' AND guild = 'g1' AND model = 'm'"), 2);
+	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
+	    " user = 'u1' AND guild = ''"), 100);
+
+	/* Archiving again, after more usage, replaces the month's rows. */
+	e[0].id = 0;
+	assert_int_equal(store_begin(), 0);
+	add_event(&e[0]);
+	assert_int_equal(store_month_archive(T0, feb), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
+	    " user = 'u1' AND guild = 'g1' AND model = 'm'"), 24);
+	assert_int_equal(side_int(f->path,
+	    "SELECT count(*) FROM monthly WHERE month = 1767225600"), 3);
+}
+
+static void
+test_events_prune(void **state)
+{
+	struct event	 ev;
+	struct usage	 u;
+	uint64_t	 fp;
+	int64_t		 first, count, events, users, old_id = 0;
+	int		 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 5; i++) {
+		ev = mkevent(T0 + i, "u1", NULL, "m", 1, 0, 0);
+		add_event(&ev);
+		if (i == 0)
+			old_id = ev.id;
+	}
+	assert_int_equal(store_key_put("old", 1, old_id, 5, T0 + 4), 0);
+	ev = mkevent(T0 + 10 * DAY, "u1", NULL, "m", 1, 0, 0);
+	add_event(&ev);
+	assert_int_equal(store_key_put("new", 2, ev.id, 1, T0 + 10 * DAY), 0);
+	assert_int_equal(store_commit(), 0);
+
+	/* The key "old" was made at T0 + 4. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_events_prune(T0 + DAY, 3), 3);
+	assert_int_equal(store_events_prune(T0 + DAY, 3), 2);
+	assert_int_equal(store_events_prune(T0 + DAY, 3), 0);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_user_events_totals("u1", 0, &u), 0);
+	assert_int_equal(u.requests, 1);
+	assert_int_equal(store_key_get("old", &fp, &first, &count), 0);
+	assert_int_equal(store_key_get("new", &fp, &first, &count), 1);
+	/* Daily totals outlive the raw events. */
+	assert_int_equal(store_user_daily_totals("u1", 0, T0 * 2, &u), 0);
+	assert_int_equal(u.requests, 6);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 6);
+	assert_int_equal(users, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_open_creates_directory_and_reopen_keeps_data),
+		T(test_events_and_totals),
+		T(test_user_models_totals),
+		T(test_rollback_leaves_nothing),
+		T(test_write_outside_transaction_refused),
+		T(test_commit_failure_rolls_back),
+		T(test_disk_full_at_commit),
+		T(test_disk_full_at_write),
+		T(test_keys),
+		T(test_buckets_add_load),
+		T(test_buckets_compact),
+		T(test_buckets_prune_clear_models),
+		T(test_rules),
+		T(test_plans_and_bypass),
+		T(test_prices),
+		T(test_holds),
+		T(test_month_archive),
+		T(test_events_prune),
+#undef T
+	};
+
+	umask(022);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
