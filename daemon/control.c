@@ -1,0 +1,501 @@
+/*
+ * control.c: the control socket, its connections, frames and group commit.
+ *
+ * The listening socket comes from systemd (socket activation) or is bound
+ * here.  Each connection reads length-prefixed frames; a frame whose length
+ * is out of bounds or whose msgpack does not pass tokq_frame_check() closes
+ * that connection and nothing else.  Requests on a connection are answered
+ * in order.
+ *
+ * Group commit: a request that writes leaves its reply held on its
+ * connection, and the connection stops reading.  Once every connection that
+ * was ready has been served (an idle-priority defer source), or the batch is
+ * large or old, the transaction commits and the held replies go out; if the
+ * commit failed they are replaced by "temporary failure" replies and the
+ * in-memory state is reloaded from the database.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "tokqd.h"
+
+#define CONN_MAX	1024		/* connections at once */
+#define BATCH_MAX	512		/* writes in one transaction */
+#define BATCH_USEC	5000		/* age of a batch that commits at once */
+#define IDLE_USEC	(60ULL * 1000000)	/* a connection silent this long is closed */
+#define READ_CHUNK	65536
+
+struct conn {
+	struct conn	*prev, *next;
+	int		 fd;
+	sd_event_source	*io;
+	sd_event_source	*idle;
+	struct peer	 peer;
+	char		*in;		/* bytes read, not yet answered */
+	size_t		 in_len, in_cap;
+	msgpack_sbuffer	 out;		/* frames to write */
+	size_t		 out_off;
+	msgpack_sbuffer	 held;		/* the reply waiting for the commit */
+	bool		 waiting;
+	bool		 eof;
+};
+
+static struct {
+	sd_event	*ev;
+	int		 lfd;
+	sd_event_source	*lio;
+	struct conn	*conns;
+	size_t		 nconns;
+	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
+	size_t		 batch;		/* writes in the open transaction */
+	bool		 replaying;	/* control_commit_now serving pipelined input */
+	uint64_t	 batch_start;	/* monotonic usec */
+} ctl;
+
+static void	conn_close(struct conn *);
+static void	conn_update(struct conn *);
+static void	conn_process(struct conn *);
+
+static uint64_t
+mono_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Is the peer an admin: root, our own uid, or a member of the admin group? */
+static bool
+peer_admin(int fd, const struct ucred *uc)
+{
+	gid_t		 groups[256];
+	socklen_t	 len = sizeof(groups);
+	size_t		 i;
+
+	if (uc->uid == 0 || uc->uid == env.uid)
+		return true;
+	if (env.admin_gid == (gid_t)-1)
+		return false;
+	if (uc->gid == env.admin_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return false;
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == env.admin_gid)
+			return true;
+	return false;
+}
+
+static void
+frame_append(msgpack_sbuffer *out, const char *data, size_t len)
+{
+	unsigned char	 hdr[TOKQ_FRAME_HDR];
+
+	tokq_frame_hdr(hdr, (uint32_t)len);
+	msgpack_sbuffer_write(out, (const char *)hdr, sizeof(hdr));
+	msgpack_sbuffer_write(out, data, len);
+}
+
+/*
+ * Commit the open batch and release the replies that waited for it.  On
+ * failure the replies become temporary-failure errors and memory is reloaded
+ * from the database, which again holds exactly what was acknowledged.
+ */
+void
+control_commit_now(void)
+{
+	struct conn	*c, *next;
+	int		 rc;
+
+	if (ctl.commit)
+		sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
+	if (!store_in_tx())
+		return;
+	rc = store_commit();
+	if (rc < 0) {
+		log_warnx("commit of %zu writes failed; none was acknowledged", ctl.batch);
+		quota_invalidate();
+	}
+	ctl.batch = 0;
+	for (c = ctl.conns; c; c = c->next) {
+		if (!c->waiting)
+			continue;
+		if (rc < 0) {
+			msgpack_sbuffer	 err;
+
+			msgpack_sbuffer_init(&err);
+			dispatch_error(&err, TOKQ_E_TEMP,
+			    "the database could not commit (disk full or I/O error); "
+			    "nothing was kept, retry with the same --key");
+			frame_append(&c->out, err.data, err.size);
+			msgpack_sbuffer_destroy(&err);
+		} else
+			frame_append(&c->out, c->held.data, c->held.size);
+		msgpack_sbuffer_clear(&c->held);
+		c->waiting = false;
+	}
+	/* Serving what they pipelined may open the next batch. */
+	ctl.replaying = true;
+	for (c = ctl.conns; c; c = next) {
+		next = c->next;
+		conn_process(c);
+	}
+	ctl.replaying = false;
+}
+
+static int
+commit_cb(sd_event_source *s, void *arg)
+{
+	control_commit_now();
+	return 0;
+}
+
+/* Answer one complete frame of len bytes at p; -1 closes the connection. */
+static int
+conn_frame(struct conn *c, const char *p, size_t len)
+{
+	msgpack_unpacked	 msg;
+	msgpack_sbuffer		 reply;
+	size_t			 off = 0;
+	bool			 wrote = false;
+
+	if (tokq_frame_check(p, len) == -1) {
+		log_debug("pid %d: malformed frame of %zu bytes", (int)c->peer.pid, len);
+		return -1;
+	}
+	msgpack_unpacked_init(&msg);
+	if (msgpack_unpack_next(&msg, p, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&msg);
+		return -1;
+	}
+	msgpack_sbuffer_init(&reply);
+	dispatch(&msg.data, &c->peer, &reply, &wrote);
+	msgpack_unpacked_destroy(&msg);
+	if (reply.size > TOKQ_FRAME_MAX) {
+		msgpack_sbuffer_clear(&reply);
+		dispatch_error(&reply, TOKQ_E_INTERNAL, "reply too large");
+	}
+	if (wrote) {
+		msgpack_sbuffer_write(&c->held, reply.data, reply.size);
+		c->waiting = true;
+		if (ctl.batch++ == 0)
+			ctl.batch_start = mono_usec();
+		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+	} else
+		frame_append(&c->out, reply.data, reply.size);
+	msgpack_sbuffer_destroy(&reply);
+	return 0;
+}
+
+/* Answer every complete frame buffered, unless a reply waits for a commit. */
+static void
+conn_process(struct conn *c)
+{
+	size_t	 off = 0;
+
+	while (!c->waiting && c->in_len - off >= TOKQ_FRAME_HDR) {
+		uint32_t len = tokq_frame_len((const unsigned char *)c->in + off);
+
+		if (len == 0 || len > TOKQ_FRAME_MAX) {
+			log_debug("pid %d: frame length %u refused", (int)c->peer.pid, len);
+			conn_close(c);
+			return;
+		}
+		if (c->in_len - off - TOKQ_FRAME_HDR < len)
+			break;
+		if (conn_frame(c, c->in + off + TOKQ_FRAME_HDR, len) == -1) {
+			conn_close(c);
+			return;
+		}
+		off += TOKQ_FRAME_HDR + len;
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	if (!ctl.replaying && (ctl.batch >= BATCH_MAX ||
+	    (ctl.batch > 0 && mono_usec() - ctl.batch_start > BATCH_USEC))) {
+		control_commit_now();
+		return;		/* that processed every connection again */
+	}
+	conn_update(c);
+}
+
+/* Read what there is; answer complete frames. */
+static void
+conn_read(struct conn *c)
+{
+	ssize_t	 n;
+
+	if (c->in_cap - c->in_len < READ_CHUNK) {
+		size_t	 ncap = c->in_len + READ_CHUNK;
+		char	*p;
+
+		if (ncap > TOKQ_FRAME_MAX + TOKQ_FRAME_HDR + READ_CHUNK) {
+			conn_close(c);
+			return;
+		}
+		if ((p = realloc(c->in, ncap)) == NULL) {
+			conn_close(c);
+			return;
+		}
+		c->in = p;
+		c->in_cap = ncap;
+	}
+	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		c->eof = true;
+		if (c->in_len > 0 && !c->waiting && c->out.size == c->out_off)
+			log_debug("pid %d: truncated frame", (int)c->peer.pid);
+	}
+	c->in_len += (size_t)n;
+	sd_event_source_set_time_relative(c->idle, IDLE_USEC);
+	conn_process(c);
+}
+
+static void
+conn_write(struct conn *c)
+{
+	ssize_t	 n;
+
+	while (c->out_off < c->out.size) {
+		n = send(c->fd, c->out.data + c->out_off, c->out.size - c->out_off,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN)
+				break;
+			conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out.size) {
+		msgpack_sbuffer_clear(&c->out);
+		c->out_off = 0;
+	}
+	conn_update(c);
+}
+
+/* Watch for what the connection needs next; close it when it is done. */
+static void
+conn_update(struct conn *c)
+{
+	uint32_t	 events = 0;
+	bool		 pending = c->out_off < c->out.size;
+
+	if (c->eof && !pending && !c->waiting) {
+		conn_close(c);
+		return;
+	}
+	if (!c->eof && !c->waiting)
+		events |= EPOLLIN;
+	if (pending)
+		events |= EPOLLOUT;
+	sd_event_source_set_io_events(c->io, events);
+	sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static int
+conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (revents & (EPOLLERR)) {
+		conn_close(c);
+		return 0;
+	}
+	if (revents & EPOLLOUT) {
+		conn_write(c);
+		return 0;	/* c may be gone; the next iteration reads */
+	}
+	if (revents & (EPOLLIN | EPOLLHUP)) {
+		conn_read(c);
+		/* conn_read may have closed c: do not touch it */
+	}
+	return 0;
+}
+
+static int
+conn_idle_cb(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->waiting)
+		return 0;
+	log_debug("pid %d: idle connection closed", (int)c->peer.pid);
+	conn_close(c);
+	return 0;
+}
+
+/*
+ * Close a connection.  A reply that still waits for the commit is dropped
+ * with it; its write commits with the batch all the same (the client may
+ * retry with the same key and will be told it is a duplicate).
+ */
+static void
+conn_close(struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl.nconns--;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->idle);
+	close(c->fd);
+	free(c->in);
+	msgpack_sbuffer_destroy(&c->out);
+	msgpack_sbuffer_destroy(&c->held);
+	free(c);
+	if (ctl.lio && ctl.nconns < CONN_MAX)
+		sd_event_source_set_enabled(ctl.lio, SD_EVENT_ON);
+}
+
+static int
+accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
+{
+	struct ucred	 uc;
+	socklen_t	 len = sizeof(uc);
+	struct conn	*c;
+	int		 fd;
+
+	while (ctl.nconns < CONN_MAX) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return 0;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1 ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			log_warn("connection refused");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->peer = (struct peer){ uc.uid, uc.gid, uc.pid, peer_admin(fd, &uc) };
+		msgpack_sbuffer_init(&c->out);
+		msgpack_sbuffer_init(&c->held);
+		if (sd_event_add_io(ctl.ev, &c->io, fd, EPOLLIN, conn_io_cb, c) < 0 ||
+		    sd_event_add_time_relative(ctl.ev, &c->idle, CLOCK_MONOTONIC,
+		    IDLE_USEC, 0, conn_idle_cb, c) < 0) {
+			log_warnx("cannot watch a new connection");
+			sd_event_source_disable_unref(c->io);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = ctl.conns;
+		if (ctl.conns)
+			ctl.conns->prev = c;
+		ctl.conns = c;
+		ctl.nconns++;
+	}
+	/* Full: stop accepting until a connection closes. */
+	sd_event_source_set_enabled(ctl.lio, SD_EVENT_OFF);
+	return 0;
+}
+
+/*
+ * Bind the socket ourselves (started by hand): make its directory, refuse
+ * to steal the socket of a running tokqd, remove a stale one, mode 0660.
+ */
+static int
+control_bind(const char *path)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 dir[PATH_MAX], *slash;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			fatal("mkdir %s", dir);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("%s: another tokqd is listening there", path);
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	if (chmod(path, 0660) == -1)
+		fatal("chmod %s", path);
+	if (listen(fd, 128) == -1)
+		fatal("listen %s", path);
+	return fd;
+}
+
+/* Take the socket from systemd, or bind it; watch it. */
+int
+control_init(sd_event *ev)
+{
+	int	 n;
+
+	ctl.ev = ev;
+	n = sd_listen_fds(1);
+	if (n > 1)
+		fatalx("systemd passed %d sockets; tokqd takes one", n);
+	if (n == 1) {
+		ctl.lfd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(ctl.lfd, SOCK_STREAM, 1, NULL, 0) <= 0)
+			fatalx("the socket systemd passed is not a listening Unix stream socket");
+		if (fcntl(ctl.lfd, F_SETFL, fcntl(ctl.lfd, F_GETFL) | O_NONBLOCK) == -1)
+			fatal("fcntl");
+		env.socket_activated = true;
+	} else
+		ctl.lfd = control_bind(env.socket_path);
+	if (sd_event_add_io(ev, &ctl.lio, ctl.lfd, EPOLLIN, accept_cb, NULL) < 0 ||
+	    sd_event_add_defer(ev, &ctl.commit, commit_cb, NULL) < 0)
+		fatalx("cannot watch the socket");
+	sd_event_source_set_priority(ctl.commit, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
+	return 0;
+}
+
+size_t
+control_nconns(void)
+{
+	return ctl.nconns;
+}
+
+/* Commit what is in flight, answer it, and close everything. */
+void
+control_shutdown(void)
+{
+	control_commit_now();
+	while (ctl.conns) {
+		conn_write(ctl.conns);	/* best effort: the socket is non-blocking */
+		if (ctl.conns)
+			conn_close(ctl.conns);
+	}
+	sd_event_source_disable_unref(ctl.lio);
+	ctl.lio = NULL;
+	sd_event_source_disable_unref(ctl.commit);
+	ctl.commit = NULL;
+	if (!env.socket_activated)
+		unlink(env.socket_path);
+	close(ctl.lfd);
+}

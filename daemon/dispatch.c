@@ -1,0 +1,1475 @@
+/*
+ * dispatch.c: the request table.
+ *
+ * Each operation names its handler, whether it needs an admin, and the
+ * shape of its arguments.  dispatch() checks the version, finds the
+ * operation, refuses non-admins before anything runs, and checks every
+ * argument's name, type and value against the table; a handler only ever
+ * sees arguments that are present, typed and valid.  Handlers return 0 or a
+ * negative TOKQ_E_* code with a one-line reason in req->err.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "tokqd.h"
+
+#define MAX_ARGS	32
+
+enum akind {
+	A_ID,		/* a valid id */
+	A_MODEL,	/* an id, or "*" */
+	A_STR,		/* any string (checked by the handler) */
+	A_COUNT,	/* an integer >= 0 */
+	A_USD,		/* money, float or integer USD, >= 0 */
+	A_LIMIT,	/* an integer, or money for cost rules; -1 unlimited */
+	A_BOOL,
+	A_TIME,		/* Unix seconds */
+	A_WINDOW,
+	A_JSON,		/* a string holding a JSON document */
+};
+
+struct argspec {
+	const char	*name;
+	enum akind	 kind;
+	bool		 required;
+	bool		 admin;		/* only an admin may pass it */
+};
+
+struct argval {
+	bool			 set;
+	char			*s;		/* A_ID, A_MODEL, A_STR, A_JSON, A_WINDOW */
+	int64_t			 i;		/* counts, times, USD as nano-USD, limits */
+	bool			 is_float;	/* A_LIMIT given as a float */
+	double			 f;
+	bool			 b;
+	struct tokq_window	 w;
+};
+
+struct request {
+	const struct op		*op;
+	const struct peer	*peer;
+	struct argval		 v[MAX_ARGS];
+	char			 err[256];
+	bool			 wrote;		/* the reply waits for the commit */
+};
+
+struct reply {
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	uint32_t	 n;		/* top-level pairs packed */
+};
+
+struct op {
+	const char	*name;
+	int		(*handler)(struct request *, struct reply *);
+	bool		 admin;
+	bool		 writes;	/* runs under a savepoint of its own */
+	struct argspec	 args[MAX_ARGS];
+};
+
+static int	h_check(struct request *, struct reply *);
+static int	h_record(struct request *, struct reply *);
+static int	h_release(struct request *, struct reply *);
+static int	h_usage(struct request *, struct reply *);
+static int	h_status(struct request *, struct reply *);
+static int	h_limit_set(struct request *, struct reply *);
+static int	h_limit_rm(struct request *, struct reply *);
+static int	h_limit_list(struct request *, struct reply *);
+static int	h_plan_assign(struct request *, struct reply *);
+static int	h_plan_unassign(struct request *, struct reply *);
+static int	h_plan_list(struct request *, struct reply *);
+static int	h_bypass_add(struct request *, struct reply *);
+static int	h_bypass_rm(struct request *, struct reply *);
+static int	h_bypass_list(struct request *, struct reply *);
+static int	h_reset(struct request *, struct reply *);
+static int	h_price_set(struct request *, struct reply *);
+static int	h_price_list(struct request *, struct reply *);
+static int	h_price_rm(struct request *, struct reply *);
+static int	h_clock_set(struct request *, struct reply *);
+static int	h_clock_advance(struct request *, struct reply *);
+
+#define RULE_ARGS \
+	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
+	{ "metric", A_STR, true }, { "window", A_WINDOW }
+
+static const struct op ops[] = {
+	{ "check", h_check, false, false, {
+		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
+		{ "model", A_ID }, { "tokens", A_COUNT }, { "cost", A_USD },
+		{ "reserve", A_BOOL }, { "ttl", A_COUNT } } },
+	{ "record", h_record, false, true, {
+		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
+		{ "model", A_ID }, { "prompt", A_COUNT }, { "completion", A_COUNT },
+		{ "total", A_COUNT }, { "cached", A_COUNT }, { "cache_write", A_COUNT },
+		{ "reasoning", A_COUNT }, { "cost", A_USD }, { "service", A_ID },
+		{ "kind", A_ID }, { "session", A_ID }, { "call", A_COUNT },
+		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
+		{ "usage_json", A_STR }, { "at", A_TIME, false, true } } },
+	{ "release", h_release, false, true, { { "hold", A_STR, true } } },
+	{ "usage", h_usage, false, false, {
+		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
+	{ "status", h_status, false, false, { { NULL } } },
+	{ "limit_set", h_limit_set, true, true, { RULE_ARGS, { "limit", A_LIMIT, true } } },
+	{ "limit_rm", h_limit_rm, true, true, { RULE_ARGS } },
+	{ "limit_list", h_limit_list, true, false, { { "selector", A_STR }, { "subject", A_ID } } },
+	{ "plan_assign", h_plan_assign, true, true, {
+		{ "user", A_ID, true }, { "plan", A_ID, true } } },
+	{ "plan_unassign", h_plan_unassign, true, true, { { "user", A_ID, true } } },
+	{ "plan_list", h_plan_list, true, false, { { NULL } } },
+	{ "bypass_add", h_bypass_add, true, true, { { "user", A_ID }, { "guild", A_ID } } },
+	{ "bypass_rm", h_bypass_rm, true, true, { { "user", A_ID }, { "guild", A_ID } } },
+	{ "bypass_list", h_bypass_list, true, false, { { NULL } } },
+	{ "reset", h_reset, true, true, { { "user", A_ID, true }, { "model", A_ID } } },
+	{ "price_set", h_price_set, true, true, {
+		{ "model", A_MODEL, true }, { "input", A_USD, true },
+		{ "output", A_USD, true }, { "cached", A_USD }, { "cache_write", A_USD } } },
+	{ "price_list", h_price_list, true, false, { { NULL } } },
+	{ "price_rm", h_price_rm, true, true, { { "model", A_MODEL, true } } },
+	{ "clock_set", h_clock_set, true, true, { { "at", A_TIME, true } } },
+	{ "clock_advance", h_clock_advance, true, true, { { "seconds", A_COUNT, true } } },
+};
+
+static const char *const sel_names[] = {
+	[SEL_USER] = "user", [SEL_MEMBERS] = "members", [SEL_PLAN] = "plan",
+	[SEL_DEFAULT] = "default", [SEL_GUILD] = "guild", [SEL_GLOBAL] = "global",
+};
+static const char *const metric_names[] = {
+	[MET_TOKENS] = "tokens", [MET_COST] = "cost", [MET_REQUESTS] = "requests",
+};
+
+/* Argument access: by name, as the table spells it. */
+
+static const struct argval *
+arg(const struct request *rq, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < MAX_ARGS && rq->op->args[i].name; i++)
+		if (strcmp(rq->op->args[i].name, name) == 0)
+			return rq->v[i].set ? &rq->v[i] : NULL;
+	abort();		/* a handler asked for an argument its table lacks */
+}
+
+static const char *
+arg_s(const struct request *rq, const char *name)
+{
+	const struct argval	*a = arg(rq, name);
+
+	return a ? a->s : NULL;
+}
+
+static int64_t
+arg_i(const struct request *rq, const char *name, int64_t dflt)
+{
+	const struct argval	*a = arg(rq, name);
+
+	return a ? a->i : dflt;
+}
+
+static int
+fail(struct request *rq, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rq->err, sizeof(rq->err), fmt, ap);
+	va_end(ap);
+	return -code;
+}
+
+/* Store failures carry no words of their own; give them some. */
+static int
+failed(struct request *rq, int rc)
+{
+	if (rc >= 0)
+		return rc;
+	if (rq->err[0] == '\0')
+		fail(rq, -rc, rc == -TOKQ_E_TEMP ?
+		    "the database is busy or full; nothing was kept, retry" :
+		    "internal error in the database layer");
+	return rc;
+}
+
+/* Reply packing. */
+
+static void
+pk_str(msgpack_packer *pk, const char *s)
+{
+	if (s == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void
+pk_time(msgpack_packer *pk, int64_t t)
+{
+	char	 buf[32];
+
+	if (t == 0)
+		msgpack_pack_nil(pk);
+	else
+		pk_str(pk, tokq_fmt_time(t, buf, sizeof(buf)));
+}
+
+static void
+pk_usd(msgpack_packer *pk, int64_t nusd)
+{
+	msgpack_pack_double(pk, (double)nusd / 1e9);
+}
+
+static msgpack_packer *
+key(struct reply *rp, const char *k)
+{
+	rp->n++;
+	pk_str(&rp->pk, k);
+	return &rp->pk;
+}
+
+static void
+kv_str(struct reply *rp, const char *k, const char *v)
+{
+	pk_str(key(rp, k), v);
+}
+
+static void
+kv_int(struct reply *rp, const char *k, int64_t v)
+{
+	msgpack_pack_int64(key(rp, k), v);
+}
+
+static void
+kv_bool(struct reply *rp, const char *k, bool v)
+{
+	if (v)
+		msgpack_pack_true(key(rp, k));
+	else
+		msgpack_pack_false(key(rp, k));
+}
+
+static void
+kv_time(struct reply *rp, const char *k, int64_t t)
+{
+	pk_time(key(rp, k), t);
+}
+
+/* A metric's amount: money as USD, the rest as integers. */
+static void
+pk_amount(msgpack_packer *pk, enum metric m, int64_t v)
+{
+	if (m == MET_COST && v != -1)
+		pk_usd(pk, v);
+	else
+		msgpack_pack_int64(pk, v);
+}
+
+static void
+pk_window(msgpack_packer *pk, const struct tokq_window *w)
+{
+	char	 buf[32];
+
+	pk_str(pk, tokq_fmt_window(w, buf, sizeof(buf)));
+}
+
+/* A rule: the six keys of its identity and value. */
+static void
+pk_rule_keys(msgpack_packer *pk, const struct rule *r)
+{
+	pk_str(pk, "selector");
+	pk_str(pk, sel_names[r->sel]);
+	pk_str(pk, "subject");
+	pk_str(pk, r->subject);
+	pk_str(pk, "model");
+	pk_str(pk, r->model);
+	pk_str(pk, "metric");
+	pk_str(pk, metric_names[r->metric]);
+	pk_str(pk, "window");
+	pk_window(pk, &r->win);
+	pk_str(pk, "limit");
+	pk_amount(pk, r->metric, r->limit);
+}
+
+static void
+pk_rule(msgpack_packer *pk, const struct rule *r)
+{
+	msgpack_pack_map(pk, 6);
+	pk_rule_keys(pk, r);
+}
+
+/* An evaluated limit, as the contract's "limit" object. */
+static void
+pk_limit(msgpack_packer *pk, const struct limit_eval *e)
+{
+	msgpack_pack_map(pk, 13);
+	pk_rule_keys(pk, e->r);
+	pk_str(pk, "used");
+	pk_amount(pk, e->r->metric, e->used);
+	pk_str(pk, "held");
+	pk_amount(pk, e->r->metric, e->held);
+	pk_str(pk, "remaining");
+	if (e->remaining < 0)
+		msgpack_pack_nil(pk);
+	else
+		pk_amount(pk, e->r->metric, e->remaining);
+	pk_str(pk, "percent");
+	msgpack_pack_double(pk, round(e->percent * 100.0) / 100.0);
+	pk_str(pk, "resets_at");
+	pk_time(pk, e->resets_at);
+	pk_str(pk, "applies_to");
+	pk_str(pk, e->model);
+	pk_str(pk, "denies");
+	if (e->denies)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static void
+kv_limits(struct reply *rp, const char *k, const struct judgement *j)
+{
+	msgpack_packer	*pk = key(rp, k);
+	size_t		 i;
+
+	msgpack_pack_array(pk, j->n);
+	for (i = 0; i < j->n; i++)
+		pk_limit(pk, &j->e[i]);
+}
+
+static void
+pk_totals_keys(msgpack_packer *pk, const struct usage *u)
+{
+	static const char *const names[] = { "requests", "prompt", "completion",
+	    "total", "cached", "cache_write", "reasoning" };
+	const int64_t	 vals[] = { u->requests, u->prompt, u->completion, u->total,
+	    u->cached, u->cache_write, u->reasoning };
+	size_t		 i;
+
+	for (i = 0; i < 7; i++) {
+		pk_str(pk, names[i]);
+		msgpack_pack_int64(pk, vals[i]);
+	}
+	pk_str(pk, "cost_usd");
+	pk_usd(pk, u->cost);
+}
+
+static void
+pk_totals(msgpack_packer *pk, const struct usage *u)
+{
+	msgpack_pack_map(pk, 8);
+	pk_totals_keys(pk, u);
+}
+
+/* The highest threshold any limited rule has reached. */
+static int
+warning_of(const struct judgement *j)
+{
+	size_t	 i;
+	int	 w = 0, t;
+
+	for (i = 0; i < j->n; i++)
+		if (j->e[i].r->limit >= 0 &&
+		    (t = quota_threshold(j->e[i].percent)) > w)
+			w = t;
+	return w;
+}
+
+static bool
+within_limits(const struct judgement *j)
+{
+	size_t	 i;
+
+	if (j->bypass)
+		return true;
+	for (i = 0; i < j->n; i++)
+		if (j->e[i].denies)
+			return false;
+	return true;
+}
+
+/* Handlers. */
+
+static int
+h_check(struct request *rq, struct reply *rp)
+{
+	const char	*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
+	const char	*model = arg_s(rq, "model");
+	struct estimate	 est = { 0, 0, 1 };
+	struct judgement j;
+	struct hold	 h;
+	int64_t		 t = now(), ttl = arg_i(rq, "ttl", 300);
+	const struct argval *reserve = arg(rq, "reserve");
+	bool		 allowed;
+	msgpack_packer	*pk;
+	int		 rc;
+
+	if (ttl < 1 || ttl > 86400)
+		return fail(rq, TOKQ_E_INVALID, "ttl must be 1 to 86400 seconds");
+	est.tokens = arg_i(rq, "tokens", 0);
+	if (arg(rq, "cost"))
+		est.cost = arg_i(rq, "cost", 0);
+	else if (est.tokens > 0)
+		est.cost = quota_cost_estimate(model, est.tokens);
+	if ((rc = quota_judge(user, guild, model, t, &est, &j)) < 0)
+		return failed(rq, rc);
+	allowed = j.denied == -1;
+
+	kv_bool(rp, "allowed", allowed);
+	kv_bool(rp, "bypass", j.bypass);
+	kv_int(rp, "warning", warning_of(&j));
+	kv_limits(rp, "limits", &j);
+	pk = key(rp, "denied_by");
+	if (allowed)
+		msgpack_pack_nil(pk);
+	else
+		pk_limit(pk, &j.e[j.denied]);
+	kv_time(rp, "retry_at", allowed ? 0 : j.retry_at);
+	pk = key(rp, "estimate");
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "tokens");
+	msgpack_pack_int64(pk, est.tokens);
+	pk_str(pk, "cost_usd");
+	pk_usd(pk, est.cost);
+	pk_str(pk, "requests");
+	msgpack_pack_int64(pk, est.requests);
+
+	if (reserve && reserve->b && allowed) {
+		if ((rc = store_begin()) < 0 ||
+		    (rc = quota_hold(user, guild, model, t, ttl, &est, &h)) < 0)
+			return failed(rq, rc);
+		rq->wrote = true;
+		kv_str(rp, "hold", h.id);
+		kv_time(rp, "hold_expires_at", h.expires);
+	} else if (reserve && reserve->b) {
+		kv_str(rp, "hold", NULL);
+		kv_time(rp, "hold_expires_at", 0);
+	}
+	return 0;
+}
+
+/*
+ * A fingerprint of a record's arguments but its key: the same key with
+ * the same fields is a retry, with other fields a mistake.
+ */
+static uint64_t
+fingerprint(const struct request *rq)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+	size_t		 i;
+
+	for (i = 0; i < MAX_ARGS && rq->op->args[i].name; i++) {
+		const struct argval	*a = &rq->v[i];
+		const char		*p;
+		char			 num[32];
+
+		if (!a->set || strcmp(rq->op->args[i].name, "key") == 0)
+			continue;
+		snprintf(num, sizeof(num), "%zu=%" PRId64 "/%d", i, a->i, a->b);
+		for (p = num; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		for (p = a->s ? a->s : ""; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static void
+usage_add(struct usage *sum, const struct usage *u)
+{
+	sum->requests += u->requests;
+	sum->prompt += u->prompt;
+	sum->completion += u->completion;
+	sum->total += u->total;
+	sum->cached += u->cached;
+	sum->cache_write += u->cache_write;
+	sum->reasoning += u->reasoning;
+	sum->cost += u->cost;
+}
+
+/* The record's usage items: from usage_json, or one from the flags. */
+static int
+record_items(struct request *rq, struct norm_item **items, size_t *n)
+{
+	const char		*uj = arg_s(rq, "usage_json");
+	struct norm_item	*it;
+	static const char *const fields[] = { "prompt", "completion", "total",
+	    "cached", "cache_write", "reasoning" };
+	size_t			 i;
+	int			 rc;
+
+	if (uj) {
+		if ((rc = normalize_usage_json(uj, strlen(uj), items, n, rq->err,
+		    sizeof(rq->err))) < 0)
+			return rc;
+		for (i = 0; i < *n; i++)
+			if ((*items)[i].model == NULL && arg_s(rq, "model") == NULL) {
+				normalize_free(*items, *n);
+				return fail(rq, TOKQ_E_USAGE,
+				    "--model is required: the usage JSON names no model");
+			}
+		return 0;
+	}
+	if (arg_s(rq, "model") == NULL)
+		return fail(rq, TOKQ_E_USAGE, "--model is required");
+	for (i = 0; i < 6; i++)
+		if (arg(rq, fields[i]))
+			break;
+	if (i == 6 && !arg(rq, "cost"))
+		return fail(rq, TOKQ_E_USAGE,
+		    "nothing to record: give token counts, --cost or --usage-json");
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return -TOKQ_E_INTERNAL;
+	it->u.requests = 1;
+	it->u.prompt = arg_i(rq, "prompt", 0);
+	it->u.completion = arg_i(rq, "completion", 0);
+	it->u.cached = arg_i(rq, "cached", 0);
+	it->u.cache_write = arg_i(rq, "cache_write", 0);
+	it->u.reasoning = arg_i(rq, "reasoning", 0);
+	it->has_total = arg(rq, "total") != NULL;
+	it->u.total = it->has_total ? arg_i(rq, "total", 0) :
+	    it->u.prompt + it->u.completion;
+	it->call = arg_i(rq, "call", -1);
+	*items = it;
+	*n = 1;
+	if (it->u.cached + it->u.cache_write > it->u.prompt && arg(rq, "prompt"))
+		return fail(rq, TOKQ_E_INVALID,
+		    "cached and cache-write tokens are part of the prompt: they cannot exceed it");
+	if (it->u.reasoning > it->u.completion && arg(rq, "completion"))
+		return fail(rq, TOKQ_E_INVALID,
+		    "reasoning tokens are part of the completion: they cannot exceed it");
+	return 0;
+}
+
+static void
+pk_record_reply(struct reply *rp, bool dup, int64_t first, int64_t count,
+    const char *model, const struct usage *sum, const struct judgement *j, int crossed)
+{
+	msgpack_packer	*pk;
+	int64_t		 i;
+
+	kv_bool(rp, "recorded", !dup);
+	kv_bool(rp, "duplicate", dup);
+	kv_int(rp, "event", first);
+	pk = key(rp, "events");
+	msgpack_pack_array(pk, count);
+	for (i = 0; i < count; i++)
+		msgpack_pack_int64(pk, first + i);
+	kv_str(rp, "model", model);
+	pk_totals_keys(&rp->pk, sum);
+	rp->n += 8;
+	kv_bool(rp, "allowed", within_limits(j));
+	kv_int(rp, "warning", warning_of(j));
+	pk = key(rp, "crossed");
+	if (crossed)
+		msgpack_pack_int(pk, crossed);
+	else
+		msgpack_pack_nil(pk);
+	kv_limits(rp, "limits", j);
+}
+
+static double
+used_pct(const struct limit_eval *e)
+{
+	if (e->r->limit < 0)
+		return 0;
+	if (e->r->limit == 0)
+		return e->used > 0 ? 100 : 0;
+	return (double)e->used * 100.0 / (double)e->r->limit;
+}
+
+/*
+ * The highest threshold some rule's usage crossed between before and after
+ * (both judged in the same request, so their rules line up), or 0.
+ */
+static int
+crossed_of(const struct judgement *before, const struct judgement *after)
+{
+	size_t	 i;
+	int	 k, c = 0;
+
+	for (i = 0; i < after->n && i < before->n; i++) {
+		double	 b = used_pct(&before->e[i]), a = used_pct(&after->e[i]);
+
+		for (k = 0; k < env.nwarn; k++)
+			if (b < env.warn[k] && a >= env.warn[k] && env.warn[k] > c)
+				c = env.warn[k];
+	}
+	return c;
+}
+
+static int
+h_record(struct request *rq, struct reply *rp)
+{
+	const char		*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
+	const char		*kstr = arg_s(rq, "key"), *hid = arg_s(rq, "hold");
+	const char		*model;
+	struct norm_item	*items = NULL;
+	size_t			 n = 0, i;
+	struct usage		 sum = { 0 };
+	struct judgement	*before = NULL, *after = NULL;
+	int64_t			 t = arg_i(rq, "at", now()), first = 0, cnt;
+	uint64_t		 fp = 0, ofp;
+	const struct hold	*h = NULL;
+	bool			 active;
+	int			 rc;
+
+	if (kstr && (strlen(kstr) == 0 || strlen(kstr) > TOKQ_KEY_MAX))
+		return fail(rq, TOKQ_E_INVALID, "key must be 1 to %d bytes", TOKQ_KEY_MAX);
+	if ((rc = record_items(rq, &items, &n)) < 0)
+		goto out;
+	model = items[0].model ? items[0].model : arg_s(rq, "model");
+
+	if (kstr) {
+		fp = fingerprint(rq);
+		if ((rc = store_key_get(kstr, &ofp, &first, &cnt)) < 0)
+			goto out;
+		if (rc == 1 && ofp != fp) {
+			rc = fail(rq, TOKQ_E_INVALID,
+			    "key '%s' was used before for a different record", kstr);
+			goto out;
+		}
+		if (rc == 1) {
+			if ((rc = store_events_sum(first, cnt, &sum)) < 0)
+				goto out;
+			if ((after = malloc(sizeof(*after))) == NULL ||
+			    (rc = quota_judge(user, guild, model, now(), NULL, after)) < 0)
+				goto out;
+			pk_record_reply(rp, true, first, cnt, model, &sum, after, 0);
+			rc = 0;
+			goto out;
+		}
+	}
+	if (hid) {
+		if ((h = quota_hold_find(hid, &active)) == NULL) {
+			rc = fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
+			goto out;
+		}
+		if (strcmp(h->user, user) != 0) {
+			rc = fail(rq, TOKQ_E_INVALID, "hold '%s' belongs to another user", hid);
+			goto out;
+		}
+	}
+
+	if ((before = malloc(sizeof(*before))) == NULL ||
+	    (after = malloc(sizeof(*after))) == NULL) {
+		rc = -TOKQ_E_INTERNAL;
+		goto out;
+	}
+	if ((rc = store_begin()) < 0 ||
+	    (rc = quota_judge(user, guild, model, t, NULL, before)) < 0)
+		goto out;
+	rq->wrote = true;
+	for (i = 0; i < n; i++) {
+		struct norm_item	*it = &items[i];
+		struct event		 ev = {
+			.at = t, .user = user, .guild = guild,
+			.channel = arg_s(rq, "channel"),
+			.model = it->model ? it->model : arg_s(rq, "model"),
+			.service = arg_s(rq, "service"), .kind = arg_s(rq, "kind"),
+			.session = arg_s(rq, "session"), .call = it->call,
+			.meta = arg_s(rq, "meta"), .u = it->u,
+		};
+
+		if (n == 1 && arg(rq, "cost"))
+			ev.u.cost = arg_i(rq, "cost", 0);
+		else if (!it->has_cost)
+			ev.u.cost = quota_cost(ev.model, &ev.u);
+		if ((rc = store_event_add(&ev)) < 0 ||
+		    (rc = quota_add(user, guild, ev.model, t, ev.u.total, ev.u.cost)) < 0)
+			goto out;
+		if (i == 0)
+			first = ev.id;
+		usage_add(&sum, &ev.u);
+	}
+	if ((hid && (rc = quota_hold_drop(hid)) < 0) ||
+	    (kstr && (rc = store_key_put(kstr, fp, first, (int64_t)n, now())) < 0) ||
+	    (rc = quota_judge(user, guild, model, t, NULL, after)) < 0)
+		goto out;
+	pk_record_reply(rp, false, first, (int64_t)n, model, &sum, after,
+	    crossed_of(before, after));
+	rc = 0;
+out:
+	if (items)
+		normalize_free(items, n);
+	free(before);
+	free(after);
+	return failed(rq, rc);
+}
+
+static int
+h_release(struct request *rq, struct reply *rp)
+{
+	const char	*hid = arg_s(rq, "hold");
+	bool		 active;
+	int		 rc;
+
+	if (quota_hold_find(hid, &active) == NULL)
+		return fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
+	if ((rc = store_begin()) < 0 || (rc = quota_hold_drop(hid)) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	kv_bool(rp, "released", true);
+	kv_str(rp, "hold", hid);
+	return 0;
+}
+
+struct models_ctx {
+	char	*m[QUOTA_MAX_EVAL];
+	size_t	 n;
+};
+
+static int
+collect_model(void *arg, const char *model)
+{
+	struct models_ctx	*mc = arg;
+
+	if (mc->n == QUOTA_MAX_EVAL || (mc->m[mc->n] = strdup(model)) == NULL)
+		return 1;
+	mc->n++;
+	return 0;
+}
+
+static int
+pk_model_totals(void *arg, const char *model, const struct usage *u)
+{
+	msgpack_packer	*pk = arg;
+
+	msgpack_pack_map(pk, 9);
+	pk_str(pk, "model");
+	pk_str(pk, model);
+	pk_totals_keys(pk, u);
+	return 0;
+}
+
+static int
+count_models(void *arg, const char *model, const struct usage *u)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * A user's limits and usage.  Without a model: the pooled rules, and the
+ * per-model rules of each model the user used in the last 30 days.
+ */
+static int
+h_usage(struct request *rq, struct reply *rp)
+{
+	const char		*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
+	const char		*model = arg_s(rq, "model");
+	struct judgement	*j, *jm;
+	struct models_ctx	 mc = { .n = 0 };
+	struct usage		 per[4];
+	int64_t			 t = now(), day = tokq_period_start(TOKQ_W_DAY, t);
+	int64_t			 month = tokq_period_start(TOKQ_W_MONTH, t);
+	size_t			 i, k, nm = 0;
+	msgpack_packer		*pk;
+	int			 rc = 0;
+
+	if ((j = malloc(sizeof(*j))) == NULL || (jm = malloc(sizeof(*jm))) == NULL) {
+		free(j);
+		return -TOKQ_E_INTERNAL;
+	}
+	if ((rc = quota_judge(user, guild, model, t, NULL, j)) < 0)
+		goto out;
+	if (model == NULL &&
+	    (rc = store_models_used(user, t - 30 * 86400, collect_model, &mc)) < 0)
+		goto out;
+	for (i = 0; i < mc.n; i++) {
+		if ((rc = quota_judge(user, guild, mc.m[i], t, NULL, jm)) < 0)
+			goto out;
+		for (k = 0; k < jm->n && j->n < QUOTA_MAX_EVAL; k++)
+			if (jm->e[k].r->model != NULL)
+				j->e[j->n++] = jm->e[k];
+	}
+	memset(per, 0, sizeof(per));
+	if ((rc = store_user_daily_totals(user, day, day + 86400, &per[0])) < 0 ||
+	    (rc = store_user_daily_totals(user, month,
+	    tokq_period_next(TOKQ_W_MONTH, t), &per[1])) < 0 ||
+	    (rc = store_user_events_totals(user, t - 30 * 86400, &per[2])) < 0 ||
+	    (rc = store_user_daily_totals(user, INT64_MIN / 2, INT64_MAX / 2, &per[3])) < 0 ||
+	    (rc = store_user_models_totals(user, count_models, &nm)) < 0)
+		goto out;
+
+	kv_str(rp, "user", user);
+	kv_str(rp, "plan", quota_plan(user));
+	kv_bool(rp, "bypass", quota_bypassed(user, guild));
+	kv_limits(rp, "limits", j);
+	kv_int(rp, "warning", warning_of(j));
+	pk = key(rp, "periods");
+	msgpack_pack_map(pk, 4);
+	pk_str(pk, "today");
+	pk_totals(pk, &per[0]);
+	pk_str(pk, "month");
+	pk_totals(pk, &per[1]);
+	pk_str(pk, "30d");
+	pk_totals(pk, &per[2]);
+	pk_str(pk, "all");
+	pk_totals(pk, &per[3]);
+	pk = key(rp, "by_model");
+	msgpack_pack_array(pk, nm);
+	rc = store_user_models_totals(user, pk_model_totals, pk);
+out:
+	for (i = 0; i < mc.n; i++)
+		free(mc.m[i]);
+	free(j);
+	free(jm);
+	return failed(rq, rc);
+}
+
+static int
+h_status(struct request *rq, struct reply *rp)
+{
+	int64_t	 events = 0, users = 0, v;
+	int	 rc;
+
+	if ((rc = store_counts(&events, &users)) < 0)
+		return failed(rq, rc);
+	kv_str(rp, "version", TOKQ_VERSION);
+	kv_int(rp, "protocol", TOKQ_PROTOCOL);
+	kv_int(rp, "uptime_s", (int64_t)time(NULL) - env.started);
+	kv_str(rp, "socket", env.socket_path);
+	kv_str(rp, "db", env.db_path);
+	kv_int(rp, "db_bytes", store_db_bytes());
+	kv_int(rp, "events", events);
+	kv_int(rp, "users", users);
+	kv_int(rp, "holds", (int64_t)quota_nholds());
+	kv_int(rp, "rules", (int64_t)quota_nrules());
+	kv_bool(rp, "socket_activated", env.socket_activated);
+	kv_bool(rp, "test_clock", env.test_clock);
+	kv_time(rp, "now", now());
+	kv_int(rp, "retention_days", env.retention_days);
+	kv_time(rp, "last_rollover", store_meta_get("last_rollover", &v) == 1 ? v : 0);
+	kv_time(rp, "next_rollover", tokq_period_next(TOKQ_W_MONTH, now()));
+	kv_time(rp, "last_prune", store_meta_get("last_prune", &v) == 1 ? v : 0);
+	kv_time(rp, "next_prune", store_meta_get("next_prune", &v) == 1 ? v : 0);
+	return 0;
+}
+
+/* The rule named by a limit_set/limit_rm request; limit left at 0. */
+static int
+rule_of(struct request *rq, struct rule *r)
+{
+	const char		*sel = arg_s(rq, "selector"), *met = arg_s(rq, "metric");
+	const struct argval	*w = arg(rq, "window");
+	size_t			 i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 6; i++)
+		if (strcmp(sel, sel_names[i]) == 0)
+			break;
+	if (i == 6)
+		return fail(rq, TOKQ_E_USAGE, "unknown selector '%s'", sel);
+	r->sel = (enum selector)i;
+	for (i = 0; i < 3; i++)
+		if (strcmp(met, metric_names[i]) == 0)
+			break;
+	if (i == 3)
+		return fail(rq, TOKQ_E_USAGE, "unknown metric '%s'", met);
+	r->metric = (enum metric)i;
+	r->subject = (char *)arg_s(rq, "subject");
+	if ((r->sel == SEL_DEFAULT || r->sel == SEL_GLOBAL) && r->subject)
+		return fail(rq, TOKQ_E_USAGE, "selector %s takes no subject", sel);
+	if (!(r->sel == SEL_DEFAULT || r->sel == SEL_GLOBAL) && !r->subject)
+		return fail(rq, TOKQ_E_USAGE, "selector %s needs a subject", sel);
+	r->model = (char *)arg_s(rq, "model");
+	if (w)
+		r->win = w->w;
+	else
+		r->win = (struct tokq_window){ TOKQ_W_ROLLING, 30 * 86400 };
+	return 0;
+}
+
+static int
+h_limit_set(struct request *rq, struct reply *rp)
+{
+	const struct argval	*l = arg(rq, "limit");
+	struct rule		 r;
+	bool			 replaced;
+	int			 rc;
+
+	if ((rc = rule_of(rq, &r)) < 0)
+		return rc;
+	if (l->is_float && r.metric != MET_COST)
+		return fail(rq, TOKQ_E_INVALID, "a %s limit is a whole number",
+		    metric_names[r.metric]);
+	if (r.metric == MET_COST && !l->is_float && l->i != -1) {
+		if (l->i > INT64_MAX / TOKQ_NUSD_PER_USD)
+			return fail(rq, TOKQ_E_INVALID, "cost limit too large");
+		r.limit = l->i * TOKQ_NUSD_PER_USD;
+	} else
+		r.limit = l->i;
+	if ((rc = store_begin()) < 0 || (rc = quota_rule_set(&r, &replaced)) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	pk_rule(key(rp, "rule"), &r);
+	kv_bool(rp, "replaced", replaced);
+	return 0;
+}
+
+static int
+h_limit_rm(struct request *rq, struct reply *rp)
+{
+	struct rule	 r;
+	int		 rc;
+
+	if ((rc = rule_of(rq, &r)) < 0)
+		return rc;
+	if ((rc = store_begin()) < 0 || (rc = quota_rule_rm(&r)) < 0)
+		return failed(rq, rc);
+	if (rc == 0)
+		return fail(rq, TOKQ_E_INVALID, "no such rule");
+	rq->wrote = true;
+	pk_rule(key(rp, "rule"), &r);
+	kv_bool(rp, "removed", true);
+	return 0;
+}
+
+static int
+h_limit_list(struct request *rq, struct reply *rp)
+{
+	const char	*sel = arg_s(rq, "selector"), *subj = arg_s(rq, "subject");
+	const struct rule *r;
+	msgpack_packer	*pk;
+	size_t		 i, n = 0;
+
+	for (i = 0; (r = quota_rule(i)) != NULL; i++)
+		if ((!sel || strcmp(sel, sel_names[r->sel]) == 0) &&
+		    (!subj || (r->subject && strcmp(subj, r->subject) == 0)))
+			n++;
+	pk = key(rp, "rules");
+	msgpack_pack_array(pk, n);
+	for (i = 0; (r = quota_rule(i)) != NULL; i++)
+		if ((!sel || strcmp(sel, sel_names[r->sel]) == 0) &&
+		    (!subj || (r->subject && strcmp(subj, r->subject) == 0)))
+			pk_rule(pk, r);
+	return 0;
+}
+
+static int
+h_plan_assign(struct request *rq, struct reply *rp)
+{
+	int	 rc;
+
+	if ((rc = store_begin()) < 0 ||
+	    (rc = quota_plan_set(arg_s(rq, "user"), arg_s(rq, "plan"))) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	kv_str(rp, "user", arg_s(rq, "user"));
+	kv_str(rp, "plan", arg_s(rq, "plan"));
+	return 0;
+}
+
+static int
+h_plan_unassign(struct request *rq, struct reply *rp)
+{
+	const char	*user = arg_s(rq, "user"), *p = quota_plan(user);
+	char		*former = p ? strdup(p) : NULL;
+	int		 rc;
+
+	if ((rc = store_begin()) < 0 || (rc = quota_plan_set(user, NULL)) < 0) {
+		free(former);
+		return failed(rq, rc);
+	}
+	rq->wrote = true;
+	kv_str(rp, "user", user);
+	kv_str(rp, "plan", former);
+	free(former);
+	return 0;
+}
+
+struct list_ctx {
+	msgpack_packer	*pk;
+	size_t		 n;
+	char		 kind;
+};
+
+static void
+plan_pack(void *arg, const char *user, void *plan)
+{
+	struct list_ctx	*lc = arg;
+
+	lc->n++;
+	if (lc->pk == NULL)
+		return;
+	msgpack_pack_map(lc->pk, 2);
+	pk_str(lc->pk, "user");
+	pk_str(lc->pk, user);
+	pk_str(lc->pk, "plan");
+	pk_str(lc->pk, plan);
+}
+
+static int
+h_plan_list(struct request *rq, struct reply *rp)
+{
+	struct list_ctx	 lc = { NULL, 0, 0 };
+
+	quota_plan_foreach(plan_pack, &lc);
+	lc.pk = key(rp, "assignments");
+	msgpack_pack_array(lc.pk, lc.n);
+	quota_plan_foreach(plan_pack, &lc);
+	return 0;
+}
+
+static int
+bypass_change(struct request *rq, struct reply *rp, bool on)
+{
+	const char	*u = arg_s(rq, "user"), *g = arg_s(rq, "guild");
+	int		 rc;
+
+	if ((u == NULL) == (g == NULL))
+		return fail(rq, TOKQ_E_USAGE, "give exactly one of --user and --guild");
+	if ((rc = store_begin()) < 0 || (rc = quota_bypass_set(g != NULL, g ? g : u, on)) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	kv_str(rp, "kind", g ? "guild" : "user");
+	kv_str(rp, "id", g ? g : u);
+	kv_bool(rp, "changed", rc == 1);
+	return 0;
+}
+
+static int
+h_bypass_add(struct request *rq, struct reply *rp)
+{
+	return bypass_change(rq, rp, true);
+}
+
+static int
+h_bypass_rm(struct request *rq, struct reply *rp)
+{
+	return bypass_change(rq, rp, false);
+}
+
+static void
+bypass_pack(void *arg, const char *k, void *unused)
+{
+	struct list_ctx	*lc = arg;
+
+	if (k[0] != lc->kind)
+		return;
+	lc->n++;
+	if (lc->pk)
+		pk_str(lc->pk, k + 2);
+}
+
+static int
+h_bypass_list(struct request *rq, struct reply *rp)
+{
+	static const char *const names[] = { "users", "guilds" };
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		struct list_ctx	 lc = { NULL, 0, i ? 'g' : 'u' };
+
+		quota_bypass_foreach(bypass_pack, &lc);
+		lc.pk = key(rp, names[i]);
+		msgpack_pack_array(lc.pk, lc.n);
+		quota_bypass_foreach(bypass_pack, &lc);
+	}
+	return 0;
+}
+
+static int
+h_reset(struct request *rq, struct reply *rp)
+{
+	int	 rc;
+
+	if ((rc = store_begin()) < 0 ||
+	    (rc = quota_reset(arg_s(rq, "user"), arg_s(rq, "model"))) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	kv_str(rp, "user", arg_s(rq, "user"));
+	kv_str(rp, "model", arg_s(rq, "model"));
+	kv_time(rp, "reset_at", now());
+	return 0;
+}
+
+static void
+pk_price(msgpack_packer *pk, const struct price *p)
+{
+	msgpack_pack_map(pk, 5);
+	pk_str(pk, "model");
+	pk_str(pk, p->model);
+	pk_str(pk, "input");
+	pk_usd(pk, p->input);
+	pk_str(pk, "output");
+	pk_usd(pk, p->output);
+	pk_str(pk, "cached");
+	pk_usd(pk, p->cached >= 0 ? p->cached : p->input);
+	pk_str(pk, "cache_write");
+	pk_usd(pk, p->cache_write >= 0 ? p->cache_write : p->input);
+}
+
+static int
+h_price_set(struct request *rq, struct reply *rp)
+{
+	struct price	 p = {
+		.model = (char *)arg_s(rq, "model"),
+		.input = arg_i(rq, "input", 0), .output = arg_i(rq, "output", 0),
+		.cached = arg_i(rq, "cached", -1),
+		.cache_write = arg_i(rq, "cache_write", -1),
+	};
+	int		 rc;
+
+	if ((rc = store_begin()) < 0 || (rc = quota_price_set(&p)) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	pk_price(key(rp, "price"), &p);
+	return 0;
+}
+
+static int
+h_price_list(struct request *rq, struct reply *rp)
+{
+	msgpack_packer	*pk = key(rp, "prices");
+	size_t		 i, n = quota_nprices();
+
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < n; i++)
+		pk_price(pk, quota_price(i));
+	return 0;
+}
+
+static int
+h_price_rm(struct request *rq, struct reply *rp)
+{
+	int	 rc;
+
+	if ((rc = store_begin()) < 0 || (rc = quota_price_rm(arg_s(rq, "model"))) < 0)
+		return failed(rq, rc);
+	if (rc == 0)
+		return fail(rq, TOKQ_E_INVALID, "no price for '%s'", arg_s(rq, "model"));
+	rq->wrote = true;
+	kv_bool(rp, "removed", true);
+	return 0;
+}
+
+static int
+clock_to(struct request *rq, struct reply *rp, int64_t t)
+{
+	int	 rc;
+
+	if (!env.test_clock)
+		return fail(rq, TOKQ_E_PERM,
+		    "the test clock is off: start tokqd with --test-clock");
+	if ((rc = store_begin()) < 0 || (rc = clock_set(t)) < 0)
+		return failed(rq, rc);
+	rq->wrote = true;
+	quota_expire(t);
+	maint_run();
+	kv_time(rp, "now", now());
+	return 0;
+}
+
+static int
+h_clock_set(struct request *rq, struct reply *rp)
+{
+	return clock_to(rq, rp, arg_i(rq, "at", 0));
+}
+
+static int
+h_clock_advance(struct request *rq, struct reply *rp)
+{
+	return clock_to(rq, rp, now() + arg_i(rq, "seconds", 0));
+}
+
+/* Argument checking, once for every operation. */
+
+static bool
+obj_is_int(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+}
+
+static bool
+obj_int(const msgpack_object *o, int64_t *v)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->via.u64 > INT64_MAX)
+			return false;
+		*v = (int64_t)o->via.u64;
+		return true;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return true;
+	}
+	return false;
+}
+
+static bool
+obj_num(const msgpack_object *o, double *d)
+{
+	int64_t	 v;
+
+	if (obj_int(o, &v)) {
+		*d = (double)v;
+		return true;
+	}
+	if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) {
+		*d = o->via.f64;
+		return isfinite(*d);
+	}
+	return false;
+}
+
+static int
+usd_of(struct request *rq, const char *name, double d, int64_t *nusd)
+{
+	if (d < 0 || d > 9e9)
+		return fail(rq, TOKQ_E_INVALID, "%s must be 0 to 9e9 USD", name);
+	*nusd = llround(d * 1e9);
+	return 0;
+}
+
+/* Check one argument against its spec and fill its value. */
+static int
+take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
+    struct argval *v)
+{
+	const char	*n = as->name;
+	double		 d;
+
+	if (as->admin && !rq->peer->admin)
+		return fail(rq, TOKQ_E_PERM, "only an admin may give %s", n);
+	switch (as->kind) {
+	case A_ID:
+	case A_MODEL:
+	case A_STR:
+	case A_JSON:
+	case A_WINDOW:
+		if (o->type != MSGPACK_OBJECT_STR)
+			return fail(rq, TOKQ_E_USAGE, "%s must be a string", n);
+		if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+			return fail(rq, TOKQ_E_INVALID, "%s contains a NUL byte", n);
+		if ((v->s = strndup(o->via.str.ptr, o->via.str.size)) == NULL)
+			return -TOKQ_E_INTERNAL;
+		break;
+	case A_COUNT:
+		if (!obj_int(o, &v->i))
+			return fail(rq, TOKQ_E_USAGE, "%s must be an integer", n);
+		if (v->i < 0)
+			return fail(rq, TOKQ_E_INVALID, "%s must not be negative", n);
+		break;
+	case A_TIME:
+		if (!obj_int(o, &v->i))
+			return fail(rq, TOKQ_E_USAGE, "%s must be an integer time", n);
+		break;
+	case A_USD:
+		if (!obj_num(o, &d))
+			return fail(rq, TOKQ_E_USAGE, "%s must be a number of USD", n);
+		return usd_of(rq, n, d, &v->i);
+	case A_LIMIT:
+		if (obj_is_int(o) && obj_int(o, &v->i)) {
+			if (v->i < -1)
+				return fail(rq, TOKQ_E_INVALID, "%s must be >= 0, or -1", n);
+			return 0;
+		}
+		if (!obj_num(o, &d))
+			return fail(rq, TOKQ_E_USAGE, "%s must be a number", n);
+		v->is_float = true;
+		if (d == -1) {
+			v->i = -1;
+			return 0;
+		}
+		return usd_of(rq, n, d, &v->i);
+	case A_BOOL:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return fail(rq, TOKQ_E_USAGE, "%s must be true or false", n);
+		v->b = o->via.boolean;
+		break;
+	}
+	switch (as->kind) {
+	case A_ID:
+		if (!tokq_id_valid(v->s))
+			return fail(rq, TOKQ_E_INVALID,
+			    "invalid %s: an id is 1 to %d bytes of UTF-8 without control characters",
+			    n, TOKQ_ID_MAX);
+		break;
+	case A_MODEL:
+		if (strcmp(v->s, "*") != 0 && !tokq_id_valid(v->s))
+			return fail(rq, TOKQ_E_INVALID, "invalid %s", n);
+		break;
+	case A_WINDOW:
+		if (tokq_parse_window(v->s, &v->w) == -1)
+			return fail(rq, TOKQ_E_INVALID,
+			    "invalid window '%s': use Nm, Nh, Nd, day, week or month", v->s);
+		break;
+	case A_JSON: {
+		json_error_t	 je;
+		json_t		*js = json_loads(v->s, JSON_DECODE_ANY, &je);
+
+		if (js == NULL)
+			return fail(rq, TOKQ_E_INVALID, "%s is not JSON: %s", n, je.text);
+		json_decref(js);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct op *
+op_find(const msgpack_object *o)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strlen(ops[i].name) == o->via.str.size &&
+		    memcmp(ops[i].name, o->via.str.ptr, o->via.str.size) == 0)
+			return &ops[i];
+	return NULL;
+}
+
+static bool
+key_is(const msgpack_object *k, const char *s)
+{
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
+	    memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+/* Find the op, check who asks, and take every argument. */
+static int
+parse_request(struct request *rq, const msgpack_object *req)
+{
+	const msgpack_object	*vo = NULL, *opo = NULL;
+	uint32_t		 i;
+	size_t			 k;
+	int			 rc;
+
+	if (req->type != MSGPACK_OBJECT_MAP)
+		return fail(rq, TOKQ_E_USAGE, "a request is a map");
+	for (i = 0; i < req->via.map.size; i++) {
+		const msgpack_object_kv	*kv = &req->via.map.ptr[i];
+
+		if (key_is(&kv->key, "v"))
+			vo = &kv->val;
+		else if (key_is(&kv->key, "op"))
+			opo = &kv->val;
+	}
+	if (vo == NULL || vo->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return fail(rq, TOKQ_E_USAGE, "the request has no version 'v'");
+	if (vo->via.u64 != TOKQ_PROTOCOL)
+		return fail(rq, TOKQ_E_PROTO, "protocol version %" PRIu64
+		    " is not spoken here (this tokqd speaks %d)", vo->via.u64, TOKQ_PROTOCOL);
+	if (opo == NULL || opo->type != MSGPACK_OBJECT_STR)
+		return fail(rq, TOKQ_E_USAGE, "the request has no 'op'");
+	if ((rq->op = op_find(opo)) == NULL)
+		return fail(rq, TOKQ_E_USAGE, "unknown operation '%.*s'",
+		    (int)(opo->via.str.size > 64 ? 64 : opo->via.str.size), opo->via.str.ptr);
+	if (rq->op->admin && !rq->peer->admin)
+		return fail(rq, TOKQ_E_PERM, "%s needs an admin (root, the daemon's user, "
+		    "or a member of the admin group)", rq->op->name);
+
+	for (i = 0; i < req->via.map.size; i++) {
+		const msgpack_object_kv	*kv = &req->via.map.ptr[i];
+
+		if (key_is(&kv->key, "v") || key_is(&kv->key, "op"))
+			continue;
+		for (k = 0; k < MAX_ARGS && rq->op->args[k].name; k++)
+			if (key_is(&kv->key, rq->op->args[k].name))
+				break;
+		if (k == MAX_ARGS || rq->op->args[k].name == NULL) {
+			if (kv->key.type != MSGPACK_OBJECT_STR)
+				return fail(rq, TOKQ_E_USAGE, "argument names are strings");
+			return fail(rq, TOKQ_E_USAGE, "%s takes no argument '%.*s'",
+			    rq->op->name, (int)(kv->key.via.str.size > 64 ? 64 :
+			    kv->key.via.str.size), kv->key.via.str.ptr);
+		}
+		if (rq->v[k].set)
+			return fail(rq, TOKQ_E_USAGE, "argument '%s' given twice",
+			    rq->op->args[k].name);
+		if (kv->val.type == MSGPACK_OBJECT_NIL)
+			continue;
+		if ((rc = take_arg(rq, &rq->op->args[k], &kv->val, &rq->v[k])) < 0)
+			return rc;
+		rq->v[k].set = true;
+	}
+	for (k = 0; k < MAX_ARGS && rq->op->args[k].name; k++)
+		if (rq->op->args[k].required && !rq->v[k].set)
+			return fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
+			    rq->op->args[k].name);
+	return 0;
+}
+
+static void
+reply_head(msgpack_sbuffer *out, uint32_t n, int code)
+{
+	msgpack_packer	 pk;
+
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n + 2);
+	pk_str(&pk, "v");
+	msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+	pk_str(&pk, "code");
+	msgpack_pack_int(&pk, code);
+}
+
+/* An error reply: {v, code, error}. */
+int
+dispatch_error(msgpack_sbuffer *out, int code, const char *msg)
+{
+	msgpack_packer	 pk;
+
+	reply_head(out, 1, code);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	pk_str(&pk, "error");
+	pk_str(&pk, msg);
+	return 0;
+}
+
+/*
+ * Answer one request into out.  *wrote is set when the reply may only be
+ * sent once the current transaction committed.  Returns the result code.
+ */
+int
+dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *out,
+    bool *wrote)
+{
+	struct request	 rq;
+	struct reply	 rp;
+	size_t		 i;
+	int		 rc;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.peer = peer;
+	msgpack_sbuffer_init(&rp.sb);
+	msgpack_packer_init(&rp.pk, &rp.sb, msgpack_sbuffer_write);
+	rp.n = 0;
+
+	if ((rc = parse_request(&rq, req)) == 0) {
+		if (!rq.op->writes)
+			rc = rq.op->handler(&rq, &rp);
+		else if ((rc = store_mark()) == 0)
+			rc = store_unmark(rq.op->handler(&rq, &rp));
+		if (rc < 0 && rq.wrote) {
+			/* Its writes were undone: memory must forget them too. */
+			quota_invalidate();
+			rq.wrote = false;
+		}
+	}
+	if (rc < 0) {
+		if (rq.err[0] == '\0')
+			snprintf(rq.err, sizeof(rq.err), "%s", tokq_code_name(-rc));
+		log_debug("%s: %s", rq.op ? rq.op->name : "request", rq.err);
+		dispatch_error(out, -rc, rq.err);
+	} else {
+		reply_head(out, rp.n, TOKQ_OK);
+		msgpack_sbuffer_write(out, rp.sb.data, rp.sb.size);
+	}
+	*wrote = rq.wrote;
+	for (i = 0; i < MAX_ARGS; i++)
+		free(rq.v[i].s);
+	msgpack_sbuffer_destroy(&rp.sb);
+	return rc < 0 ? -rc : 0;
+}

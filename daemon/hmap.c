@@ -1,0 +1,175 @@
+/*
+ * hmap.c: a string-keyed hash map with open addressing.
+ *
+ * Keys are copied and owned by the map; values are the caller's.  Linear
+ * probing, FNV-1a, deletions leave tombstones that the next growth sweeps.
+ * The map is never more than half full, so a probe always ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokqd.h"
+
+#define TOMBSTONE	((char *)&hmap_tombstone)
+static char	 hmap_tombstone;
+
+static uint64_t
+hmap_hash(const char *k, size_t len)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+
+	while (len--) {
+		h ^= (unsigned char)*k++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct hmap_slot *
+hmap_find(const struct hmap *m, const char *key, size_t klen)
+{
+	size_t	 i, mask;
+
+	if (m->cap == 0)
+		return NULL;
+	mask = m->cap - 1;
+	for (i = hmap_hash(key, klen) & mask;; i = (i + 1) & mask) {
+		struct hmap_slot *s = &m->slots[i];
+
+		if (s->key == NULL)
+			return NULL;
+		if (s->key != TOMBSTONE && s->klen == klen &&
+		    memcmp(s->key, key, klen) == 0)
+			return s;
+	}
+}
+
+static int
+hmap_grow(struct hmap *m)
+{
+	struct hmap_slot	*old = m->slots;
+	size_t			 oldcap = m->cap, i;
+
+	m->cap = oldcap ? oldcap * 2 : 16;
+	if ((m->slots = calloc(m->cap, sizeof(*m->slots))) == NULL) {
+		m->slots = old;
+		m->cap = oldcap;
+		return -1;
+	}
+	m->used = m->len;
+	for (i = 0; i < oldcap; i++) {
+		struct hmap_slot *s = &old[i];
+		size_t		  j;
+
+		if (s->key == NULL || s->key == TOMBSTONE)
+			continue;
+		for (j = hmap_hash(s->key, s->klen) & (m->cap - 1);
+		    m->slots[j].key != NULL; j = (j + 1) & (m->cap - 1))
+			;
+		m->slots[j] = *s;
+	}
+	free(old);
+	return 0;
+}
+
+void *
+hmap_getn(const struct hmap *m, const char *key, size_t klen)
+{
+	struct hmap_slot	*s = hmap_find(m, key, klen);
+
+	return s ? s->val : NULL;
+}
+
+void *
+hmap_get(const struct hmap *m, const char *key)
+{
+	return hmap_getn(m, key, strlen(key));
+}
+
+/* Insert, or replace the value of an existing key; 0, or -1 when out of memory. */
+int
+hmap_putn(struct hmap *m, const char *key, size_t klen, void *val)
+{
+	struct hmap_slot	*s;
+	size_t			 i;
+
+	if ((s = hmap_find(m, key, klen)) != NULL) {
+		s->val = val;
+		return 0;
+	}
+	if ((m->used + 1) * 2 > m->cap && hmap_grow(m) == -1)
+		return -1;
+	for (i = hmap_hash(key, klen) & (m->cap - 1);
+	    m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE;
+	    i = (i + 1) & (m->cap - 1))
+		;
+	s = &m->slots[i];
+	if ((s->key = malloc(klen + 1)) == NULL)
+		return -1;
+	memcpy(s->key, key, klen);
+	s->key[klen] = '\0';
+	s->klen = klen;
+	s->val = val;
+	m->len++;
+	m->used++;
+	return 0;
+}
+
+int
+hmap_put(struct hmap *m, const char *key, void *val)
+{
+	return hmap_putn(m, key, strlen(key), val);
+}
+
+/* Remove key; returns its value, NULL if absent. */
+void *
+hmap_deln(struct hmap *m, const char *key, size_t klen)
+{
+	struct hmap_slot	*s = hmap_find(m, key, klen);
+	void			*val;
+
+	if (s == NULL)
+		return NULL;
+	val = s->val;
+	free(s->key);
+	s->key = TOMBSTONE;
+	s->val = NULL;
+	m->len--;
+	return val;
+}
+
+void *
+hmap_del(struct hmap *m, const char *key)
+{
+	return hmap_deln(m, key, strlen(key));
+}
+
+/* Visit every entry; cb may not change the map. */
+void
+hmap_foreach(const struct hmap *m, void (*cb)(void *, const char *, void *), void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE)
+			cb(arg, m->slots[i].key, m->slots[i].val);
+}
+
+/* Free the keys, and each value with freeval when given. */
+void
+hmap_clear(struct hmap *m, void (*freeval)(void *))
+{
+	size_t	 i;
+
+	for (i = 0; i < m->cap; i++) {
+		struct hmap_slot *s = &m->slots[i];
+
+		if (s->key == NULL || s->key == TOMBSTONE)
+			continue;
+		free(s->key);
+		if (freeval)
+			freeval(s->val);
+	}
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,1148 @@
+/*
+ * quota.c: rules, windows, counters and holds, all in memory.
+ *
+ * A counter adds up the usage of one (scope, subject, model) in time
+ * buckets: a user's pooled usage, a user's usage of one model, a guild's,
+ * everything's.  Counters are a cache of the store's bucket table, loaded
+ * the first time a request needs them, so a cold start reads no raw event.
+ * Each record adds to its counters in memory and in the store within the
+ * same transaction; when a transaction fails, quota_invalidate() throws the
+ * whole cache away and it reloads from what did commit.
+ *
+ * Checks are answered from the counters alone.  Because the daemon has one
+ * thread and one loop, a check and the hold it places happen in one step:
+ * no other request can slip in between.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "tokqd.h"
+
+struct counter {
+	struct bucket	*b;		/* ascending start */
+	size_t		 n, cap;
+	int64_t		 held[3];	/* by metric, of active holds */
+};
+
+struct qhold {
+	struct hold	 h;
+	bool		 active;	/* still counted: now < expires */
+};
+
+/* A hold is remembered this long after it expired, so a late record can settle it. */
+#define HOLD_GRACE	86400
+
+static struct {
+	struct rule	*rules;
+	size_t		 nrules, caprules;
+	struct hmap	 plans;		/* user -> plan (char *) */
+	struct hmap	 bypass;	/* "u\037id" or "g\037id" -> &q */
+	struct price	*prices;
+	size_t		 nprices;
+	struct hmap	 counters;	/* counter_key() -> struct counter */
+	struct hmap	 holds;		/* id -> struct qhold */
+	int64_t		 next_expiry;	/* earliest expiry of an active hold */
+	int64_t		 horizon;	/* seconds of history counters keep */
+} q;
+
+static const int sel_rank[] = {
+	[SEL_USER] = 0, [SEL_MEMBERS] = 1, [SEL_PLAN] = 2, [SEL_DEFAULT] = 3,
+};
+
+static bool
+per_user(enum selector sel)
+{
+	return sel == SEL_USER || sel == SEL_MEMBERS || sel == SEL_PLAN ||
+	    sel == SEL_DEFAULT;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+window_eq(const struct tokq_window *a, const struct tokq_window *b)
+{
+	return a->kind == b->kind && (a->kind != TOKQ_W_ROLLING || a->secs == b->secs);
+}
+
+bool
+rule_same(const struct rule *a, const struct rule *b)
+{
+	return a->sel == b->sel && streq(a->subject, b->subject) &&
+	    streq(a->model, b->model) && a->metric == b->metric &&
+	    window_eq(&a->win, &b->win);
+}
+
+static void
+rule_free(struct rule *r)
+{
+	free(r->subject);
+	free(r->model);
+}
+
+static int
+rule_copy(struct rule *dst, const struct rule *src)
+{
+	*dst = *src;
+	dst->subject = src->subject ? strdup(src->subject) : NULL;
+	dst->model = src->model ? strdup(src->model) : NULL;
+	if ((src->subject && !dst->subject) || (src->model && !dst->model)) {
+		rule_free(dst);
+		return -TOKQ_E_INTERNAL;
+	}
+	return 0;
+}
+
+/* The history counters must keep: retention, the longest rolling window, a month. */
+static void
+update_horizon(void)
+{
+	int64_t	 h = (int64_t)env.retention_days * 86400;
+	size_t	 i;
+
+	if (h < 32 * 86400)
+		h = 32 * 86400;
+	for (i = 0; i < q.nrules; i++)
+		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > h)
+			h = q.rules[i].win.secs;
+	q.horizon = h + BUCKET_HOUR;
+}
+
+int64_t
+quota_horizon(void)
+{
+	return q.horizon;
+}
+
+/* How long raw events are kept: retention_days, but never less than a rolling window. */
+int64_t
+quota_retention(void)
+{
+	int64_t	 r = (int64_t)env.retention_days * 86400;
+	size_t	 i;
+
+	for (i = 0; i < q.nrules; i++)
+		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > r)
+			r = q.rules[i].win.secs;
+	return r;
+}
+
+/* Counters. */
+
+static size_t
+counter_key(char *buf, size_t len, enum scope sc, const char *subject, const char *model)
+{
+	int	 n = snprintf(buf, len, "%d\037%s\037%s", sc, subject ? subject : "",
+	    model ? model : "");
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+static void
+counter_free(void *p)
+{
+	struct counter	*c = p;
+
+	if (c) {
+		free(c->b);
+		free(c);
+	}
+}
+
+static int
+bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
+    int64_t cost, int64_t requests)
+{
+	size_t	 i = c->n;
+
+	/* Usually the newest bucket; search backwards otherwise. */
+	while (i > 0 && c->b[i - 1].start > start)
+		i--;
+	if (i > 0 && c->b[i - 1].start <= start &&
+	    start < c->b[i - 1].start + c->b[i - 1].span) {
+		c->b[i - 1].tokens += tokens;
+		c->b[i - 1].cost += cost;
+		c->b[i - 1].requests += requests;
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t		 ncap = c->cap ? c->cap * 2 : 8;
+		struct bucket	*nb = reallocarray(c->b, ncap, sizeof(*nb));
+
+		if (nb == NULL)
+			return -TOKQ_E_INTERNAL;
+		c->b = nb;
+		c->cap = ncap;
+	}
+	memmove(&c->b[i + 1], &c->b[i], (c->n - i) * sizeof(*c->b));
+	c->b[i] = (struct bucket){ start, span, tokens, cost, requests };
+	c->n++;
+	return 0;
+}
+
+static int
+counter_load_cb(void *arg, const struct bucket *b)
+{
+	return bucket_insert(arg, b->start, b->span, b->tokens, b->cost, b->requests);
+}
+
+static bool
+hold_matches(const struct hold *h, enum scope sc, const char *subject, const char *model)
+{
+	if (sc == SCOPE_USER && !streq(h->user, subject))
+		return false;
+	if (sc == SCOPE_GUILD && (h->guild == NULL || strcmp(h->guild, subject) != 0))
+		return false;
+	return *model == '\0' || (h->model != NULL && strcmp(h->model, model) == 0);
+}
+
+struct held_sum {
+	struct counter	*c;
+	enum scope	 sc;
+	const char	*subject, *model;
+};
+
+static void
+held_sum_cb(void *arg, const char *key, void *val)
+{
+	struct held_sum	*hs = arg;
+	struct qhold	*qh = val;
+
+	if (qh->active && hold_matches(&qh->h, hs->sc, hs->subject, hs->model)) {
+		hs->c->held[MET_TOKENS] += qh->h.tokens;
+		hs->c->held[MET_COST] += qh->h.cost;
+		hs->c->held[MET_REQUESTS] += 1;
+	}
+}
+
+/*
+ * The counter of (sc, subject, model), model "" for pooled, loading it from
+ * the store on first use.  NULL when the store failed or memory ran out.
+ */
+static struct counter *
+counter_get(enum scope sc, const char *subject, const char *model)
+{
+	char		 key[3 * TOKQ_ID_MAX + 16];
+	size_t		 klen = counter_key(key, sizeof(key), sc, subject, model);
+	struct counter	*c;
+	struct held_sum	 hs;
+
+	if (klen == 0)
+		return NULL;
+	if ((c = hmap_getn(&q.counters, key, klen)) != NULL)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (store_bucket_load(sc, subject, model, now() - q.horizon,
+	    counter_load_cb, c) < 0 || hmap_putn(&q.counters, key, klen, c) == -1) {
+		counter_free(c);
+		return NULL;
+	}
+	hs = (struct held_sum){ c, sc, subject, model };
+	hmap_foreach(&q.holds, held_sum_cb, &hs);
+	return c;
+}
+
+static int64_t
+bucket_amount(const struct bucket *b, enum metric m)
+{
+	return m == MET_TOKENS ? b->tokens : m == MET_COST ? b->cost : b->requests;
+}
+
+/*
+ * Does bucket b count in window w at time t?  A rolling window counts a
+ * bucket until its end plus the window: never early, at most one bucket
+ * span late (a minute for recent usage, an hour once folded).
+ */
+static bool
+bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t t)
+{
+	if (w->kind == TOKQ_W_ROLLING)
+		return b->start + b->span + w->secs > t;
+	return b->start >= tokq_period_start(w->kind, t);
+}
+
+/* Evaluation. */
+
+/*
+ * The rules that apply to a request by user in guild for model (each may be
+ * NULL but user), and the model each one counts.  Among per-user rules of
+ * the same metric, window and model kind only the most specific applies:
+ * user > members > plan > default, and a named model beats each-model.
+ */
+static size_t
+gather(const char *user, const char *guild, const char *model,
+    const struct rule **out, const char **outmodel, size_t max)
+{
+	const char	*plan = user ? hmap_get(&q.plans, user) : NULL;
+	int		 rank[QUOTA_MAX_EVAL];
+	size_t		 i, j, n = 0;
+
+	for (i = 0; i < q.nrules && n < max; i++) {
+		const struct rule	*r = &q.rules[i];
+		const char		*cm = NULL;
+		int			 rk;
+
+		if (r->model != NULL) {
+			if (model == NULL)
+				continue;
+			if (strcmp(r->model, "*") != 0 && strcmp(r->model, model) != 0)
+				continue;
+			cm = model;
+		}
+		switch (r->sel) {
+		case SEL_USER:
+			if (!streq(r->subject, user))
+				continue;
+			break;
+		case SEL_MEMBERS:
+		case SEL_GUILD:
+			if (guild == NULL || strcmp(r->subject, guild) != 0)
+				continue;
+			break;
+		case SEL_PLAN:
+			if (plan == NULL || strcmp(r->subject, plan) != 0)
+				continue;
+			break;
+		case SEL_DEFAULT:
+		case SEL_GLOBAL:
+			break;
+		}
+		if (!per_user(r->sel)) {
+			rank[n] = 0;
+			outmodel[n] = cm;
+			out[n++] = r;
+			continue;
+		}
+		rk = sel_rank[r->sel] * 2 + (r->model && strcmp(r->model, "*") == 0);
+		for (j = 0; j < n; j++) {
+			const struct rule *o = out[j];
+
+			if (per_user(o->sel) && o->metric == r->metric &&
+			    window_eq(&o->win, &r->win) &&
+			    (o->model == NULL) == (r->model == NULL))
+				break;
+		}
+		if (j < n) {
+			if (rk < rank[j]) {
+				rank[j] = rk;
+				out[j] = r;
+				outmodel[j] = cm;
+			}
+			continue;
+		}
+		rank[n] = rk;
+		outmodel[n] = cm;
+		out[n++] = r;
+	}
+	return n;
+}
+
+static enum scope
+rule_scope(const struct rule *r, const char **subject, const char *user, const char *guild)
+{
+	if (r->sel == SEL_GUILD) {
+		*subject = guild;
+		return SCOPE_GUILD;
+	}
+	if (r->sel == SEL_GLOBAL) {
+		*subject = "";
+		return SCOPE_GLOBAL;
+	}
+	*subject = user;
+	return SCOPE_USER;
+}
+
+/*
+ * Evaluate one applicable rule at time t against an estimate (amount 0:
+ * "is usage below the limit").  Fills e; returns -code when its counter
+ * cannot be loaded.
+ */
+static int
+evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
+    const char *user, const char *guild, int64_t t, int64_t amount)
+{
+	const char	*subject;
+	enum scope	 sc = rule_scope(r, &subject, user, guild);
+	struct counter	*c = counter_get(sc, subject, cmodel ? cmodel : "");
+	int64_t		 used = 0, need, freed = 0;
+	size_t		 i, first = SIZE_MAX;
+
+	if (c == NULL)
+		return -TOKQ_E_TEMP;
+	memset(e, 0, sizeof(*e));
+	e->r = r;
+	e->model = cmodel;
+	for (i = 0; i < c->n; i++)
+		if (bucket_counts(&c->b[i], &r->win, t)) {
+			used += bucket_amount(&c->b[i], r->metric);
+			if (first == SIZE_MAX)
+				first = i;
+		}
+	e->used = used;
+	e->held = c->held[r->metric];
+	if (r->limit < 0) {
+		e->remaining = -1;
+		return 0;
+	}
+	e->remaining = r->limit - used - e->held;
+	if (e->remaining < 0)
+		e->remaining = 0;
+	if (r->limit > 0)
+		e->percent = (double)(used + e->held) * 100.0 / (double)r->limit;
+	else
+		e->percent = 100.0;
+	e->denies = amount > 0 ? used + e->held + amount > r->limit :
+	    used + e->held >= r->limit;
+
+	if (r->win.kind != TOKQ_W_ROLLING) {
+		e->resets_at = tokq_period_next(r->win.kind, t);
+		e->retry_at = amount <= r->limit ? e->resets_at : 0;
+		return 0;
+	}
+	if (first == SIZE_MAX)
+		return 0;
+	e->resets_at = c->b[first].start + c->b[first].span + r->win.secs;
+	/* Room frees when enough of the oldest counted usage has left the window. */
+	need = used + e->held + (amount > 0 ? amount - r->limit : 1 - r->limit);
+	for (i = first; i < c->n && e->denies; i++) {
+		if (!bucket_counts(&c->b[i], &r->win, t))
+			continue;
+		freed += bucket_amount(&c->b[i], r->metric);
+		if (freed >= need && need <= used) {
+			e->retry_at = c->b[i].start + c->b[i].span + r->win.secs;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int64_t
+est_amount(const struct estimate *est, enum metric m)
+{
+	return m == MET_TOKENS ? est->tokens : m == MET_COST ? est->cost : est->requests;
+}
+
+bool
+quota_bypassed(const char *user, const char *guild)
+{
+	char	 key[TOKQ_ID_MAX + 4];
+
+	snprintf(key, sizeof(key), "u\037%s", user);
+	if (hmap_get(&q.bypass, key))
+		return true;
+	if (guild == NULL)
+		return false;
+	snprintf(key, sizeof(key), "g\037%s", guild);
+	return hmap_get(&q.bypass, key) != NULL;
+}
+
+/*
+ * Judge a request: evaluate every applicable rule against the estimate (NULL:
+ * none).  res->denied is the index of the binding rule (the one whose room
+ * frees last), or -1; retry_at is when every denying rule has room again (0:
+ * not foreseeable).  A bypassed user or guild is evaluated but never denied.
+ */
+int
+quota_judge(const char *user, const char *guild, const char *model, int64_t t,
+    const struct estimate *est, struct judgement *res)
+{
+	const struct rule	*rules[QUOTA_MAX_EVAL];
+	const char		*models[QUOTA_MAX_EVAL];
+	size_t			 i, n;
+	int			 rc;
+
+	quota_expire(t);
+	memset(res, 0, sizeof(*res));
+	res->denied = -1;
+	res->bypass = quota_bypassed(user, guild);
+	n = gather(user, guild, model, rules, models, QUOTA_MAX_EVAL);
+	for (i = 0; i < n; i++) {
+		struct limit_eval	*e = &res->e[i];
+		int64_t			 amount = est ? est_amount(est, rules[i]->metric) : 0;
+
+		if ((rc = evaluate(e, rules[i], models[i], user, guild, t, amount)) < 0)
+			return rc;
+		res->n++;
+		if (res->bypass || !e->denies)
+			continue;
+		if (res->denied == -1 || (res->retry_at != 0 &&
+		    (e->retry_at == 0 || e->retry_at > res->retry_at))) {
+			res->denied = (int)i;
+			res->retry_at = e->retry_at;
+		}
+	}
+	return 0;
+}
+
+/* The highest warning threshold at or under pct, or 0. */
+int
+quota_threshold(double pct)
+{
+	int	 i, t = 0;
+
+	for (i = 0; i < env.nwarn; i++)
+		if (pct >= env.warn[i])
+			t = env.warn[i];
+	return t;
+}
+
+/* Usage. */
+
+/*
+ * Add usage at time t to every counter it belongs to, in memory and in the
+ * store's buckets (the caller holds a transaction).
+ */
+int
+quota_add(const char *user, const char *guild, const char *model, int64_t t,
+    int64_t tokens, int64_t cost)
+{
+	struct {
+		enum scope	 sc;
+		const char	*subject, *model;
+	} k[6];
+	size_t		 i, n = 0;
+	struct bucket	 b = { t - (t % BUCKET_MINUTE + BUCKET_MINUTE) % BUCKET_MINUTE,
+	    BUCKET_MINUTE, tokens, cost, 1 };
+	int		 rc;
+
+	k[n++] = (typeof(k[0])){ SCOPE_USER, user, "" };
+	k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", "" };
+	if (guild)
+		k[n++] = (typeof(k[0])){ SCOPE_GUILD, guild, "" };
+	if (model) {
+		k[n++] = (typeof(k[0])){ SCOPE_USER, user, model };
+		k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", model };
+		if (guild)
+			k[n++] = (typeof(k[0])){ SCOPE_GUILD, guild, model };
+	}
+	for (i = 0; i < n; i++) {
+		struct counter	*c = counter_get(k[i].sc, k[i].subject, k[i].model);
+
+		if (c == NULL)
+			return -TOKQ_E_TEMP;
+		if ((rc = store_bucket_add(k[i].sc, k[i].subject, k[i].model, &b)) < 0)
+			return rc;
+		if (b.start + b.span > now() - q.horizon &&
+		    bucket_insert(c, b.start, b.span, tokens, cost, 1) < 0)
+			return -TOKQ_E_INTERNAL;
+	}
+	return 0;
+}
+
+struct drop_ctx {
+	char	 prefix[TOKQ_ID_MAX + 8];
+	size_t	 plen;
+	char	**keys;
+	size_t	 n, cap;
+};
+
+static void
+drop_collect(void *arg, const char *key, void *val)
+{
+	struct drop_ctx	*d = arg;
+
+	if (strncmp(key, d->prefix, d->plen) != 0)
+		return;
+	if (d->n == d->cap) {
+		size_t	 ncap = d->cap ? d->cap * 2 : 8;
+		char	**nk = reallocarray(d->keys, ncap, sizeof(*nk));
+
+		if (nk == NULL)
+			return;
+		d->keys = nk;
+		d->cap = ncap;
+	}
+	if ((d->keys[d->n] = strdup(key)) != NULL)
+		d->n++;
+}
+
+/* From now on, limits count user's usage (of model, if given) from zero. */
+int
+quota_reset(const char *user, const char *model)
+{
+	struct drop_ctx	 d = { .plen = 0 };
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = store_bucket_clear(SCOPE_USER, user, model)) < 0)
+		return rc;
+	if (model)
+		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, model);
+	else
+		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, "");
+	if (d.plen == 0)
+		return -TOKQ_E_INTERNAL;
+	if (model)
+		d.plen++;		/* the whole key: NUL included */
+	hmap_foreach(&q.counters, drop_collect, &d);
+	for (i = 0; i < d.n; i++) {
+		counter_free(hmap_del(&q.counters, d.keys[i]));
+		free(d.keys[i]);
+	}
+	free(d.keys);
+	return 0;
+}
+
+/* Holds. */
+
+static void
+hold_account(const struct hold *h, int sign)
+{
+	struct {
+		enum scope	 sc;
+		const char	*subject, *model;
+	} k[6];
+	size_t	 i, n = 0;
+
+	k[n++] = (typeof(k[0])){ SCOPE_USER, h->user, "" };
+	k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", "" };
+	if (h->guild)
+		k[n++] = (typeof(k[0])){ SCOPE_GUILD, h->guild, "" };
+	if (h->model) {
+		k[n++] = (typeof(k[0])){ SCOPE_USER, h->user, h->model };
+		k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", h->model };
+		if (h->guild)
+			k[n++] = (typeof(k[0])){ SCOPE_GUILD, h->guild, h->model };
+	}
+	for (i = 0; i < n; i++) {
+		char		 key[3 * TOKQ_ID_MAX + 16];
+		size_t		 klen = counter_key(key, sizeof(key), k[i].sc,
+		    k[i].subject, k[i].model);
+		struct counter	*c = hmap_getn(&q.counters, key, klen);
+
+		/* A counter not in memory sums its holds when it loads. */
+		if (c == NULL)
+			continue;
+		c->held[MET_TOKENS] += sign * h->tokens;
+		c->held[MET_COST] += sign * h->cost;
+		c->held[MET_REQUESTS] += sign;
+	}
+}
+
+static void
+qhold_free(void *p)
+{
+	struct qhold	*qh = p;
+
+	if (qh) {
+		free(qh->h.user);
+		free(qh->h.guild);
+		free(qh->h.model);
+		free(qh);
+	}
+}
+
+static struct qhold *
+qhold_add(const struct hold *h, int64_t t)
+{
+	struct qhold	*qh = calloc(1, sizeof(*qh));
+
+	if (qh == NULL)
+		return NULL;
+	qh->h = *h;
+	qh->h.user = strdup(h->user);
+	qh->h.guild = h->guild ? strdup(h->guild) : NULL;
+	qh->h.model = h->model ? strdup(h->model) : NULL;
+	if (qh->h.user == NULL || (h->guild && !qh->h.guild) ||
+	    (h->model && !qh->h.model) || hmap_put(&q.holds, qh->h.id, qh) == -1) {
+		qhold_free(qh);
+		return NULL;
+	}
+	qh->active = h->expires > t;
+	if (qh->active) {
+		hold_account(&qh->h, 1);
+		if (q.next_expiry == 0 || h->expires < q.next_expiry)
+			q.next_expiry = h->expires;
+	}
+	return qh;
+}
+
+/*
+ * Place a hold of the estimate for ttl seconds against every counter the
+ * request touches; fills h (its id is new and random).  The caller holds a
+ * transaction.
+ */
+int
+quota_hold(const char *user, const char *guild, const char *model, int64_t t,
+    int64_t ttl, const struct estimate *est, struct hold *h)
+{
+	unsigned char	 rnd[HOLD_ID_LEN / 2];
+	size_t		 i;
+	int		 rc;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -TOKQ_E_INTERNAL;
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(h->id + 2 * i, 3, "%02x", rnd[i]);
+	h->created = t;
+	h->expires = t + ttl;
+	h->user = (char *)user;
+	h->guild = (char *)guild;
+	h->model = (char *)model;
+	h->tokens = est->tokens;
+	h->cost = est->cost;
+	if ((rc = store_hold_put(h)) < 0)
+		return rc;
+	if (qhold_add(h, t) == NULL)
+		return -TOKQ_E_INTERNAL;
+	return 0;
+}
+
+/* The hold with that id (active or recently expired), or NULL. */
+const struct hold *
+quota_hold_find(const char *id, bool *active)
+{
+	struct qhold	*qh = hmap_get(&q.holds, id);
+
+	if (qh == NULL)
+		return NULL;
+	*active = qh->active;
+	return &qh->h;
+}
+
+/* Settle or release a hold: it stops counting and is forgotten. */
+int
+quota_hold_drop(const char *id)
+{
+	struct qhold	*qh = hmap_get(&q.holds, id);
+	int		 rc;
+
+	if (qh == NULL)
+		return -TOKQ_E_INVALID;
+	if ((rc = store_hold_del(id)) < 0)
+		return rc;
+	if (qh->active)
+		hold_account(&qh->h, -1);
+	qhold_free(hmap_del(&q.holds, id));
+	return 0;
+}
+
+static void
+expire_cb(void *arg, const char *key, void *val)
+{
+	int64_t		 t = *(int64_t *)arg;
+	struct qhold	*qh = val;
+
+	if (!qh->active)
+		return;
+	if (qh->h.expires <= t) {
+		qh->active = false;
+		hold_account(&qh->h, -1);
+	} else if (q.next_expiry == 0 || qh->h.expires < q.next_expiry)
+		q.next_expiry = qh->h.expires;
+}
+
+/* Expired holds stop counting (in memory; maint removes them for good). */
+void
+quota_expire(int64_t t)
+{
+	if (q.next_expiry == 0 || t < q.next_expiry)
+		return;
+	q.next_expiry = 0;
+	hmap_foreach(&q.holds, expire_cb, &t);
+}
+
+struct sweep_ctx {
+	int64_t	 t;
+	char	 (*ids)[HOLD_ID_LEN + 1];
+	size_t	 n, cap;
+};
+
+static void
+sweep_collect(void *arg, const char *key, void *val)
+{
+	struct sweep_ctx	*s = arg;
+	struct qhold		*qh = val;
+
+	if (qh->h.expires + HOLD_GRACE > s->t || s->n == s->cap)
+		return;
+	memcpy(s->ids[s->n++], qh->h.id, HOLD_ID_LEN + 1);
+}
+
+/* Forget holds expired for longer than the grace period; in a transaction. */
+int
+quota_sweep_holds(int64_t t)
+{
+	char			 ids[256][HOLD_ID_LEN + 1];
+	struct sweep_ctx	 s = { t, ids, 0, 256 };
+	size_t			 i;
+	int			 rc;
+
+	quota_expire(t);
+	hmap_foreach(&q.holds, sweep_collect, &s);
+	for (i = 0; i < s.n; i++)
+		if ((rc = quota_hold_drop(ids[i])) < 0)
+			return rc;
+	return (int)s.n;
+}
+
+static void
+count_active(void *arg, const char *key, void *val)
+{
+	if (((struct qhold *)val)->active)
+		(*(size_t *)arg)++;
+}
+
+size_t
+quota_nholds(void)
+{
+	size_t	 n = 0;
+
+	quota_expire(now());
+	hmap_foreach(&q.holds, count_active, &n);
+	return n;
+}
+
+/* Rules. */
+
+size_t
+quota_nrules(void)
+{
+	return q.nrules;
+}
+
+const struct rule *
+quota_rule(size_t i)
+{
+	return i < q.nrules ? &q.rules[i] : NULL;
+}
+
+static int
+rule_append(const struct rule *r)
+{
+	if (q.nrules == q.caprules) {
+		size_t		 ncap = q.caprules ? q.caprules * 2 : 16;
+		struct rule	*nr = reallocarray(q.rules, ncap, sizeof(*nr));
+
+		if (nr == NULL)
+			return -TOKQ_E_INTERNAL;
+		q.rules = nr;
+		q.caprules = ncap;
+	}
+	if (rule_copy(&q.rules[q.nrules], r) < 0)
+		return -TOKQ_E_INTERNAL;
+	q.nrules++;
+	return 0;
+}
+
+/* Set a rule (replacing one of the same identity); *replaced says which. */
+int
+quota_rule_set(const struct rule *r, bool *replaced)
+{
+	size_t	 i;
+	int	 rc;
+
+	if ((rc = store_rule_put(r)) < 0)
+		return rc;
+	*replaced = false;
+	for (i = 0; i < q.nrules; i++)
+		if (rule_same(&q.rules[i], r)) {
+			q.rules[i].limit = r->limit;
+			*replaced = true;
+			return 0;
+		}
+	if ((rc = rule_append(r)) < 0)
+		return rc;
+	update_horizon();
+	return 0;
+}
+
+/* Remove a rule; 1 removed, 0 none such. */
+int
+quota_rule_rm(const struct rule *r)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < q.nrules; i++)
+		if (rule_same(&q.rules[i], r))
+			break;
+	if (i == q.nrules)
+		return 0;
+	if ((rc = store_rule_del(r)) < 0)
+		return rc;
+	rule_free(&q.rules[i]);
+	memmove(&q.rules[i], &q.rules[i + 1], (q.nrules - i - 1) * sizeof(*q.rules));
+	q.nrules--;
+	update_horizon();
+	return 1;
+}
+
+/* Plans and bypass lists. */
+
+const char *
+quota_plan(const char *user)
+{
+	return hmap_get(&q.plans, user);
+}
+
+int
+quota_plan_set(const char *user, const char *plan)
+{
+	char	*old, *p = NULL;
+	int	 rc;
+
+	if (plan && (p = strdup(plan)) == NULL)
+		return -TOKQ_E_INTERNAL;
+	if ((rc = store_plan_set(user, plan)) < 0) {
+		free(p);
+		return rc;
+	}
+	old = p ? hmap_get(&q.plans, user) : hmap_del(&q.plans, user);
+	if (p && hmap_put(&q.plans, user, p) == -1) {
+		free(p);
+		return -TOKQ_E_INTERNAL;
+	}
+	free(old);
+	return 0;
+}
+
+void
+quota_plan_foreach(void (*cb)(void *, const char *user, void *plan), void *arg)
+{
+	hmap_foreach(&q.plans, cb, arg);
+}
+
+int
+quota_bypass_set(bool guild, const char *id, bool on)
+{
+	char	 key[TOKQ_ID_MAX + 4];
+	int	 rc;
+
+	snprintf(key, sizeof(key), "%c\037%s", guild ? 'g' : 'u', id);
+	if ((rc = store_bypass_set(guild, id, on)) < 0)
+		return rc;
+	if (on)
+		return hmap_put(&q.bypass, key, &q) == -1 ? -TOKQ_E_INTERNAL : rc;
+	hmap_del(&q.bypass, key);
+	return rc;
+}
+
+void
+quota_bypass_foreach(void (*cb)(void *, const char *key, void *), void *arg)
+{
+	hmap_foreach(&q.bypass, cb, arg);
+}
+
+/* Prices. */
+
+size_t
+quota_nprices(void)
+{
+	return q.nprices;
+}
+
+const struct price *
+quota_price(size_t i)
+{
+	return i < q.nprices ? &q.prices[i] : NULL;
+}
+
+static const struct price *
+price_for(const char *model)
+{
+	const struct price	*fallback = NULL;
+	size_t			 i;
+
+	for (i = 0; i < q.nprices; i++) {
+		if (model && strcmp(q.prices[i].model, model) == 0)
+			return &q.prices[i];
+		if (strcmp(q.prices[i].model, "*") == 0)
+			fallback = &q.prices[i];
+	}
+	return fallback;
+}
+
+static int
+price_store(const struct price *p)
+{
+	size_t		 i;
+	struct price	*np;
+	char		*m;
+
+	for (i = 0; i < q.nprices; i++)
+		if (strcmp(q.prices[i].model, p->model) == 0) {
+			m = q.prices[i].model;
+			q.prices[i] = *p;
+			q.prices[i].model = m;
+			return 0;
+		}
+	if ((m = strdup(p->model)) == NULL ||
+	    (np = reallocarray(q.prices, q.nprices + 1, sizeof(*np))) == NULL) {
+		free(m);
+		return -TOKQ_E_INTERNAL;
+	}
+	q.prices = np;
+	q.prices[q.nprices] = *p;
+	q.prices[q.nprices++].model = m;
+	return 0;
+}
+
+int
+quota_price_set(const struct price *p)
+{
+	int	 rc;
+
+	if ((rc = store_price_put(p)) < 0)
+		return rc;
+	return price_store(p);
+}
+
+int
+quota_price_rm(const char *model)
+{
+	size_t	 i;
+	int	 rc;
+
+	if ((rc = store_price_del(model)) <= 0)
+		return rc;
+	for (i = 0; i < q.nprices; i++)
+		if (strcmp(q.prices[i].model, model) == 0) {
+			free(q.prices[i].model);
+			memmove(&q.prices[i], &q.prices[i + 1],
+			    (q.nprices - i - 1) * sizeof(*q.prices));
+			q.nprices--;
+			break;
+		}
+	return 1;
+}
+
+static int64_t
+priced(int64_t tokens, int64_t per_m)
+{
+	__int128	 v = (__int128)tokens * per_m;
+
+	return (int64_t)((v + 500000) / 1000000);
+}
+
+/* The cost of u at the current price of model (or "*"), in nano-USD; 0 unpriced. */
+int64_t
+quota_cost(const char *model, const struct usage *u)
+{
+	const struct price	*p = price_for(model);
+	int64_t			 plain;
+
+	if (p == NULL)
+		return 0;
+	plain = u->prompt - u->cached - u->cache_write;
+	if (plain < 0)
+		plain = 0;
+	return priced(plain, p->input) + priced(u->completion, p->output) +
+	    priced(u->cached, p->cached >= 0 ? p->cached : p->input) +
+	    priced(u->cache_write, p->cache_write >= 0 ? p->cache_write : p->input);
+}
+
+/* A cost estimate for tokens not yet split: priced at the dearer of input and output. */
+int64_t
+quota_cost_estimate(const char *model, int64_t tokens)
+{
+	const struct price	*p = price_for(model);
+
+	if (p == NULL)
+		return 0;
+	return priced(tokens, p->input > p->output ? p->input : p->output);
+}
+
+/* Start-up and shutdown. */
+
+static int
+load_rule(void *arg, const struct rule *r)
+{
+	return rule_append(r);
+}
+
+static int
+load_plan(void *arg, const char *user, const char *plan)
+{
+	char	*p = strdup(plan);
+
+	if (p == NULL || hmap_put(&q.plans, user, p) == -1) {
+		free(p);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_bypass(void *arg, bool guild, const char *id)
+{
+	char	 key[TOKQ_ID_MAX + 4];
+
+	snprintf(key, sizeof(key), "%c\037%s", guild ? 'g' : 'u', id);
+	return hmap_put(&q.bypass, key, &q);
+}
+
+static int
+load_price(void *arg, const struct price *p)
+{
+	return price_store(p);
+}
+
+static int
+load_hold(void *arg, const struct hold *h)
+{
+	return qhold_add(h, *(int64_t *)arg) == NULL ? -1 : 0;
+}
+
+/* Load rules, plans, bypass lists, prices and holds; counters load lazily. */
+int
+quota_init(void)
+{
+	int64_t	 t = now();
+
+	memset(&q, 0, sizeof(q));
+	if (store_rule_load(load_rule, NULL) < 0 ||
+	    store_plan_load(load_plan, NULL) < 0 ||
+	    store_bypass_load(load_bypass, NULL) < 0 ||
+	    store_price_load(load_price, NULL) < 0 ||
+	    store_hold_load(load_hold, &t) < 0) {
+		quota_shutdown();
+		return -TOKQ_E_INTERNAL;
+	}
+	update_horizon();
+	return 0;
+}
+
+void
+quota_shutdown(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < q.nrules; i++)
+		rule_free(&q.rules[i]);
+	free(q.rules);
+	for (i = 0; i < q.nprices; i++)
+		free(q.prices[i].model);
+	free(q.prices);
+	hmap_clear(&q.plans, free);
+	hmap_clear(&q.bypass, NULL);
+	hmap_clear(&q.counters, counter_free);
+	hmap_clear(&q.holds, qhold_free);
+	memset(&q, 0, sizeof(q));
+}
+
+/* After a failed commit: forget everything and reload what the store holds. */
+void
+quota_invalidate(void)
+{
+	quota_shutdown();
+	if (quota_init() < 0)
+		log_warnx("quota: reload after a failed commit failed; retrying later");
+}
+
+/* Drop the counter cache (after maintenance folded or pruned buckets). */
+void
+quota_flush_counters(void)
+{
+	hmap_clear(&q.counters, counter_free);
+}

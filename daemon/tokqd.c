@@ -1,0 +1,284 @@
+/*
+ * tokqd.c: start-up, configuration, signals and the event loop.
+ *
+ * Initialisation runs in dependency order (config, log, store, clock,
+ * quota, event loop, control socket, maintenance) and shutdown in exact
+ * reverse.  SIGTERM and SIGINT commit what is in flight and exit 0; SIGHUP
+ * reloads the config file.
+ */
+#include <sys/stat.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "tokqd.h"
+
+#define DEFAULT_CONFIG	"/etc/tokq/tokqd.conf"
+
+static char	 admin_group[64] = "tokq-admin";
+static int64_t	 idle_exit;		/* seconds; 0: never */
+static sd_event_source *idle_timer;
+
+static __attribute__((noreturn)) void
+usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+	    "usage: tokqd [--socket PATH] [--db PATH] [--config FILE] [--test-clock]\n"
+	    "             [--idle-exit S] [-n] [-v]\n");
+	exit(rc);
+}
+
+static int
+parse_thresholds(const char *v, int *out, int *n)
+{
+	char	 buf[128], *tok, *save = NULL;
+	int	 k = 0, prev = 0;
+	int64_t	 x;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (tokq_parse_u64(tok, &x) == -1 || x <= prev || x > 100 || k >= 7)
+			return -1;
+		out[k++] = (int)x;
+		prev = (int)x;
+	}
+	if (k == 0)
+		return -1;
+	if (out[k - 1] != 100)
+		out[k++] = 100;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Read `key = value` lines; # starts a comment.  Unknown keys and bad
+ * values are errors naming the file and line.  A missing default config
+ * file is fine; a missing named one is not.
+ */
+static int
+config_load(const char *path, bool named)
+{
+	FILE	*f;
+	char	 line[512];
+	int	 lineno = 0, bad = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !named)
+			return 0;
+		log_warn("%s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char	*k = line, *v, *e;
+		int64_t	 x;
+
+		lineno++;
+		if ((e = strchr(k, '#')) != NULL)
+			*e = '\0';
+		while (isspace((unsigned char)*k))
+			k++;
+		e = k + strlen(k);
+		while (e > k && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*k == '\0')
+			continue;
+		if ((v = strchr(k, '=')) == NULL) {
+			log_warnx("%s:%d: expected key = value", path, lineno);
+			bad = 1;
+			continue;
+		}
+		for (e = v; e > k && isspace((unsigned char)e[-1]); e--)
+			;
+		*e = '\0';
+		for (v++; isspace((unsigned char)*v); v++)
+			;
+		if (strcmp(k, "retention_days") == 0 && tokq_parse_u64(v, &x) == 0 &&
+		    x >= 1 && x <= 36600)
+			env.retention_days = (int)x;
+		else if (strcmp(k, "warn_thresholds") == 0 &&
+		    parse_thresholds(v, env.warn, &env.nwarn) == 0)
+			;
+		else if (strcmp(k, "admin_group") == 0 && *v && strlen(v) < sizeof(admin_group))
+			snprintf(admin_group, sizeof(admin_group), "%s", v);
+		else if (strcmp(k, "idle_exit") == 0 && tokq_parse_duration(v, &x) == 0)
+			idle_exit = x;
+		else {
+			log_warnx("%s:%d: bad setting '%s = %s'", path, lineno, k, v);
+			bad = 1;
+		}
+	}
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+static void
+admin_group_resolve(void)
+{
+	struct group	*gr = getgrnam(admin_group);
+
+	env.admin_gid = gr ? gr->gr_gid : (gid_t)-1;
+	if (gr == NULL)
+		log_debug("admin group %s does not exist", admin_group);
+}
+
+static int
+signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
+{
+	if (si->ssi_signo == SIGHUP) {
+		int	 saved_ret = env.retention_days;
+
+		if (config_load(env.config_path, false) == -1) {
+			log_warnx("config not reloaded");
+			env.retention_days = saved_ret;
+		} else {
+			admin_group_resolve();
+			log_info("config reloaded");
+		}
+		return 0;
+	}
+	log_info("signal %d: stopping", (int)si->ssi_signo);
+	sd_notify(0, "STOPPING=1");
+	sd_event_exit(sd_event_source_get_event(s), 0);
+	return 0;
+}
+
+/* With --idle-exit: exit once no one has been connected for that long. */
+static int
+idle_cb(sd_event_source *s, uint64_t usec, void *arg)
+{
+	if (control_nconns() == 0) {
+		log_info("idle for %lld s: exiting", (long long)idle_exit);
+		sd_event_exit(sd_event_source_get_event(s), 0);
+		return 0;
+	}
+	sd_event_source_set_time_relative(s, (uint64_t)idle_exit * 1000000);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "test-clock", no_argument, NULL, 'T' },
+		{ "idle-exit", required_argument, NULL, 'I' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char		 sockpath[PATH_MAX], dbpath[PATH_MAX];
+	const char	*sockopt = NULL, *dbopt = NULL;
+	bool		 check_only = false, named_config = false;
+	int		 ch, verbose = 0, rc;
+	int64_t		 x;
+	sd_event	*ev = NULL;
+	sigset_t	 mask;
+
+	env.config_path = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sockopt = optarg;
+			break;
+		case 'd':
+			dbopt = optarg;
+			break;
+		case 'c':
+			env.config_path = optarg;
+			named_config = true;
+			break;
+		case 'T':
+			env.test_clock = true;
+			break;
+		case 'I':
+			if (tokq_parse_duration(optarg, &x) == -1)
+				usage(64);
+			idle_exit = x;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("tokqd %s (protocol %d)\n", TOKQ_VERSION, TOKQ_PROTOCOL);
+			return 0;
+		case 'h':
+			usage(0);
+		default:
+			usage(64);
+		}
+	}
+	if (optind != argc)
+		usage(64);
+	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
+	if (config_load(env.config_path, named_config) == -1)
+		fatalx("%s: configuration error", env.config_path);
+	if (check_only) {
+		printf("%s: configuration OK\n", env.config_path);
+		return 0;
+	}
+	admin_group_resolve();
+	if (tokq_socket_path(sockopt, sockpath, sizeof(sockpath)) == -1)
+		fatalx("no socket path: use --socket or set TOKQ_SOCKET");
+	if (tokq_db_path(dbopt, dbpath, sizeof(dbpath)) == -1)
+		fatalx("no database path: use --db or set TOKQ_DB");
+	env.socket_path = sockpath;
+	env.db_path = dbpath;
+	env.uid = getuid();
+	env.started = time(NULL);
+	umask(0007);
+
+	if (store_open(dbpath) < 0)
+		fatalx("cannot open the database %s", dbpath);
+	clock_init();
+	if (quota_init() < 0)
+		fatalx("cannot load rules from %s", dbpath);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = sd_event_default(&ev)) < 0 ||
+	    (rc = sd_event_add_signal(ev, NULL, SIGTERM, signal_cb, NULL)) < 0 ||
+	    (rc = sd_event_add_signal(ev, NULL, SIGINT, signal_cb, NULL)) < 0 ||
+	    (rc = sd_event_add_signal(ev, NULL, SIGHUP, signal_cb, NULL)) < 0 ||
+	    (rc = sd_event_set_watchdog(ev, true)) < 0)
+		fatalx("event loop: %s", strerror(-rc));
+	control_init(ev);
+	if (maint_init(ev) < 0)
+		fatalx("cannot start maintenance");
+	if (idle_exit > 0 && sd_event_add_time_relative(ev, &idle_timer, CLOCK_MONOTONIC,
+	    (uint64_t)idle_exit * 1000000, 0, idle_cb, NULL) < 0)
+		fatalx("cannot arm the idle timer");
+
+	log_info("tokqd %s ready on %s%s (database %s)", TOKQ_VERSION, sockpath,
+	    env.socket_activated ? ", socket-activated" : "", dbpath);
+	sd_notify(0, "READY=1");
+	rc = sd_event_loop(ev);
+
+	sd_event_source_disable_unref(idle_timer);
+	maint_shutdown();
+	control_shutdown();
+	quota_shutdown();
+	store_close();
+	sd_event_unref(ev);
+	log_info("stopped");
+	return rc < 0 ? 1 : 0;
+}

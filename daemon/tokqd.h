@@ -1,0 +1,287 @@
+/*
+ * tokqd.h: the daemon's table of contents.
+ *
+ * One process, one sd-event loop, one SQLite writer.  control.c owns the
+ * socket and the frames, dispatch.c the request table, quota.c the rules,
+ * windows, counters and holds (all in memory), store.c the database (the
+ * only file that includes sqlite3.h), maint.c rollover and pruning,
+ * normalize.c provider usage JSON, log.c the logging.
+ */
+#ifndef TOKQD_H
+#define TOKQD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <msgpack.h>
+#include <systemd/sd-event.h>
+
+#include "tokq.h"
+
+/* Amounts of usage; cost in nano-USD.  One event has requests == 1. */
+struct usage {
+	int64_t	 requests, prompt, completion, total, cached, cache_write, reasoning;
+	int64_t	 cost;
+};
+
+/* A raw usage event as stored.  Strings are borrowed; NULL when absent. */
+struct event {
+	int64_t		 id;		/* set by store_event_add */
+	int64_t		 at;		/* Unix seconds */
+	const char	*user, *guild, *channel, *model, *service, *kind, *session;
+	int64_t		 call;		/* call index, -1 when absent */
+	const char	*meta;		/* JSON text */
+	struct usage	 u;
+};
+
+/* Whose usage a counter adds up; the subject of SCOPE_GLOBAL is "". */
+enum scope { SCOPE_USER = 0, SCOPE_GUILD, SCOPE_GLOBAL };
+
+/*
+ * A time bucket of a counter: usage whose time falls in [start, start+span).
+ * New usage lands in minute buckets (span 60); maintenance folds minute
+ * buckets older than a day into hour buckets (span 3600).
+ */
+struct bucket {
+	int64_t	 start;
+	int64_t	 span;
+	int64_t	 tokens, cost, requests;
+};
+#define BUCKET_MINUTE	60
+#define BUCKET_HOUR	3600
+
+enum selector { SEL_USER = 0, SEL_MEMBERS, SEL_PLAN, SEL_DEFAULT, SEL_GUILD, SEL_GLOBAL };
+enum metric { MET_TOKENS = 0, MET_COST, MET_REQUESTS };
+
+/*
+ * A limit rule.  Its identity is (sel, subject, model, metric, window).
+ * subject is NULL for SEL_DEFAULT and SEL_GLOBAL; model is NULL for pooled,
+ * "*" for each-model.  limit is tokens, requests or nano-USD; -1 unlimited.
+ */
+struct rule {
+	enum selector		 sel;
+	char			*subject;
+	char			*model;
+	enum metric		 metric;
+	struct tokq_window	 win;
+	int64_t			 limit;
+};
+
+/* Prices in nano-USD per 1M tokens; cached/cache_write -1: priced as input. */
+struct price {
+	char	*model;
+	int64_t	 input, output, cached, cache_write;
+};
+
+/* A reservation made by check --reserve. */
+#define HOLD_ID_LEN	24
+struct hold {
+	char	 id[HOLD_ID_LEN + 1];
+	int64_t	 created, expires;
+	char	*user, *guild, *model;		/* guild, model may be NULL */
+	int64_t	 tokens, cost;			/* requests held: 1 */
+};
+
+/* clock.c */
+extern struct tokqd_env {
+	const char	*socket_path;
+	const char	*db_path;
+	const char	*config_path;
+	bool		 socket_activated;
+	bool		 test_clock;
+	int64_t		 started;		/* real time of start */
+	uid_t		 uid;
+	gid_t		 admin_gid;		/* (gid_t)-1: no admin group */
+	int		 retention_days;
+	int		 warn[8];		/* ascending thresholds, then 100 */
+	int		 nwarn;
+} env;
+int64_t	 now(void);			/* the daemon's clock (test clock aware) */
+int	 clock_init(void);
+int	 clock_set(int64_t t);
+
+/* hmap.c: string keys (copied) -> the caller's pointers */
+struct hmap_slot {
+	char	*key;
+	size_t	 klen;
+	void	*val;
+};
+struct hmap {
+	struct hmap_slot	*slots;
+	size_t			 cap, len, used;
+};
+void	*hmap_get(const struct hmap *m, const char *key);
+void	*hmap_getn(const struct hmap *m, const char *key, size_t klen);
+int	 hmap_put(struct hmap *m, const char *key, void *val);
+int	 hmap_putn(struct hmap *m, const char *key, size_t klen, void *val);
+void	*hmap_del(struct hmap *m, const char *key);
+void	*hmap_deln(struct hmap *m, const char *key, size_t klen);
+void	 hmap_foreach(const struct hmap *m, void (*cb)(void *, const char *, void *),
+	    void *arg);
+void	 hmap_clear(struct hmap *m, void (*freeval)(void *));
+
+/* log.c */
+void	 log_init(int verbose, int to_journal);
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * store.c: every function returns 0 on success (or a count, where said)
+ * and a negative TOKQ_E_* code on failure, logged where it happened.  Writes
+ * must happen between store_begin() and store_commit() (outside, they fail
+ * with -TOKQ_E_INTERNAL); store_commit() rolls back by itself when the
+ * commit fails.  Strings passed in are copied or bound, never kept.
+ * Callbacks return 0 to go on, > 0 to stop, < 0 to fail the call.
+ */
+int	 store_open(const char *path);
+void	 store_close(void);
+int64_t	 store_db_bytes(void);
+int	 store_begin(void);			/* BEGIN IMMEDIATE unless open */
+int	 store_commit(void);			/* no-op when none is open */
+void	 store_rollback(void);
+bool	 store_in_tx(void);
+int	 store_mark(void);			/* a savepoint for one request */
+int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
+int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
+int	 store_meta_set(const char *name, int64_t val);
+
+int	 store_event_add(struct event *ev);	/* sets ev->id; adds to daily totals */
+int	 store_events_sum(int64_t first, int64_t count, struct usage *u);
+int	 store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count); /* 1/0 */
+int	 store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created);
+
+int	 store_bucket_add(enum scope sc, const char *subject, const char *model,
+	    const struct bucket *b);		/* model "" = pooled; adds to an existing one */
+int	 store_bucket_load(enum scope sc, const char *subject, const char *model,
+	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
+int	 store_bucket_clear(enum scope sc, const char *subject,
+	    const char *model);			/* model NULL: every model and pooled */
+int	 store_bucket_compact(int64_t before);	/* minute buckets before -> hour buckets */
+int	 store_bucket_prune(int64_t before);	/* drop buckets that end before */
+int	 store_models_used(const char *user, int64_t since,
+	    int (*cb)(void *, const char *), void *arg);
+
+int	 store_rule_put(const struct rule *r);	/* returns 1 when it replaced one */
+int	 store_rule_del(const struct rule *r);	/* returns 1 when one was removed */
+int	 store_rule_load(int (*cb)(void *, const struct rule *), void *arg);
+int	 store_plan_set(const char *user, const char *plan);	/* plan NULL: unassign */
+int	 store_plan_load(int (*cb)(void *, const char *user, const char *plan), void *arg);
+int	 store_bypass_set(bool guild, const char *id, bool on);	/* returns 1 when changed */
+int	 store_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg);
+int	 store_price_put(const struct price *p);
+int	 store_price_del(const char *model);	/* returns 1 when removed */
+int	 store_price_load(int (*cb)(void *, const struct price *), void *arg);
+int	 store_hold_put(const struct hold *h);
+int	 store_hold_del(const char *id);
+int	 store_hold_load(int (*cb)(void *, const struct hold *), void *arg);
+
+int	 store_user_events_totals(const char *user, int64_t since, struct usage *u);
+int	 store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
+	    struct usage *u);			/* days [from, to), day starts in Unix s */
+int	 store_user_models_totals(const char *user,
+	    int (*cb)(void *, const char *model, const struct usage *), void *arg);
+int	 store_counts(int64_t *events, int64_t *users);
+int	 store_events_prune(int64_t before, int limit);	/* returns rows deleted */
+int	 store_month_archive(int64_t month_start, int64_t month_end);
+
+/* normalize.c: provider usage JSON -> events */
+struct norm_item {
+	struct usage	 u;		/* requests = 1; cost only when has_cost */
+	bool		 has_cost;
+	bool		 has_total;
+	char		*model;		/* NULL when the JSON names none */
+	int64_t		 call;		/* index in an array, else -1 */
+};
+int	 normalize_usage_json(const char *json, size_t len, struct norm_item **items,
+	    size_t *nitems, char *err, size_t errlen);
+void	 normalize_free(struct norm_item *items, size_t nitems);
+
+/* quota.c */
+#define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
+struct estimate {
+	int64_t	 tokens, cost, requests;
+};
+/* One applicable rule, evaluated. */
+struct limit_eval {
+	const struct rule	*r;
+	const char		*model;		/* the model it counted; NULL pooled */
+	int64_t			 used, held;
+	int64_t			 remaining;	/* -1: unlimited */
+	double			 percent;
+	int64_t			 resets_at;	/* 0: none */
+	int64_t			 retry_at;	/* when it has room for the estimate; 0: unknown */
+	bool			 denies;
+};
+struct judgement {
+	struct limit_eval	 e[QUOTA_MAX_EVAL];
+	size_t			 n;
+	int			 denied;	/* index of the binding rule, or -1 */
+	int64_t			 retry_at;
+	bool			 bypass;
+};
+int	 quota_init(void);
+void	 quota_shutdown(void);
+void	 quota_invalidate(void);
+void	 quota_flush_counters(void);
+int64_t	 quota_horizon(void);
+int64_t	 quota_retention(void);
+bool	 rule_same(const struct rule *a, const struct rule *b);
+int	 quota_judge(const char *user, const char *guild, const char *model, int64_t t,
+	    const struct estimate *est, struct judgement *res);
+int	 quota_threshold(double pct);
+bool	 quota_bypassed(const char *user, const char *guild);
+int	 quota_add(const char *user, const char *guild, const char *model, int64_t t,
+	    int64_t tokens, int64_t cost);
+int	 quota_reset(const char *user, const char *model);
+int	 quota_hold(const char *user, const char *guild, const char *model, int64_t t,
+	    int64_t ttl, const struct estimate *est, struct hold *h);
+const struct hold *quota_hold_find(const char *id, bool *active);
+int	 quota_hold_drop(const char *id);
+void	 quota_expire(int64_t t);
+int	 quota_sweep_holds(int64_t t);
+size_t	 quota_nholds(void);
+size_t	 quota_nrules(void);
+const struct rule *quota_rule(size_t i);
+int	 quota_rule_set(const struct rule *r, bool *replaced);
+int	 quota_rule_rm(const struct rule *r);
+const char *quota_plan(const char *user);
+int	 quota_plan_set(const char *user, const char *plan);
+void	 quota_plan_foreach(void (*cb)(void *, const char *, void *), void *arg);
+int	 quota_bypass_set(bool guild, const char *id, bool on);
+void	 quota_bypass_foreach(void (*cb)(void *, const char *, void *), void *arg);
+size_t	 quota_nprices(void);
+const struct price *quota_price(size_t i);
+int	 quota_price_set(const struct price *p);
+int	 quota_price_rm(const char *model);
+int64_t	 quota_cost(const char *model, const struct usage *u);
+int64_t	 quota_cost_estimate(const char *model, int64_t tokens);
+
+/* dispatch.c: one request in, one reply out */
+struct peer {
+	uid_t	 uid;
+	gid_t	 gid;
+	pid_t	 pid;
+	bool	 admin;		/* uid 0, the daemon's uid, or in admin_group */
+};
+int	 dispatch(const msgpack_object *req, const struct peer *peer,
+	    msgpack_sbuffer *out, bool *wrote);
+int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
+
+/* control.c */
+int	 control_init(sd_event *ev);
+void	 control_shutdown(void);
+void	 control_commit_now(void);
+size_t	 control_nconns(void);
+
+/* maint.c */
+int	 maint_init(sd_event *ev);
+void	 maint_shutdown(void);
+int	 maint_run(void);
+
+#endif
