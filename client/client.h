@@ -1,0 +1,132 @@
+/*
+ * client.h: the parts of tokq that its files share.
+ *
+ * tokq.c holds the command table, the matcher that turns argv into a
+ * request, and main; conn.c the one connection to tokqd; output.c the JSON
+ * writer and the human printers.  Every command is a row of cmds[]: its
+ * words, its wire op, a table of its flags, a one-line help and a printer.
+ */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <msgpack.h>
+
+#include "tokq.h"
+
+/*
+ * What a flag's argument is, which decides how it is checked here and how
+ * it travels.  The K_SEL*, K_M* and K_CONST kinds fold a flag into fixed
+ * wire keys: `--user 42` in `limit set` is {"selector":"user",
+ * "subject":"42"}, `--cost 2` is {"metric":"cost","limit":2.0}.
+ */
+enum argkind {
+	K_ID,		/* str, validated by the daemon */
+	K_STR,		/* str (hold ids, idempotency keys) */
+	K_JSON,		/* str holding a JSON document, validated by the daemon */
+	K_FILE,		/* a file (or - for stdin) sent as a str */
+	K_INT,		/* int >= 0 */
+	K_USD,		/* money >= 0, sent as float64 USD */
+	K_TIME,		/* ISO 8601 UTC or YYYY-MM-DD, sent as int Unix seconds */
+	K_WINDOW,	/* 30d, 1h, month ..., sent in canonical form */
+	K_DURATION,	/* 90s, 15m, 2h, 3d, sent as int seconds > 0 */
+	K_BOOL,		/* no argument, sends true */
+	K_CONST,	/* no argument, sends key = cval */
+	K_SEL,		/* selector with a subject: selector = key, subject = arg */
+	K_SEL0,		/* selector without subject: selector = key */
+	K_MLIMIT,	/* metric = key, limit = int >= 0 or -1 */
+	K_MCOST,	/* metric = key, limit = usd, or int -1 */
+	K_METRIC,	/* metric = key, no argument */
+};
+
+/* flag.opts */
+#define F_REQ		0x01		/* must be given */
+#define F_POS		0x02		/* positional; name is its metavar */
+#define F_ONE		0x04		/* exactly one of its group (else at most one) */
+#define F_GROUP(n)	((n) << 4)	/* mutually exclusive group 1..15 */
+#define F_GROUPOF(o)	(((o) >> 4) & 0xf)
+
+struct flag {
+	const char	*name;		/* "user" for --user; metavar if F_POS */
+	const char	*meta;		/* argument in help ("U"); NULL: none */
+	enum argkind	 kind;
+	const char	*key;		/* wire key; selector or metric name */
+	const char	*cval;		/* K_CONST: the value sent */
+	unsigned	 opts;
+	const char	*help;
+};
+
+/* A flag's value once parsed; parallel to the command's flag table. */
+struct val {
+	bool		 set;
+	const char	*s;		/* as given (for K_FILE: the contents) */
+	size_t		 slen;
+	int64_t		 i;		/* ints, times, durations, nano-USD */
+	char		 canon[32];	/* K_WINDOW: the canonical form */
+};
+
+#define MAXFLAGS	32
+
+struct cmd;
+struct req {
+	const struct cmd	*cmd;
+	struct val		 v[MAXFLAGS];
+};
+
+typedef int	 (*check_fn)(const struct req *);
+typedef void	 (*print_fn)(const struct req *, const msgpack_object *);
+
+/* cmd.section, for `tokq help` */
+enum { S_BOT = 0, S_ADMIN, S_TEST };
+
+struct cmd {
+	const char		*words[2];	/* "limit", "set"; or "check", NULL */
+	const char		*op;		/* wire op */
+	int			 section;
+	const struct flag	*flags;		/* ends with a zero row */
+	check_fn		 check;		/* rules across flags, or NULL */
+	print_fn		 print;		/* human output */
+	const char		*help;
+};
+
+/* tokq.c */
+const struct val *req_val(const struct req *, const char *);
+const char	*req_str(const struct req *, const char *);
+void		 usage_fail(const struct cmd *, const char *, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+
+/* conn.c */
+char		*conn_roundtrip(const char *, const char *, size_t, size_t *);
+
+/* output.c: the reply */
+const msgpack_object *mp_get(const msgpack_object *, const char *);
+bool		 mp_is(const msgpack_object *, const char *, const char *);
+int64_t		 mp_int(const msgpack_object *, const char *, int64_t);
+double		 mp_num(const msgpack_object *, const char *, double);
+bool		 mp_bool(const msgpack_object *, const char *);
+const char	*mp_str(const msgpack_object *, const char *, char *, size_t);
+
+/* output.c: printing */
+void		 json_reply(FILE *, const msgpack_object *);
+void		 print_check(const struct req *, const msgpack_object *);
+void		 print_record(const struct req *, const msgpack_object *);
+void		 print_release(const struct req *, const msgpack_object *);
+void		 print_usage(const struct req *, const msgpack_object *);
+void		 print_keys(const struct req *, const msgpack_object *);
+void		 print_limit_set(const struct req *, const msgpack_object *);
+void		 print_limit_rm(const struct req *, const msgpack_object *);
+void		 print_limit_list(const struct req *, const msgpack_object *);
+void		 print_plan(const struct req *, const msgpack_object *);
+void		 print_plan_list(const struct req *, const msgpack_object *);
+void		 print_bypass(const struct req *, const msgpack_object *);
+void		 print_bypass_list(const struct req *, const msgpack_object *);
+void		 print_reset(const struct req *, const msgpack_object *);
+void		 print_price_set(const struct req *, const msgpack_object *);
+void		 print_price_list(const struct req *, const msgpack_object *);
+void		 print_price_rm(const struct req *, const msgpack_object *);
+void		 print_clock(const struct req *, const msgpack_object *);
+
+#endif

@@ -1,0 +1,1048 @@
+/*
+ * tokq.c: the command-line client of tokqd.
+ *
+ * The grammar is data: cmds[] below lists every command with its words, its
+ * wire op, its flags and its printer.  One matcher walks argv against it and
+ * gives `tokq help`, `tokq CMD --help` and every usage error (exit 64) for
+ * free.  Then tokq does one thing: one request frame, one reply frame, print,
+ * exit with the code the contract names.  Bots spawn it around every LLM
+ * call, so start-up is argv parsing and one connect, nothing more.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define USAGE_JSON_MAX	(900 * 1024)	/* leaves room in a 1 MiB frame */
+
+static int	 check_check(const struct req *);
+static int	 check_record(const struct req *);
+
+/* Flags that several commands share. */
+#define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
+#define FL_GUILD	{ "guild", "G", K_ID, "guild", NULL, 0, "the guild (server) the request comes from" }
+#define FL_CHANNEL	{ "channel", "C", K_ID, "channel", NULL, 0, "the channel" }
+#define FL_MODEL(o)	{ "model", "M", K_ID, "model", NULL, o, "the model" }
+#define FL_END		{ NULL, NULL, 0, NULL, NULL, 0, NULL }
+
+/* A rule's selector (group 1), model (group 2), metric (group 3) and window. */
+#define FL_SELECTOR(o)							\
+	{ "user", "U", K_SEL, "user", NULL, o, "this user" },		\
+	{ "members", "G", K_SEL, "members", NULL, o, "each user, when acting in guild G" }, \
+	{ "plan", "P", K_SEL, "plan", NULL, o, "each user on plan P" },	\
+	{ "default", NULL, K_SEL0, "default", NULL, o, "each user, everywhere" }, \
+	{ "guild", "G", K_SEL, "guild", NULL, o, "guild G's pooled total" }, \
+	{ "global", NULL, K_SEL0, "global", NULL, o, "everything pooled" }
+#define FL_RULEMODEL							\
+	{ "model", "M", K_ID, "model", NULL, F_GROUP(2), "model M only (default: all models pooled)" }, \
+	{ "each-model", NULL, K_CONST, "model", "*", F_GROUP(2), "each model separately" }
+#define FL_PER								\
+	{ "per", "WINDOW", K_WINDOW, "window", NULL, 0, "30d (default), 24h, 90m, day, week or month" }
+
+#define G_SEL_ONE	(F_GROUP(1) | F_ONE)
+#define G_MET_ONE	(F_GROUP(3) | F_ONE)
+
+static const struct flag f_check[] = {
+	FL_USER(F_REQ), FL_GUILD, FL_CHANNEL, FL_MODEL(0),
+	{ "tokens", "N", K_INT, "tokens", NULL, 0, "tokens this call is expected to use" },
+	{ "cost", "USD", K_USD, "cost", NULL, 0, "cost this call is expected to have" },
+	{ "reserve", NULL, K_BOOL, "reserve", NULL, 0, "hold the estimate until recorded or released" },
+	{ "ttl", "S", K_INT, "ttl", NULL, 0, "seconds the hold lasts (default 300)" },
+	FL_END
+};
+
+static const struct flag f_record[] = {
+	FL_USER(F_REQ), FL_GUILD, FL_CHANNEL,
+	FL_MODEL(0),	/* required unless --usage-json: check_record */
+	{ "prompt", "N", K_INT, "prompt", NULL, 0, "input tokens, cached included" },
+	{ "completion", "N", K_INT, "completion", NULL, 0, "output tokens, reasoning included" },
+	{ "total", "N", K_INT, "total", NULL, 0, "total tokens (default prompt + completion)" },
+	{ "cached", "N", K_INT, "cached", NULL, 0, "prompt tokens read from a cache" },
+	{ "cache-write", "N", K_INT, "cache_write", NULL, 0, "prompt tokens written to a cache" },
+	{ "reasoning", "N", K_INT, "reasoning", NULL, 0, "completion tokens spent reasoning" },
+	{ "cost", "USD", K_USD, "cost", NULL, 0, "cost (default: from the price table)" },
+	{ "service", "S", K_ID, "service", NULL, 0, "the bot or service" },
+	{ "kind", "K", K_ID, "kind", NULL, 0, "the kind of call (chat, summary, ...)" },
+	{ "session", "ID", K_ID, "session", NULL, 0, "the session or conversation" },
+	{ "call", "N", K_INT, "call", NULL, 0, "the call's index in its session" },
+	{ "meta", "JSON", K_JSON, "meta", NULL, 0, "a JSON document kept with the event" },
+	{ "key", "KEY", K_STR, "key", NULL, 0, "idempotency key: the same key counts once" },
+	{ "hold", "ID", K_STR, "hold", NULL, 0, "settle this hold from check --reserve" },
+	{ "usage-json", "FILE|-", K_FILE, "usage_json", NULL, 0, "provider usage JSON from FILE, - for stdin" },
+	{ "at", "TIME", K_TIME, "at", NULL, 0, "the event's time (admin, for imports)" },
+	FL_END
+};
+
+static const struct flag f_release[] = {
+	{ "HOLD", "HOLD", K_STR, "hold", NULL, F_POS | F_REQ, "the hold id from check --reserve" },
+	FL_END
+};
+
+static const struct flag f_usage[] = {
+	FL_USER(F_REQ), FL_GUILD, FL_MODEL(0), FL_END
+};
+
+static const struct flag f_none[] = { FL_END };
+
+static const struct flag f_limit_set[] = {
+	FL_SELECTOR(G_SEL_ONE), FL_RULEMODEL,
+	{ "tokens", "N", K_MLIMIT, "tokens", NULL, G_MET_ONE, "at most N tokens (-1 unlimited)" },
+	{ "cost", "USD", K_MCOST, "cost", NULL, G_MET_ONE, "at most USD dollars (-1 unlimited)" },
+	{ "requests", "N", K_MLIMIT, "requests", NULL, G_MET_ONE, "at most N requests (-1 unlimited)" },
+	FL_PER, FL_END
+};
+
+static const struct flag f_limit_rm[] = {
+	FL_SELECTOR(G_SEL_ONE), FL_RULEMODEL,
+	{ "tokens", NULL, K_METRIC, "tokens", NULL, G_MET_ONE, "the tokens rule" },
+	{ "cost", NULL, K_METRIC, "cost", NULL, G_MET_ONE, "the cost rule" },
+	{ "requests", NULL, K_METRIC, "requests", NULL, G_MET_ONE, "the requests rule" },
+	FL_PER, FL_END
+};
+
+static const struct flag f_limit_list[] = {
+	FL_SELECTOR(F_GROUP(1)), FL_END
+};
+
+static const struct flag f_plan_assign[] = {
+	FL_USER(F_REQ),
+	{ "PLAN", "PLAN", K_ID, "plan", NULL, F_POS | F_REQ, "the plan" },
+	FL_END
+};
+
+static const struct flag f_plan_unassign[] = { FL_USER(F_REQ), FL_END };
+
+static const struct flag f_bypass[] = {
+	{ "user", "U", K_ID, "user", NULL, G_SEL_ONE, "this user" },
+	{ "guild", "G", K_ID, "guild", NULL, G_SEL_ONE, "every user in this guild" },
+	FL_END
+};
+
+static const struct flag f_reset[] = {
+	FL_USER(F_REQ),
+	FL_MODEL(0),
+	FL_END
+};
+
+static const struct flag f_price_set[] = {
+	{ "MODEL", "MODEL", K_ID, "model", NULL, F_POS | F_REQ, "the model, or * for the fallback" },
+	{ "input", "USD", K_USD, "input", NULL, F_REQ, "per 1M input tokens" },
+	{ "output", "USD", K_USD, "output", NULL, F_REQ, "per 1M output tokens" },
+	{ "cached", "USD", K_USD, "cached", NULL, 0, "per 1M cached input tokens (default: input)" },
+	{ "cache-write", "USD", K_USD, "cache_write", NULL, 0, "per 1M cache-write tokens (default: input)" },
+	FL_END
+};
+
+static const struct flag f_price_rm[] = {
+	{ "MODEL", "MODEL", K_ID, "model", NULL, F_POS | F_REQ, "the model, or *" },
+	FL_END
+};
+
+static const struct flag f_clock_set[] = {
+	{ "TIME", "TIME", K_TIME, "at", NULL, F_POS | F_REQ, "2026-12-01T00:00:00Z or 2026-12-01" },
+	FL_END
+};
+
+static const struct flag f_clock_advance[] = {
+	{ "DURATION", "DURATION", K_DURATION, "seconds", NULL, F_POS | F_REQ, "90s, 15m, 2h or 3d" },
+	FL_END
+};
+
+/*
+ * The commands, in the order `tokq help` lists them.  stats, report, log,
+ * export and import get their rows here when tokqd learns their ops.
+ */
+static const struct cmd cmds[] = {
+	{ { "check", NULL }, "check", S_BOT, f_check, check_check, print_check,
+	    "may this user make this call? (exit 1 when denied)" },
+	{ { "record", NULL }, "record", S_BOT, f_record, check_record, print_record,
+	    "record the usage of an LLM call" },
+	{ { "release", NULL }, "release", S_BOT, f_release, NULL, print_release,
+	    "free a hold that will not be used" },
+	{ { "usage", NULL }, "usage", S_BOT, f_usage, NULL, print_usage,
+	    "a user's limits and usage" },
+	{ { "status", NULL }, "status", S_BOT, f_none, NULL, print_keys,
+	    "the daemon's version, uptime, database and counts" },
+	{ { "limit", "set" }, "limit_set", S_ADMIN, f_limit_set, NULL, print_limit_set,
+	    "set a limit rule (again: replace its value)" },
+	{ { "limit", "rm" }, "limit_rm", S_ADMIN, f_limit_rm, NULL, print_limit_rm,
+	    "remove a limit rule" },
+	{ { "limit", "list" }, "limit_list", S_ADMIN, f_limit_list, NULL, print_limit_list,
+	    "list the limit rules" },
+	{ { "plan", "assign" }, "plan_assign", S_ADMIN, f_plan_assign, NULL, print_plan,
+	    "put a user on a plan" },
+	{ { "plan", "unassign" }, "plan_unassign", S_ADMIN, f_plan_unassign, NULL, print_plan,
+	    "take a user off their plan" },
+	{ { "plan", "list" }, "plan_list", S_ADMIN, f_none, NULL, print_plan_list,
+	    "list plans and who is on them" },
+	{ { "bypass", "add" }, "bypass_add", S_ADMIN, f_bypass, NULL, print_bypass,
+	    "always allow a user or guild (still tracked)" },
+	{ { "bypass", "rm" }, "bypass_rm", S_ADMIN, f_bypass, NULL, print_bypass,
+	    "remove a bypass" },
+	{ { "bypass", "list" }, "bypass_list", S_ADMIN, f_none, NULL, print_bypass_list,
+	    "list the bypasses" },
+	{ { "reset", NULL }, "reset", S_ADMIN, f_reset, NULL, print_reset,
+	    "count a user's limits from zero from now on (history stays)" },
+	{ { "price", "set" }, "price_set", S_ADMIN, f_price_set, NULL, print_price_set,
+	    "set a model's price per 1M tokens" },
+	{ { "price", "list" }, "price_list", S_ADMIN, f_none, NULL, print_price_list,
+	    "list the prices" },
+	{ { "price", "rm" }, "price_rm", S_ADMIN, f_price_rm, NULL, print_price_rm,
+	    "remove a model's price" },
+	{ { "clock", "set" }, "clock_set", S_TEST, f_clock_set, NULL, print_clock,
+	    "set the daemon's clock (tokqd --test-clock only)" },
+	{ { "clock", "advance" }, "clock_advance", S_TEST, f_clock_advance, NULL, print_clock,
+	    "move the daemon's clock forward (tokqd --test-clock only)" },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const char *const sections[] = {
+	[S_BOT] = "bot commands",
+	[S_ADMIN] = "admin commands",
+	[S_TEST] = "test commands",
+};
+
+/* The global flags, valid anywhere on the line. */
+struct globals {
+	const char	*socket;
+	bool		 json;
+	bool		 help;
+	bool		 version;
+};
+
+/*
+ * Cross-flag rules that a flag table cannot say.  Each returns 0, or prints
+ * the usage error and exits 64.
+ */
+static int
+check_check(const struct req *r)
+{
+	const struct val	*ttl = req_val(r, "ttl");
+
+	if (ttl->set && !req_val(r, "reserve")->set)
+		usage_fail(r->cmd, "--ttl needs --reserve");
+	if (ttl->set && (ttl->i < 1 || ttl->i > 86400))
+		usage_fail(r->cmd, "--ttl: bad value '%s' (want seconds, 1 to 86400)",
+		    ttl->s);
+	return 0;
+}
+
+static int
+check_record(const struct req *r)
+{
+	if (!req_val(r, "model")->set && !req_val(r, "usage-json")->set)
+		usage_fail(r->cmd, "--model is required (unless --usage-json names it)");
+	return 0;
+}
+
+/* "limit set", or "check": a command's name in messages and help. */
+static const char *
+cmd_name(const struct cmd *c, char *buf, size_t len)
+{
+	if (c->words[1] != NULL)
+		snprintf(buf, len, "%s %s", c->words[0], c->words[1]);
+	else
+		snprintf(buf, len, "%s", c->words[0]);
+	return buf;
+}
+
+/*
+ * Print one usage error, on one line as the contract wants, and exit 64:
+ * "tokq: check: --user is required".  ctx names the command, or is NULL.
+ */
+static void __attribute__((noreturn))
+vusage(const char *ctx, const char *fmt, va_list ap)
+{
+	fputs("tokq: ", stderr);
+	if (ctx != NULL)
+		fprintf(stderr, "%s: ", ctx);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	exit(TOKQ_EXIT_USAGE);
+}
+
+/* A usage error of command c (NULL: before there is one). */
+void
+usage_fail(const struct cmd *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 name[64];
+
+	va_start(ap, fmt);
+	if (c != NULL)
+		cmd_name(c, name, sizeof(name));
+	vusage(c ? name : NULL, fmt, ap);
+}
+
+/* A usage error in the words of a group ("limit"). */
+static void __attribute__((format(printf, 2, 3), noreturn))
+group_fail(const char *group, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vusage(group, fmt, ap);
+}
+
+/* Index of the flag called name in r's command (positionals too); -1 if none. */
+static int
+flag_index(const struct flag *f, const char *name, size_t n)
+{
+	int	 i;
+
+	for (i = 0; f[i].name != NULL; i++)
+		if (strlen(f[i].name) == n && strncmp(f[i].name, name, n) == 0)
+			return i;
+	return -1;
+}
+
+/* The parsed value of flag name; a flag that does not exist reads unset. */
+const struct val *
+req_val(const struct req *r, const char *name)
+{
+	static const struct val	 unset;
+	int			 i;
+
+	i = flag_index(r->cmd->flags, name, strlen(name));
+	return i == -1 ? &unset : &r->v[i];
+}
+
+/* The string a flag was given, or NULL. */
+const char *
+req_str(const struct req *r, const char *name)
+{
+	const struct val	*v = req_val(r, name);
+
+	return v->set ? v->s : NULL;
+}
+
+/* Levenshtein distance, capped: only "is it close" matters. */
+static int
+distance(const char *a, const char *b)
+{
+	int	 d[33], i, j, prev, tmp, la = strlen(a), lb = strlen(b);
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (d[j - 1] + 1 < d[j])
+				d[j] = d[j - 1] + 1;
+			if (tmp + 1 < d[j])
+				d[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return d[lb];
+}
+
+static bool
+close_to(const char *typed, const char *word)
+{
+	size_t	 n = strlen(typed);
+
+	return (n >= 2 && strncmp(typed, word, n) == 0) ||
+	    distance(typed, word) <= (n > 4 ? 2 : 1);
+}
+
+/*
+ * Write " (did you mean a, b?)" into buf, naming the words close to typed
+ * (each after pfx).  words is a NULL-terminated list; buf is empty when
+ * nothing is close.
+ */
+static void
+suggest(const char *typed, const char **words, const char *pfx, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	int	 i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; words[i] != NULL && off < len; i++) {
+		if (!close_to(typed, words[i]))
+			continue;
+		off += snprintf(buf + off, len - off, "%s%s%s", n++ ? ", " : " (did you mean ",
+		    pfx, words[i]);
+	}
+	if (n > 0 && off < len)
+		snprintf(buf + off, len - off, "?)");
+}
+
+/*
+ * Strip the global flags from argv, wherever they stand (up to "--"), into
+ * g; what remains goes to rest, in order.  A flag value never starts with
+ * "--", so `--json` is never someone's value; `--flag=value` passes anything.
+ */
+static int
+parse_globals(int argc, char **argv, struct globals *g, char **rest)
+{
+	int	 i, n = 0;
+	bool	 dashdash = false;
+
+	for (i = 1; i < argc; i++) {
+		const char	*a = argv[i];
+
+		if (dashdash) {
+			rest[n++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = true;
+			rest[n++] = argv[i];
+		} else if (strcmp(a, "--json") == 0)
+			g->json = true;
+		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			g->help = true;
+		else if (strcmp(a, "--version") == 0)
+			g->version = true;
+		else if (strncmp(a, "--socket=", 9) == 0)
+			g->socket = a + 9;
+		else if (strcmp(a, "--socket") == 0) {
+			if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+				usage_fail(NULL, "--socket needs a value (a PATH)");
+			g->socket = argv[++i];
+		} else
+			rest[n++] = argv[i];
+	}
+	rest[n] = NULL;
+	return n;
+}
+
+/* One flag's usage, appended to buf: "--user U", "--reserve", "HOLD". */
+static void
+flag_usage(char *buf, size_t len, const struct flag *fl)
+{
+	size_t	 o = strlen(buf);
+
+	if (fl->opts & F_POS)
+		snprintf(buf + o, len - o, "%s", fl->name);
+	else if (fl->meta != NULL)
+		snprintf(buf + o, len - o, "--%s %s", fl->name, fl->meta);
+	else
+		snprintf(buf + o, len - o, "--%s", fl->name);
+}
+
+/*
+ * "usage: tokq CMD ...", built from c's flag table: required flags bare,
+ * optional ones in [ ], a group as (a | b) when one is required or [a | b]
+ * when at most one may be given; wrapped before column 80.
+ */
+static void
+cmd_synopsis(FILE *f, const struct cmd *c)
+{
+	const struct flag	*fl;
+	char			 name[64], item[512];
+	size_t			 col, ind;
+	unsigned		 g;
+	bool			 first, last;
+
+	col = ind = fprintf(f, "usage: tokq %s", cmd_name(c, name, sizeof(name)));
+	item[0] = '\0';
+	for (fl = c->flags; fl->name != NULL; fl++) {
+		g = F_GROUPOF(fl->opts);
+		first = g == 0 || fl == c->flags || F_GROUPOF(fl[-1].opts) != g;
+		last = g == 0 || fl[1].name == NULL || F_GROUPOF(fl[1].opts) != g;
+		if (first && !(fl->opts & F_REQ))
+			strcat(item, fl->opts & F_ONE ? "(" : "[");
+		flag_usage(item, sizeof(item), fl);
+		if (!last) {
+			strcat(item, " | ");
+			continue;
+		}
+		if (!(fl->opts & F_REQ))
+			strcat(item, fl->opts & F_ONE ? ")" : "]");
+		if (col + 1 + strlen(item) > 79 && col > ind) {
+			fprintf(f, "\n%*s", (int)ind, "");
+			col = ind;
+		}
+		col += fprintf(f, " %s", item);
+		item[0] = '\0';
+	}
+	fputc('\n', f);
+}
+
+/* `tokq CMD --help`: synopsis, what it does, one line per flag. */
+static void
+cmd_help(FILE *f, const struct cmd *c)
+{
+	const struct flag	*fl;
+	char			 arg[64];
+
+	cmd_synopsis(f, c);
+	fprintf(f, "%s\n", c->help);
+	if (c->flags[0].name != NULL)
+		fputc('\n', f);
+	for (fl = c->flags; fl->name != NULL; fl++) {
+		if (fl->opts & F_POS)
+			snprintf(arg, sizeof(arg), "%s", fl->name);
+		else if (fl->meta != NULL)
+			snprintf(arg, sizeof(arg), "--%s %s", fl->name, fl->meta);
+		else
+			snprintf(arg, sizeof(arg), "--%s", fl->name);
+		fprintf(f, "  %-20s %s\n", arg, fl->help);
+	}
+	fputs("\nglobal: --socket PATH, --json (one JSON object on stdout), --help\n", f);
+}
+
+/* `tokq help`: every command, by section; `tokq limit --help`: one group. */
+static void
+general_help(FILE *f, const char *group)
+{
+	char	 name[64];
+	size_t	 i;
+	int	 s, last = -1;
+
+	if (group == NULL)
+		fputs("usage: tokq [--socket PATH] [--json] COMMAND [ARGS...]\n"
+		    "       tokq help [COMMAND] | tokq COMMAND --help | tokq --version\n", f);
+	else
+		fprintf(f, "usage: tokq %s SUBCOMMAND [ARGS...]\n\n", group);
+	for (s = S_BOT; s <= S_TEST; s++) {
+		for (i = 0; i < NCMDS; i++) {
+			if (cmds[i].section != s)
+				continue;
+			if (group != NULL && strcmp(cmds[i].words[0], group) != 0)
+				continue;
+			if (last != s && group == NULL)
+				fprintf(f, "\n%s:\n", sections[s]);
+			last = s;
+			fprintf(f, "  %-16s %s\n", cmd_name(&cmds[i], name, sizeof(name)),
+			    cmds[i].help);
+		}
+	}
+	if (group == NULL)
+		fputs("\nExit: 0 ok, 1 denied, 64 usage, 65 invalid data, 69 tokqd unreachable,\n"
+		    "70 internal error, 75 try again, 77 permission denied.\n", f);
+}
+
+/*
+ * Match the command words at the start of av.  Returns the command and sets
+ * *used to the words it took.  An unknown word is a usage error naming the
+ * close ones; a group word alone ("limit") returns NULL with *group set, so
+ * that --help can list the group and anything else can say what is missing.
+ */
+static const struct cmd *
+match_cmd(char **av, int ac, int *used, const char **group)
+{
+	const char	*firsts[NCMDS + 1], *seconds[NCMDS + 1];
+	char		 hint[256];
+	size_t		 i;
+	int		 nf = 0, ns = 0, j;
+	bool		 known = false;
+
+	*group = NULL;
+	*used = 0;
+	if (ac == 0 || av[0][0] == '-')
+		return NULL;
+	for (i = 0; i < NCMDS; i++) {
+		for (j = 0; j < nf; j++)
+			if (strcmp(firsts[j], cmds[i].words[0]) == 0)
+				break;
+		if (j == nf)
+			firsts[nf++] = cmds[i].words[0];
+		if (strcmp(av[0], cmds[i].words[0]) == 0) {
+			known = true;
+			if (cmds[i].words[1] == NULL) {
+				*used = 1;
+				return &cmds[i];
+			}
+			seconds[ns++] = cmds[i].words[1];
+		}
+	}
+	firsts[nf] = NULL;
+	seconds[ns] = NULL;
+	if (!known) {
+		suggest(av[0], firsts, "", hint, sizeof(hint));
+		if (hint[0] == '\0')
+			snprintf(hint, sizeof(hint), " (see 'tokq help')");
+		usage_fail(NULL, "unknown command '%s'%s", av[0], hint);
+	}
+	*group = av[0];
+	if (ac < 2 || av[1][0] == '-')
+		return NULL;
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(av[0], cmds[i].words[0]) == 0 &&
+		    strcmp(av[1], cmds[i].words[1]) == 0) {
+			*used = 2;
+			return &cmds[i];
+		}
+	suggest(av[1], seconds, "", hint, sizeof(hint));
+	if (hint[0] == '\0')
+		snprintf(hint, sizeof(hint), " (see 'tokq %s --help')", av[0]);
+	group_fail(av[0], "unknown subcommand '%s'%s", av[1], hint);
+}
+
+/* "a, b or c" from the words of a group, for "missing subcommand". */
+static void
+group_words(const char *group, char *buf, size_t len)
+{
+	size_t	 i, off = 0;
+	int	 n = 0, total = 0;
+
+	for (i = 0; i < NCMDS; i++)
+		total += strcmp(cmds[i].words[0], group) == 0;
+	buf[0] = '\0';
+	for (i = 0; i < NCMDS && off < len; i++) {
+		if (strcmp(cmds[i].words[0], group) != 0)
+			continue;
+		n++;
+		off += snprintf(buf + off, len - off, "%s%s",
+		    n == 1 ? "" : n == total ? " or " : ", ", cmds[i].words[1]);
+	}
+}
+
+/* Read all of path (or stdin for "-"), at most max bytes; exits 64 on failure. */
+static char *
+read_file(const struct cmd *c, const char *flag, const char *path, size_t max,
+    size_t *lenp)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		usage_fail(c, "--%s: cannot open %s: %s", flag, path, strerror(errno));
+	if ((buf = malloc(max + 1)) == NULL)
+		usage_fail(c, "--%s: out of memory", flag);
+	for (;;) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			usage_fail(c, "--%s: cannot read %s: %s", flag,
+			    strcmp(path, "-") == 0 ? "stdin" : path, strerror(errno));
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max)
+			usage_fail(c, "--%s: %s is larger than %zu KiB", flag,
+			    strcmp(path, "-") == 0 ? "stdin" : path, max / 1024);
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* What a value of each kind looks like, for "bad value" messages. */
+static const char *
+kind_want(enum argkind k)
+{
+	switch (k) {
+	case K_INT:
+		return "a whole number >= 0";
+	case K_MLIMIT:
+		return "a whole number >= 0, or -1 for unlimited";
+	case K_USD:
+		return "a dollar amount like 0.0125";
+	case K_MCOST:
+		return "a dollar amount like 2.50, or -1 for unlimited";
+	case K_TIME:
+		return "a UTC time like 2026-12-01T00:00:00Z or a date 2026-12-01";
+	case K_WINDOW:
+		return "30d, 24h, 90m, day, week or month";
+	case K_DURATION:
+		return "a duration > 0 like 90s, 15m, 2h or 3d";
+	default:
+		return "a value";
+	}
+}
+
+/*
+ * Check and convert one flag's argument into v, by kind: numbers, money,
+ * times, windows and durations are checked here with the shared parsers;
+ * ids and JSON travel as given and the daemon judges them.  A bad value
+ * exits 64 naming the flag and the value.
+ */
+static void
+parse_value(const struct cmd *c, const struct flag *fl, const char *arg,
+    struct val *v)
+{
+	struct tokq_window	 w;
+	char			 dash[72];
+	int			 rc = 0;
+
+	v->s = arg;
+	v->slen = strlen(arg);
+	switch (fl->kind) {
+	case K_INT:
+		rc = tokq_parse_u64(arg, &v->i);
+		break;
+	case K_MLIMIT:
+		rc = tokq_parse_limit(arg, &v->i);
+		break;
+	case K_USD:
+		if ((rc = tokq_parse_usd(arg, &v->i)) == 0 && v->i < 0)
+			rc = -1, errno = EINVAL;
+		break;
+	case K_MCOST:
+		rc = tokq_parse_usd(arg, &v->i);
+		break;
+	case K_TIME:
+		rc = tokq_parse_time(arg, &v->i);
+		break;
+	case K_DURATION:
+		if ((rc = tokq_parse_duration(arg, &v->i)) == 0 && v->i <= 0)
+			rc = -1, errno = EINVAL;
+		break;
+	case K_WINDOW:
+		if ((rc = tokq_parse_window(arg, &w)) == 0)
+			tokq_fmt_window(&w, v->canon, sizeof(v->canon));
+		break;
+	case K_FILE:
+		v->s = read_file(c, fl->name, arg, USAGE_JSON_MAX, &v->slen);
+		break;
+	default:
+		break;
+	}
+	if (rc == 0)
+		return;
+	if (fl->opts & F_POS)
+		snprintf(dash, sizeof(dash), "%s", fl->name);
+	else
+		snprintf(dash, sizeof(dash), "--%s", fl->name);
+	usage_fail(c, "%s: bad value '%s' (%s%s)", dash, arg,
+	    errno == ERANGE ? "out of range; want " : "want ", kind_want(fl->kind));
+}
+
+/* Name a flag for messages: "--user" or "HOLD". */
+static const char *
+flag_label(const struct flag *fl, char *buf, size_t len)
+{
+	snprintf(buf, len, fl->opts & F_POS ? "%s" : "--%s", fl->name);
+	return buf;
+}
+
+/*
+ * The required flags, and the groups: at most one flag of a group, and
+ * exactly one where the group says F_ONE.
+ */
+static void
+check_required(const struct req *r)
+{
+	const struct flag	*f = r->cmd->flags;
+	char			 a[40], b[40], list[256];
+	int			 i, first, second;
+	unsigned		 g;
+	size_t			 off;
+	bool			 one;
+
+	for (i = 0; f[i].name != NULL; i++)
+		if ((f[i].opts & F_REQ) && !r->v[i].set)
+			usage_fail(r->cmd, "%s is required", flag_label(&f[i], a, sizeof(a)));
+	for (g = 1; g < 16; g++) {
+		first = second = -1;
+		off = 0;
+		list[0] = '\0';
+		one = false;
+		for (i = 0; f[i].name != NULL; i++) {
+			if (F_GROUPOF(f[i].opts) != g)
+				continue;
+			one |= (f[i].opts & F_ONE) != 0;
+			if (r->v[i].set && first == -1)
+				first = i;
+			else if (r->v[i].set && second == -1)
+				second = i;
+			if (off < sizeof(list))
+				off += snprintf(list + off, sizeof(list) - off, "%s--%s",
+				    off ? ", " : "", f[i].name);
+		}
+		if (second != -1)
+			usage_fail(r->cmd, "%s and %s cannot be combined",
+			    flag_label(&f[first], a, sizeof(a)),
+			    flag_label(&f[second], b, sizeof(b)));
+		if (first == -1 && one)
+			usage_fail(r->cmd, "give one of %s", list);
+	}
+	if (r->cmd->check != NULL)
+		r->cmd->check(r);
+}
+
+/*
+ * Walk the arguments after the command words into r: flags as `--name
+ * value` or `--name=value`, positionals in table order, `--` ends the flags.
+ * Every mistake is a usage error naming the flag.
+ */
+static void
+parse_args(struct req *r, char **av, int ac)
+{
+	const struct cmd	*c = r->cmd;
+	const struct flag	*f = c->flags, *fl;
+	const char		*names[MAXFLAGS + 1], *arg, *name, *eq;
+	char			 hint[256];
+	int			 i, k, n = 0;
+	bool			 dashdash = false;
+
+	for (k = 0; f[k].name != NULL; k++)
+		if (!(f[k].opts & F_POS))
+			names[n++] = f[k].name;
+	names[n] = NULL;
+	for (i = 0; i < ac; i++) {
+		arg = av[i];
+		if (!dashdash && strcmp(arg, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (dashdash || arg[0] != '-' || arg[1] == '\0') {
+			for (k = 0; f[k].name != NULL; k++)
+				if ((f[k].opts & F_POS) && !r->v[k].set)
+					break;
+			if (f[k].name == NULL)
+				usage_fail(c, "unexpected argument '%s'", arg);
+			r->v[k].set = true;
+			parse_value(c, &f[k], arg, &r->v[k]);
+			continue;
+		}
+		if (arg[1] != '-')
+			usage_fail(c, "unknown flag '%s'", arg);
+		name = arg + 2;
+		eq = strchr(name, '=');
+		k = flag_index(f, name, eq ? (size_t)(eq - name) : strlen(name));
+		if (k == -1 || (f[k].opts & F_POS)) {
+			char	 bare[64];
+
+			snprintf(bare, sizeof(bare), "%.*s",
+			    (int)(eq ? eq - name : (int)strlen(name)), name);
+			suggest(bare, names, "--", hint, sizeof(hint));
+			usage_fail(c, "unknown flag '--%s'%s", bare, hint);
+		}
+		fl = &f[k];
+		if (r->v[k].set)
+			usage_fail(c, "--%s given twice", fl->name);
+		r->v[k].set = true;
+		if (fl->meta == NULL) {
+			if (eq != NULL)
+				usage_fail(c, "--%s takes no value", fl->name);
+			continue;
+		}
+		if (eq != NULL)
+			parse_value(c, fl, eq + 1, &r->v[k]);
+		else if (i + 1 < ac && strncmp(av[i + 1], "--", 2) != 0)
+			parse_value(c, fl, av[++i], &r->v[k]);
+		else
+			usage_fail(c, "--%s needs a value (%s)", fl->name, fl->meta);
+	}
+	check_required(r);
+}
+
+/*
+ * Pack r as the request map {"v":1,"op":…, args…}.  The map's size comes
+ * first in msgpack, so the flags are counted in a first pass.
+ */
+static void
+pack_request(const struct req *r, msgpack_packer *pk)
+{
+	const struct flag	*f = r->cmd->flags;
+	const struct val	*v;
+	int			 i, n = 2;
+
+#define PSTR(s, len)	msgpack_pack_str_with_body(pk, (s), (len))
+#define PKEY(s)		PSTR((s), strlen(s))
+	for (i = 0; f[i].name != NULL; i++)
+		if (r->v[i].set)
+			n += (f[i].kind == K_SEL || f[i].kind == K_MLIMIT ||
+			    f[i].kind == K_MCOST) ? 2 : 1;
+	msgpack_pack_map(pk, n);
+	PKEY("v");
+	msgpack_pack_int(pk, TOKQ_PROTOCOL);
+	PKEY("op");
+	PKEY(r->cmd->op);
+	for (i = 0; f[i].name != NULL; i++) {
+		v = &r->v[i];
+		if (!v->set)
+			continue;
+		switch (f[i].kind) {
+		case K_ID:
+		case K_STR:
+		case K_JSON:
+		case K_FILE:
+			PKEY(f[i].key);
+			PSTR(v->s, v->slen);
+			break;
+		case K_INT:
+		case K_TIME:
+		case K_DURATION:
+			PKEY(f[i].key);
+			msgpack_pack_int64(pk, v->i);
+			break;
+		case K_USD:
+			PKEY(f[i].key);
+			msgpack_pack_double(pk, (double)v->i / TOKQ_NUSD_PER_USD);
+			break;
+		case K_WINDOW:
+			PKEY(f[i].key);
+			PKEY(v->canon);
+			break;
+		case K_BOOL:
+			PKEY(f[i].key);
+			msgpack_pack_true(pk);
+			break;
+		case K_CONST:
+			PKEY(f[i].key);
+			PKEY(f[i].cval);
+			break;
+		case K_SEL:
+			PKEY("selector");
+			PKEY(f[i].key);
+			PKEY("subject");
+			PSTR(v->s, v->slen);
+			break;
+		case K_SEL0:
+			PKEY("selector");
+			PKEY(f[i].key);
+			break;
+		case K_METRIC:
+			PKEY("metric");
+			PKEY(f[i].key);
+			break;
+		case K_MLIMIT:
+		case K_MCOST:
+			PKEY("metric");
+			PKEY(f[i].key);
+			PKEY("limit");
+			if (f[i].kind == K_MLIMIT || v->i == -1)
+				msgpack_pack_int64(pk, v->i);
+			else
+				msgpack_pack_double(pk, (double)v->i / TOKQ_NUSD_PER_USD);
+			break;
+		}
+	}
+#undef PKEY
+#undef PSTR
+}
+
+/*
+ * Handle help and version, which need no daemon; returns only when there
+ * is a request to send, with its command.
+ */
+static const struct cmd *
+resolve(struct globals *g, char **rest, int *nrest)
+{
+	const struct cmd	*c;
+	const char		*group;
+	char			 words[128];
+	int			 used;
+	bool			 helpcmd = false;
+
+	if (*nrest > 0 && strcmp(rest[0], "help") == 0) {
+		helpcmd = g->help = true;
+		rest++, (*nrest)--;
+	}
+	if (g->version && !g->help) {
+		printf("tokq %s (protocol %d)\n", TOKQ_VERSION, TOKQ_PROTOCOL);
+		exit(0);
+	}
+	if (*nrest == 0 || rest[0][0] == '-') {
+		if (g->help) {
+			general_help(stdout, NULL);
+			exit(0);
+		}
+		if (*nrest == 0)
+			usage_fail(NULL, "give a command (see 'tokq help')");
+		usage_fail(NULL, "give the command before its flags ('%s')", rest[0]);
+	}
+	c = match_cmd(rest, *nrest, &used, &group);
+	if (c == NULL) {
+		if (g->help) {
+			general_help(stdout, group);
+			exit(0);
+		}
+		group_words(group, words, sizeof(words));
+		group_fail(group, "missing subcommand: %s", words);
+	}
+	if (g->help) {
+		if (helpcmd && *nrest > used)
+			usage_fail(c, "help takes no arguments after the command");
+		cmd_help(stdout, c);
+		exit(0);
+	}
+	/* shift the command words off: parse_args sees only its arguments */
+	memmove(rest, rest + used, (*nrest - used + 1) * sizeof(*rest));
+	*nrest -= used;
+	return c;
+}
+
+/* Print the error of a reply with code != 0 and exit with its exit code. */
+static void __attribute__((noreturn))
+reply_fail(const msgpack_object *reply, int64_t code)
+{
+	char	 err[1024];
+
+	if (mp_str(reply, "error", err, sizeof(err)) == NULL)
+		snprintf(err, sizeof(err), "%s (code %lld)", tokq_code_name((int)code),
+		    (long long)code);
+	fprintf(stderr, "tokq: %s\n", err);
+	exit(tokq_code_exit((int)code));
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct req	 r;
+	struct globals		 g = { 0 };
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	msgpack_unpacked	 up;
+	const msgpack_object	*reply, *code;
+	char			**rest, sock[PATH_MAX], *buf;
+	size_t			 len, off = 0;
+	int			 nrest;
+
+	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
+		return TOKQ_EXIT_SOFTWARE;
+	nrest = parse_globals(argc, argv, &g, rest);
+	r.cmd = resolve(&g, rest, &nrest);
+	parse_args(&r, rest, nrest);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_request(&r, &pk);
+	if (sb.size > TOKQ_FRAME_MAX)
+		usage_fail(r.cmd, "the request is larger than %d bytes", TOKQ_FRAME_MAX);
+	if (tokq_socket_path(g.socket, sock, sizeof(sock)) == -1) {
+		fputs("tokq: no socket path: give --socket, or set TOKQ_SOCKET or "
+		    "XDG_RUNTIME_DIR\n", stderr);
+		return TOKQ_EXIT_UNAVAILABLE;
+	}
+	buf = conn_roundtrip(sock, sb.data, sb.size, &len);
+
+	msgpack_unpacked_init(&up);
+	if (tokq_frame_check(buf, len) != 0 ||
+	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_MAP ||
+	    (code = mp_get(&up.data, "code")) == NULL ||
+	    (code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+		fputs("tokq: malformed reply from tokqd\n", stderr);
+		return TOKQ_EXIT_SOFTWARE;
+	}
+	reply = &up.data;
+	if (code->via.u64 != TOKQ_OK)
+		reply_fail(reply, (int64_t)(code->via.u64 > 255 ? 255 : code->via.u64));
+	if (g.json)
+		json_reply(stdout, reply);
+	else
+		r.cmd->print(&r, reply);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "tokq: cannot write output: %s\n", strerror(errno));
+		return TOKQ_EXIT_SOFTWARE;
+	}
+	/* the one result that is not a success: a denied check */
+	if (strcmp(r.cmd->op, "check") == 0 && !mp_bool(reply, "allowed"))
+		return TOKQ_EXIT_DENIED;
+	return TOKQ_EXIT_OK;
+}
