@@ -64,7 +64,7 @@ unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
 
 integration: all
-	prove -f tests/integration/*.sh
+	prove -f tests/integration/t*.sh
 
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
@@ -74,6 +74,19 @@ check: all $(UNIT)
 check-asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
+
+# The frame decoder under libFuzzer (clang); FUZZ_SECONDS=600 for a long run.
+FUZZ_SECONDS ?= 60
+$(B)/fuzz_frame: tests/fuzz/fuzz_frame.c common/proto.c | deps
+	@command -v clang >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get install -y -qq clang >/dev/null; }
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $^ \
+		$$(pkg-config --cflags --libs msgpack)
+
+fuzz: $(B)/fuzz_frame
+	@mkdir -p $(B)/fuzz-corpus
+	$(B)/fuzz_frame -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz-corpus tests/fuzz/corpus
 
 demo: all
 	@tests/demo.sh
@@ -92,5 +105,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration check check-asan demo bench install clean
+.PHONY: all deps unit integration check check-asan fuzz demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)

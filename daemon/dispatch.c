@@ -1007,11 +1007,48 @@ plan_pack(void *arg, const char *user, void *plan)
 	pk_str(lc->pk, plan);
 }
 
+struct plan_count {
+	char	*plan[256];
+	int64_t	 users[256];
+	size_t	 n;
+};
+
+static void
+plan_count(void *arg, const char *user, void *plan)
+{
+	struct plan_count	*pc = arg;
+	size_t			 i;
+
+	for (i = 0; i < pc->n; i++)
+		if (strcmp(pc->plan[i], plan) == 0)
+			break;
+	if (i == pc->n) {
+		if (pc->n == 256)
+			return;
+		pc->plan[pc->n++] = plan;
+	}
+	pc->users[i]++;
+}
+
+/* The plans in use with their number of users, and every assignment. */
 static int
 h_plan_list(struct request *rq, struct reply *rp)
 {
-	struct list_ctx	 lc = { NULL, 0, 0 };
+	struct list_ctx		 lc = { NULL, 0, 0 };
+	struct plan_count	 pc = { .n = 0 };
+	msgpack_packer		*pk;
+	size_t			 i;
 
+	quota_plan_foreach(plan_count, &pc);
+	pk = key(rp, "plans");
+	msgpack_pack_array(pk, pc.n);
+	for (i = 0; i < pc.n; i++) {
+		msgpack_pack_map(pk, 2);
+		pk_str(pk, "plan");
+		pk_str(pk, pc.plan[i]);
+		pk_str(pk, "users");
+		msgpack_pack_int64(pk, pc.users[i]);
+	}
 	quota_plan_foreach(plan_pack, &lc);
 	lc.pk = key(rp, "assignments");
 	msgpack_pack_array(lc.pk, lc.n);

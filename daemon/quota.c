@@ -101,7 +101,11 @@ rule_copy(struct rule *dst, const struct rule *src)
 	return 0;
 }
 
-/* The history counters must keep: retention, the longest rolling window, a month. */
+/*
+ * The history counters must keep: retention, the longest rolling window, a
+ * month.  Counters loaded for a shorter horizon lack older usage that a new
+ * longer rule counts: they are dropped and reload.
+ */
 static void
 update_horizon(void)
 {
@@ -113,7 +117,10 @@ update_horizon(void)
 	for (i = 0; i < q.nrules; i++)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > h)
 			h = q.rules[i].win.secs;
-	q.horizon = h + BUCKET_HOUR;
+	h += BUCKET_HOUR;
+	if (h > q.horizon && q.horizon != 0)
+		quota_flush_counters();
+	q.horizon = h;
 }
 
 int64_t
@@ -168,9 +175,14 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 		i--;
 	if (i > 0 && c->b[i - 1].start <= start &&
 	    start < c->b[i - 1].start + c->b[i - 1].span) {
-		c->b[i - 1].tokens += tokens;
-		c->b[i - 1].cost += cost;
-		c->b[i - 1].requests += requests;
+		struct bucket	*b = &c->b[i - 1];
+
+		/* Merged usage keeps counting until the later end: never early. */
+		if (start + span > b->start + b->span)
+			b->span = start + span - b->start;
+		b->tokens += tokens;
+		b->cost += cost;
+		b->requests += requests;
 		return 0;
 	}
 	if (c->n == c->cap) {
@@ -405,7 +417,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 
 	if (r->win.kind != TOKQ_W_ROLLING) {
 		e->resets_at = tokq_period_next(r->win.kind, t);
-		e->retry_at = amount <= r->limit ? e->resets_at : 0;
+		e->retry_at = r->limit > 0 && amount <= r->limit ? e->resets_at : 0;
 		return 0;
 	}
 	if (first == SIZE_MAX)

@@ -1,0 +1,1502 @@
+/*
+ * test_quota.c: quota.c's arithmetic, windows, precedence, holds, prices
+ * and persistence, against a real store in a temporary directory.
+ *
+ * Each test gets a fresh directory, an open store, the test clock set to
+ * T0 (2026-12-01T10:00:00Z, a Tuesday) and a loaded quota engine.  Every
+ * call that takes a time is given one explicitly; the test clock (which
+ * keeps ticking from where it is set) only decides which buckets a
+ * counter loads and which holds are active at load.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tokqd.h"
+
+#define MIN	60LL
+#define HOUR	3600LL
+#define DAY	86400LL
+#define USD	TOKQ_NUSD_PER_USD
+
+#define T0		1796119200LL	/* 2026-12-01T10:00:00Z, a Tuesday */
+#define T0_DAY		1796083200LL	/* 2026-12-01T00:00:00Z */
+#define NEXT_DAY	1796169600LL	/* 2026-12-02T00:00:00Z */
+#define NEXT_MONDAY	1796601600LL	/* 2026-12-07T00:00:00Z */
+#define NEXT_MONTH	1798761600LL	/* 2027-01-01T00:00:00Z */
+
+#define HOLD_GRACE	86400		/* as in quota.c */
+
+struct fixture {
+	char	 dir[64];
+	char	 path[128];
+};
+
+/* Helpers. */
+
+static void
+rm_rf(const char *dir)
+{
+	char	 cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void
+set_clock(int64_t t)
+{
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(clock_set(t), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_quota.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/tokq.db", f->dir);
+	if (store_open(f->path) != 0)
+		return -1;
+	env.test_clock = true;
+	env.retention_days = 30;
+	env.warn[0] = 80;
+	env.warn[1] = 95;
+	env.warn[2] = 100;
+	env.nwarn = 3;
+	if (store_begin() < 0 || clock_set(T0) < 0 || store_commit() < 0)
+		return -1;
+	if (quota_init() != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	quota_shutdown();
+	store_close();
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct tokq_window
+rolling(int64_t secs)
+{
+	return (struct tokq_window){ TOKQ_W_ROLLING, secs };
+}
+
+static const struct tokq_window W_1H = { TOKQ_W_ROLLING, HOUR };
+static const struct tokq_window W_30D = { TOKQ_W_ROLLING, 30 * DAY };
+static const struct tokq_window W_DAY = { TOKQ_W_DAY, 0 };
+static const struct tokq_window W_WEEK = { TOKQ_W_WEEK, 0 };
+static const struct tokq_window W_MONTH = { TOKQ_W_MONTH, 0 };
+
+static struct rule
+mkrule(enum selector sel, const char *subject, const char *model, enum metric m,
+    struct tokq_window w, int64_t limit)
+{
+	return (struct rule){ sel, (char *)subject, (char *)model, m, w, limit };
+}
+
+static void
+rule_set(enum selector sel, const char *subject, const char *model, enum metric m,
+    struct tokq_window w, int64_t limit)
+{
+	struct rule	 r = mkrule(sel, subject, model, m, w, limit);
+	bool		 replaced;
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_rule_set(&r, &replaced), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+add(const char *user, const char *guild, const char *model, int64_t t,
+    int64_t tokens, int64_t cost)
+{
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_add(user, guild, model, t, tokens, cost), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+plan_set(const char *user, const char *plan)
+{
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_plan_set(user, plan), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+hold(const char *user, const char *guild, const char *model, int64_t t, int64_t ttl,
+    int64_t tokens, int64_t cost, struct hold *h)
+{
+	struct estimate	 est = { tokens, cost, 1 };
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold(user, guild, model, t, ttl, &est, h), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+judge(const char *user, const char *guild, const char *model, int64_t t,
+    const struct estimate *est, struct judgement *j)
+{
+	assert_int_equal(quota_judge(user, guild, model, t, est, j), 0);
+}
+
+/* The evaluation of the rule with this identity in j; fails the test if absent. */
+static const struct limit_eval *
+ev(const struct judgement *j, enum selector sel, const char *subject,
+    const char *model, enum metric m, struct tokq_window w)
+{
+	struct rule	 r = mkrule(sel, subject, model, m, w, 0);
+	size_t		 i;
+
+	for (i = 0; i < j->n; i++)
+		if (rule_same(j->e[i].r, &r))
+			return &j->e[i];
+	fail_msg("rule sel=%d subject=%s model=%s metric=%d not applied", sel,
+	    subject ? subject : "-", model ? model : "-", m);
+	return NULL;
+}
+
+static bool
+applies(const struct judgement *j, enum selector sel, const char *subject,
+    const char *model, enum metric m, struct tokq_window w)
+{
+	struct rule	 r = mkrule(sel, subject, model, m, w, 0);
+	size_t		 i;
+
+	for (i = 0; i < j->n; i++)
+		if (rule_same(j->e[i].r, &r))
+			return true;
+	return false;
+}
+
+/* used of the only rule judged for (user, guild, model) at t, no estimate. */
+static int64_t
+used1(const char *user, const char *guild, const char *model, int64_t t)
+{
+	struct judgement j;
+
+	judge(user, guild, model, t, NULL, &j);
+	assert_int_equal(j.n, 1);
+	return j.e[0].used;
+}
+
+/* Rolling windows. */
+
+static void
+test_rolling_1h_counts_until_window_end(void **state)
+{
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	add("u", NULL, NULL, T0, 100, 0);
+	assert_int_equal(used1("u", NULL, NULL, T0), 100);
+	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR / 2), 100);
+	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR - 1), 100);
+}
+
+static void
+test_rolling_1h_gone_within_a_minute_late(void **state)
+{
+	/* Usage in the middle of a minute: counts at T+W-1, gone by T+W+60. */
+	int64_t	 t = T0 + 30;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	add("u", NULL, NULL, t, 100, 0);
+	assert_int_equal(used1("u", NULL, NULL, t + HOUR - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, t + HOUR + 60), 0);
+	/* Minute precision: the bucket [T0, T0+60) leaves at T0+60+W. */
+	assert_int_equal(used1("u", NULL, NULL, T0 + 60 + HOUR - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, T0 + 60 + HOUR), 0);
+}
+
+static void
+test_rolling_1h_never_early_at_minute_end(void **state)
+{
+	/* Usage in the last second of a minute still counts a full hour. */
+	int64_t	 t = T0 + 59;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	add("u", NULL, NULL, t, 100, 0);
+	assert_int_equal(used1("u", NULL, NULL, t + HOUR - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, t + HOUR + 60), 0);
+}
+
+static void
+test_rolling_30d_minute_buckets(void **state)
+{
+	int64_t	 t = T0 + 30, w = 30 * DAY;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, t, 100, 0);
+	set_clock(t + w);
+	assert_int_equal(used1("u", NULL, NULL, t + w - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, t + w + HOUR), 0);
+}
+
+static void
+test_rolling_30d_hour_precision_after_compaction(void **state)
+{
+	/* Folded into the hour bucket [10:00, 11:00): counts until 11:00+W. */
+	int64_t	 t = T0 + 59 * MIN + 30, w = 30 * DAY;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, t, 100, 0);
+	set_clock(t + 2 * DAY);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_compact(t + DAY), 0);
+	assert_int_equal(store_commit(), 0);
+	quota_flush_counters();
+	set_clock(t + w);
+	assert_int_equal(used1("u", NULL, NULL, t + w - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w - 1), 100);
+	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w), 0);
+	assert_int_equal(used1("u", NULL, NULL, t + w + HOUR), 0);
+}
+
+static void
+test_rolling_30d_hour_bucket_and_late_minute_never_early(void **state)
+{
+	/*
+	 * An hour bucket [09:00, 10:00) holding usage of 09:45, and later a
+	 * minute bucket [09:00, 09:01) of the same counter (an import at
+	 * 09:00:10 after compaction).  The 09:45 usage must count until
+	 * 09:45 + W at least, whatever bucket holds it.
+	 */
+	int64_t	 h9 = T0 - HOUR, a = h9 + 45 * MIN, b = h9 + 10, w = 30 * DAY;
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 100000);
+	add("u", NULL, NULL, a, 100, 0);
+	set_clock(T0 + 2 * DAY);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_compact(T0 + DAY), 0);
+	assert_int_equal(store_commit(), 0);
+	quota_flush_counters();
+	add("u", NULL, NULL, b, 7, 0);			/* --at 09:00:10 */
+	quota_flush_counters();				/* as maint does */
+	set_clock(a + w - 1);
+	judge("u", NULL, NULL, a + w - 1, NULL, &j);
+	assert_int_equal(j.n, 1);
+	/* 100 must count; the 7 may count up to an hour late. */
+	assert_in_range(j.e[0].used, 100, 107);
+}
+
+static void
+test_rolling_resets_at_is_oldest_bucket_end_plus_window(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	add("u", NULL, NULL, T0 + 10, 100, 0);
+	add("u", NULL, NULL, T0 + 20 * MIN + 5, 100, 0);
+	judge("u", NULL, NULL, T0 + 30 * MIN, NULL, &j);
+	assert_int_equal(j.e[0].used, 200);
+	assert_int_equal(j.e[0].resets_at, T0 + 60 + HOUR);
+	/* Once the first has left, the second is the oldest counted. */
+	judge("u", NULL, NULL, T0 + 61 * MIN, NULL, &j);
+	assert_int_equal(j.e[0].used, 100);
+	assert_int_equal(j.e[0].resets_at, T0 + 21 * MIN + HOUR);
+}
+
+static void
+test_rolling_no_usage_no_resets_at(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].used, 0);
+	assert_int_equal(j.e[0].resets_at, 0);
+	assert_int_equal(j.e[0].remaining, 1000);
+	assert_false(j.e[0].denies);
+}
+
+/* Calendar windows. */
+
+static void
+test_day_resets_at_midnight_utc(void **state)
+{
+	int64_t	 last = NEXT_DAY - 1;		/* 2026-12-01T23:59:59Z */
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 1000);
+	add("u", NULL, NULL, T0_DAY, 10, 0);		/* 00:00:00 counts */
+	add("u", NULL, NULL, last, 100, 0);
+	judge("u", NULL, NULL, last, NULL, &j);
+	assert_int_equal(j.e[0].used, 110);
+	assert_int_equal(j.e[0].resets_at, NEXT_DAY);
+	judge("u", NULL, NULL, NEXT_DAY, NULL, &j);
+	assert_int_equal(j.e[0].used, 0);
+	assert_int_equal(j.e[0].resets_at, NEXT_DAY + DAY);
+}
+
+static void
+test_day_excludes_yesterday(void **state)
+{
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 1000);
+	add("u", NULL, NULL, T0_DAY - 1, 100, 0);	/* 2026-11-30T23:59:59Z */
+	add("u", NULL, NULL, T0, 5, 0);
+	assert_int_equal(used1("u", NULL, NULL, T0), 5);
+}
+
+static void
+test_week_resets_monday_midnight_utc(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_WEEK, 1000);
+	/* Monday 2026-11-30 00:00 starts the week of T0. */
+	add("u", NULL, NULL, T0_DAY - DAY, 1, 0);
+	add("u", NULL, NULL, T0_DAY - DAY - 1, 1000, 0);	/* Sunday: last week */
+	add("u", NULL, NULL, NEXT_MONDAY - 1, 100, 0);	/* Sunday 23:59:59 */
+	judge("u", NULL, NULL, NEXT_MONDAY - 1, NULL, &j);
+	assert_int_equal(j.e[0].used, 101);
+	assert_int_equal(j.e[0].resets_at, NEXT_MONDAY);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.e[0].resets_at, NEXT_MONDAY);
+	judge("u", NULL, NULL, NEXT_MONDAY, NULL, &j);
+	assert_int_equal(j.e[0].used, 0);
+	assert_int_equal(j.e[0].resets_at, NEXT_MONDAY + 7 * DAY);
+}
+
+static void
+test_month_resets_first_of_month_dec_to_jan(void **state)
+{
+	int64_t	 dec1 = T0_DAY;
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_MONTH, 10 * USD);
+	add("u", NULL, NULL, dec1 - 1, 0, 3 * USD);	/* November */
+	add("u", NULL, NULL, dec1, 0, 1 * USD);
+	add("u", NULL, NULL, NEXT_MONTH - 1, 0, 2 * USD);
+	set_clock(NEXT_MONTH - 1);
+	judge("u", NULL, NULL, NEXT_MONTH - 1, NULL, &j);
+	assert_int_equal(j.e[0].used, 3 * USD);
+	assert_int_equal(j.e[0].resets_at, NEXT_MONTH);
+	judge("u", NULL, NULL, NEXT_MONTH, NULL, &j);
+	assert_int_equal(j.e[0].used, 0);
+	/* 2027-02-01T00:00:00Z */
+	assert_int_equal(j.e[0].resets_at, NEXT_MONTH + 31 * DAY);
+}
+
+/* Denial arithmetic. */
+
+static void
+test_estimate_exactly_at_limit_allowed(void **state)
+{
+	struct estimate	 est = { 300, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, T0, 700, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, -1);
+	assert_false(j.e[0].denies);
+	assert_int_equal(j.e[0].used, 700);
+	assert_int_equal(j.e[0].remaining, 300);
+	est.tokens = 301;
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_true(j.e[0].denies);
+}
+
+static void
+test_no_estimate_allowed_while_below_limit(void **state)
+{
+	struct estimate	 zero = { 0, 0, 0 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, T0, 999, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.denied, -1);
+	judge("u", NULL, NULL, T0, &zero, &j);
+	assert_int_equal(j.denied, -1);
+	add("u", NULL, NULL, T0, 1, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.e[0].used, 1000);
+	assert_int_equal(j.e[0].remaining, 0);
+	judge("u", NULL, NULL, T0, &zero, &j);
+	assert_int_equal(j.denied, 0);
+}
+
+static void
+test_over_limit_remaining_is_zero_and_percent_exact(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, T0, 1500, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.e[0].used, 1500);
+	assert_int_equal(j.e[0].remaining, 0);
+	assert_true(j.e[0].percent > 149.999 && j.e[0].percent < 150.001);
+	assert_true(j.e[0].denies);
+}
+
+static void
+test_requests_metric_estimate_one(void **state)
+{
+	struct estimate	 est = { 0, 0, 1 };
+	struct judgement j;
+	int		 i;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_REQUESTS, W_1H, 3);
+	for (i = 0; i < 2; i++)
+		add("u", NULL, NULL, T0 + i, 5000, 0);
+	judge("u", NULL, NULL, T0 + 10, &est, &j);
+	assert_int_equal(j.e[0].used, 2);
+	assert_int_equal(j.denied, -1);		/* 2 + 1 <= 3 */
+	add("u", NULL, NULL, T0 + 11, 0, 0);		/* a request of 0 tokens counts */
+	judge("u", NULL, NULL, T0 + 12, &est, &j);
+	assert_int_equal(j.e[0].used, 3);
+	assert_int_equal(j.denied, 0);			/* 3 + 1 > 3 */
+}
+
+static void
+test_cost_metric_in_nano_usd(void **state)
+{
+	/* $0.01 limit; 0.000150 + 0.009850 = 0.01 exactly. */
+	struct estimate	 est = { 0, 9850000, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_DAY, USD / 100);
+	add("u", NULL, NULL, T0, 1000, 150000);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.e[0].used, 150000);
+	assert_int_equal(j.denied, -1);
+	est.cost++;
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+}
+
+static void
+test_unlimited_never_denies_but_reports_used(void **state)
+{
+	struct estimate	 est = { INT64_MAX / 4, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, -1);
+	add("u", NULL, NULL, T0, 123456789, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.denied, -1);
+	assert_false(j.e[0].denies);
+	assert_int_equal(j.e[0].used, 123456789);
+	assert_int_equal(j.e[0].remaining, -1);
+}
+
+static void
+test_limit_zero_denies_everything(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);		/* never frees */
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	assert_int_equal(j.e[0].remaining, 0);
+}
+
+static void
+test_limit_zero_calendar_has_no_retry(void **state)
+{
+	/* A limit of 0 never has room: the next midnight frees nothing. */
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+}
+
+static void
+test_no_rules_allows_everything(void **state)
+{
+	struct estimate	 est = { 1000000000, USD, 1 };
+	struct judgement j;
+
+	add("u", "g", "m", T0, 5000, 0);
+	judge("u", "g", "m", T0, &est, &j);
+	assert_int_equal(j.n, 0);
+	assert_int_equal(j.denied, -1);
+	assert_int_equal(j.retry_at, 0);
+}
+
+/* Precedence. */
+
+static void
+test_user_beats_members_plan_default(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10);
+	rule_set(SEL_PLAN, "pro", NULL, MET_TOKENS, W_30D, 20);
+	rule_set(SEL_MEMBERS, "g", NULL, MET_TOKENS, W_30D, 30);
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_30D, 40);
+	plan_set("u", "pro");
+	judge("u", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_USER);
+	assert_int_equal(j.e[0].r->limit, 40);
+}
+
+static void
+test_members_beats_plan_and_default(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_USER, "someone-else", NULL, MET_TOKENS, W_30D, 1);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10);
+	rule_set(SEL_MEMBERS, "g", NULL, MET_TOKENS, W_30D, 30);
+	rule_set(SEL_PLAN, "pro", NULL, MET_TOKENS, W_30D, 20);
+	plan_set("u", "pro");
+	judge("u", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_MEMBERS);
+	assert_int_equal(j.e[0].r->limit, 30);
+}
+
+static void
+test_plan_beats_default_only_for_plan_users(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_PLAN, "pro", NULL, MET_TOKENS, W_30D, 20);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10);
+	plan_set("u", "pro");
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_PLAN);
+	judge("v", NULL, NULL, T0, NULL, &j);		/* no plan */
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_DEFAULT);
+	plan_set("u", "free");				/* another plan */
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_DEFAULT);
+	plan_set("u", NULL);				/* unassigned */
+	assert_null(quota_plan("u"));
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.e[0].r->sel, SEL_DEFAULT);
+}
+
+static void
+test_members_rule_needs_the_guild(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_MEMBERS, "g", NULL, MET_TOKENS, W_30D, 30);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_DEFAULT);
+	judge("u", "other", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_DEFAULT);
+	judge("u", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_MEMBERS);
+}
+
+static void
+test_members_rule_counts_user_across_guilds(void **state)
+{
+	rule_set(SEL_MEMBERS, "g", NULL, MET_TOKENS, W_30D, 1000);
+	add("u", "g", NULL, T0, 100, 0);
+	add("u", "h", NULL, T0, 20, 0);
+	add("u", NULL, NULL, T0, 3, 0);
+	add("v", "g", NULL, T0, 4000, 0);		/* another member */
+	assert_int_equal(used1("u", "g", NULL, T0), 123);
+}
+
+static void
+test_named_model_beats_each_model_same_selector(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D, 10);
+	rule_set(SEL_DEFAULT, NULL, "gpt-4o", MET_TOKENS, W_30D, 50);
+	judge("u", NULL, "gpt-4o", T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_string_equal(j.e[0].r->model, "gpt-4o");
+	assert_string_equal(j.e[0].model, "gpt-4o");
+	judge("u", NULL, "claude", T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_string_equal(j.e[0].r->model, "*");
+	assert_string_equal(j.e[0].model, "claude");
+}
+
+static void
+test_selector_outranks_model_specificity(void **state)
+{
+	/* --user --each-model beats --default --model M. */
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, "gpt-4o", MET_TOKENS, W_30D, 50);
+	rule_set(SEL_USER, "u", "*", MET_TOKENS, W_30D, 10);
+	judge("u", NULL, "gpt-4o", T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].r->sel, SEL_USER);
+	assert_string_equal(j.e[0].r->model, "*");
+}
+
+static void
+test_different_windows_and_metrics_all_apply(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_DAY, 2 * USD);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_30D, 10 * USD);
+	rule_set(SEL_USER, "u", NULL, MET_REQUESTS, W_1H, 20);
+	rule_set(SEL_USER, "u", NULL, MET_COST, W_1H, 1 * USD);
+	add("u", NULL, NULL, T0_DAY - 1, 0, 5 * USD);	/* yesterday */
+	add("u", NULL, NULL, T0, 100, USD / 2);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 4);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_COST, W_DAY)->used, USD / 2);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_COST, W_30D)->used,
+	    USD / 2 + 5 * USD);
+	assert_int_equal(ev(&j, SEL_USER, "u", NULL, MET_REQUESTS, W_1H)->used, 1);
+	assert_int_equal(ev(&j, SEL_USER, "u", NULL, MET_COST, W_1H)->used, USD / 2);
+	assert_int_equal(j.denied, -1);
+}
+
+static void
+test_guild_and_global_rules_apply_in_addition(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 500);
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 5000);
+	rule_set(SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D, 50000);
+	add("u", "g", NULL, T0, 100, 0);
+	add("v", NULL, NULL, T0, 10, 0);
+	judge("u", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(ev(&j, SEL_USER, "u", NULL, MET_TOKENS, W_30D)->used, 100);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 100);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D)->used, 110);
+	assert_false(applies(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D));
+	/* Without the guild: the guild rule does not apply. */
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 2);
+	assert_false(applies(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D));
+}
+
+static void
+test_global_rule_denies_when_everything_pooled_is_full(void **state)
+{
+	struct estimate	 est = { 10, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_DAY, 1000);
+	add("a", NULL, NULL, T0, 600, 0);
+	add("b", "g", "m", T0, 395, 0);
+	judge("c", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.e[0].used, 995);
+	assert_int_equal(j.denied, 0);
+}
+
+static void
+test_pooled_vs_per_model_kinds(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D, 300);
+	rule_set(SEL_USER, "u", "gpt-4o", MET_TOKENS, W_30D, 200);
+	add("u", NULL, "gpt-4o", T0, 100, 0);
+	add("u", NULL, "claude", T0, 40, 0);
+	/* Without a model: pooled rules only. */
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_null(j.e[0].r->model);
+	assert_null(j.e[0].model);
+	assert_int_equal(j.e[0].used, 140);
+	/* With a model: the pooled and the most specific per-model rule. */
+	judge("u", NULL, "gpt-4o", T0, NULL, &j);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 140);
+	assert_int_equal(ev(&j, SEL_USER, "u", "gpt-4o", MET_TOKENS, W_30D)->used, 100);
+}
+
+static void
+test_each_model_counts_each_model_separately(void **state)
+{
+	struct estimate	 est = { 50, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D, 100);
+	add("u", NULL, "a", T0, 60, 0);
+	add("u", NULL, "b", T0, 10, 0);
+	add("u", NULL, "a", T0 + 1, 5, 0);
+	judge("u", NULL, "a", T0 + 2, &est, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].used, 65);
+	assert_int_equal(j.denied, 0);
+	judge("u", NULL, "b", T0 + 2, &est, &j);
+	assert_int_equal(j.e[0].used, 10);
+	assert_int_equal(j.denied, -1);
+	judge("u", NULL, "c", T0 + 2, &est, &j);
+	assert_int_equal(j.e[0].used, 0);
+}
+
+static void
+test_rule_set_again_replaces_value(void **state)
+{
+	struct rule	 r = mkrule(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10);
+	bool		 replaced = true;
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_rule_set(&r, &replaced), 0);
+	assert_false(replaced);
+	r.limit = 20;
+	assert_int_equal(quota_rule_set(&r, &replaced), 0);
+	assert_true(replaced);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(quota_nrules(), 1);
+	assert_int_equal(quota_rule(0)->limit, 20);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_rule_rm(&r), 1);
+	assert_int_equal(quota_rule_rm(&r), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(quota_nrules(), 0);
+}
+
+/* Guild pooling. */
+
+static void
+test_guild_rule_pools_its_members(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 1000);
+	add("u", "g", NULL, T0, 300, 0);
+	add("v", "g", NULL, T0, 400, 0);
+	add("u", "h", NULL, T0, 50, 0);		/* another guild */
+	add("v", NULL, NULL, T0, 60, 0);		/* a DM */
+	judge("w", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.e[0].used, 700);
+}
+
+static void
+test_per_user_rule_counts_user_across_guilds(void **state)
+{
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", "g", NULL, T0, 300, 0);
+	add("u", "h", NULL, T0, 50, 0);
+	add("u", NULL, NULL, T0, 7, 0);
+	add("v", "g", NULL, T0, 400, 0);
+	assert_int_equal(used1("u", "g", NULL, T0), 357);
+	assert_int_equal(used1("u", NULL, NULL, T0), 357);
+}
+
+static void
+test_guild_each_model_counts_guild_model(void **state)
+{
+	rule_set(SEL_GUILD, "g", "*", MET_TOKENS, W_30D, 1000);
+	add("u", "g", "a", T0, 300, 0);
+	add("v", "g", "a", T0, 20, 0);
+	add("v", "g", "b", T0, 4000, 0);
+	add("v", "h", "a", T0, 50000, 0);
+	assert_int_equal(used1("x", "g", "a", T0), 320);
+	assert_int_equal(used1("x", "g", "b", T0), 4000);
+}
+
+/* Holds. */
+
+static void
+test_hold_counts_for_user_guild_and_global(void **state)
+{
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_USER, "v", NULL, MET_REQUESTS, W_30D, 10);
+	judge("u", "g", NULL, T0, NULL, &j);		/* counters in memory */
+	hold("u", "g", "m", T0, 300, 100, 0, &h);
+	assert_int_equal(strlen(h.id), HOLD_ID_LEN);
+	assert_int_equal(h.expires, T0 + 300);
+	judge("u", "g", NULL, T0, NULL, &j);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->held, 100);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->held, 100);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D)->held, 100);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 0);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->remaining, 900);
+	/* Another user: only the guild and global counters hold it. */
+	judge("v", "g", NULL, T0, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->held, 0);
+	assert_int_equal(ev(&j, SEL_USER, "v", NULL, MET_REQUESTS, W_30D)->held, 0);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->held, 100);
+	judge("v", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D)->held, 100);
+	assert_int_equal(quota_nholds(), 1);
+}
+
+static void
+test_hold_counted_by_counter_loaded_later(void **state)
+{
+	/* The hold is placed before any counter is in memory. */
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_USER, "u", NULL, MET_REQUESTS, W_1H, 10);
+	rule_set(SEL_DEFAULT, NULL, "*", MET_COST, W_DAY, USD);
+	hold("u", NULL, "m", T0, 300, 0, 1234, &h);
+	judge("u", NULL, "m", T0, NULL, &j);
+	assert_int_equal(ev(&j, SEL_USER, "u", NULL, MET_REQUESTS, W_1H)->held, 1);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_COST, W_DAY)->held, 1234);
+	judge("u", NULL, "other", T0, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_COST, W_DAY)->held, 0);
+}
+
+static void
+test_ten_holds_fill_limit_eleventh_denied(void **state)
+{
+	struct estimate	 est = { 100, 0, 1 };
+	struct judgement j;
+	struct hold	 h;
+	int		 i;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	for (i = 0; i < 10; i++) {
+		judge("u", NULL, NULL, T0 + i, &est, &j);
+		assert_int_equal(j.denied, -1);
+		hold("u", NULL, NULL, T0 + i, 300, est.tokens, 0, &h);
+	}
+	judge("u", NULL, NULL, T0 + 10, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.e[0].used, 0);
+	assert_int_equal(j.e[0].held, 1000);
+	assert_int_equal(j.e[0].remaining, 0);
+	assert_int_equal(quota_nholds(), 10);
+}
+
+static void
+test_hold_drop_frees(void **state)
+{
+	struct estimate	 est = { 600, 0, 1 };
+	struct judgement j;
+	struct hold	 h;
+	bool		 active;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	hold("u", NULL, NULL, T0, 300, 600, 0, &h);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.e[0].held, 600);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold_drop(h.id), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_null(quota_hold_find(h.id, &active));
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.e[0].held, 0);
+	assert_int_equal(j.denied, -1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold_drop(h.id), -TOKQ_E_INVALID);
+	store_rollback();
+}
+
+static void
+test_hold_expiry_frees(void **state)
+{
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	hold("u", NULL, NULL, T0, 300, 600, 0, &h);
+	judge("u", NULL, NULL, T0 + 299, NULL, &j);
+	assert_int_equal(j.e[0].held, 600);
+	set_clock(T0 + 300);
+	quota_expire(T0 + 300);
+	judge("u", NULL, NULL, T0 + 300, NULL, &j);
+	assert_int_equal(j.e[0].held, 0);
+	assert_int_equal(quota_nholds(), 0);
+}
+
+static void
+test_expired_hold_found_in_grace_then_swept(void **state)
+{
+	struct hold	 h;
+	const struct hold *f;
+	bool		 active = true;
+
+	hold("u", "g", "m", T0, 60, 10, 20, &h);
+	f = quota_hold_find(h.id, &active);
+	assert_non_null(f);
+	assert_true(active);
+	set_clock(T0 + 61);
+	quota_expire(T0 + 61);
+	f = quota_hold_find(h.id, &active);
+	assert_non_null(f);
+	assert_false(active);
+	assert_string_equal(f->user, "u");
+	assert_string_equal(f->guild, "g");
+	assert_string_equal(f->model, "m");
+	assert_int_equal(f->tokens, 10);
+	assert_int_equal(f->cost, 20);
+	/* Within the grace: kept. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_sweep_holds(T0 + 60 + HOLD_GRACE - 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_non_null(quota_hold_find(h.id, &active));
+	/* After it: gone. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_sweep_holds(T0 + 60 + HOLD_GRACE), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_null(quota_hold_find(h.id, &active));
+}
+
+static void
+test_hold_expired_then_dropped_does_not_go_negative(void **state)
+{
+	/* Settling a hold after it expired must not subtract it twice. */
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	hold("u", NULL, NULL, T0, 60, 500, 0, &h);
+	judge("u", NULL, NULL, T0 + 61, NULL, &j);	/* expires it */
+	assert_int_equal(j.e[0].held, 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold_drop(h.id), 0);
+	assert_int_equal(store_commit(), 0);
+	judge("u", NULL, NULL, T0 + 62, NULL, &j);
+	assert_int_equal(j.e[0].held, 0);
+	assert_int_equal(j.e[0].remaining, 1000);
+}
+
+static void
+test_holds_survive_reload(void **state)
+{
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	hold("u", NULL, NULL, T0, 600, 250, 0, &h);
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	judge("u", NULL, NULL, T0 + 1, NULL, &j);
+	assert_int_equal(j.e[0].held, 250);
+	assert_int_equal(quota_nholds(), 1);
+}
+
+/* Reset. */
+
+static void
+test_reset_user_counts_from_zero_guild_keeps(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 5000);
+	add("u", "g", "m", T0, 900, 0);
+	judge("u", "g", "m", T0, NULL, &j);		/* counters in memory */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_reset("u", NULL), 0);
+	assert_int_equal(store_commit(), 0);
+	judge("u", "g", "m", T0 + 1, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 0);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D)->used, 0);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 900);
+	add("u", "g", "m", T0 + 2, 5, 0);
+	judge("u", "g", "m", T0 + 3, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 5);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 905);
+	/* And it stays reset after a restart. */
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	judge("u", "g", "m", T0 + 3, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 5);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 905);
+}
+
+static void
+test_reset_user_leaves_other_users(void **state)
+{
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, T0, 100, 0);
+	add("u2", NULL, NULL, T0, 200, 0);
+	assert_int_equal(used1("u2", NULL, NULL, T0), 200);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_reset("u", NULL), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(used1("u", NULL, NULL, T0), 0);
+	assert_int_equal(used1("u2", NULL, NULL, T0), 200);
+}
+
+static void
+test_reset_model_clears_only_that_model(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 10000);
+	rule_set(SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D, 10000);
+	add("u", NULL, "a", T0, 100, 0);
+	add("u", NULL, "ab", T0, 20, 0);
+	add("u", NULL, "b", T0, 3, 0);
+	judge("u", NULL, "a", T0, NULL, &j);
+	judge("u", NULL, "ab", T0, NULL, &j);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_reset("u", "a"), 0);
+	assert_int_equal(store_commit(), 0);
+	judge("u", NULL, "a", T0 + 1, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D)->used, 0);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 123);
+	judge("u", NULL, "ab", T0 + 1, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D)->used, 20);
+	judge("u", NULL, "b", T0 + 1, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_TOKENS, W_30D)->used, 3);
+}
+
+/* Prices. */
+
+static void
+price_set(const char *model, int64_t in, int64_t out, int64_t cached, int64_t cw)
+{
+	struct price	 p = { (char *)model, in, out, cached, cw };
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_price_set(&p), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+test_cost_gpt4o_mini_not_zero(void **state)
+{
+	/* $0.15 / $0.60 per 1M tokens. */
+	struct usage	 u = { .requests = 1, .prompt = 1000 };
+
+	price_set("gpt-4o-mini", 150000000, 600000000, -1, -1);
+	assert_int_equal(quota_cost("gpt-4o-mini", &u), 150000);
+	u.prompt = 1;
+	assert_int_equal(quota_cost("gpt-4o-mini", &u), 150);
+	u = (struct usage){ .requests = 1, .prompt = 1000, .completion = 500 };
+	assert_int_equal(quota_cost("gpt-4o-mini", &u), 150000 + 300000);
+}
+
+static void
+test_cost_cached_and_cache_write_prices(void **state)
+{
+	/* in $3, out $15, cached $0.30, cache write $3.75 per 1M. */
+	struct usage	 u = { .requests = 1, .prompt = 10000, .completion = 2000,
+	    .cached = 6000, .cache_write = 1000 };
+	int64_t		 want = 3000LL * 3000 + 2000LL * 15000 + 6000LL * 300 +
+	    1000LL * 3750;
+
+	price_set("claude", 3 * USD, 15 * USD, 300000000, 3750000000LL);
+	assert_int_equal(quota_cost("claude", &u), want);
+	/* Unset cached/cache-write prices: priced as input. */
+	price_set("claude", 3 * USD, 15 * USD, -1, -1);
+	assert_int_equal(quota_cost("claude", &u), 10000LL * 3000 + 2000LL * 15000);
+}
+
+static void
+test_cost_star_fallback_and_unpriced(void **state)
+{
+	struct usage	 u = { .requests = 1, .prompt = 1000000, .completion = 1000000 };
+
+	price_set("gpt-4o", 2500000000LL, 10 * USD, -1, -1);
+	assert_int_equal(quota_cost("unknown", &u), 0);
+	assert_int_equal(quota_cost(NULL, &u), 0);
+	price_set("*", 1 * USD, 2 * USD, -1, -1);
+	assert_int_equal(quota_cost("unknown", &u), 3 * USD);
+	assert_int_equal(quota_cost("gpt-4o", &u), 12500000000LL);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_price_rm("*"), 1);
+	assert_int_equal(quota_price_rm("*"), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(quota_cost("unknown", &u), 0);
+}
+
+static void
+test_cost_estimate_uses_dearer_price(void **state)
+{
+	price_set("gpt-4o-mini", 150000000, 600000000, -1, -1);
+	assert_int_equal(quota_cost_estimate("gpt-4o-mini", 1000), 600000);
+	assert_int_equal(quota_cost_estimate("nope", 1000), 0);
+}
+
+static void
+test_prices_survive_reload(void **state)
+{
+	struct usage	 u = { .requests = 1, .prompt = 1000 };
+
+	price_set("gpt-4o-mini", 150000000, 600000000, 75000000, -1);
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(quota_nprices(), 1);
+	assert_int_equal(quota_price(0)->cached, 75000000);
+	assert_int_equal(quota_cost("gpt-4o-mini", &u), 150000);
+}
+
+/* retry_at. */
+
+static void
+test_retry_at_rolling_when_enough_usage_leaves(void **state)
+{
+	struct estimate	 est = { 50, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 100);
+	add("u", NULL, NULL, T0 + 5, 30, 0);		/* bucket T0 */
+	add("u", NULL, NULL, T0 + 2 * MIN, 30, 0);	/* bucket T0+2m */
+	add("u", NULL, NULL, T0 + 10 * MIN, 40, 0);	/* bucket T0+10m */
+	judge("u", NULL, NULL, T0 + 20 * MIN, &est, &j);
+	assert_int_equal(j.e[0].used, 100);
+	assert_int_equal(j.denied, 0);
+	/* 50 must leave: 30 + 30, the second ends at T0+3m. */
+	assert_int_equal(j.e[0].retry_at, T0 + 3 * MIN + HOUR);
+	assert_int_equal(j.retry_at, T0 + 3 * MIN + HOUR);
+	/* And then there is room, a second before there is not. */
+	judge("u", NULL, NULL, j.retry_at - 1, &est, &j);
+	assert_int_equal(j.denied, 0);
+	judge("u", NULL, NULL, T0 + 3 * MIN + HOUR, &est, &j);
+	assert_int_equal(j.denied, -1);
+	assert_int_equal(j.e[0].used, 40);
+}
+
+static void
+test_retry_at_rolling_no_estimate(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 100);
+	add("u", NULL, NULL, T0, 10, 0);
+	add("u", NULL, NULL, T0 + 5 * MIN, 90, 0);
+	judge("u", NULL, NULL, T0 + 10 * MIN, NULL, &j);
+	assert_int_equal(j.denied, 0);
+	/* Below the limit once the first 10 leave. */
+	assert_int_equal(j.retry_at, T0 + MIN + HOUR);
+}
+
+static void
+test_retry_at_zero_when_estimate_exceeds_limit(void **state)
+{
+	struct estimate	 est = { 101, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 100);
+	add("u", NULL, NULL, T0, 10, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 100);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 1000);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 1);
+	assert_int_equal(j.retry_at, 0);
+}
+
+static void
+test_retry_at_calendar_next_boundary(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 100);
+	add("u", NULL, NULL, T0, 100, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, NEXT_DAY);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, -1);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_WEEK, 100);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.retry_at, NEXT_MONDAY);
+}
+
+static void
+test_binding_rule_is_the_one_freeing_last(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 100);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_MONTH, 100);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY, 100);
+	add("u", NULL, NULL, T0, 100, 0);
+	judge("u", NULL, NULL, T0 + 1, &est, &j);
+	assert_int_equal(j.n, 3);
+	assert_int_not_equal(j.denied, -1);
+	assert_int_equal(j.e[j.denied].r->win.kind, TOKQ_W_MONTH);
+	assert_int_equal(j.retry_at, NEXT_MONTH);
+	assert_true(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H)->denies);
+	assert_true(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_DAY)->denies);
+}
+
+static void
+test_bypass_evaluates_but_never_denies(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 10);
+	add("u", "g", NULL, T0, 50, 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_bypass_set(true, "g", true), 1);
+	assert_int_equal(store_commit(), 0);
+	judge("u", "g", NULL, T0, &est, &j);
+	assert_true(j.bypass);
+	assert_int_equal(j.denied, -1);
+	assert_true(j.e[0].denies);
+	assert_int_equal(j.e[0].used, 50);
+	judge("u", NULL, NULL, T0, &est, &j);		/* not in that guild */
+	assert_false(j.bypass);
+	assert_int_equal(j.denied, 0);
+}
+
+/* Persistence. */
+
+static void
+test_counters_reload_from_buckets(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 100000);
+	rule_set(SEL_DEFAULT, NULL, "*", MET_COST, W_DAY, USD);
+	rule_set(SEL_GUILD, "g", NULL, MET_REQUESTS, W_1H, 100);
+	rule_set(SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_MONTH, 100000);
+	/* quota_add only: no raw events exist to scan. */
+	add("u", "g", "m", T0 - 5 * DAY, 1000, 10);
+	add("u", "g", "m", T0, 200, 20);
+	add("v", "g", "n", T0 + 1, 30, 40);
+	judge("u", "g", "m", T0 + 2, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 1200);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_COST, W_DAY)->used, 20);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_REQUESTS, W_1H)->used, 2);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_MONTH)->used, 230);
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(quota_nrules(), 4);
+	judge("u", "g", "m", T0 + 2, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 1200);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, "*", MET_COST, W_DAY)->used, 20);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_REQUESTS, W_1H)->used, 2);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_MONTH)->used, 230);
+}
+
+static void
+test_plans_and_bypass_reload(void **state)
+{
+	rule_set(SEL_PLAN, "pro", NULL, MET_TOKENS, W_30D, 20);
+	plan_set("u", "pro");
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_bypass_set(false, "v", true), 1);
+	assert_int_equal(store_commit(), 0);
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	assert_string_equal(quota_plan("u"), "pro");
+	assert_true(quota_bypassed("v", NULL));
+	assert_false(quota_bypassed("u", NULL));
+}
+
+static void
+test_invalidate_forgets_rolled_back_additions(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 1000);
+	add("u", "g", NULL, T0, 100, 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_add("u", "g", NULL, T0 + 1, 500, 0), 0);
+	judge("u", "g", NULL, T0 + 2, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 600);
+	store_rollback();
+	quota_invalidate();
+	judge("u", "g", NULL, T0 + 2, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 100);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 100);
+}
+
+static void
+test_invalidate_forgets_rolled_back_rule_and_hold(void **state)
+{
+	struct rule	 r = mkrule(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_1H, 5);
+	struct estimate	 est = { 10, 0, 1 };
+	struct hold	 h;
+	bool		 replaced, active;
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_rule_set(&r, &replaced), 0);
+	assert_int_equal(quota_hold("u", NULL, NULL, T0, 300, &est, &h), 0);
+	store_rollback();
+	quota_invalidate();
+	assert_int_equal(quota_nrules(), 0);
+	assert_null(quota_hold_find(h.id, &active));
+}
+
+static void
+test_longer_rule_added_later_sees_older_usage(void **state)
+{
+	/*
+	 * A 60-day rule added while a counter is cached counts the same
+	 * as it does after a restart.
+	 */
+	struct tokq_window w60 = rolling(60 * DAY);
+	struct rule	 r30 = mkrule(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 0);
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 100000);
+	add("u", NULL, NULL, T0 - 40 * DAY, 1000, 0);	/* an old import */
+	add("u", NULL, NULL, T0, 5, 0);
+	assert_int_equal(used1("u", NULL, NULL, T0), 5);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_rule_rm(&r30), 1);
+	assert_int_equal(store_commit(), 0);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, w60, 100000);
+	assert_int_equal(used1("u", NULL, NULL, T0), 1005);
+	quota_shutdown();
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(used1("u", NULL, NULL, T0), 1005);
+}
+
+/* Thresholds. */
+
+static void
+test_threshold_defaults(void **state)
+{
+	assert_int_equal(quota_threshold(0.0), 0);
+	assert_int_equal(quota_threshold(79.99), 0);
+	assert_int_equal(quota_threshold(80.0), 80);
+	assert_int_equal(quota_threshold(94.99), 80);
+	assert_int_equal(quota_threshold(95.0), 95);
+	assert_int_equal(quota_threshold(99.99), 95);
+	assert_int_equal(quota_threshold(100.0), 100);
+	assert_int_equal(quota_threshold(250.0), 100);
+}
+
+static void
+test_threshold_from_judged_percent(void **state)
+{
+	struct judgement j;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", NULL, NULL, T0, 799, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(quota_threshold(j.e[0].percent), 0);
+	add("u", NULL, NULL, T0, 1, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(quota_threshold(j.e[0].percent), 80);
+	add("u", NULL, NULL, T0, 150, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(quota_threshold(j.e[0].percent), 95);
+	add("u", NULL, NULL, T0, 50, 0);
+	judge("u", NULL, NULL, T0, NULL, &j);
+	assert_int_equal(quota_threshold(j.e[0].percent), 100);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_rolling_1h_counts_until_window_end),
+		T(test_rolling_1h_gone_within_a_minute_late),
+		T(test_rolling_1h_never_early_at_minute_end),
+		T(test_rolling_30d_minute_buckets),
+		T(test_rolling_30d_hour_precision_after_compaction),
+		T(test_rolling_30d_hour_bucket_and_late_minute_never_early),
+		T(test_rolling_resets_at_is_oldest_bucket_end_plus_window),
+		T(test_rolling_no_usage_no_resets_at),
+		T(test_day_resets_at_midnight_utc),
+		T(test_day_excludes_yesterday),
+		T(test_week_resets_monday_midnight_utc),
+		T(test_month_resets_first_of_month_dec_to_jan),
+		T(test_estimate_exactly_at_limit_allowed),
+		T(test_no_estimate_allowed_while_below_limit),
+		T(test_over_limit_remaining_is_zero_and_percent_exact),
+		T(test_requests_metric_estimate_one),
+		T(test_cost_metric_in_nano_usd),
+		T(test_unlimited_never_denies_but_reports_used),
+		T(test_limit_zero_denies_everything),
+		T(test_limit_zero_calendar_has_no_retry),
+		T(test_no_rules_allows_everything),
+		T(test_user_beats_members_plan_default),
+		T(test_members_beats_plan_and_default),
+		T(test_plan_beats_default_only_for_plan_users),
+		T(test_members_rule_needs_the_guild),
+		T(test_members_rule_counts_user_across_guilds),
+		T(test_named_model_beats_each_model_same_selector),
+		T(test_selector_outranks_model_specificity),
+		T(test_different_windows_and_metrics_all_apply),
+		T(test_guild_and_global_rules_apply_in_addition),
+		T(test_global_rule_denies_when_everything_pooled_is_full),
+		T(test_pooled_vs_per_model_kinds),
+		T(test_each_model_counts_each_model_separately),
+		T(test_rule_set_again_replaces_value),
+		T(test_guild_rule_pools_its_members),
+		T(test_per_user_rule_counts_user_across_guilds),
+		T(test_guild_each_model_counts_guild_model),
+		T(test_hold_counts_for_user_guild_and_global),
+		T(test_hold_counted_by_counter_loaded_later),
+		T(test_ten_holds_fill_limit_eleventh_denied),
+		T(test_hold_drop_frees),
+		T(test_hold_expiry_frees),
+		T(test_expired_hold_found_in_grace_then_swept),
+		T(test_hold_expired_then_dropped_does_not_go_negative),
+		T(test_holds_survive_reload),
+		T(test_reset_user_counts_from_zero_guild_keeps),
+		T(test_reset_user_leaves_other_users),
+		T(test_reset_model_clears_only_that_model),
+		T(test_cost_gpt4o_mini_not_zero),
+		T(test_cost_cached_and_cache_write_prices),
+		T(test_cost_star_fallback_and_unpriced),
+		T(test_cost_estimate_uses_dearer_price),
+		T(test_prices_survive_reload),
+		T(test_retry_at_rolling_when_enough_usage_leaves),
+		T(test_retry_at_rolling_no_estimate),
+		T(test_retry_at_zero_when_estimate_exceeds_limit),
+		T(test_retry_at_calendar_next_boundary),
+		T(test_binding_rule_is_the_one_freeing_last),
+		T(test_bypass_evaluates_but_never_denies),
+		T(test_counters_reload_from_buckets),
+		T(test_plans_and_bypass_reload),
+		T(test_invalidate_forgets_rolled_back_additions),
+		T(test_invalidate_forgets_rolled_back_rule_and_hold),
+		T(test_longer_rule_added_later_sees_older_usage),
+		T(test_threshold_defaults),
+		T(test_threshold_from_judged_percent),
+	};
+
+	log_init(0, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
