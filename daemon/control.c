@@ -32,6 +32,7 @@
 #define BATCH_MAX	512		/* writes in one transaction */
 #define BATCH_USEC	5000		/* age of a batch that commits at once */
 #define IDLE_USEC	(60ULL * 1000000)	/* a connection silent this long is closed */
+#define FRAME_USEC	(10ULL * 1000000)	/* a started frame must arrive within this */
 #define READ_CHUNK	65536
 
 struct conn {
@@ -47,6 +48,7 @@ struct conn {
 	msgpack_sbuffer	 held;		/* the reply waiting for the commit */
 	bool		 waiting;
 	bool		 eof;
+	bool		 partial;	/* a frame has started arriving */
 };
 
 static struct {
@@ -64,6 +66,7 @@ static struct {
 static void	conn_close(struct conn *);
 static void	conn_update(struct conn *);
 static void	conn_process(struct conn *);
+static void	conn_deadline(struct conn *, uint64_t);
 
 static uint64_t
 mono_usec(void)
@@ -221,12 +224,29 @@ conn_process(struct conn *c)
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
+	if (off > 0) {
+		/* Whole frames arrived: the next one gets its own deadline. */
+		c->partial = c->in_len > 0;
+		conn_deadline(c, c->partial ? FRAME_USEC : IDLE_USEC);
+	}
 	if (!ctl.replaying && (ctl.batch >= BATCH_MAX ||
 	    (ctl.batch > 0 && mono_usec() - ctl.batch_start > BATCH_USEC))) {
 		control_commit_now();
 		return;		/* that processed every connection again */
 	}
 	conn_update(c);
+}
+
+/*
+ * Close the connection unless it progresses within usec: a silent one after
+ * IDLE_USEC, one that started a frame and has not finished it after
+ * FRAME_USEC, so a client trickling bytes cannot hold a slot for long.
+ */
+static void
+conn_deadline(struct conn *c, uint64_t usec)
+{
+	sd_event_source_set_time_relative(c->idle, usec);
+	sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
 }
 
 /* Read what there is; answer complete frames. */
@@ -262,7 +282,9 @@ conn_read(struct conn *c)
 			log_debug("pid %d: truncated frame", (int)c->peer.pid);
 	}
 	c->in_len += (size_t)n;
-	sd_event_source_set_time_relative(c->idle, IDLE_USEC);
+	if (!c->partial)
+		conn_deadline(c, c->in_len > 0 ? FRAME_USEC : IDLE_USEC);
+	c->partial = c->in_len > 0;
 	conn_process(c);
 }
 
@@ -333,9 +355,12 @@ conn_idle_cb(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (c->waiting)
+	if (c->waiting) {
+		conn_deadline(c, IDLE_USEC);
 		return 0;
-	log_debug("pid %d: idle connection closed", (int)c->peer.pid);
+	}
+	log_debug("pid %d: %s connection closed", (int)c->peer.pid,
+	    c->partial ? "stalled" : "idle");
 	conn_close(c);
 	return 0;
 }
