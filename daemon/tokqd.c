@@ -24,9 +24,22 @@
 
 #define DEFAULT_CONFIG	"/etc/tokq/tokqd.conf"
 
-static char	 admin_group[64] = "tokq-admin";
-static int64_t	 idle_exit;		/* seconds; 0: never */
-static sd_event_source *idle_timer;
+/* What tokqd.conf sets; a reload parses into a fresh copy and swaps it in. */
+struct config {
+	int	 retention_days;
+	int	 warn[8];
+	int	 nwarn;
+	char	 admin_group[64];
+	int64_t	 idle_exit;		/* seconds; 0: never */
+};
+static const struct config config_defaults = {
+	.retention_days = 30, .warn = { 80, 95, 100 }, .nwarn = 3,
+	.admin_group = "tokq-admin", .idle_exit = 0,
+};
+static struct config	 conf;
+static int64_t		 idle_exit_opt = -1;	/* --idle-exit beats the file */
+static int64_t		 idle_exit;
+static sd_event_source	*idle_timer;
 
 static __attribute__((noreturn)) void
 usage(int rc)
@@ -60,17 +73,19 @@ parse_thresholds(const char *v, int *out, int *n)
 }
 
 /*
- * Read `key = value` lines; # starts a comment.  Unknown keys and bad
- * values are errors naming the file and line.  A missing default config
- * file is fine; a missing named one is not.
+ * Read `key = value` lines into *c, starting from the defaults; # starts a
+ * comment.  Unknown keys and bad values are errors naming the file and
+ * line, and leave *c partly filled: the caller uses it only on success.  A
+ * missing default config file is fine; a missing named one is not.
  */
 static int
-config_load(const char *path, bool named)
+config_parse(const char *path, bool named, struct config *c)
 {
 	FILE	*f;
 	char	 line[512];
 	int	 lineno = 0, bad = 0;
 
+	*c = config_defaults;
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !named)
 			return 0;
@@ -103,14 +118,15 @@ config_load(const char *path, bool named)
 			;
 		if (strcmp(k, "retention_days") == 0 && tokq_parse_u64(v, &x) == 0 &&
 		    x >= 1 && x <= 36600)
-			env.retention_days = (int)x;
+			c->retention_days = (int)x;
 		else if (strcmp(k, "warn_thresholds") == 0 &&
-		    parse_thresholds(v, env.warn, &env.nwarn) == 0)
+		    parse_thresholds(v, c->warn, &c->nwarn) == 0)
 			;
-		else if (strcmp(k, "admin_group") == 0 && *v && strlen(v) < sizeof(admin_group))
-			snprintf(admin_group, sizeof(admin_group), "%s", v);
+		else if (strcmp(k, "admin_group") == 0 && *v &&
+		    strlen(v) < sizeof(c->admin_group))
+			snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
 		else if (strcmp(k, "idle_exit") == 0 && tokq_parse_duration(v, &x) == 0)
-			idle_exit = x;
+			c->idle_exit = x;
 		else {
 			log_warnx("%s:%d: bad setting '%s = %s'", path, lineno, k, v);
 			bad = 1;
@@ -120,29 +136,56 @@ config_load(const char *path, bool named)
 	return bad ? -1 : 0;
 }
 
+/* Make a parsed config the one in force. */
 static void
-admin_group_resolve(void)
+config_apply(const struct config *c)
 {
-	struct group	*gr = getgrnam(admin_group);
+	struct group	*gr;
 
+	conf = *c;
+	env.retention_days = c->retention_days;
+	memcpy(env.warn, c->warn, sizeof(env.warn));
+	env.nwarn = c->nwarn;
+	idle_exit = idle_exit_opt >= 0 ? idle_exit_opt : c->idle_exit;
+	gr = getgrnam(c->admin_group);
 	env.admin_gid = gr ? gr->gr_gid : (gid_t)-1;
 	if (gr == NULL)
-		log_debug("admin group %s does not exist", admin_group);
+		log_debug("admin group %s does not exist", c->admin_group);
+}
+
+static int	idle_cb(sd_event_source *, uint64_t, void *);
+
+/* (Re)arm the idle timer for the idle_exit in force. */
+static void
+idle_arm(sd_event *ev)
+{
+	if (idle_exit <= 0) {
+		if (idle_timer)
+			sd_event_source_set_enabled(idle_timer, SD_EVENT_OFF);
+		return;
+	}
+	if (idle_timer == NULL && sd_event_add_time_relative(ev, &idle_timer,
+	    CLOCK_MONOTONIC, (uint64_t)idle_exit * 1000000, 0, idle_cb, NULL) < 0) {
+		log_warnx("cannot arm the idle timer");
+		return;
+	}
+	sd_event_source_set_time_relative(idle_timer, (uint64_t)idle_exit * 1000000);
+	sd_event_source_set_enabled(idle_timer, SD_EVENT_ONESHOT);
 }
 
 static int
 signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 {
 	if (si->ssi_signo == SIGHUP) {
-		int	 saved_ret = env.retention_days;
+		struct config	 c;
 
-		if (config_load(env.config_path, false) == -1) {
-			log_warnx("config not reloaded");
-			env.retention_days = saved_ret;
-		} else {
-			admin_group_resolve();
-			log_info("config reloaded");
+		if (config_parse(env.config_path, false, &c) == -1) {
+			log_warnx("%s: config not reloaded; the old one stays", env.config_path);
+			return 0;
 		}
+		config_apply(&c);
+		idle_arm(sd_event_source_get_event(s));
+		log_info("config reloaded");
 		return 0;
 	}
 	log_info("signal %d: stopping", (int)si->ssi_signo);
@@ -160,8 +203,7 @@ idle_cb(sd_event_source *s, uint64_t usec, void *arg)
 		sd_event_exit(sd_event_source_get_event(s), 0);
 		return 0;
 	}
-	sd_event_source_set_time_relative(s, (uint64_t)idle_exit * 1000000);
-	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	idle_arm(sd_event_source_get_event(s));
 	return 0;
 }
 
@@ -206,7 +248,7 @@ main(int argc, char *argv[])
 		case 'I':
 			if (tokq_parse_duration(optarg, &x) == -1)
 				usage(64);
-			idle_exit = x;
+			idle_exit_opt = x;
 			break;
 		case 'n':
 			check_only = true;
@@ -226,13 +268,13 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(64);
 	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
-	if (config_load(env.config_path, named_config) == -1)
+	if (config_parse(env.config_path, named_config, &conf) == -1)
 		fatalx("%s: configuration error", env.config_path);
 	if (check_only) {
 		printf("%s: configuration OK\n", env.config_path);
 		return 0;
 	}
-	admin_group_resolve();
+	config_apply(&conf);
 	if (tokq_socket_path(sockopt, sockpath, sizeof(sockpath)) == -1)
 		fatalx("no socket path: use --socket or set TOKQ_SOCKET");
 	if (tokq_db_path(dbopt, dbpath, sizeof(dbpath)) == -1)
@@ -264,9 +306,7 @@ main(int argc, char *argv[])
 	control_init(ev);
 	if (maint_init(ev) < 0)
 		fatalx("cannot start maintenance");
-	if (idle_exit > 0 && sd_event_add_time_relative(ev, &idle_timer, CLOCK_MONOTONIC,
-	    (uint64_t)idle_exit * 1000000, 0, idle_cb, NULL) < 0)
-		fatalx("cannot arm the idle timer");
+	idle_arm(ev);
 
 	log_info("tokqd %s ready on %s%s (database %s)", TOKQ_VERSION, sockpath,
 	    env.socket_activated ? ", socket-activated" : "", dbpath);
