@@ -8,7 +8,8 @@ B	:= build
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
-DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3
+DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
+		   groff-base man-db bsdextrautils nodejs
 PC_LIBS		:= libsystemd sqlite3 msgpack jansson
 
 CC	?= cc
@@ -27,12 +28,14 @@ CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
 
-all: $(B)/tokqd $(B)/tokq
+BENCH	:= $(if $(wildcard bench/*.c),$(B)/tokq-bench)
+all: $(B)/tokqd $(B)/tokq $(BENCH)
 
 deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
-	for c in jq systemd-socket-activate prove setpriv sqlite3 python3; do \
+	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
+		groff col node; do \
 		command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -52,6 +55,10 @@ $(B)/tokqd: $(B)/daemon/tokqd.o $(DAEMON) $(COMMON)
 $(B)/tokq: $(CLIENT) $(COMMON)
 	$(CC) $(CFLAGS) -o $@ $^ $(C_LIBS) $(LDFLAGS)
 
+# The load generator speaks the protocol itself (bench/*.c).
+$(B)/tokq-bench: $(patsubst %.c,$(B)/%.o,$(wildcard bench/*.c)) $(COMMON)
+	$(CC) $(CFLAGS) -o $@ $^ $(C_LIBS) -lpthread -lm $(LDFLAGS)
+
 # The daemon's modules but main, as an archive: a unit test pulls in only what it uses.
 $(B)/libtokqd.a: $(DAEMON) $(COMMON)
 	rm -f $@; ar rcs $@ $^
@@ -69,6 +76,7 @@ integration: all
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 # The same tests with AddressSanitizer and UBSan, in a build tree of their own.
 check-asan:
@@ -92,15 +100,50 @@ demo: all
 	@tests/demo.sh
 
 bench: all
-	@echo "bench: build/tokq-bench comes with issue 6"
+	@bench/run.sh
 
+# Everything lands under $(DESTDIR)$(PREFIX): nothing in /etc, nothing run.
+# Then, as root: systemd-sysusers; systemctl daemon-reload;
+# systemctl enable --now tokqd.socket (see docs/install.md).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/doc/tokq/examples
 	install -m 755 $(B)/tokq $(DESTDIR)$(PREFIX)/bin/tokq
 	install -m 755 $(B)/tokqd $(DESTDIR)$(PREFIX)/sbin/tokqd
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|' systemd/tokqd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/tokqd.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.service
 	install -m 644 systemd/tokqd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.socket
+	install -m 644 systemd/tokq.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/tokq.conf
+	install -m 644 man/tokq.1 $(DESTDIR)$(PREFIX)/share/man/man1/tokq.1
+	install -m 644 man/tokqd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/tokqd.conf.5
+	install -m 644 man/tokqd.8 $(DESTDIR)$(PREFIX)/share/man/man8/tokqd.8
+	install -m 644 completion/tokq.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tokq
+	install -m 644 etc/tokqd.conf.example $(DESTDIR)$(PREFIX)/share/doc/tokq/tokqd.conf.example
+	install -m 644 examples/python_bot.py examples/node_bot.js \
+		$(DESTDIR)$(PREFIX)/share/doc/tokq/examples/
+
+# Removes exactly what install put there, and the doc directory it made;
+# the database (/var/lib/tokq) and /etc/tokq stay.
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tokq $(DESTDIR)$(PREFIX)/sbin/tokqd \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tokqd.socket \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/tokq.conf \
+		$(DESTDIR)$(PREFIX)/share/man/man1/tokq.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/tokqd.conf.5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/tokqd.8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/tokq \
+		$(DESTDIR)$(PREFIX)/share/doc/tokq/tokqd.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/tokq/examples/python_bot.py \
+		$(DESTDIR)$(PREFIX)/share/doc/tokq/examples/node_bot.js
+	-rmdir $(DESTDIR)$(PREFIX)/share/doc/tokq/examples $(DESTDIR)$(PREFIX)/share/doc/tokq \
+		2>/dev/null
 
 clean:
 	rm -rf build build-asan
