@@ -511,7 +511,10 @@ record_items(struct request *rq, struct norm_item **items, size_t *n)
 			return rc;
 		for (i = 0; i < *n; i++)
 			if ((*items)[i].model == NULL && arg_s(rq, "model") == NULL) {
+				/* the caller frees *items: leave it nothing to free twice */
 				normalize_free(*items, *n);
+				*items = NULL;
+				*n = 0;
 				return fail(rq, TOKQ_E_USAGE,
 				    "--model is required: the usage JSON names no model");
 			}

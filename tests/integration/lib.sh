@@ -215,7 +215,7 @@ stderr_lines() {
 # Returns 1 when it does not, or when the process $1 died meanwhile.
 wait_for_status() {
 	local pid=${1:-}
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		if "$TOKQ" --socket "$SOCK" status >/dev/null 2>&1; then
 			return 0
 		fi
@@ -234,7 +234,8 @@ start_tokqd() {
 	"$TOKQD" --socket "$SOCK" --db "$DB" --test-clock "$@" 2>>"$T/tokqd.log" &
 	TOKQD_PID=$!
 	if ! wait_for_status "$TOKQD_PID"; then
-		bail "tokqd answers on $SOCK" "  tokqd $* did not answer within 5 s"
+		bail "tokqd answers on $SOCK" "  tokqd $* did not answer within 15 s" \
+			"$(tail -n 20 "$T/tokqd.log" 2>/dev/null | sed 's/^/  log: /')"
 	fi
 }
 
