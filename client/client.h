@@ -40,6 +40,7 @@ enum argkind {
 	K_MLIMIT,	/* metric = key, limit = int >= 0 or -1 */
 	K_MCOST,	/* metric = key, limit = usd, or int -1 */
 	K_METRIC,	/* metric = key, no argument */
+	K_LOCAL,	/* str for tokq itself (--format, a file name): never sent */
 };
 
 /* flag.opts */
@@ -78,6 +79,7 @@ struct req {
 
 typedef int	 (*check_fn)(const struct req *);
 typedef void	 (*print_fn)(const struct req *, const msgpack_object *);
+typedef int	 (*run_fn)(const struct req *, const char *sock, bool json);
 
 /* cmd.section, for `tokq help` */
 enum { S_BOT = 0, S_ADMIN, S_TEST };
@@ -90,6 +92,8 @@ struct cmd {
 	check_fn		 check;		/* rules across flags, or NULL */
 	print_fn		 print;		/* human output */
 	const char		*help;
+	run_fn			 run;		/* many requests (export, import): replaces
+						   the one request; returns the exit code */
 };
 
 /* tokq.c */
@@ -98,8 +102,17 @@ const char	*req_str(const struct req *, const char *);
 void		 usage_fail(const struct cmd *, const char *, ...)
 		    __attribute__((format(printf, 2, 3), noreturn));
 
+/*
+ * tokq.c: one request on an open connection; returns the reply map (in
+ * up, valid until it is destroyed or reused) or exits as main would.
+ */
+const msgpack_object *client_call(int fd, const msgpack_sbuffer *req,
+		    msgpack_unpacked *up, char **buf);
+
 /* conn.c */
 char		*conn_roundtrip(const char *, const char *, size_t, size_t *);
+int		 conn_connect(const char *);
+char		*conn_call(int, const char *, size_t, size_t *);
 
 /* output.c: the reply */
 const msgpack_object *mp_get(const msgpack_object *, const char *);
@@ -128,5 +141,14 @@ void		 print_price_set(const struct req *, const msgpack_object *);
 void		 print_price_list(const struct req *, const msgpack_object *);
 void		 print_price_rm(const struct req *, const msgpack_object *);
 void		 print_clock(const struct req *, const msgpack_object *);
+void		 print_stats(const struct req *, const msgpack_object *);
+void		 print_report(const struct req *, const msgpack_object *);
+void		 print_log(const struct req *, const msgpack_object *);
+void		 json_string(FILE *, const char *, size_t);
+char		*fmt_int(int64_t, char *, size_t);
+
+/* transfer.c: export and import, page by page and batch by batch */
+int		 run_export(const struct req *, const char *, bool);
+int		 run_import(const struct req *, const char *, bool);
 
 #endif

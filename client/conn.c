@@ -146,13 +146,29 @@ recv_all(int fd, char *p, size_t len, int64_t deadline)
 char *
 conn_roundtrip(const char *path, const char *req, size_t len, size_t *replylen)
 {
+	int	 fd = conn_open(path);
+	char	*buf = conn_call(fd, req, len, replylen);
+
+	close(fd);
+	return buf;
+}
+
+/* A connection for several requests in turn (export, import); exits on failure. */
+int
+conn_connect(const char *path)
+{
+	return conn_open(path);
+}
+
+/* One request and its reply on the open connection fd, as conn_roundtrip. */
+char *
+conn_call(int fd, const char *req, size_t len, size_t *replylen)
+{
 	unsigned char	 hdr[TOKQ_FRAME_HDR];
 	int64_t		 deadline;
 	uint32_t	 n;
 	char		*buf;
-	int		 fd;
 
-	fd = conn_open(path);
 	deadline = now_ms() + REPLY_TIMEOUT_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
 	send_all(fd, (const char *)hdr, sizeof(hdr), deadline);
@@ -165,7 +181,6 @@ conn_roundtrip(const char *path, const char *req, size_t len, size_t *replylen)
 	if ((buf = malloc(n)) == NULL)
 		fail(TOKQ_EXIT_SOFTWARE, "out of memory");
 	recv_all(fd, buf, n, deadline);
-	close(fd);
 	*replylen = n;
 	return buf;
 }

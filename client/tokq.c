@@ -23,6 +23,9 @@
 
 static int	 check_check(const struct req *);
 static int	 check_record(const struct req *);
+static int	 check_report(const struct req *);
+static int	 check_export(const struct req *);
+static int	 check_import(const struct req *);
 
 /* Flags that several commands share. */
 #define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
@@ -154,10 +157,46 @@ static const struct flag f_clock_advance[] = {
 	FL_END
 };
 
-/*
- * The commands, in the order `tokq help` lists them.  stats, report, log,
- * export and import get their rows here when tokqd learns their ops.
- */
+#define FL_SINCE(o)	{ "since", "T", K_TIME, "since", NULL, o, "from time T (2026-11-01 or an ISO time, UTC)" }
+#define FL_UNTIL	{ "until", "T", K_TIME, "until", NULL, 0, "up to time T, excluded" }
+
+static const struct flag f_stats[] = {
+	{ "days", "N", K_INT, "days", NULL, F_GROUP(1), "the N days ending today (default 30)" },
+	FL_SINCE(F_GROUP(1)), FL_UNTIL, FL_GUILD,
+	{ "top", "N", K_INT, "top", NULL, 0, "top N users and guilds (default 10)" },
+	FL_END
+};
+
+static const struct flag f_report[] = {
+	{ "period", "P", K_STR, "period", NULL, 0, "day (default), week or month: the current one" },
+	{ "top", "N", K_INT, "top", NULL, 0, "top N users (default 10)" },
+	FL_GUILD,
+	{ "format", "F", K_LOCAL, NULL, NULL, 0, "text (default), markdown (for Discord) or json" },
+	FL_END
+};
+
+static const struct flag f_log[] = {
+	{ "user", "U", K_ID, "user", NULL, 0, "this user's events only" },
+	{ "guild", "G", K_ID, "guild", NULL, 0, "this guild's events only" },
+	{ "last", "N", K_INT, "last", NULL, 0, "the last N events (default 10, at most 1000)" },
+	FL_END
+};
+
+static const struct flag f_export[] = {
+	FL_SINCE(0), FL_UNTIL,
+	{ "user", "U", K_ID, "user", NULL, 0, "this user's events only" },
+	{ "guild", "G", K_ID, "guild", NULL, 0, "this guild's events only" },
+	{ "format", "F", K_LOCAL, NULL, NULL, 0, "jsonl (default) or csv" },
+	FL_END
+};
+
+static const struct flag f_import[] = {
+	{ "format", "F", K_LOCAL, NULL, NULL, 0, "jsonl or csv (default: guessed from the first line)" },
+	{ "FILE", "FILE", K_LOCAL, NULL, NULL, F_POS | F_REQ, "what export wrote, or a table's CSV; - for stdin" },
+	FL_END
+};
+
+/* The commands, in the order `tokq help` lists them. */
 static const struct cmd cmds[] = {
 	{ { "check", NULL }, "check", S_BOT, f_check, check_check, print_check,
 	    "may this user make this call? (exit 1 when denied)" },
@@ -195,6 +234,16 @@ static const struct cmd cmds[] = {
 	    "list the prices" },
 	{ { "price", "rm" }, "price_rm", S_ADMIN, f_price_rm, NULL, print_price_rm,
 	    "remove a model's price" },
+	{ { "stats", NULL }, "stats", S_ADMIN, f_stats, NULL, print_stats,
+	    "totals, top users and guilds, by model, service and day" },
+	{ { "report", NULL }, "report", S_ADMIN, f_report, check_report, print_report,
+	    "the period's top users with medals, ready to post" },
+	{ { "log", NULL }, "log", S_ADMIN, f_log, NULL, print_log,
+	    "recent events, newest first" },
+	{ { "export", NULL }, "export", S_ADMIN, f_export, check_export, NULL,
+	    "raw events as JSON lines or CSV", run_export },
+	{ { "import", NULL }, "import", S_ADMIN, f_import, check_import, NULL,
+	    "events with their times, from export or another tool", run_import },
 	{ { "clock", "set" }, "clock_set", S_TEST, f_clock_set, NULL, print_clock,
 	    "set the daemon's clock (tokqd --test-clock only)" },
 	{ { "clock", "advance" }, "clock_advance", S_TEST, f_clock_advance, NULL, print_clock,
@@ -239,6 +288,53 @@ check_record(const struct req *r)
 	if (!req_val(r, "model")->set && !req_val(r, "usage-json")->set)
 		usage_fail(r->cmd, "--model is required (unless --usage-json names it)");
 	return 0;
+}
+
+/* --format: one of the words in list (NULL-terminated), when given. */
+static void
+check_format(const struct req *r, const char *const *list)
+{
+	const char	*f = req_str(r, "format");
+	char		 want[128] = "";
+	size_t		 i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; list[i] != NULL; i++) {
+		if (strcmp(f, list[i]) == 0)
+			return;
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+		    i == 0 ? "" : list[i + 1] ? ", " : " or ", list[i]);
+	}
+	usage_fail(r->cmd, "--format: bad value '%s' (want %s)", f, want);
+}
+
+static int
+check_report(const struct req *r)
+{
+	static const char *const formats[] = { "text", "markdown", "json", NULL };
+	const char	*p = req_str(r, "period");
+
+	if (p != NULL && strcmp(p, "day") != 0 && strcmp(p, "week") != 0 &&
+	    strcmp(p, "month") != 0)
+		usage_fail(r->cmd, "--period: bad value '%s' (want day, week or month)", p);
+	check_format(r, formats);
+	return 0;
+}
+
+static int
+check_export(const struct req *r)
+{
+	static const char *const formats[] = { "jsonl", "csv", NULL };
+
+	check_format(r, formats);
+	return 0;
+}
+
+static int
+check_import(const struct req *r)
+{
+	return check_export(r);
 }
 
 /* "limit set", or "check": a command's name in messages and help. */
@@ -712,6 +808,12 @@ parse_value(const struct cmd *c, const struct flag *fl, const char *arg,
 	}
 	if (rc == 0)
 		return;
+	/* a negative count is invalid data (65), as tokqd would judge it */
+	if (fl->kind == K_INT && arg[0] == '-' && arg[1] != '\0' &&
+	    strspn(arg + 1, "0123456789") == strlen(arg + 1)) {
+		fprintf(stderr, "tokq: --%s: must not be negative (%s)\n", fl->name, arg);
+		exit(TOKQ_EXIT_DATAERR);
+	}
 	if (fl->opts & F_POS)
 		snprintf(dash, sizeof(dash), "%s", fl->name);
 	else
@@ -854,7 +956,7 @@ pack_request(const struct req *r, msgpack_packer *pk)
 #define PSTR(s, len)	msgpack_pack_str_with_body(pk, (s), (len))
 #define PKEY(s)		PSTR((s), strlen(s))
 	for (i = 0; f[i].name != NULL; i++)
-		if (r->v[i].set)
+		if (r->v[i].set && f[i].kind != K_LOCAL)
 			n += (f[i].kind == K_SEL || f[i].kind == K_MLIMIT ||
 			    f[i].kind == K_MCOST) ? 2 : 1;
 	msgpack_pack_map(pk, n);
@@ -867,6 +969,8 @@ pack_request(const struct req *r, msgpack_packer *pk)
 		if (!v->set)
 			continue;
 		switch (f[i].kind) {
+		case K_LOCAL:
+			break;
 		case K_ID:
 		case K_STR:
 		case K_JSON:
@@ -990,6 +1094,44 @@ reply_fail(const msgpack_object *reply, int64_t code)
 	exit(tokq_code_exit((int)code));
 }
 
+/*
+ * The reply map in the frame buf (len bytes), unpacked into up; a
+ * malformed frame exits 70, a reply with code != 0 exits with its code.
+ */
+static const msgpack_object *
+reply_of(const char *buf, size_t len, msgpack_unpacked *up)
+{
+	const msgpack_object	*code;
+	size_t			 off = 0;
+
+	if (tokq_frame_check(buf, len) != 0 ||
+	    msgpack_unpack_next(up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    up->data.type != MSGPACK_OBJECT_MAP ||
+	    (code = mp_get(&up->data, "code")) == NULL ||
+	    (code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+		fputs("tokq: malformed reply from tokqd\n", stderr);
+		exit(TOKQ_EXIT_SOFTWARE);
+	}
+	if (code->via.u64 != TOKQ_OK)
+		reply_fail(&up->data, (int64_t)(code->via.u64 > 255 ? 255 : code->via.u64));
+	return &up->data;
+}
+
+/* One request on an open connection; *buf is the frame up points into. */
+const msgpack_object *
+client_call(int fd, const msgpack_sbuffer *req, msgpack_unpacked *up, char **buf)
+{
+	size_t	 len;
+
+	if (req->size > TOKQ_FRAME_MAX) {
+		fprintf(stderr, "tokq: a request is larger than %d bytes\n", TOKQ_FRAME_MAX);
+		exit(TOKQ_EXIT_SOFTWARE);
+	}
+	free(*buf);
+	*buf = conn_call(fd, req->data, req->size, &len);
+	return reply_of(*buf, len, up);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -998,9 +1140,9 @@ main(int argc, char *argv[])
 	msgpack_sbuffer		 sb;
 	msgpack_packer		 pk;
 	msgpack_unpacked	 up;
-	const msgpack_object	*reply, *code;
+	const msgpack_object	*reply;
 	char			**rest, sock[PATH_MAX], *buf;
-	size_t			 len, off = 0;
+	size_t			 len;
 	int			 nrest;
 
 	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
@@ -1019,21 +1161,12 @@ main(int argc, char *argv[])
 		    "XDG_RUNTIME_DIR\n", stderr);
 		return TOKQ_EXIT_UNAVAILABLE;
 	}
+	if (r.cmd->run != NULL)
+		return r.cmd->run(&r, sock, g.json);
 	buf = conn_roundtrip(sock, sb.data, sb.size, &len);
-
 	msgpack_unpacked_init(&up);
-	if (tokq_frame_check(buf, len) != 0 ||
-	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    up.data.type != MSGPACK_OBJECT_MAP ||
-	    (code = mp_get(&up.data, "code")) == NULL ||
-	    (code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
-		fputs("tokq: malformed reply from tokqd\n", stderr);
-		return TOKQ_EXIT_SOFTWARE;
-	}
-	reply = &up.data;
-	if (code->via.u64 != TOKQ_OK)
-		reply_fail(reply, (int64_t)(code->via.u64 > 255 ? 255 : code->via.u64));
-	if (g.json)
+	reply = reply_of(buf, len, &up);
+	if (g.json || (req_str(&r, "format") && strcmp(req_str(&r, "format"), "json") == 0))
 		json_reply(stdout, reply);
 	else
 		r.cmd->print(&r, reply);

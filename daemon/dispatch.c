@@ -6,7 +6,8 @@
  * operation, refuses non-admins before anything runs, and checks every
  * argument's name, type and value against the table; a handler only ever
  * sees arguments that are present, typed and valid.  Handlers return 0 or a
- * negative TOKQ_E_* code with a one-line reason in req->err.
+ * negative TOKQ_E_* code with a one-line reason in req->err.  The types and
+ * the reply packers are in reply.h; the admin views' handlers in report.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,61 +18,7 @@
 #include <time.h>
 #include <jansson.h>
 
-#include "tokqd.h"
-
-#define MAX_ARGS	32
-
-enum akind {
-	A_ID,		/* a valid id */
-	A_MODEL,	/* an id, or "*" */
-	A_STR,		/* any string (checked by the handler) */
-	A_COUNT,	/* an integer >= 0 */
-	A_USD,		/* money, float or integer USD, >= 0 */
-	A_LIMIT,	/* an integer, or money for cost rules; -1 unlimited */
-	A_BOOL,
-	A_TIME,		/* Unix seconds */
-	A_WINDOW,
-	A_JSON,		/* a string holding a JSON document */
-};
-
-struct argspec {
-	const char	*name;
-	enum akind	 kind;
-	bool		 required;
-	bool		 admin;		/* only an admin may pass it */
-};
-
-struct argval {
-	bool			 set;
-	char			*s;		/* A_ID, A_MODEL, A_STR, A_JSON, A_WINDOW */
-	int64_t			 i;		/* counts, times, USD as nano-USD, limits */
-	bool			 is_float;	/* A_LIMIT given as a float */
-	double			 f;
-	bool			 b;
-	struct tokq_window	 w;
-};
-
-struct request {
-	const struct op		*op;
-	const struct peer	*peer;
-	struct argval		 v[MAX_ARGS];
-	char			 err[256];
-	bool			 wrote;		/* the reply waits for the commit */
-};
-
-struct reply {
-	msgpack_sbuffer	 sb;
-	msgpack_packer	 pk;
-	uint32_t	 n;		/* top-level pairs packed */
-};
-
-struct op {
-	const char	*name;
-	int		(*handler)(struct request *, struct reply *);
-	bool		 admin;
-	bool		 writes;	/* runs under a savepoint of its own */
-	struct argspec	 args[MAX_ARGS];
-};
+#include "reply.h"
 
 static int	h_check(struct request *, struct reply *);
 static int	h_record(struct request *, struct reply *);
@@ -133,6 +80,19 @@ static const struct op ops[] = {
 	{ "price_rm", h_price_rm, true, true, { { "model", A_MODEL, true } } },
 	{ "clock_set", h_clock_set, true, true, { { "at", A_TIME, true } } },
 	{ "clock_advance", h_clock_advance, true, true, { { "seconds", A_COUNT, true } } },
+	/* the admin views, in report.c */
+	{ "stats", report_stats, true, false, {
+		{ "days", A_COUNT }, { "since", A_TIME }, { "until", A_TIME },
+		{ "guild", A_ID }, { "top", A_COUNT } } },
+	{ "report", report_report, true, false, {
+		{ "period", A_STR }, { "top", A_COUNT }, { "guild", A_ID } } },
+	{ "log", report_log, true, false, {
+		{ "user", A_ID }, { "guild", A_ID }, { "last", A_COUNT } } },
+	{ "export", report_export, true, false, {
+		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
+		{ "guild", A_ID }, { "after_at", A_TIME }, { "after_id", A_COUNT },
+		{ "limit", A_COUNT } } },
+	{ "import", report_import, true, true, { { "events", A_ARRAY, true } } },
 };
 
 static const char *const sel_names[] = {
@@ -145,8 +105,8 @@ static const char *const metric_names[] = {
 
 /* Argument access: by name, as the table spells it. */
 
-static const struct argval *
-arg(const struct request *rq, const char *name)
+const struct argval *
+rq_arg(const struct request *rq, const char *name)
 {
 	size_t	 i;
 
@@ -156,24 +116,24 @@ arg(const struct request *rq, const char *name)
 	abort();		/* a handler asked for an argument its table lacks */
 }
 
-static const char *
-arg_s(const struct request *rq, const char *name)
+const char *
+rq_str(const struct request *rq, const char *name)
 {
-	const struct argval	*a = arg(rq, name);
+	const struct argval	*a = rq_arg(rq, name);
 
 	return a ? a->s : NULL;
 }
 
-static int64_t
-arg_i(const struct request *rq, const char *name, int64_t dflt)
+int64_t
+rq_int(const struct request *rq, const char *name, int64_t dflt)
 {
-	const struct argval	*a = arg(rq, name);
+	const struct argval	*a = rq_arg(rq, name);
 
 	return a ? a->i : dflt;
 }
 
-static int
-fail(struct request *rq, int code, const char *fmt, ...)
+int
+rq_fail(struct request *rq, int code, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -184,13 +144,13 @@ fail(struct request *rq, int code, const char *fmt, ...)
 }
 
 /* Store failures carry no words of their own; give them some. */
-static int
-failed(struct request *rq, int rc)
+int
+rq_failed(struct request *rq, int rc)
 {
 	if (rc >= 0)
 		return rc;
 	if (rq->err[0] == '\0')
-		fail(rq, -rc, rc == -TOKQ_E_TEMP ?
+		rq_fail(rq, -rc, rc == -TOKQ_E_TEMP ?
 		    "the database is busy or full; nothing was kept, retry" :
 		    "internal error in the database layer");
 	return rc;
@@ -198,7 +158,7 @@ failed(struct request *rq, int rc)
 
 /* Reply packing. */
 
-static void
+void
 pk_str(msgpack_packer *pk, const char *s)
 {
 	if (s == NULL) {
@@ -209,7 +169,7 @@ pk_str(msgpack_packer *pk, const char *s)
 	msgpack_pack_str_body(pk, s, strlen(s));
 }
 
-static void
+void
 pk_time(msgpack_packer *pk, int64_t t)
 {
 	char	 buf[32];
@@ -220,45 +180,45 @@ pk_time(msgpack_packer *pk, int64_t t)
 		pk_str(pk, tokq_fmt_time(t, buf, sizeof(buf)));
 }
 
-static void
+void
 pk_usd(msgpack_packer *pk, int64_t nusd)
 {
 	msgpack_pack_double(pk, (double)nusd / 1e9);
 }
 
-static msgpack_packer *
-key(struct reply *rp, const char *k)
+msgpack_packer *
+rp_key(struct reply *rp, const char *k)
 {
 	rp->n++;
 	pk_str(&rp->pk, k);
 	return &rp->pk;
 }
 
-static void
+void
 kv_str(struct reply *rp, const char *k, const char *v)
 {
-	pk_str(key(rp, k), v);
+	pk_str(rp_key(rp, k), v);
 }
 
-static void
+void
 kv_int(struct reply *rp, const char *k, int64_t v)
 {
-	msgpack_pack_int64(key(rp, k), v);
+	msgpack_pack_int64(rp_key(rp, k), v);
 }
 
-static void
+void
 kv_bool(struct reply *rp, const char *k, bool v)
 {
 	if (v)
-		msgpack_pack_true(key(rp, k));
+		msgpack_pack_true(rp_key(rp, k));
 	else
-		msgpack_pack_false(key(rp, k));
+		msgpack_pack_false(rp_key(rp, k));
 }
 
-static void
+void
 kv_time(struct reply *rp, const char *k, int64_t t)
 {
-	pk_time(key(rp, k), t);
+	pk_time(rp_key(rp, k), t);
 }
 
 /* A metric's amount: money as USD, the rest as integers. */
@@ -335,7 +295,7 @@ pk_limit(msgpack_packer *pk, const struct limit_eval *e)
 static void
 kv_limits(struct reply *rp, const char *k, const struct judgement *j)
 {
-	msgpack_packer	*pk = key(rp, k);
+	msgpack_packer	*pk = rp_key(rp, k);
 	size_t		 i;
 
 	msgpack_pack_array(pk, j->n);
@@ -343,7 +303,7 @@ kv_limits(struct reply *rp, const char *k, const struct judgement *j)
 		pk_limit(pk, &j->e[i]);
 }
 
-static void
+void
 pk_totals_keys(msgpack_packer *pk, const struct usage *u)
 {
 	static const char *const names[] = { "requests", "prompt", "completion",
@@ -360,7 +320,7 @@ pk_totals_keys(msgpack_packer *pk, const struct usage *u)
 	pk_usd(pk, u->cost);
 }
 
-static void
+void
 pk_totals(msgpack_packer *pk, const struct usage *u)
 {
 	msgpack_pack_map(pk, 8);
@@ -399,39 +359,39 @@ within_limits(const struct judgement *j)
 static int
 h_check(struct request *rq, struct reply *rp)
 {
-	const char	*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
-	const char	*model = arg_s(rq, "model");
+	const char	*user = rq_str(rq, "user"), *guild = rq_str(rq, "guild");
+	const char	*model = rq_str(rq, "model");
 	struct estimate	 est = { 0, 0, 1 };
 	struct judgement j;
 	struct hold	 h;
-	int64_t		 t = now(), ttl = arg_i(rq, "ttl", 300);
-	const struct argval *reserve = arg(rq, "reserve");
+	int64_t		 t = now(), ttl = rq_int(rq, "ttl", 300);
+	const struct argval *reserve = rq_arg(rq, "reserve");
 	bool		 allowed;
 	msgpack_packer	*pk;
 	int		 rc;
 
 	if (ttl < 1 || ttl > 86400)
-		return fail(rq, TOKQ_E_INVALID, "ttl must be 1 to 86400 seconds");
-	est.tokens = arg_i(rq, "tokens", 0);
-	if (arg(rq, "cost"))
-		est.cost = arg_i(rq, "cost", 0);
+		return rq_fail(rq, TOKQ_E_INVALID, "ttl must be 1 to 86400 seconds");
+	est.tokens = rq_int(rq, "tokens", 0);
+	if (rq_arg(rq, "cost"))
+		est.cost = rq_int(rq, "cost", 0);
 	else if (est.tokens > 0)
 		est.cost = quota_cost_estimate(model, est.tokens);
 	if ((rc = quota_judge(user, guild, model, t, &est, &j)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	allowed = j.denied == -1;
 
 	kv_bool(rp, "allowed", allowed);
 	kv_bool(rp, "bypass", j.bypass);
 	kv_int(rp, "warning", warning_of(&j));
 	kv_limits(rp, "limits", &j);
-	pk = key(rp, "denied_by");
+	pk = rp_key(rp, "denied_by");
 	if (allowed)
 		msgpack_pack_nil(pk);
 	else
 		pk_limit(pk, &j.e[j.denied]);
 	kv_time(rp, "retry_at", allowed ? 0 : j.retry_at);
-	pk = key(rp, "estimate");
+	pk = rp_key(rp, "estimate");
 	msgpack_pack_map(pk, 3);
 	pk_str(pk, "tokens");
 	msgpack_pack_int64(pk, est.tokens);
@@ -443,7 +403,7 @@ h_check(struct request *rq, struct reply *rp)
 	if (reserve && reserve->b && allowed) {
 		if ((rc = store_begin()) < 0 ||
 		    (rc = quota_hold(user, guild, model, t, ttl, &est, &h)) < 0)
-			return failed(rq, rc);
+			return rq_failed(rq, rc);
 		rq->wrote = true;
 		kv_str(rp, "hold", h.id);
 		kv_time(rp, "hold_expires_at", h.expires);
@@ -481,7 +441,7 @@ fingerprint(const struct request *rq)
 	return h;
 }
 
-static void
+void
 usage_add(struct usage *sum, const struct usage *u)
 {
 	sum->requests += u->requests;
@@ -498,7 +458,7 @@ usage_add(struct usage *sum, const struct usage *u)
 static int
 record_items(struct request *rq, struct norm_item **items, size_t *n)
 {
-	const char		*uj = arg_s(rq, "usage_json");
+	const char		*uj = rq_str(rq, "usage_json");
 	struct norm_item	*it;
 	static const char *const fields[] = { "prompt", "completion", "total",
 	    "cached", "cache_write", "reasoning" };
@@ -510,43 +470,43 @@ record_items(struct request *rq, struct norm_item **items, size_t *n)
 		    sizeof(rq->err))) < 0)
 			return rc;
 		for (i = 0; i < *n; i++)
-			if ((*items)[i].model == NULL && arg_s(rq, "model") == NULL) {
+			if ((*items)[i].model == NULL && rq_str(rq, "model") == NULL) {
 				/* the caller frees *items: leave it nothing to free twice */
 				normalize_free(*items, *n);
 				*items = NULL;
 				*n = 0;
-				return fail(rq, TOKQ_E_USAGE,
+				return rq_fail(rq, TOKQ_E_USAGE,
 				    "--model is required: the usage JSON names no model");
 			}
 		return 0;
 	}
-	if (arg_s(rq, "model") == NULL)
-		return fail(rq, TOKQ_E_USAGE, "--model is required");
+	if (rq_str(rq, "model") == NULL)
+		return rq_fail(rq, TOKQ_E_USAGE, "--model is required");
 	for (i = 0; i < 6; i++)
-		if (arg(rq, fields[i]))
+		if (rq_arg(rq, fields[i]))
 			break;
-	if (i == 6 && !arg(rq, "cost"))
-		return fail(rq, TOKQ_E_USAGE,
+	if (i == 6 && !rq_arg(rq, "cost"))
+		return rq_fail(rq, TOKQ_E_USAGE,
 		    "nothing to record: give token counts, --cost or --usage-json");
 	if ((it = calloc(1, sizeof(*it))) == NULL)
 		return -TOKQ_E_INTERNAL;
 	it->u.requests = 1;
-	it->u.prompt = arg_i(rq, "prompt", 0);
-	it->u.completion = arg_i(rq, "completion", 0);
-	it->u.cached = arg_i(rq, "cached", 0);
-	it->u.cache_write = arg_i(rq, "cache_write", 0);
-	it->u.reasoning = arg_i(rq, "reasoning", 0);
-	it->has_total = arg(rq, "total") != NULL;
-	it->u.total = it->has_total ? arg_i(rq, "total", 0) :
+	it->u.prompt = rq_int(rq, "prompt", 0);
+	it->u.completion = rq_int(rq, "completion", 0);
+	it->u.cached = rq_int(rq, "cached", 0);
+	it->u.cache_write = rq_int(rq, "cache_write", 0);
+	it->u.reasoning = rq_int(rq, "reasoning", 0);
+	it->has_total = rq_arg(rq, "total") != NULL;
+	it->u.total = it->has_total ? rq_int(rq, "total", 0) :
 	    it->u.prompt + it->u.completion;
-	it->call = arg_i(rq, "call", -1);
+	it->call = rq_int(rq, "call", -1);
 	*items = it;
 	*n = 1;
-	if (it->u.cached + it->u.cache_write > it->u.prompt && arg(rq, "prompt"))
-		return fail(rq, TOKQ_E_INVALID,
+	if (it->u.cached + it->u.cache_write > it->u.prompt && rq_arg(rq, "prompt"))
+		return rq_fail(rq, TOKQ_E_INVALID,
 		    "cached and cache-write tokens are part of the prompt: they cannot exceed it");
-	if (it->u.reasoning > it->u.completion && arg(rq, "completion"))
-		return fail(rq, TOKQ_E_INVALID,
+	if (it->u.reasoning > it->u.completion && rq_arg(rq, "completion"))
+		return rq_fail(rq, TOKQ_E_INVALID,
 		    "reasoning tokens are part of the completion: they cannot exceed it");
 	return 0;
 }
@@ -561,7 +521,7 @@ pk_record_reply(struct reply *rp, bool dup, int64_t first, int64_t count,
 	kv_bool(rp, "recorded", !dup);
 	kv_bool(rp, "duplicate", dup);
 	kv_int(rp, "event", first);
-	pk = key(rp, "events");
+	pk = rp_key(rp, "events");
 	msgpack_pack_array(pk, count);
 	for (i = 0; i < count; i++)
 		msgpack_pack_int64(pk, first + i);
@@ -570,7 +530,7 @@ pk_record_reply(struct reply *rp, bool dup, int64_t first, int64_t count,
 	rp->n += 8;
 	kv_bool(rp, "allowed", within_limits(j));
 	kv_int(rp, "warning", warning_of(j));
-	pk = key(rp, "crossed");
+	pk = rp_key(rp, "crossed");
 	if (crossed)
 		msgpack_pack_int(pk, crossed);
 	else
@@ -611,31 +571,31 @@ crossed_of(const struct judgement *before, const struct judgement *after)
 static int
 h_record(struct request *rq, struct reply *rp)
 {
-	const char		*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
-	const char		*kstr = arg_s(rq, "key"), *hid = arg_s(rq, "hold");
+	const char		*user = rq_str(rq, "user"), *guild = rq_str(rq, "guild");
+	const char		*kstr = rq_str(rq, "key"), *hid = rq_str(rq, "hold");
 	const char		*model;
 	struct norm_item	*items = NULL;
 	size_t			 n = 0, i;
 	struct usage		 sum = { 0 };
 	struct judgement	*before = NULL, *after = NULL;
-	int64_t			 t = arg_i(rq, "at", now()), first = 0, cnt;
+	int64_t			 t = rq_int(rq, "at", now()), first = 0, cnt;
 	uint64_t		 fp = 0, ofp;
 	const struct hold	*h = NULL;
 	bool			 active;
 	int			 rc;
 
 	if (kstr && (strlen(kstr) == 0 || strlen(kstr) > TOKQ_KEY_MAX))
-		return fail(rq, TOKQ_E_INVALID, "key must be 1 to %d bytes", TOKQ_KEY_MAX);
+		return rq_fail(rq, TOKQ_E_INVALID, "key must be 1 to %d bytes", TOKQ_KEY_MAX);
 	if ((rc = record_items(rq, &items, &n)) < 0)
 		goto out;
-	model = items[0].model ? items[0].model : arg_s(rq, "model");
+	model = items[0].model ? items[0].model : rq_str(rq, "model");
 
 	if (kstr) {
 		fp = fingerprint(rq);
 		if ((rc = store_key_get(kstr, &ofp, &first, &cnt)) < 0)
 			goto out;
 		if (rc == 1 && ofp != fp) {
-			rc = fail(rq, TOKQ_E_INVALID,
+			rc = rq_fail(rq, TOKQ_E_INVALID,
 			    "key '%s' was used before for a different record", kstr);
 			goto out;
 		}
@@ -652,11 +612,11 @@ h_record(struct request *rq, struct reply *rp)
 	}
 	if (hid) {
 		if ((h = quota_hold_find(hid, &active)) == NULL) {
-			rc = fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
+			rc = rq_fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
 			goto out;
 		}
 		if (strcmp(h->user, user) != 0) {
-			rc = fail(rq, TOKQ_E_INVALID, "hold '%s' belongs to another user", hid);
+			rc = rq_fail(rq, TOKQ_E_INVALID, "hold '%s' belongs to another user", hid);
 			goto out;
 		}
 	}
@@ -674,15 +634,15 @@ h_record(struct request *rq, struct reply *rp)
 		struct norm_item	*it = &items[i];
 		struct event		 ev = {
 			.at = t, .user = user, .guild = guild,
-			.channel = arg_s(rq, "channel"),
-			.model = it->model ? it->model : arg_s(rq, "model"),
-			.service = arg_s(rq, "service"), .kind = arg_s(rq, "kind"),
-			.session = arg_s(rq, "session"), .call = it->call,
-			.meta = arg_s(rq, "meta"), .u = it->u,
+			.channel = rq_str(rq, "channel"),
+			.model = it->model ? it->model : rq_str(rq, "model"),
+			.service = rq_str(rq, "service"), .kind = rq_str(rq, "kind"),
+			.session = rq_str(rq, "session"), .call = it->call,
+			.meta = rq_str(rq, "meta"), .u = it->u,
 		};
 
-		if (n == 1 && arg(rq, "cost"))
-			ev.u.cost = arg_i(rq, "cost", 0);
+		if (n == 1 && rq_arg(rq, "cost"))
+			ev.u.cost = rq_int(rq, "cost", 0);
 		else if (!it->has_cost)
 			ev.u.cost = quota_cost(ev.model, &ev.u);
 		if ((rc = store_event_add(&ev)) < 0 ||
@@ -704,20 +664,20 @@ out:
 		normalize_free(items, n);
 	free(before);
 	free(after);
-	return failed(rq, rc);
+	return rq_failed(rq, rc);
 }
 
 static int
 h_release(struct request *rq, struct reply *rp)
 {
-	const char	*hid = arg_s(rq, "hold");
+	const char	*hid = rq_str(rq, "hold");
 	bool		 active;
 	int		 rc;
 
 	if (quota_hold_find(hid, &active) == NULL)
-		return fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
+		return rq_fail(rq, TOKQ_E_INVALID, "unknown hold '%s'", hid);
 	if ((rc = store_begin()) < 0 || (rc = quota_hold_drop(hid)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	rq->wrote = true;
 	kv_bool(rp, "released", true);
 	kv_str(rp, "hold", hid);
@@ -760,14 +720,44 @@ count_models(void *arg, const char *model, const struct usage *u)
 }
 
 /*
+ * The user's usage in the 30 days before t: the whole days from the daily
+ * totals (kept forever), the part of the first day from the raw events.
+ * With retention_days below 30 those may be pruned: that part then counts
+ * nothing rather than the whole day.
+ */
+static int
+usage_30d(const char *user, int64_t t, struct usage *u)
+{
+	int64_t		 from = t - 30 * 86400, day = tokq_period_start(TOKQ_W_DAY, from);
+	struct usage	 a, b;
+	int		 rc;
+
+	if (day < from)
+		day += 86400;
+	if ((rc = store_user_daily_totals(user, day, INT64_MAX / 2, u)) < 0 ||
+	    (rc = store_user_events_totals(user, from, &a)) < 0 ||
+	    (rc = store_user_events_totals(user, day, &b)) < 0)
+		return rc;
+	u->requests += a.requests - b.requests;
+	u->prompt += a.prompt - b.prompt;
+	u->completion += a.completion - b.completion;
+	u->total += a.total - b.total;
+	u->cached += a.cached - b.cached;
+	u->cache_write += a.cache_write - b.cache_write;
+	u->reasoning += a.reasoning - b.reasoning;
+	u->cost += a.cost - b.cost;
+	return 0;
+}
+
+/*
  * A user's limits and usage.  Without a model: the pooled rules, and the
  * per-model rules of each model the user used in the last 30 days.
  */
 static int
 h_usage(struct request *rq, struct reply *rp)
 {
-	const char		*user = arg_s(rq, "user"), *guild = arg_s(rq, "guild");
-	const char		*model = arg_s(rq, "model");
+	const char		*user = rq_str(rq, "user"), *guild = rq_str(rq, "guild");
+	const char		*model = rq_str(rq, "model");
 	struct judgement	*j, *jm;
 	struct models_ctx	 mc = { .n = 0 };
 	struct usage		 per[4];
@@ -784,7 +774,7 @@ h_usage(struct request *rq, struct reply *rp)
 	if ((rc = quota_judge(user, guild, model, t, NULL, j)) < 0)
 		goto out;
 	if (model == NULL &&
-	    (rc = store_models_used(user, t - 30 * 86400, collect_model, &mc)) < 0)
+	    (rc = store_user_models_since(user, t - 30 * 86400, collect_model, &mc)) < 0)
 		goto out;
 	for (i = 0; i < mc.n; i++) {
 		if ((rc = quota_judge(user, guild, mc.m[i], t, NULL, jm)) < 0)
@@ -797,7 +787,7 @@ h_usage(struct request *rq, struct reply *rp)
 	if ((rc = store_user_daily_totals(user, day, day + 86400, &per[0])) < 0 ||
 	    (rc = store_user_daily_totals(user, month,
 	    tokq_period_next(TOKQ_W_MONTH, t), &per[1])) < 0 ||
-	    (rc = store_user_events_totals(user, t - 30 * 86400, &per[2])) < 0 ||
+	    (rc = usage_30d(user, t, &per[2])) < 0 ||
 	    (rc = store_user_daily_totals(user, INT64_MIN / 2, INT64_MAX / 2, &per[3])) < 0 ||
 	    (rc = store_user_models_totals(user, count_models, &nm)) < 0)
 		goto out;
@@ -807,7 +797,7 @@ h_usage(struct request *rq, struct reply *rp)
 	kv_bool(rp, "bypass", quota_bypassed(user, guild));
 	kv_limits(rp, "limits", j);
 	kv_int(rp, "warning", warning_of(j));
-	pk = key(rp, "periods");
+	pk = rp_key(rp, "periods");
 	msgpack_pack_map(pk, 4);
 	pk_str(pk, "today");
 	pk_totals(pk, &per[0]);
@@ -817,7 +807,7 @@ h_usage(struct request *rq, struct reply *rp)
 	pk_totals(pk, &per[2]);
 	pk_str(pk, "all");
 	pk_totals(pk, &per[3]);
-	pk = key(rp, "by_model");
+	pk = rp_key(rp, "by_model");
 	msgpack_pack_array(pk, nm);
 	rc = store_user_models_totals(user, pk_model_totals, pk);
 out:
@@ -825,7 +815,7 @@ out:
 		free(mc.m[i]);
 	free(j);
 	free(jm);
-	return failed(rq, rc);
+	return rq_failed(rq, rc);
 }
 
 static int
@@ -835,7 +825,7 @@ h_status(struct request *rq, struct reply *rp)
 	int	 rc;
 
 	if ((rc = store_counts(&events, &users)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	kv_str(rp, "version", TOKQ_VERSION);
 	kv_int(rp, "protocol", TOKQ_PROTOCOL);
 	kv_int(rp, "uptime_s", (int64_t)time(NULL) - env.started);
@@ -861,8 +851,8 @@ h_status(struct request *rq, struct reply *rp)
 static int
 rule_of(struct request *rq, struct rule *r)
 {
-	const char		*sel = arg_s(rq, "selector"), *met = arg_s(rq, "metric");
-	const struct argval	*w = arg(rq, "window");
+	const char		*sel = rq_str(rq, "selector"), *met = rq_str(rq, "metric");
+	const struct argval	*w = rq_arg(rq, "window");
 	size_t			 i;
 
 	memset(r, 0, sizeof(*r));
@@ -870,20 +860,20 @@ rule_of(struct request *rq, struct rule *r)
 		if (strcmp(sel, sel_names[i]) == 0)
 			break;
 	if (i == 6)
-		return fail(rq, TOKQ_E_USAGE, "unknown selector '%s'", sel);
+		return rq_fail(rq, TOKQ_E_USAGE, "unknown selector '%s'", sel);
 	r->sel = (enum selector)i;
 	for (i = 0; i < 3; i++)
 		if (strcmp(met, metric_names[i]) == 0)
 			break;
 	if (i == 3)
-		return fail(rq, TOKQ_E_USAGE, "unknown metric '%s'", met);
+		return rq_fail(rq, TOKQ_E_USAGE, "unknown metric '%s'", met);
 	r->metric = (enum metric)i;
-	r->subject = (char *)arg_s(rq, "subject");
+	r->subject = (char *)rq_str(rq, "subject");
 	if ((r->sel == SEL_DEFAULT || r->sel == SEL_GLOBAL) && r->subject)
-		return fail(rq, TOKQ_E_USAGE, "selector %s takes no subject", sel);
+		return rq_fail(rq, TOKQ_E_USAGE, "selector %s takes no subject", sel);
 	if (!(r->sel == SEL_DEFAULT || r->sel == SEL_GLOBAL) && !r->subject)
-		return fail(rq, TOKQ_E_USAGE, "selector %s needs a subject", sel);
-	r->model = (char *)arg_s(rq, "model");
+		return rq_fail(rq, TOKQ_E_USAGE, "selector %s needs a subject", sel);
+	r->model = (char *)rq_str(rq, "model");
 	if (w)
 		r->win = w->w;
 	else
@@ -894,7 +884,7 @@ rule_of(struct request *rq, struct rule *r)
 static int
 h_limit_set(struct request *rq, struct reply *rp)
 {
-	const struct argval	*l = arg(rq, "limit");
+	const struct argval	*l = rq_arg(rq, "limit");
 	struct rule		 r;
 	bool			 replaced;
 	int			 rc;
@@ -902,18 +892,18 @@ h_limit_set(struct request *rq, struct reply *rp)
 	if ((rc = rule_of(rq, &r)) < 0)
 		return rc;
 	if (l->is_float && r.metric != MET_COST)
-		return fail(rq, TOKQ_E_INVALID, "a %s limit is a whole number",
+		return rq_fail(rq, TOKQ_E_INVALID, "a %s limit is a whole number",
 		    metric_names[r.metric]);
 	if (r.metric == MET_COST && !l->is_float && l->i != -1) {
 		if (l->i > INT64_MAX / TOKQ_NUSD_PER_USD)
-			return fail(rq, TOKQ_E_INVALID, "cost limit too large");
+			return rq_fail(rq, TOKQ_E_INVALID, "cost limit too large");
 		r.limit = l->i * TOKQ_NUSD_PER_USD;
 	} else
 		r.limit = l->i;
 	if ((rc = store_begin()) < 0 || (rc = quota_rule_set(&r, &replaced)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	rq->wrote = true;
-	pk_rule(key(rp, "rule"), &r);
+	pk_rule(rp_key(rp, "rule"), &r);
 	kv_bool(rp, "replaced", replaced);
 	return 0;
 }
@@ -927,11 +917,11 @@ h_limit_rm(struct request *rq, struct reply *rp)
 	if ((rc = rule_of(rq, &r)) < 0)
 		return rc;
 	if ((rc = store_begin()) < 0 || (rc = quota_rule_rm(&r)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	if (rc == 0)
-		return fail(rq, TOKQ_E_INVALID, "no such rule");
+		return rq_fail(rq, TOKQ_E_INVALID, "no such rule");
 	rq->wrote = true;
-	pk_rule(key(rp, "rule"), &r);
+	pk_rule(rp_key(rp, "rule"), &r);
 	kv_bool(rp, "removed", true);
 	return 0;
 }
@@ -939,7 +929,7 @@ h_limit_rm(struct request *rq, struct reply *rp)
 static int
 h_limit_list(struct request *rq, struct reply *rp)
 {
-	const char	*sel = arg_s(rq, "selector"), *subj = arg_s(rq, "subject");
+	const char	*sel = rq_str(rq, "selector"), *subj = rq_str(rq, "subject");
 	const struct rule *r;
 	msgpack_packer	*pk;
 	size_t		 i, n = 0;
@@ -948,7 +938,7 @@ h_limit_list(struct request *rq, struct reply *rp)
 		if ((!sel || strcmp(sel, sel_names[r->sel]) == 0) &&
 		    (!subj || (r->subject && strcmp(subj, r->subject) == 0)))
 			n++;
-	pk = key(rp, "rules");
+	pk = rp_key(rp, "rules");
 	msgpack_pack_array(pk, n);
 	for (i = 0; (r = quota_rule(i)) != NULL; i++)
 		if ((!sel || strcmp(sel, sel_names[r->sel]) == 0) &&
@@ -963,24 +953,24 @@ h_plan_assign(struct request *rq, struct reply *rp)
 	int	 rc;
 
 	if ((rc = store_begin()) < 0 ||
-	    (rc = quota_plan_set(arg_s(rq, "user"), arg_s(rq, "plan"))) < 0)
-		return failed(rq, rc);
+	    (rc = quota_plan_set(rq_str(rq, "user"), rq_str(rq, "plan"))) < 0)
+		return rq_failed(rq, rc);
 	rq->wrote = true;
-	kv_str(rp, "user", arg_s(rq, "user"));
-	kv_str(rp, "plan", arg_s(rq, "plan"));
+	kv_str(rp, "user", rq_str(rq, "user"));
+	kv_str(rp, "plan", rq_str(rq, "plan"));
 	return 0;
 }
 
 static int
 h_plan_unassign(struct request *rq, struct reply *rp)
 {
-	const char	*user = arg_s(rq, "user"), *p = quota_plan(user);
+	const char	*user = rq_str(rq, "user"), *p = quota_plan(user);
 	char		*former = p ? strdup(p) : NULL;
 	int		 rc;
 
 	if ((rc = store_begin()) < 0 || (rc = quota_plan_set(user, NULL)) < 0) {
 		free(former);
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	}
 	rq->wrote = true;
 	kv_str(rp, "user", user);
@@ -1043,7 +1033,7 @@ h_plan_list(struct request *rq, struct reply *rp)
 	size_t			 i;
 
 	quota_plan_foreach(plan_count, &pc);
-	pk = key(rp, "plans");
+	pk = rp_key(rp, "plans");
 	msgpack_pack_array(pk, pc.n);
 	for (i = 0; i < pc.n; i++) {
 		msgpack_pack_map(pk, 2);
@@ -1053,7 +1043,7 @@ h_plan_list(struct request *rq, struct reply *rp)
 		msgpack_pack_int64(pk, pc.users[i]);
 	}
 	quota_plan_foreach(plan_pack, &lc);
-	lc.pk = key(rp, "assignments");
+	lc.pk = rp_key(rp, "assignments");
 	msgpack_pack_array(lc.pk, lc.n);
 	quota_plan_foreach(plan_pack, &lc);
 	return 0;
@@ -1062,13 +1052,13 @@ h_plan_list(struct request *rq, struct reply *rp)
 static int
 bypass_change(struct request *rq, struct reply *rp, bool on)
 {
-	const char	*u = arg_s(rq, "user"), *g = arg_s(rq, "guild");
+	const char	*u = rq_str(rq, "user"), *g = rq_str(rq, "guild");
 	int		 rc;
 
 	if ((u == NULL) == (g == NULL))
-		return fail(rq, TOKQ_E_USAGE, "give exactly one of --user and --guild");
+		return rq_fail(rq, TOKQ_E_USAGE, "give exactly one of --user and --guild");
 	if ((rc = store_begin()) < 0 || (rc = quota_bypass_set(g != NULL, g ? g : u, on)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	rq->wrote = true;
 	kv_str(rp, "kind", g ? "guild" : "user");
 	kv_str(rp, "id", g ? g : u);
@@ -1110,7 +1100,7 @@ h_bypass_list(struct request *rq, struct reply *rp)
 		struct list_ctx	 lc = { NULL, 0, i ? 'g' : 'u' };
 
 		quota_bypass_foreach(bypass_pack, &lc);
-		lc.pk = key(rp, names[i]);
+		lc.pk = rp_key(rp, names[i]);
 		msgpack_pack_array(lc.pk, lc.n);
 		quota_bypass_foreach(bypass_pack, &lc);
 	}
@@ -1123,11 +1113,11 @@ h_reset(struct request *rq, struct reply *rp)
 	int	 rc;
 
 	if ((rc = store_begin()) < 0 ||
-	    (rc = quota_reset(arg_s(rq, "user"), arg_s(rq, "model"))) < 0)
-		return failed(rq, rc);
+	    (rc = quota_reset(rq_str(rq, "user"), rq_str(rq, "model"))) < 0)
+		return rq_failed(rq, rc);
 	rq->wrote = true;
-	kv_str(rp, "user", arg_s(rq, "user"));
-	kv_str(rp, "model", arg_s(rq, "model"));
+	kv_str(rp, "user", rq_str(rq, "user"));
+	kv_str(rp, "model", rq_str(rq, "model"));
 	kv_time(rp, "reset_at", now());
 	return 0;
 }
@@ -1152,24 +1142,24 @@ static int
 h_price_set(struct request *rq, struct reply *rp)
 {
 	struct price	 p = {
-		.model = (char *)arg_s(rq, "model"),
-		.input = arg_i(rq, "input", 0), .output = arg_i(rq, "output", 0),
-		.cached = arg_i(rq, "cached", -1),
-		.cache_write = arg_i(rq, "cache_write", -1),
+		.model = (char *)rq_str(rq, "model"),
+		.input = rq_int(rq, "input", 0), .output = rq_int(rq, "output", 0),
+		.cached = rq_int(rq, "cached", -1),
+		.cache_write = rq_int(rq, "cache_write", -1),
 	};
 	int		 rc;
 
 	if ((rc = store_begin()) < 0 || (rc = quota_price_set(&p)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	rq->wrote = true;
-	pk_price(key(rp, "price"), &p);
+	pk_price(rp_key(rp, "price"), &p);
 	return 0;
 }
 
 static int
 h_price_list(struct request *rq, struct reply *rp)
 {
-	msgpack_packer	*pk = key(rp, "prices");
+	msgpack_packer	*pk = rp_key(rp, "prices");
 	size_t		 i, n = quota_nprices();
 
 	msgpack_pack_array(pk, n);
@@ -1183,10 +1173,10 @@ h_price_rm(struct request *rq, struct reply *rp)
 {
 	int	 rc;
 
-	if ((rc = store_begin()) < 0 || (rc = quota_price_rm(arg_s(rq, "model"))) < 0)
-		return failed(rq, rc);
+	if ((rc = store_begin()) < 0 || (rc = quota_price_rm(rq_str(rq, "model"))) < 0)
+		return rq_failed(rq, rc);
 	if (rc == 0)
-		return fail(rq, TOKQ_E_INVALID, "no price for '%s'", arg_s(rq, "model"));
+		return rq_fail(rq, TOKQ_E_INVALID, "no price for '%s'", rq_str(rq, "model"));
 	rq->wrote = true;
 	kv_bool(rp, "removed", true);
 	return 0;
@@ -1198,10 +1188,10 @@ clock_to(struct request *rq, struct reply *rp, int64_t t)
 	int	 rc;
 
 	if (!env.test_clock)
-		return fail(rq, TOKQ_E_PERM,
+		return rq_fail(rq, TOKQ_E_PERM,
 		    "the test clock is off: start tokqd with --test-clock");
 	if ((rc = store_begin()) < 0 || (rc = clock_set(t)) < 0)
-		return failed(rq, rc);
+		return rq_failed(rq, rc);
 	rq->wrote = true;
 	quota_expire(t);
 	maint_run();
@@ -1212,13 +1202,13 @@ clock_to(struct request *rq, struct reply *rp, int64_t t)
 static int
 h_clock_set(struct request *rq, struct reply *rp)
 {
-	return clock_to(rq, rp, arg_i(rq, "at", 0));
+	return clock_to(rq, rp, rq_int(rq, "at", 0));
 }
 
 static int
 h_clock_advance(struct request *rq, struct reply *rp)
 {
-	return clock_to(rq, rp, now() + arg_i(rq, "seconds", 0));
+	return clock_to(rq, rp, now() + rq_int(rq, "seconds", 0));
 }
 
 /* Argument checking, once for every operation. */
@@ -1266,7 +1256,7 @@ static int
 usd_of(struct request *rq, const char *name, double d, int64_t *nusd)
 {
 	if (d < 0 || d > 9e9)
-		return fail(rq, TOKQ_E_INVALID, "%s must be 0 to 9e9 USD", name);
+		return rq_fail(rq, TOKQ_E_INVALID, "%s must be 0 to 9e9 USD", name);
 	*nusd = llround(d * 1e9);
 	return 0;
 }
@@ -1280,7 +1270,7 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 	double		 d;
 
 	if (as->admin && !rq->peer->admin)
-		return fail(rq, TOKQ_E_PERM, "only an admin may give %s", n);
+		return rq_fail(rq, TOKQ_E_PERM, "only an admin may give %s", n);
 	switch (as->kind) {
 	case A_ID:
 	case A_MODEL:
@@ -1288,34 +1278,34 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 	case A_JSON:
 	case A_WINDOW:
 		if (o->type != MSGPACK_OBJECT_STR)
-			return fail(rq, TOKQ_E_USAGE, "%s must be a string", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be a string", n);
 		if (memchr(o->via.str.ptr, '\0', o->via.str.size))
-			return fail(rq, TOKQ_E_INVALID, "%s contains a NUL byte", n);
+			return rq_fail(rq, TOKQ_E_INVALID, "%s contains a NUL byte", n);
 		if ((v->s = strndup(o->via.str.ptr, o->via.str.size)) == NULL)
 			return -TOKQ_E_INTERNAL;
 		break;
 	case A_COUNT:
 		if (!obj_int(o, &v->i))
-			return fail(rq, TOKQ_E_USAGE, "%s must be an integer", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an integer", n);
 		if (v->i < 0)
-			return fail(rq, TOKQ_E_INVALID, "%s must not be negative", n);
+			return rq_fail(rq, TOKQ_E_INVALID, "%s must not be negative", n);
 		break;
 	case A_TIME:
 		if (!obj_int(o, &v->i))
-			return fail(rq, TOKQ_E_USAGE, "%s must be an integer time", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an integer time", n);
 		break;
 	case A_USD:
 		if (!obj_num(o, &d))
-			return fail(rq, TOKQ_E_USAGE, "%s must be a number of USD", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be a number of USD", n);
 		return usd_of(rq, n, d, &v->i);
 	case A_LIMIT:
 		if (obj_is_int(o) && obj_int(o, &v->i)) {
 			if (v->i < -1)
-				return fail(rq, TOKQ_E_INVALID, "%s must be >= 0, or -1", n);
+				return rq_fail(rq, TOKQ_E_INVALID, "%s must be >= 0, or -1", n);
 			return 0;
 		}
 		if (!obj_num(o, &d))
-			return fail(rq, TOKQ_E_USAGE, "%s must be a number", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be a number", n);
 		v->is_float = true;
 		if (d == -1) {
 			v->i = -1;
@@ -1324,24 +1314,29 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 		return usd_of(rq, n, d, &v->i);
 	case A_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
-			return fail(rq, TOKQ_E_USAGE, "%s must be true or false", n);
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be true or false", n);
 		v->b = o->via.boolean;
+		break;
+	case A_ARRAY:
+		if (o->type != MSGPACK_OBJECT_ARRAY)
+			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an array", n);
+		v->o = o;
 		break;
 	}
 	switch (as->kind) {
 	case A_ID:
 		if (!tokq_id_valid(v->s))
-			return fail(rq, TOKQ_E_INVALID,
+			return rq_fail(rq, TOKQ_E_INVALID,
 			    "invalid %s: an id is 1 to %d bytes of UTF-8 without control characters",
 			    n, TOKQ_ID_MAX);
 		break;
 	case A_MODEL:
 		if (strcmp(v->s, "*") != 0 && !tokq_id_valid(v->s))
-			return fail(rq, TOKQ_E_INVALID, "invalid %s", n);
+			return rq_fail(rq, TOKQ_E_INVALID, "invalid %s", n);
 		break;
 	case A_WINDOW:
 		if (tokq_parse_window(v->s, &v->w) == -1)
-			return fail(rq, TOKQ_E_INVALID,
+			return rq_fail(rq, TOKQ_E_INVALID,
 			    "invalid window '%s': use Nm, Nh, Nd, day, week or month", v->s);
 		break;
 	case A_JSON: {
@@ -1349,7 +1344,7 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 		json_t		*js = json_loads(v->s, JSON_DECODE_ANY, &je);
 
 		if (js == NULL)
-			return fail(rq, TOKQ_E_INVALID, "%s is not JSON: %s", n, je.text);
+			return rq_fail(rq, TOKQ_E_INVALID, "%s is not JSON: %s", n, je.text);
 		json_decref(js);
 		break;
 	}
@@ -1388,7 +1383,7 @@ parse_request(struct request *rq, const msgpack_object *req)
 	int			 rc;
 
 	if (req->type != MSGPACK_OBJECT_MAP)
-		return fail(rq, TOKQ_E_USAGE, "a request is a map");
+		return rq_fail(rq, TOKQ_E_USAGE, "a request is a map");
 	for (i = 0; i < req->via.map.size; i++) {
 		const msgpack_object_kv	*kv = &req->via.map.ptr[i];
 
@@ -1398,17 +1393,17 @@ parse_request(struct request *rq, const msgpack_object *req)
 			opo = &kv->val;
 	}
 	if (vo == NULL || vo->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return fail(rq, TOKQ_E_USAGE, "the request has no version 'v'");
+		return rq_fail(rq, TOKQ_E_USAGE, "the request has no version 'v'");
 	if (vo->via.u64 != TOKQ_PROTOCOL)
-		return fail(rq, TOKQ_E_PROTO, "protocol version %" PRIu64
+		return rq_fail(rq, TOKQ_E_PROTO, "protocol version %" PRIu64
 		    " is not spoken here (this tokqd speaks %d)", vo->via.u64, TOKQ_PROTOCOL);
 	if (opo == NULL || opo->type != MSGPACK_OBJECT_STR)
-		return fail(rq, TOKQ_E_USAGE, "the request has no 'op'");
+		return rq_fail(rq, TOKQ_E_USAGE, "the request has no 'op'");
 	if ((rq->op = op_find(opo)) == NULL)
-		return fail(rq, TOKQ_E_USAGE, "unknown operation '%.*s'",
+		return rq_fail(rq, TOKQ_E_USAGE, "unknown operation '%.*s'",
 		    (int)(opo->via.str.size > 64 ? 64 : opo->via.str.size), opo->via.str.ptr);
 	if (rq->op->admin && !rq->peer->admin)
-		return fail(rq, TOKQ_E_PERM, "%s needs an admin (root, the daemon's user, "
+		return rq_fail(rq, TOKQ_E_PERM, "%s needs an admin (root, the daemon's user, "
 		    "or a member of the admin group)", rq->op->name);
 
 	for (i = 0; i < req->via.map.size; i++) {
@@ -1421,13 +1416,13 @@ parse_request(struct request *rq, const msgpack_object *req)
 				break;
 		if (k == MAX_ARGS || rq->op->args[k].name == NULL) {
 			if (kv->key.type != MSGPACK_OBJECT_STR)
-				return fail(rq, TOKQ_E_USAGE, "argument names are strings");
-			return fail(rq, TOKQ_E_USAGE, "%s takes no argument '%.*s'",
+				return rq_fail(rq, TOKQ_E_USAGE, "argument names are strings");
+			return rq_fail(rq, TOKQ_E_USAGE, "%s takes no argument '%.*s'",
 			    rq->op->name, (int)(kv->key.via.str.size > 64 ? 64 :
 			    kv->key.via.str.size), kv->key.via.str.ptr);
 		}
 		if (rq->v[k].set)
-			return fail(rq, TOKQ_E_USAGE, "argument '%s' given twice",
+			return rq_fail(rq, TOKQ_E_USAGE, "argument '%s' given twice",
 			    rq->op->args[k].name);
 		if (kv->val.type == MSGPACK_OBJECT_NIL)
 			continue;
@@ -1437,7 +1432,7 @@ parse_request(struct request *rq, const msgpack_object *req)
 	}
 	for (k = 0; k < MAX_ARGS && rq->op->args[k].name; k++)
 		if (rq->op->args[k].required && !rq->v[k].set)
-			return fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
+			return rq_fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
 			    rq->op->args[k].name);
 	return 0;
 }

@@ -105,6 +105,38 @@ static const char *const migrations[] = {
 	" COALESCE(SUM(completion), 0), COALESCE(SUM(total), 0)," \
 	" COALESCE(SUM(cached), 0), COALESCE(SUM(cache_write), 0)," \
 	" COALESCE(SUM(reasoning), 0), COALESCE(SUM(cost), 0)"
+/*
+ * The admin views read the daily totals of the days [?1, ?2), of guild ?3
+ * or of every guild when ?3 is NULL; the groupings list the largest total
+ * first, at most ?4 rows (-1: all).  '' (no guild, model or service) comes
+ * back as NULL.
+ */
+#define VIEW_WHERE \
+	" FROM daily WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR guild = ?3)"
+#define VIEW_GROUP(col) \
+	"SELECT NULLIF(" col ", ''), " USAGE_SUMS VIEW_WHERE " GROUP BY " col \
+	" ORDER BY SUM(total) DESC, " col " LIMIT ?4"
+
+/*
+ * Pages of raw events in (at, id) order: ?1 user and ?2 guild (NULL: any),
+ * after (or, newest first, before) the cursor (?3 at, ?4 id), at in
+ * [?5, ?6), at most ?7 rows.  The _USER and _GUILD forms name the column
+ * with = as well, so that SQLite walks events_user_at or events_guild_at
+ * instead of filtering all of events_at.
+ */
+#define EVENT_COLS \
+	"SELECT id, at, user, guild, channel, model, service, kind, session," \
+	" call, meta, " USAGE_COLS " FROM events WHERE "
+#define EVENT_FILTER \
+	"(?1 IS NULL OR user = ?1) AND (?2 IS NULL OR guild = ?2)" \
+	" AND at >= ?5 AND at < ?6"
+#define EVENTS_ASC(pre) \
+	EVENT_COLS pre EVENT_FILTER " AND (at, id) > (?3, ?4)" \
+	" ORDER BY at, id LIMIT ?7"
+#define EVENTS_DESC(pre) \
+	EVENT_COLS pre EVENT_FILTER " AND (at, id) < (?3, ?4)" \
+	" ORDER BY at DESC, id DESC LIMIT ?7"
+
 #define USAGE_ADD \
 	"requests = requests + excluded.requests," \
 	" prompt = prompt + excluded.prompt," \
@@ -161,6 +193,20 @@ enum stmt_id {
 	S_KEYS_PRUNE,
 	S_MONTH_CLEAR,
 	S_MONTH_ARCHIVE,
+	S_VIEW_TOTALS,
+	S_VIEW_BY_USER,
+	S_VIEW_BY_GUILD,
+	S_VIEW_BY_MODEL,
+	S_VIEW_BY_SERVICE,
+	S_VIEW_BY_DAY,
+	S_VIEW_USER_ALL,
+	S_USER_MODELS_SINCE,
+	S_EVENTS_ASC,
+	S_EVENTS_ASC_USER,
+	S_EVENTS_ASC_GUILD,
+	S_EVENTS_DESC,
+	S_EVENTS_DESC_USER,
+	S_EVENTS_DESC_GUILD,
 	S_MAX
 };
 
@@ -283,6 +329,27 @@ static const struct {
 	    USAGE_COLS ") SELECT ?1, user, guild, model, " USAGE_SUMS
 	    " FROM daily WHERE day >= ?1 AND day < ?2"
 	    " GROUP BY user, guild, model" },
+	{ S_VIEW_TOTALS,
+	    "SELECT " USAGE_SUMS ", COUNT(DISTINCT user),"
+	    " COUNT(DISTINCT NULLIF(guild, ''))" VIEW_WHERE },
+	{ S_VIEW_BY_USER,	VIEW_GROUP("user") },
+	{ S_VIEW_BY_GUILD,	VIEW_GROUP("guild") },
+	{ S_VIEW_BY_MODEL,	VIEW_GROUP("model") },
+	{ S_VIEW_BY_SERVICE,	VIEW_GROUP("service") },
+	{ S_VIEW_BY_DAY,
+	    "SELECT day, " USAGE_SUMS VIEW_WHERE " GROUP BY day ORDER BY day" },
+	{ S_VIEW_USER_ALL,
+	    "SELECT " USAGE_SUMS " FROM daily WHERE user = ?1"
+	    " AND (?2 IS NULL OR guild = ?2)" },
+	{ S_USER_MODELS_SINCE,
+	    "SELECT DISTINCT model FROM daily WHERE user = ?1 AND day >= ?2"
+	    " AND model <> '' ORDER BY model" },
+	{ S_EVENTS_ASC,		EVENTS_ASC("") },
+	{ S_EVENTS_ASC_USER,	EVENTS_ASC("user = ?1 AND ") },
+	{ S_EVENTS_ASC_GUILD,	EVENTS_ASC("guild = ?2 AND ") },
+	{ S_EVENTS_DESC,	EVENTS_DESC("") },
+	{ S_EVENTS_DESC_USER,	EVENTS_DESC("user = ?1 AND ") },
+	{ S_EVENTS_DESC_GUILD,	EVENTS_DESC("guild = ?2 AND ") },
 };
 
 static sqlite3		*db;
@@ -1350,4 +1417,139 @@ store_month_archive(int64_t month_start, int64_t month_end)
 		rc = run(stmt(S_MONTH_ARCHIVE), "month_archive");
 	}
 	return sp_end(rc < 0 ? rc : 0, "month_archive");
+}
+
+/* The admin views: read only, from the daily totals and the raw events. */
+
+static void
+bind_view(sqlite3_stmt *st, const struct view *v)
+{
+	sqlite3_bind_int64(st, 1, v->from);
+	sqlite3_bind_int64(st, 2, v->to);
+	bind_text(st, 3, v->guild);
+}
+
+/* The sums of the view's days, with the distinct users and guilds in them. */
+int
+store_view_totals(const struct view *v, struct usage *u, int64_t *users,
+    int64_t *guilds)
+{
+	sqlite3_stmt	*st = stmt(S_VIEW_TOTALS);
+	int		 rc;
+
+	bind_view(st, v);
+	memset(u, 0, sizeof(*u));
+	*users = *guilds = 0;
+	if ((rc = row(st, "view_totals")) == 1) {
+		column_usage(st, 0, u);
+		*users = sqlite3_column_int64(st, 8);
+		*guilds = sqlite3_column_int64(st, 9);
+		stmt_done(st);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Call cb with the view's sums grouped by g, the largest total first (by
+ * day: in day order, days without usage left out), at most limit rows (-1:
+ * all).  name is NULL for "none" and for VG_DAY; day is set for VG_DAY only.
+ */
+int
+store_view_group(const struct view *v, enum view_group g, int64_t limit,
+    int (*cb)(void *, const char *name, int64_t day, const struct usage *),
+    void *arg)
+{
+	static const enum stmt_id ids[] = { [VG_USER] = S_VIEW_BY_USER,
+	    [VG_GUILD] = S_VIEW_BY_GUILD, [VG_MODEL] = S_VIEW_BY_MODEL,
+	    [VG_SERVICE] = S_VIEW_BY_SERVICE, [VG_DAY] = S_VIEW_BY_DAY };
+	sqlite3_stmt	*st = stmt(ids[g]);
+	struct usage	 u;
+	int		 rc, cbrc = 0;
+
+	bind_view(st, v);
+	if (g != VG_DAY)
+		sqlite3_bind_int64(st, 4, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_usage(st, 1, &u);
+		if (g == VG_DAY)
+			cbrc = cb(arg, NULL, sqlite3_column_int64(st, 0), &u);
+		else
+			cbrc = cb(arg, column_text(st, 0, false), 0, &u);
+		if (cbrc != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "view_group");
+}
+
+/* A user's all-time sums, in guild only when guild is not NULL. */
+int
+store_view_user_all(const char *user, const char *guild, struct usage *u)
+{
+	sqlite3_stmt	*st = stmt(S_VIEW_USER_ALL);
+
+	bind_text(st, 1, user);
+	bind_text(st, 2, guild);
+	return sums(st, 0, u, "view_user_all");
+}
+
+/*
+ * Call cb with up to limit raw events matching f, from the cursor (at, id)
+ * on, excluded: oldest first, or with newest_first newest first.  The
+ * event's strings live until cb returns.
+ */
+int
+store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
+    int64_t id, int64_t limit, int (*cb)(void *, const struct event *), void *arg)
+{
+	sqlite3_stmt	*st;
+	struct event	 ev;
+	int		 rc, cbrc = 0, k;
+
+	k = f->user ? 1 : f->guild ? 2 : 0;
+	st = stmt((newest_first ? S_EVENTS_DESC : S_EVENTS_ASC) + k);
+	bind_text(st, 1, f->user);
+	bind_text(st, 2, f->guild);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_int64(st, 4, id);
+	sqlite3_bind_int64(st, 5, f->since);
+	sqlite3_bind_int64(st, 6, f->until);
+	sqlite3_bind_int64(st, 7, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ev.id = sqlite3_column_int64(st, 0);
+		ev.at = sqlite3_column_int64(st, 1);
+		ev.user = column_text(st, 2, false);
+		ev.guild = column_text(st, 3, false);
+		ev.channel = column_text(st, 4, false);
+		ev.model = column_text(st, 5, false);
+		ev.service = column_text(st, 6, false);
+		ev.kind = column_text(st, 7, false);
+		ev.session = column_text(st, 8, false);
+		ev.call = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 9);
+		ev.meta = column_text(st, 10, false);
+		column_usage(st, 11, &ev.u);
+		if ((cbrc = cb(arg, &ev)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, "events_page");
+}
+
+/*
+ * Call cb with each model the user's daily totals name from the day
+ * holding since on: what the user used, whatever a reset did to the
+ * counters.
+ */
+int
+store_user_models_since(const char *user, int64_t since,
+    int (*cb)(void *, const char *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_USER_MODELS_SINCE);
+	int		 rc, cbrc = 0;
+
+	bind_text(st, 1, user);
+	sqlite3_bind_int64(st, 2, since - ((since % DAY) + DAY) % DAY);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((cbrc = cb(arg, column_text(st, 0, false))) != 0)
+			break;
+	return rows_done(st, rc, cbrc, "user_models_since");
 }

@@ -190,6 +190,33 @@ int	 store_counts(int64_t *events, int64_t *users);
 int	 store_events_prune(int64_t before, int limit);	/* returns rows deleted */
 int	 store_month_archive(int64_t month_start, int64_t month_end);
 
+/*
+ * store.c: the admin views (stats, report, log, export), read only.  A view
+ * is whole UTC days [from, to) of the daily totals, which are kept forever,
+ * so its sums stay exact after the raw events are pruned.
+ */
+struct view {
+	int64_t		 from, to;	/* day starts, Unix s */
+	const char	*guild;		/* NULL: every guild */
+};
+enum view_group { VG_USER = 0, VG_GUILD, VG_MODEL, VG_SERVICE, VG_DAY };
+/* Which raw events a page holds: user/guild NULL for any, at in [since, until). */
+struct event_filter {
+	const char	*user, *guild;
+	int64_t		 since, until;
+};
+int	 store_view_totals(const struct view *v, struct usage *u, int64_t *users,
+	    int64_t *guilds);
+int	 store_view_group(const struct view *v, enum view_group g, int64_t limit,
+	    int (*cb)(void *, const char *name, int64_t day, const struct usage *),
+	    void *arg);
+int	 store_view_user_all(const char *user, const char *guild, struct usage *u);
+int	 store_user_models_since(const char *user, int64_t since,
+	    int (*cb)(void *, const char *), void *arg);	/* from the daily totals */
+int	 store_events_page(const struct event_filter *f, bool newest_first,
+	    int64_t at, int64_t id, int64_t limit,
+	    int (*cb)(void *, const struct event *), void *arg);
+
 /* normalize.c: provider usage JSON -> events */
 struct norm_item {
 	struct usage	 u;		/* requests = 1; cost only when has_cost */

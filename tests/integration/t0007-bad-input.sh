@@ -26,7 +26,7 @@ tq check --user 42 --tokens abc
 is "$rc" 64 "--tokens abc exits 64"
 like "$err" 'abc' "the message quotes the bad value"
 tq record --user 42 --model gpt-4o --prompt -5
-is "$rc" 64 "--prompt -5 exits 64"
+is "$rc" 65 "--prompt -5 exits 65 (negative tokens are invalid data)"
 tq limit set --user 42 --tokens 5 --per 3x
 is "$rc" 64 "--per 3x exits 64"
 like "$err" '3x' "the message quotes the bad window"

@@ -1,0 +1,987 @@
+/*
+ * transfer.c: tokq export and tokq import.
+ *
+ * export asks tokqd for one page of raw events after another (the export
+ * op, at most 1000 events a page, on one connection) and writes each page
+ * as it comes: JSON lines or CSV, the same columns either way.  import
+ * reads what export writes, or a CSV/JSONL table from another tool with
+ * the obvious column names, checks the whole input before it sends
+ * anything, then sends it in batches of up to 500 events (the import op);
+ * tokqd adds each batch whole or not at all.  Errors name the line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define PAGE_LIMIT	1000
+#define BATCH_MAX	500
+#define BATCH_BYTES	(768 * 1024)
+
+/* The columns of an export, in order; import knows them and some aliases. */
+enum col {
+	C_ID, C_AT, C_USER, C_GUILD, C_CHANNEL, C_MODEL, C_SERVICE, C_KIND, C_SESSION,
+	C_CALL, C_PROMPT, C_COMPLETION, C_TOTAL, C_CACHED, C_CACHE_WRITE, C_REASONING,
+	C_COST, C_META, C_NCOLS,
+	C_IGNORE = C_NCOLS,
+};
+static const char *const col_names[C_NCOLS] = {
+	"id", "at", "user", "guild", "channel", "model", "service", "kind", "session",
+	"call", "prompt", "completion", "total", "cached", "cache_write", "reasoning",
+	"cost_usd", "meta",
+};
+/* The wire keys of the import op, by column; NULL: not sent. */
+static const char *const col_keys[C_NCOLS] = {
+	NULL, "at", "user", "guild", "channel", "model", "service", "kind", "session",
+	"call", "prompt", "completion", "total", "cached", "cache_write", "reasoning",
+	"cost", "meta",
+};
+/* Other tools' names (the seeds' tables, provider usage fields). */
+static const struct {
+	const char	*name;
+	enum col	 col;
+} aliases[] = {
+	{ "timestamp", C_AT }, { "time", C_AT }, { "created_at", C_AT },
+	{ "user_id", C_USER }, { "guild_id", C_GUILD }, { "channel_id", C_CHANNEL },
+	{ "session_id", C_SESSION }, { "call_index", C_CALL },
+	{ "prompt_tokens", C_PROMPT }, { "input_tokens", C_PROMPT },
+	{ "completion_tokens", C_COMPLETION }, { "output_tokens", C_COMPLETION },
+	{ "total_tokens", C_TOTAL }, { "tokens", C_TOTAL },
+	{ "cached_tokens", C_CACHED }, { "reasoning_tokens", C_REASONING },
+	{ "cost", C_COST }, { "message_type", C_KIND }, { "requests", C_IGNORE },
+};
+
+static enum col
+col_of(const char *name, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < C_NCOLS; i++)
+		if (strlen(col_names[i]) == n && memcmp(col_names[i], name, n) == 0)
+			return i;
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strlen(aliases[i].name) == n && memcmp(aliases[i].name, name, n) == 0)
+			return aliases[i].col;
+	return -1;
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+die(int ex, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fflush(stdout);
+	fputs("tokq: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(ex);
+}
+
+/* USD to nano-USD, rounded (no -lm for one llround). */
+static int64_t
+nusd_of(double d)
+{
+	return d < 0 ? -(int64_t)(-d * 1e9 + 0.5) : (int64_t)(d * 1e9 + 0.5);
+}
+
+/* ---- export --------------------------------------------------------------- */
+
+static void
+csv_field(FILE *f, const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n > 0 && strcspn(s, ",\"\r\n") >= n && s[0] != ' ' && s[n - 1] != ' ') {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	fputc('"', f);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+/* A JSON document on one line: its whitespace (outside strings) made spaces. */
+static void
+json_raw(FILE *f, const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		fputc(s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? ' ' : s[i], f);
+}
+
+/* One event of an export page, as a CSV row or a JSON line. */
+static void
+write_event(FILE *f, const msgpack_object *e, bool csv)
+{
+	const msgpack_object	*o;
+	char			 num[64];
+	size_t			 i;
+
+	if (!csv)
+		fputc('{', f);
+	for (i = 0; i < C_NCOLS; i++) {
+		o = mp_get(e, col_names[i]);
+		if (i > 0)
+			fputc(',', f);
+		if (!csv) {
+			json_string(f, col_names[i], strlen(col_names[i]));
+			fputc(':', f);
+		}
+		if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+			if (!csv)
+				fputs("null", f);
+			continue;
+		}
+		if (i == C_COST) {
+			double	 d = o->type == MSGPACK_OBJECT_FLOAT64 ||
+			    o->type == MSGPACK_OBJECT_FLOAT32 ? o->via.f64 :
+			    (double)mp_int(e, col_names[i], 0);
+
+			fputs(tokq_fmt_usd(nusd_of(d), num, sizeof(num)), f);
+		} else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			fprintf(f, "%llu", (unsigned long long)o->via.u64);
+		else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			fprintf(f, "%lld", (long long)o->via.i64);
+		else if (o->type != MSGPACK_OBJECT_STR)
+			fputs(csv ? "" : "null", f);
+		else if (csv)
+			csv_field(f, o->via.str.ptr, o->via.str.size);
+		else if (i == C_META)
+			json_raw(f, o->via.str.ptr, o->via.str.size);
+		else
+			json_string(f, o->via.str.ptr, o->via.str.size);
+	}
+	fputs(csv ? "\r\n" : "}\n", f);
+}
+
+/* One export request: the filters, and the cursor after the first page. */
+static void
+pack_export(const struct req *r, msgpack_sbuffer *sb, bool more, int64_t at, int64_t id)
+{
+	static const char *const ids[] = { "user", "guild" };
+	static const char *const times[] = { "since", "until" };
+	msgpack_packer	 pk;
+	int		 n = 3, i;
+
+	for (i = 0; i < 2; i++)
+		n += req_val(r, ids[i])->set + req_val(r, times[i])->set;
+	n += more ? 2 : 0;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+	msgpack_pack_str_with_body(&pk, "op", 2);
+	msgpack_pack_str_with_body(&pk, "export", 6);
+	msgpack_pack_str_with_body(&pk, "limit", 5);
+	msgpack_pack_int(&pk, PAGE_LIMIT);
+	for (i = 0; i < 2; i++) {
+		const struct val	*v = req_val(r, ids[i]);
+
+		if (v->set) {
+			msgpack_pack_str_with_body(&pk, ids[i], strlen(ids[i]));
+			msgpack_pack_str_with_body(&pk, v->s, v->slen);
+		}
+		v = req_val(r, times[i]);
+		if (v->set) {
+			msgpack_pack_str_with_body(&pk, times[i], strlen(times[i]));
+			msgpack_pack_int64(&pk, v->i);
+		}
+	}
+	if (more) {
+		msgpack_pack_str_with_body(&pk, "after_at", 8);
+		msgpack_pack_int64(&pk, at);
+		msgpack_pack_str_with_body(&pk, "after_id", 8);
+		msgpack_pack_int64(&pk, id);
+	}
+}
+
+/*
+ * export: page after page until tokqd says there is no next one.  With
+ * --json the lines are JSON (jsonl), whatever --format says.
+ */
+int
+run_export(const struct req *r, const char *sock, bool json)
+{
+	const char		*fmt = req_str(r, "format");
+	bool			 csv = !json && fmt != NULL && strcmp(fmt, "csv") == 0;
+	msgpack_sbuffer		 sb;
+	msgpack_unpacked	 up;
+	const msgpack_object	*reply, *evs, *next;
+	int64_t			 at = 0, id = 0;
+	char			*buf = NULL;
+	bool			 more = false;
+	uint32_t		 i;
+	size_t			 c;
+	int			 fd = conn_connect(sock);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_unpacked_init(&up);
+	if (csv) {
+		for (c = 0; c < C_NCOLS; c++)
+			printf("%s%s", c ? "," : "", col_names[c]);
+		fputs("\r\n", stdout);
+	}
+	for (;;) {
+		pack_export(r, &sb, more, at, id);
+		reply = client_call(fd, &sb, &up, &buf);
+		evs = mp_get(reply, "events");
+		for (i = 0; evs && evs->type == MSGPACK_OBJECT_ARRAY && i < evs->via.array.size; i++)
+			write_event(stdout, &evs->via.array.ptr[i], csv);
+		next = mp_get(reply, "next");
+		if (next == NULL || next->type != MSGPACK_OBJECT_MAP)
+			break;
+		at = mp_int(next, "after_at", 0);
+		id = mp_int(next, "after_id", 0);
+		more = true;
+		if (ferror(stdout))
+			break;
+	}
+	close(fd);
+	free(buf);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die(TOKQ_EXIT_SOFTWARE, "cannot write output: %s", strerror(errno));
+	return TOKQ_EXIT_OK;
+}
+
+/* ---- import: reading ------------------------------------------------------ */
+
+/* One field of an input row: its text (unescaped), or raw JSON for meta. */
+struct field {
+	const char	*s;
+	size_t		 n;
+	bool		 set;		/* not null and not empty */
+	bool		 number;	/* a JSON number (not a string) */
+	bool		 raw;		/* a JSON object or array */
+};
+
+struct row {
+	struct field	 f[C_NCOLS];
+	int64_t		 v[C_NCOLS];	/* the numbers, and at */
+	int64_t		 line;
+};
+
+struct input {
+	char		*buf, *p, *end;
+	char		*scratch;	/* unescaped strings of the current row */
+	size_t		 sused, scap;
+	bool		 csv;
+	int64_t		 line;		/* of the next byte */
+	enum col	 cols[256];	/* CSV: the header's columns */
+	int		 ncols;
+	const char	*what;		/* the file's name, for messages */
+};
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	char	*buf = NULL, *nb;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 k;
+	int	 fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		die(TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path, strerror(errno));
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 1 << 20;
+			if ((nb = realloc(buf, cap + 1)) == NULL)
+				die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
+			buf = nb;
+		}
+		k = read(fd, buf + n, cap - n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			die(TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path, strerror(errno));
+		if (k == 0)
+			break;
+		n += k;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void __attribute__((noreturn, format(printf, 3, 4)))
+bad(const struct input *in, int64_t line, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	die(TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was imported)", in->what,
+	    (long long)line, msg);
+}
+
+static const char *
+js_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+static int
+hexval(const char *p)
+{
+	int	 v = 0, i;
+
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			v |= p[i] - '0';
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			v |= p[i] - 'a' + 10;
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			v |= p[i] - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * A JSON string at p (at its opening quote), decoded into out when out is
+ * not NULL (room for its raw length is enough).  Returns the byte after
+ * its closing quote, or NULL when it is no valid string.
+ */
+static const char *
+js_string(const char *p, const char *e, char *out, size_t *olen)
+{
+	size_t	 o = 0;
+	int	 c, c2;
+
+	if (p >= e || *p++ != '"')
+		return NULL;
+	while (p < e && *p != '"') {
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p != '\\') {
+			if (out)
+				out[o] = *p;
+			o++, p++;
+			continue;
+		}
+		if (++p >= e)
+			return NULL;
+		switch (*p) {
+		case '"': case '\\': case '/':
+			c = *p; break;
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u':
+			if (e - p < 5 || (c = hexval(p + 1)) == -1)
+				return NULL;
+			p += 4;
+			if (c >= 0xd800 && c < 0xdc00) {
+				if (e - p < 7 || p[1] != '\\' || p[2] != 'u' ||
+				    (c2 = hexval(p + 3)) < 0xdc00 || c2 > 0xdfff)
+					return NULL;
+				c = 0x10000 + ((c - 0xd800) << 10) + (c2 - 0xdc00);
+				p += 6;
+			} else if (c >= 0xdc00 && c < 0xe000)
+				return NULL;
+			if (out) {
+				if (c < 0x80)
+					out[o++] = c;
+				else if (c < 0x800) {
+					out[o++] = 0xc0 | c >> 6;
+					out[o++] = 0x80 | (c & 0x3f);
+				} else if (c < 0x10000) {
+					out[o++] = 0xe0 | c >> 12;
+					out[o++] = 0x80 | ((c >> 6) & 0x3f);
+					out[o++] = 0x80 | (c & 0x3f);
+				} else {
+					out[o++] = 0xf0 | c >> 18;
+					out[o++] = 0x80 | ((c >> 12) & 0x3f);
+					out[o++] = 0x80 | ((c >> 6) & 0x3f);
+					out[o++] = 0x80 | (c & 0x3f);
+				}
+			} else
+				o += 4;
+			p++;
+			continue;
+		default:
+			return NULL;
+		}
+		if (out)
+			out[o] = c;
+		o++, p++;
+	}
+	if (p >= e)
+		return NULL;
+	if (olen)
+		*olen = o;
+	return p + 1;
+}
+
+/* Skip one JSON value of any kind; NULL when it is not one. */
+static const char *
+js_skip(const char *p, const char *e, int depth)
+{
+	char	 close;
+
+	p = js_ws(p, e);
+	if (p >= e || depth > TOKQ_NEST_MAX)
+		return NULL;
+	if (*p == '"')
+		return js_string(p, e, NULL, NULL);
+	if (*p == '{' || *p == '[') {
+		close = *p == '{' ? '}' : ']';
+		p = js_ws(p + 1, e);
+		if (p < e && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if ((p = js_string(js_ws(p, e), e, NULL, NULL)) == NULL)
+					return NULL;
+				p = js_ws(p, e);
+				if (p >= e || *p++ != ':')
+					return NULL;
+			}
+			if ((p = js_skip(p, e, depth + 1)) == NULL)
+				return NULL;
+			p = js_ws(p, e);
+			if (p < e && *p == ',') {
+				p++;
+				continue;
+			}
+			if (p < e && *p == close)
+				return p + 1;
+			return NULL;
+		}
+	}
+	if (e - p >= 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0))
+		return p + 4;
+	if (e - p >= 5 && memcmp(p, "false", 5) == 0)
+		return p + 5;
+	if (*p == '-' || (*p >= '0' && *p <= '9')) {
+		const char	*s = p;
+
+		if (*p == '-')
+			p++;
+		while (p < e && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+		    *p == 'E' || *p == '+' || *p == '-'))
+			p++;
+		return p > s + (*s == '-') ? p : NULL;
+	}
+	return NULL;
+}
+
+static char *
+scratch(struct input *in, size_t n)
+{
+	char	*s;
+
+	if (in->sused + n + 1 > in->scap)
+		return NULL;
+	s = in->scratch + in->sused;
+	in->sused += n + 1;
+	return s;
+}
+
+static void
+take(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
+    struct field fv)
+{
+	if ((int)c == -1)
+		bad(in, rw->line, "unknown %s '%.*s' (known: the columns export writes, "
+		    "and user_id, guild_id, channel_id, session_id, call_index, "
+		    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
+		    in->csv ? "column" : "key", (int)(nlen > 64 ? 64 : nlen), name);
+	if (c == C_IGNORE || c == C_ID)
+		return;
+	if (rw->f[c].set && fv.set)
+		bad(in, rw->line, "%s given twice", col_names[c]);
+	if (fv.set)
+		rw->f[c] = fv;
+}
+
+/* The next JSON line into rw; false at the end of the input. */
+static bool
+read_jsonl(struct input *in, struct row *rw)
+{
+	const char	*p, *e, *k, *q;
+	char		*s;
+	size_t		 kl, n;
+
+	for (;;) {
+		if (in->p >= in->end)
+			return false;
+		e = memchr(in->p, '\n', in->end - in->p);
+		if (e == NULL)
+			e = in->end;
+		rw->line = in->line++;
+		p = js_ws(in->p, e);
+		in->p = (char *)(e < in->end ? e + 1 : e);
+		if (p < e)
+			break;
+	}
+	if (*p++ != '{')
+		bad(in, rw->line, "not a JSON object");
+	p = js_ws(p, e);
+	if (p < e && *p == '}') {
+		p++;
+		goto end;
+	}
+	for (;;) {
+		struct field	 fv = { NULL, 0, false, false, false };
+
+		if (p >= e || *p != '"' || (q = js_string(p, e, NULL, &kl)) == NULL)
+			bad(in, rw->line, "not a JSON object (a key is missing or malformed)");
+		k = p + 1;	/* keys we know need no unescaping */
+		kl = q - p - 2;
+		p = js_ws(q, e);
+		if (p >= e || *p++ != ':')
+			bad(in, rw->line, "not a JSON object (':' expected)");
+		p = js_ws(p, e);
+		if (p < e && *p == '"') {
+			if (js_string(p, e, NULL, &n) == NULL || (s = scratch(in, n)) == NULL ||
+			    (q = js_string(p, e, s, &n)) == NULL)
+				bad(in, rw->line, "a malformed string");
+			s[n] = '\0';
+			fv = (struct field){ s, n, n > 0, false, false };
+		} else {
+			if ((q = js_skip(p, e, 1)) == NULL)
+				bad(in, rw->line, "a malformed value");
+			if ((s = scratch(in, q - p)) == NULL)
+				bad(in, rw->line, "a malformed value");
+			memcpy(s, p, q - p);
+			s[q - p] = '\0';
+			if (strcmp(s, "null") != 0)
+				fv = (struct field){ s, (size_t)(q - p), true,
+				    *p == '-' || (*p >= '0' && *p <= '9'),
+				    *p == '{' || *p == '['};
+			if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+				fv.raw = true;
+		}
+		take(in, rw, col_of(k, kl), k, kl, fv);
+		p = js_ws(q, e);
+		if (p < e && *p == ',') {
+			p = js_ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}') {
+			p++;
+			break;
+		}
+		bad(in, rw->line, "not a JSON object (',' or '}' expected)");
+	}
+end:
+	if (js_ws(p, e) != e)
+		bad(in, rw->line, "more than one JSON object on the line");
+	return true;
+}
+
+/*
+ * One CSV field at in->p into *f (RFC 4180: quoted fields may hold commas,
+ * "" and line breaks).  Returns the character that ended it: ',', '\n' or
+ * 0 at the end of the input.
+ */
+static int
+csv_next(struct input *in, struct field *f, int64_t line)
+{
+	char	*s, *o;
+	int	 c;
+
+	if (in->p < in->end && *in->p == '"') {
+		size_t	 n = 0;
+		char	*q;
+
+		for (q = in->p + 1; q < in->end; q++, n++)
+			if (*q == '"' && (q + 1 >= in->end || *++q != '"'))
+				break;
+		if ((s = o = scratch(in, n)) == NULL)
+			bad(in, line, "a field too long");
+		for (in->p++;; in->p++) {
+			if (in->p >= in->end)
+				bad(in, line, "a quoted field does not end");
+			if (*in->p == '"') {
+				if (in->p + 1 < in->end && in->p[1] == '"') {
+					*o++ = '"';
+					in->p++;
+					continue;
+				}
+				in->p++;
+				break;
+			}
+			if (*in->p == '\n')
+				in->line++;
+			*o++ = *in->p;
+		}
+		*o = '\0';
+		f->s = s, f->n = o - s;
+		if (in->p < in->end && *in->p == '\r')
+			in->p++;
+		if (in->p < in->end && *in->p != ',' && *in->p != '\n')
+			bad(in, line, "text after a quoted field");
+	} else {
+		s = in->p;
+		while (in->p < in->end && *in->p != ',' && *in->p != '\n')
+			in->p++;
+		f->n = in->p - s;
+		if (f->n > 0 && s[f->n - 1] == '\r' && (in->p >= in->end || *in->p == '\n'))
+			f->n--;
+		if ((f->s = o = scratch(in, f->n)) == NULL)
+			bad(in, line, "a field too long");
+		memcpy(o, s, f->n);
+		o[f->n] = '\0';
+	}
+	f->set = f->n > 0;
+	if (in->p >= in->end)
+		return 0;
+	c = *in->p++;
+	if (c == '\n')
+		in->line++;
+	return c;
+}
+
+/* The next CSV record into rw; false at the end of the input. */
+static bool
+read_csv(struct input *in, struct row *rw)
+{
+	struct field	 f;
+	int		 i = 0, c;
+
+	while (in->p < in->end && (*in->p == '\n' || *in->p == '\r')) {
+		if (*in->p == '\n')
+			in->line++;
+		in->p++;
+	}
+	if (in->p >= in->end)
+		return false;
+	rw->line = in->line;
+	do {
+		memset(&f, 0, sizeof(f));
+		c = csv_next(in, &f, rw->line);
+		if (i >= in->ncols)
+			bad(in, rw->line, "more fields than the header has columns");
+		take(in, rw, in->cols[i], col_names[0], 0, f);
+		i++;
+	} while (c == ',');
+	if (i != in->ncols)
+		bad(in, rw->line, "%d fields, the header has %d columns", i, in->ncols);
+	return true;
+}
+
+static void
+read_header(struct input *in)
+{
+	struct field	 f;
+	int		 c;
+	enum col	 k;
+
+	in->ncols = 0;
+	in->line = 1;
+	do {
+		in->sused = 0;
+		memset(&f, 0, sizeof(f));
+		c = csv_next(in, &f, 1);
+		if (in->ncols == 256)
+			bad(in, 1, "more than 256 columns");
+		k = col_of(f.s, f.n);
+		if ((int)k == -1)
+			bad(in, 1, "unknown column '%.*s' (known: the columns export writes, "
+			    "and user_id, guild_id, channel_id, session_id, call_index, "
+			    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
+			    (int)(f.n > 64 ? 64 : f.n), f.s);
+		in->cols[in->ncols++] = k;
+	} while (c == ',');
+}
+
+/* ---- import: checking ----------------------------------------------------- */
+
+/* The row's values checked as tokqd will check them; rw->v filled. */
+static void
+check_row(const struct input *in, struct row *rw)
+{
+	static const enum col ids[] = { C_USER, C_GUILD, C_CHANNEL, C_MODEL, C_SERVICE,
+	    C_KIND, C_SESSION };
+	static const enum col nums[] = { C_CALL, C_PROMPT, C_COMPLETION, C_TOTAL,
+	    C_CACHED, C_CACHE_WRITE, C_REASONING };
+	struct field	*f;
+	char		 t[80];
+	size_t		 i;
+	int64_t		 v;
+
+	if (!rw->f[C_USER].set)
+		bad(in, rw->line, "no user");
+	if (!rw->f[C_AT].set)
+		bad(in, rw->line, "no time (at or timestamp)");
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		f = &rw->f[ids[i]];
+		if (f->set && (f->raw || strlen(f->s) != f->n || !tokq_id_valid(f->s)))
+			bad(in, rw->line, "invalid %s '%.*s': an id is 1 to %d bytes of UTF-8 "
+			    "without control characters", col_names[ids[i]],
+			    (int)(f->n > 64 ? 64 : f->n), f->s, TOKQ_ID_MAX);
+	}
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		f = &rw->f[nums[i]];
+		if (f->set && (f->raw || tokq_parse_u64(f->s, &rw->v[nums[i]]) == -1))
+			bad(in, rw->line, "%s: bad value '%.*s' (want a whole number >= 0)",
+			    col_names[nums[i]], (int)(f->n > 64 ? 64 : f->n), f->s);
+	}
+	f = &rw->f[C_AT];
+	if (f->raw || f->n >= sizeof(t) - 1)
+		bad(in, rw->line, "at: bad time");
+	if (strspn(f->s, "0123456789") == f->n)
+		snprintf(t, sizeof(t), "@%s", f->s);	/* Unix seconds */
+	else
+		snprintf(t, sizeof(t), "%s", f->s);
+	if (tokq_parse_time(t, &rw->v[C_AT]) == -1 || rw->v[C_AT] < 0)
+		bad(in, rw->line, "at: bad time '%.*s' (want 2026-12-01T10:00:00Z, "
+		    "2026-12-01 10:00:00 or Unix seconds)", (int)(f->n > 64 ? 64 : f->n), f->s);
+	f = &rw->f[C_COST];
+	if (f->set) {
+		bool	 ok = !f->raw;
+
+		if (ok && tokq_parse_usd(f->s, &v) == -1) {
+			char	*end;
+			double	 d = strtod(f->s, &end);
+
+			ok = *end == '\0' && isfinite(d) && d >= 0 && d <= 9e9;
+			v = ok ? nusd_of(d) : 0;
+		}
+		if (!ok || v < 0 || v > 9000000000LL * TOKQ_NUSD_PER_USD)
+			bad(in, rw->line, "cost: bad value '%.*s' (want a dollar amount >= 0)",
+			    (int)(f->n > 64 ? 64 : f->n), f->s);
+		rw->v[C_COST] = v;
+	}
+	f = &rw->f[C_META];
+	if (f->set && !f->raw) {
+		const char	*e = js_skip(f->s, f->s + f->n, 1);
+
+		if (e == NULL || js_ws(e, f->s + f->n) != f->s + f->n)
+			bad(in, rw->line, "meta is not JSON");
+	}
+	if (rw->v[C_CACHED] + rw->v[C_CACHE_WRITE] > rw->v[C_PROMPT])
+		bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
+		    "they cannot exceed it");
+	if (rw->v[C_REASONING] > rw->v[C_COMPLETION])
+		bad(in, rw->line, "reasoning tokens are part of the completion: they cannot "
+		    "exceed it");
+}
+
+static bool
+next_row(struct input *in, struct row *rw)
+{
+	memset(rw, 0, sizeof(*rw));
+	in->sused = 0;
+	if (!(in->csv ? read_csv(in, rw) : read_jsonl(in, rw)))
+		return false;
+	check_row(in, rw);
+	return true;
+}
+
+/* One event as a map of the import op. */
+static void
+pack_row(msgpack_packer *pk, const struct row *rw)
+{
+	size_t	 c;
+	int	 n = 0;
+
+	for (c = 0; c < C_NCOLS; c++)
+		n += col_keys[c] != NULL && rw->f[c].set;
+	msgpack_pack_map(pk, n);
+	for (c = 0; c < C_NCOLS; c++) {
+		if (col_keys[c] == NULL || !rw->f[c].set)
+			continue;
+		msgpack_pack_str_with_body(pk, col_keys[c], strlen(col_keys[c]));
+		switch (c) {
+		case C_AT: case C_CALL: case C_PROMPT: case C_COMPLETION: case C_TOTAL:
+		case C_CACHED: case C_CACHE_WRITE: case C_REASONING:
+			msgpack_pack_int64(pk, rw->v[c]);
+			break;
+		case C_COST:
+			msgpack_pack_double(pk, (double)rw->v[c] / TOKQ_NUSD_PER_USD);
+			break;
+		default:
+			msgpack_pack_str_with_body(pk, rw->f[c].s, rw->f[c].n);
+			break;
+		}
+	}
+}
+
+static void
+input_rewind(struct input *in)
+{
+	in->p = in->buf;
+	in->line = 1;
+	if (in->csv) {
+		read_header(in);
+		in->line = 2;
+	}
+}
+
+/*
+ * Send the n packed events as one import request.  A refusal names the
+ * line of the event it was about (tokqd says "events[i]: ...") and what
+ * was imported before it, then exits with the reply's code.
+ */
+static void
+batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lines,
+    int64_t done, int64_t *first, int64_t *last, const struct input *in)
+{
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	msgpack_unpacked	 up;
+	const msgpack_object	*code;
+	char			*buf, err[512], *msg = err;
+	size_t			 len, off = 0;
+	unsigned		 idx;
+	int			 k = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+	msgpack_pack_str_with_body(&pk, "op", 2);
+	msgpack_pack_str_with_body(&pk, "import", 6);
+	msgpack_pack_str_with_body(&pk, "events", 6);
+	msgpack_pack_array(&pk, n);
+	msgpack_sbuffer_write(&sb, events->data, events->size);
+	buf = conn_call(fd, sb.data, sb.size, &len);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_init(&up);
+	if (tokq_frame_check(buf, len) != 0 ||
+	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    (code = mp_get(&up.data, "code")) == NULL ||
+	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		die(TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+	if (code->via.u64 == TOKQ_OK) {
+		if (*first == 0)
+			*first = mp_int(&up.data, "first_event", 0);
+		*last = mp_int(&up.data, "last_event", 0);
+		msgpack_unpacked_destroy(&up);
+		free(buf);
+		return;
+	}
+	if (mp_str(&up.data, "error", err, sizeof(err)) == NULL)
+		snprintf(err, sizeof(err), "%s", tokq_code_name((int)code->via.u64));
+	if (sscanf(err, "events[%u]: %n", &idx, &k) == 1 && k > 0 && idx < n)
+		msg = err + k;
+	else
+		idx = 0;
+	die(tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
+	    "import: %s line %lld: %s (%lld event%s before line %lld were imported, "
+	    "none from there on)", in->what, (long long)lines[idx], msg, (long long)done,
+	    done == 1 ? "" : "s", (long long)lines[0]);
+}
+
+/*
+ * import: read the whole input, check every row (nothing is sent when one
+ * is bad), then send batches of up to BATCH_MAX events.  tokqd adds each
+ * batch whole or not at all; should it refuse one (a time in its future)
+ * or go away half way, the message says which lines made it in.
+ */
+int
+run_import(const struct req *r, const char *sock, bool json)
+{
+	const char		*fmt = req_str(r, "format"), *path = req_str(r, "FILE");
+	struct input		 in;
+	struct row		 rw;
+	msgpack_sbuffer		 ev;
+	msgpack_packer		 pk;
+	int64_t			 total = 0, done = 0, first = 0, last = 0, lastline = 0;
+	int64_t			 lines[BATCH_MAX];
+	uint32_t		 n = 0;
+	size_t			 len, mark;
+	char			 num[4][32];
+	const char		*q;
+	int			 fd;
+
+	memset(&in, 0, sizeof(in));
+	in.what = strcmp(path, "-") == 0 ? "stdin" : path;
+	in.buf = slurp(path, &len);
+	in.end = in.buf + len;
+	in.scap = 2 * len + 64;
+	if ((in.scratch = malloc(in.scap + 1)) == NULL)
+		die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
+	q = js_ws(in.buf, in.end);
+	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
+	if (q >= in.end)
+		die(TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
+
+	/* the first pass: every row checked, and its packed size */
+	msgpack_sbuffer_init(&ev);
+	msgpack_packer_init(&pk, &ev, msgpack_sbuffer_write);
+	input_rewind(&in);
+	while (next_row(&in, &rw)) {
+		msgpack_sbuffer_clear(&ev);
+		pack_row(&pk, &rw);
+		if (ev.size > BATCH_BYTES)
+			bad(&in, rw.line, "the event is too large");
+		total++;
+	}
+	if (total == 0)
+		die(TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+
+	/* the second pass: send */
+	fd = conn_connect(sock);
+	msgpack_sbuffer_clear(&ev);
+	input_rewind(&in);
+	for (;;) {
+		bool	 more = next_row(&in, &rw);
+
+		mark = ev.size;
+		if (more)
+			pack_row(&pk, &rw);
+		if (n > 0 && (!more || n == BATCH_MAX || ev.size > BATCH_BYTES)) {
+			msgpack_sbuffer	 rest;
+
+			/* send what came before this row; keep this row for the next */
+			msgpack_sbuffer_init(&rest);
+			msgpack_sbuffer_write(&rest, ev.data + mark, ev.size - mark);
+			ev.size = mark;
+			batch_send(fd, &ev, n, lines, done, &first, &last, &in);
+			done += n;
+			msgpack_sbuffer_clear(&ev);
+			msgpack_sbuffer_write(&ev, rest.data, rest.size);
+			msgpack_sbuffer_destroy(&rest);
+			n = 0;
+		}
+		if (!more)
+			break;
+		lines[n++] = lastline = rw.line;
+	}
+	close(fd);
+	if (json)
+		printf("{\"imported\":%lld,\"first_event\":%lld,\"last_event\":%lld,"
+		    "\"format\":\"%s\"}\n", (long long)done, (long long)first,
+		    (long long)last, in.csv ? "csv" : "jsonl");
+	else
+		printf("imported %s event%s from %s (%s, last line %s): events %s to %s\n",
+		    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s", in.what,
+		    in.csv ? "csv" : "jsonl", fmt_int(lastline, num[1], sizeof(num[1])),
+		    fmt_int(first, num[2], sizeof(num[2])), fmt_int(last, num[3], sizeof(num[3])));
+	free(in.scratch);
+	free(in.buf);
+	msgpack_sbuffer_destroy(&ev);
+	return TOKQ_EXIT_OK;
+}

@@ -1,0 +1,609 @@
+/*
+ * report.c: what admins look at: stats, report, log, export and import.
+ *
+ * stats and report add up the daily totals (kept forever) over whole UTC
+ * days, so a range that reaches past the raw-event retention is as exact
+ * as yesterday's.  log and export read the raw events, export a bounded
+ * page per request (the client loops on the cursor), so a large export
+ * neither holds the loop for long nor grows the daemon.  import takes a
+ * batch of events with their times and adds it whole or not at all.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "reply.h"
+
+#define DAY		86400
+#define VIEW_DAYS_MAX	3660		/* ten years, as the longest window */
+#define VIEW_DAYS	30
+#define TOP_DEFAULT	10
+#define TOP_MAX		1000
+#define REPORT_TOP_MAX	100
+#define LOG_DEFAULT	10
+#define PAGE_MAX	1000		/* events per log or export reply */
+#define PAGE_BYTES	(768 * 1024)	/* an export page stops growing here */
+#define IMPORT_MAX	500		/* events per import request */
+#define IMPORT_SKEW	DAY		/* how far ahead of now an event may be */
+
+/*
+ * An array under construction: items are packed into a buffer of their
+ * own and counted, then list_end() writes the array under its key.
+ */
+struct list {
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	uint32_t	 n;
+};
+
+static void
+list_init(struct list *l)
+{
+	msgpack_sbuffer_init(&l->sb);
+	msgpack_packer_init(&l->pk, &l->sb, msgpack_sbuffer_write);
+	l->n = 0;
+}
+
+static void
+list_end(struct reply *rp, const char *k, struct list *l)
+{
+	msgpack_pack_array(rp_key(rp, k), l->n);
+	if (l->sb.size > 0)
+		msgpack_sbuffer_write(&rp->sb, l->sb.data, l->sb.size);
+	msgpack_sbuffer_destroy(&l->sb);
+}
+
+static void
+list_free(struct list *l)
+{
+	msgpack_sbuffer_destroy(&l->sb);
+}
+
+static int64_t
+day_floor(int64_t t)
+{
+	return tokq_period_start(TOKQ_W_DAY, t);
+}
+
+static int64_t
+day_ceil(int64_t t)
+{
+	int64_t	 d = day_floor(t);
+
+	return d == t ? t : d + DAY;
+}
+
+/* "2026-12-01" */
+static void
+pk_date(msgpack_packer *pk, int64_t day)
+{
+	char	 buf[32];
+
+	tokq_fmt_time(day, buf, sizeof(buf));
+	buf[10] = '\0';
+	pk_str(pk, buf);
+}
+
+/* One row of a grouping: {name_key: name, usage totals}. */
+struct group_ctx {
+	struct list	 l;
+	const char	*name_key;
+	int64_t		 next_day, to;	/* VG_DAY: the days still to list */
+};
+
+static void
+pk_day_row(struct group_ctx *g, int64_t day, const struct usage *u)
+{
+	msgpack_pack_map(&g->l.pk, 9);
+	pk_str(&g->l.pk, "date");
+	pk_date(&g->l.pk, day);
+	pk_totals_keys(&g->l.pk, u);
+	g->l.n++;
+}
+
+static int
+group_row(void *arg, const char *name, int64_t day, const struct usage *u)
+{
+	struct group_ctx	*g = arg;
+	static const struct usage zero;
+
+	if (g->name_key == NULL) {
+		/* by day: every day of the range, those without usage as zeros */
+		for (; g->next_day < day && g->next_day < g->to; g->next_day += DAY)
+			pk_day_row(g, g->next_day, &zero);
+		pk_day_row(g, day, u);
+		g->next_day = day + DAY;
+		return 0;
+	}
+	msgpack_pack_map(&g->l.pk, 9);
+	pk_str(&g->l.pk, g->name_key);
+	pk_str(&g->l.pk, name);
+	pk_totals_keys(&g->l.pk, u);
+	g->l.n++;
+	return 0;
+}
+
+/* Pack the view's grouping g under k. */
+static int
+kv_group(struct reply *rp, const char *k, const struct view *v, enum view_group g,
+    const char *name_key, int64_t top)
+{
+	struct group_ctx	 gc = { .name_key = name_key, .next_day = v->from,
+	    .to = v->to };
+	static const struct usage zero;
+	int			 rc;
+
+	list_init(&gc.l);
+	if ((rc = store_view_group(v, g, top, group_row, &gc)) < 0) {
+		list_free(&gc.l);
+		return rc;
+	}
+	if (g == VG_DAY)
+		for (; gc.next_day < v->to; gc.next_day += DAY)
+			pk_day_row(&gc, gc.next_day, &zero);
+	list_end(rp, k, &gc.l);
+	return 0;
+}
+
+/*
+ * stats: whole UTC days.  --days N: the N days ending with today; --since
+ * and --until are widened to the days that hold them (until exclusive: a
+ * time inside a day takes that whole day).
+ */
+int
+report_stats(struct request *rq, struct reply *rp)
+{
+	const struct argval	*days = rq_arg(rq, "days"), *since = rq_arg(rq, "since");
+	const struct argval	*until = rq_arg(rq, "until");
+	struct view		 v = { .guild = rq_str(rq, "guild") };
+	struct usage		 u;
+	int64_t			 n = days ? days->i : VIEW_DAYS, top, users, guilds;
+	msgpack_packer		*pk;
+	int			 rc;
+
+	if (days && since)
+		return rq_fail(rq, TOKQ_E_USAGE, "give days or since, not both");
+	if (n < 1 || n > VIEW_DAYS_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "days must be 1 to %d", VIEW_DAYS_MAX);
+	top = rq_int(rq, "top", TOP_DEFAULT);
+	if (top < 1 || top > TOP_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", TOP_MAX);
+	v.to = until ? day_ceil(until->i) : day_floor(now()) + DAY;
+	v.from = since ? day_floor(since->i) : v.to - n * DAY;
+	if (v.to <= v.from)
+		return rq_fail(rq, TOKQ_E_INVALID, "until must be after since");
+	if ((v.to - v.from) / DAY > VIEW_DAYS_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "a range of at most %d days",
+		    VIEW_DAYS_MAX);
+	if ((rc = store_view_totals(&v, &u, &users, &guilds)) < 0)
+		return rq_failed(rq, rc);
+
+	kv_time(rp, "since", v.from);
+	kv_time(rp, "until", v.to);
+	kv_int(rp, "days", (v.to - v.from) / DAY);
+	kv_str(rp, "guild", v.guild);
+	kv_int(rp, "top", top);
+	pk = rp_key(rp, "totals");
+	msgpack_pack_map(pk, 10);
+	pk_totals_keys(pk, &u);
+	pk_str(pk, "users");
+	msgpack_pack_int64(pk, users);
+	pk_str(pk, "guilds");
+	msgpack_pack_int64(pk, guilds);
+	if ((rc = kv_group(rp, "top_users", &v, VG_USER, "user", top)) < 0 ||
+	    (rc = kv_group(rp, "top_guilds", &v, VG_GUILD, "guild", top)) < 0 ||
+	    (rc = kv_group(rp, "by_model", &v, VG_MODEL, "model", -1)) < 0 ||
+	    (rc = kv_group(rp, "by_service", &v, VG_SERVICE, "service", -1)) < 0 ||
+	    (rc = kv_group(rp, "by_day", &v, VG_DAY, NULL, -1)) < 0)
+		return rq_failed(rq, rc);
+	return 0;
+}
+
+struct top_ctx {
+	struct report_row {
+		char		 user[TOKQ_ID_MAX + 1];
+		struct usage	 u;
+	}		*rows;
+	size_t		 n, cap;
+};
+
+static int
+top_row(void *arg, const char *name, int64_t day, const struct usage *u)
+{
+	struct top_ctx	*tc = arg;
+
+	if (tc->n == tc->cap || name == NULL)
+		return 0;
+	snprintf(tc->rows[tc->n].user, sizeof(tc->rows[0].user), "%s", name);
+	tc->rows[tc->n++].u = *u;
+	return 0;
+}
+
+/*
+ * report: the top users of the current calendar period by tokens, with
+ * their all-time tokens, in one guild or all of them.
+ */
+int
+report_report(struct request *rq, struct reply *rp)
+{
+	static const char *const names[] = { "day", "week", "month" };
+	static const enum tokq_wkind kinds[] = { TOKQ_W_DAY, TOKQ_W_WEEK, TOKQ_W_MONTH };
+	const char	*period = rq_str(rq, "period");
+	struct view	 v = { .guild = rq_str(rq, "guild") };
+	struct view	 all = { INT64_MIN / 2, INT64_MAX / 2, v.guild };
+	struct top_ctx	 tc = { NULL, 0, 0 };
+	struct usage	 u, au;
+	int64_t		 top = rq_int(rq, "top", TOP_DEFAULT), t = now();
+	int64_t		 users, guilds, ausers, aguilds;
+	msgpack_packer	*pk;
+	size_t		 i, k;
+	int		 rc;
+
+	for (k = 0; k < 3; k++)
+		if (period == NULL || strcmp(period, names[k]) == 0)
+			break;
+	if (k == 3)
+		return rq_fail(rq, TOKQ_E_USAGE, "period must be day, week or month");
+	if (top < 1 || top > REPORT_TOP_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", REPORT_TOP_MAX);
+	v.from = tokq_period_start(kinds[k], t);
+	v.to = tokq_period_next(kinds[k], t);
+	if ((tc.rows = calloc(top, sizeof(*tc.rows))) == NULL)
+		return -TOKQ_E_INTERNAL;
+	tc.cap = top;
+	if ((rc = store_view_group(&v, VG_USER, top, top_row, &tc)) < 0 ||
+	    (rc = store_view_totals(&all, &au, &ausers, &aguilds)) < 0 ||
+	    (rc = store_view_totals(&v, &u, &users, &guilds)) < 0)
+		goto out;
+
+	kv_str(rp, "period", names[k]);
+	kv_time(rp, "since", v.from);
+	kv_time(rp, "until", v.to);
+	kv_str(rp, "guild", v.guild);
+	kv_time(rp, "generated_at", t);
+	pk = rp_key(rp, "rows");
+	msgpack_pack_array(pk, tc.n);
+	for (i = 0; i < tc.n; i++) {
+		struct usage	 ua;
+
+		if ((rc = store_view_user_all(tc.rows[i].user, v.guild, &ua)) < 0)
+			goto out;
+		msgpack_pack_map(pk, 9);
+		pk_str(pk, "rank");
+		msgpack_pack_int64(pk, (int64_t)i + 1);
+		pk_str(pk, "user");
+		pk_str(pk, tc.rows[i].user);
+		pk_str(pk, "period_total");
+		msgpack_pack_int64(pk, tc.rows[i].u.total);
+		pk_str(pk, "all_time_total");
+		msgpack_pack_int64(pk, ua.total);
+		pk_str(pk, "cost_usd");
+		pk_usd(pk, tc.rows[i].u.cost);
+		pk_str(pk, "all_time_cost_usd");
+		pk_usd(pk, ua.cost);
+		pk_str(pk, "requests");
+		msgpack_pack_int64(pk, tc.rows[i].u.requests);
+		pk_str(pk, "prompt");
+		msgpack_pack_int64(pk, tc.rows[i].u.prompt);
+		pk_str(pk, "completion");
+		msgpack_pack_int64(pk, tc.rows[i].u.completion);
+	}
+	pk = rp_key(rp, "totals");
+	msgpack_pack_map(pk, 12);
+	pk_totals_keys(pk, &u);
+	pk_str(pk, "users");
+	msgpack_pack_int64(pk, users);
+	pk_str(pk, "guilds");
+	msgpack_pack_int64(pk, guilds);
+	pk_str(pk, "all_time_total");
+	msgpack_pack_int64(pk, au.total);
+	pk_str(pk, "all_time_cost_usd");
+	pk_usd(pk, au.cost);
+	rc = 0;
+out:
+	free(tc.rows);
+	return rq_failed(rq, rc);
+}
+
+/* A raw event as the protocol's "event" object. */
+static void
+pk_event(msgpack_packer *pk, const struct event *ev)
+{
+	msgpack_pack_map(pk, 19);
+	pk_str(pk, "id");
+	msgpack_pack_int64(pk, ev->id);
+	pk_str(pk, "at");
+	pk_time(pk, ev->at);
+	pk_str(pk, "user");
+	pk_str(pk, ev->user);
+	pk_str(pk, "guild");
+	pk_str(pk, ev->guild);
+	pk_str(pk, "channel");
+	pk_str(pk, ev->channel);
+	pk_str(pk, "model");
+	pk_str(pk, ev->model);
+	pk_str(pk, "service");
+	pk_str(pk, ev->service);
+	pk_str(pk, "kind");
+	pk_str(pk, ev->kind);
+	pk_str(pk, "session");
+	pk_str(pk, ev->session);
+	pk_str(pk, "call");
+	if (ev->call < 0)
+		msgpack_pack_nil(pk);
+	else
+		msgpack_pack_int64(pk, ev->call);
+	pk_str(pk, "meta");
+	pk_str(pk, ev->meta);
+	pk_totals_keys(pk, &ev->u);
+}
+
+struct page_ctx {
+	struct list	 l;
+	int64_t		 last_at, last_id;
+	bool		 full;		/* stopped at the byte budget */
+};
+
+static int
+page_row(void *arg, const struct event *ev)
+{
+	struct page_ctx	*pc = arg;
+
+	pk_event(&pc->l.pk, ev);
+	pc->l.n++;
+	pc->last_at = ev->at;
+	pc->last_id = ev->id;
+	if (pc->l.sb.size >= PAGE_BYTES) {
+		pc->full = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* log: the last N raw events, newest first. */
+int
+report_log(struct request *rq, struct reply *rp)
+{
+	struct event_filter	 f = { rq_str(rq, "user"), rq_str(rq, "guild"),
+	    INT64_MIN, INT64_MAX };
+	struct page_ctx		 pc = { .full = false };
+	int64_t			 last = rq_int(rq, "last", LOG_DEFAULT);
+	int			 rc;
+
+	if (last < 1 || last > PAGE_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "last must be 1 to %d", PAGE_MAX);
+	list_init(&pc.l);
+	if ((rc = store_events_page(&f, true, INT64_MAX, INT64_MAX, last, page_row,
+	    &pc)) < 0) {
+		list_free(&pc.l);
+		return rq_failed(rq, rc);
+	}
+	list_end(rp, "events", &pc.l);
+	return 0;
+}
+
+/*
+ * export: one page of raw events in (at, id) order after the cursor
+ * (after_at, after_id), at most limit of them and about PAGE_BYTES.  next
+ * is the cursor of the following page, nil when this one was the last.
+ */
+int
+report_export(struct request *rq, struct reply *rp)
+{
+	const struct argval	*aat = rq_arg(rq, "after_at"), *aid = rq_arg(rq, "after_id");
+	struct event_filter	 f = { rq_str(rq, "user"), rq_str(rq, "guild"),
+	    rq_int(rq, "since", INT64_MIN), rq_int(rq, "until", INT64_MAX) };
+	struct page_ctx		 pc = { .full = false };
+	int64_t			 limit = rq_int(rq, "limit", PAGE_MAX);
+	msgpack_packer		*pk;
+	int			 rc;
+
+	if ((aat == NULL) != (aid == NULL))
+		return rq_fail(rq, TOKQ_E_USAGE, "after_at and after_id go together");
+	if (limit < 1 || limit > PAGE_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "limit must be 1 to %d", PAGE_MAX);
+	list_init(&pc.l);
+	if ((rc = store_events_page(&f, false, aat ? aat->i : INT64_MIN,
+	    aid ? aid->i : INT64_MIN, limit, page_row, &pc)) < 0) {
+		list_free(&pc.l);
+		return rq_failed(rq, rc);
+	}
+	kv_int(rp, "count", pc.l.n);
+	list_end(rp, "events", &pc.l);
+	pk = rp_key(rp, "next");
+	if (pc.full || (int64_t)pc.l.n == limit) {
+		msgpack_pack_map(pk, 2);
+		pk_str(pk, "after_at");
+		msgpack_pack_int64(pk, pc.last_at);
+		pk_str(pk, "after_id");
+		msgpack_pack_int64(pk, pc.last_id);
+	} else
+		msgpack_pack_nil(pk);
+	return 0;
+}
+
+/* One event of an import batch, checked, its strings copied. */
+struct imp {
+	struct event	 ev;
+	char		*s[8];		/* user guild channel model service kind session meta */
+	bool		 has_total, has_cost;
+};
+
+static const char *const imp_str_keys[] = { "user", "guild", "channel", "model",
+    "service", "kind", "session", "meta" };
+static const char *const imp_int_keys[] = { "prompt", "completion", "total", "cached",
+    "cache_write", "reasoning", "call", "at" };
+
+static bool
+mp_key(const msgpack_object *k, const char *s)
+{
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
+	    memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+/* Take item i of the batch into im; a failure names it as events[i]. */
+static int
+imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im)
+{
+	int64_t		*ints[8];
+	bool		 seen_at = false;
+	uint32_t	 j;
+	size_t		 k;
+
+	ints[0] = &im->ev.u.prompt, ints[1] = &im->ev.u.completion;
+	ints[2] = &im->ev.u.total, ints[3] = &im->ev.u.cached;
+	ints[4] = &im->ev.u.cache_write, ints[5] = &im->ev.u.reasoning;
+	ints[6] = &im->ev.call, ints[7] = &im->ev.at;
+	im->ev.call = -1;
+	im->ev.u.requests = 1;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: an event is a map", i);
+	for (j = 0; j < o->via.map.size; j++) {
+		const msgpack_object	*key = &o->via.map.ptr[j].key;
+		const msgpack_object	*val = &o->via.map.ptr[j].val;
+		int			 nk = key->type == MSGPACK_OBJECT_STR ?
+		    (int)(key->via.str.size > 64 ? 64 : key->via.str.size) : 1;
+		const char		*ks = key->type == MSGPACK_OBJECT_STR ?
+		    key->via.str.ptr : "?";
+
+		if (val->type == MSGPACK_OBJECT_NIL)
+			continue;
+		for (k = 0; k < 8; k++)
+			if (mp_key(key, imp_str_keys[k]))
+				break;
+		if (k < 8) {
+			if (val->type != MSGPACK_OBJECT_STR)
+				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be a string",
+				    i, imp_str_keys[k]);
+			if (im->s[k] != NULL)
+				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s given twice",
+				    i, imp_str_keys[k]);
+			if (memchr(val->via.str.ptr, '\0', val->via.str.size) ||
+			    (im->s[k] = strndup(val->via.str.ptr, val->via.str.size)) == NULL)
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s contains a NUL byte",
+				    i, imp_str_keys[k]);
+			if (k < 7 && !tokq_id_valid(im->s[k]))
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: invalid %s: an id is "
+				    "1 to %d bytes of UTF-8 without control characters", i,
+				    imp_str_keys[k], TOKQ_ID_MAX);
+			if (k == 7) {
+				json_error_t	 je;
+				json_t		*js = json_loads(im->s[k], JSON_DECODE_ANY, &je);
+
+				if (js == NULL)
+					return rq_fail(rq, TOKQ_E_INVALID,
+					    "events[%u]: meta is not JSON: %s", i, je.text);
+				json_decref(js);
+			}
+			continue;
+		}
+		for (k = 0; k < 8; k++)
+			if (mp_key(key, imp_int_keys[k]))
+				break;
+		if (k < 8) {
+			if (val->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && k < 7)
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s must not be "
+				    "negative", i, imp_int_keys[k]);
+			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    val->via.u64 > INT64_MAX)
+				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be %s", i,
+				    imp_int_keys[k], k == 7 ? "a time in Unix seconds >= 0" :
+				    "an integer >= 0");
+			*ints[k] = (int64_t)val->via.u64;
+			seen_at |= k == 7;
+			im->has_total |= k == 2;
+			continue;
+		}
+		if (mp_key(key, "cost")) {
+			double	 d;
+
+			if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				d = (double)val->via.u64;
+			else if (val->type == MSGPACK_OBJECT_FLOAT64 ||
+			    val->type == MSGPACK_OBJECT_FLOAT32)
+				d = val->via.f64;
+			else
+				return rq_fail(rq, TOKQ_E_USAGE,
+				    "events[%u]: cost must be a number of USD", i);
+			if (!isfinite(d) || d < 0 || d > 9e9)
+				return rq_fail(rq, TOKQ_E_INVALID,
+				    "events[%u]: cost must be 0 to 9e9 USD", i);
+			im->ev.u.cost = llround(d * 1e9);
+			im->has_cost = true;
+			continue;
+		}
+		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: unknown key '%.*s'", i, nk, ks);
+	}
+	if (!seen_at)
+		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'at'", i);
+	if (im->s[0] == NULL)
+		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'user'", i);
+	if (im->ev.at > now() + IMPORT_SKEW)
+		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at is in the future", i);
+	if (im->ev.u.cached + im->ev.u.cache_write > im->ev.u.prompt)
+		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: cached and cache-write "
+		    "tokens are part of the prompt: they cannot exceed it", i);
+	if (im->ev.u.reasoning > im->ev.u.completion)
+		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: reasoning tokens are "
+		    "part of the completion: they cannot exceed it", i);
+	if (!im->has_total)
+		im->ev.u.total = im->ev.u.prompt + im->ev.u.completion;
+	im->ev.user = im->s[0], im->ev.guild = im->s[1], im->ev.channel = im->s[2];
+	im->ev.model = im->s[3], im->ev.service = im->s[4], im->ev.kind = im->s[5];
+	im->ev.session = im->s[6], im->ev.meta = im->s[7];
+	return 0;
+}
+
+/*
+ * import: a batch of up to IMPORT_MAX events with their times.  Every
+ * event is checked before any is written, and the batch runs under the
+ * request's savepoint: it lands whole or not at all.  Events without a
+ * cost are priced from today's price table.  Those still inside the
+ * counters' horizon count toward the limits, as record --at does.
+ */
+int
+report_import(struct request *rq, struct reply *rp)
+{
+	const msgpack_object	*arr = rq_arg(rq, "events")->o;
+	uint32_t		 n = arr->via.array.size, i;
+	struct imp		*ims;
+	int64_t			 first = 0, last = 0, horizon = now() - quota_horizon();
+	int			 rc = 0, k;
+
+	if (n > IMPORT_MAX)
+		return rq_fail(rq, TOKQ_E_USAGE, "at most %d events per import", IMPORT_MAX);
+	if ((ims = calloc(n ? n : 1, sizeof(*ims))) == NULL)
+		return -TOKQ_E_INTERNAL;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = imp_take(rq, i, &arr->via.array.ptr[i], &ims[i]);
+	if (rc < 0)
+		goto out;
+	if ((rc = store_begin()) < 0)
+		goto out;
+	rq->wrote = true;
+	for (i = 0; i < n; i++) {
+		struct event	*ev = &ims[i].ev;
+
+		if (!ims[i].has_cost)
+			ev->u.cost = quota_cost(ev->model, &ev->u);
+		if ((rc = store_event_add(ev)) < 0)
+			goto out;
+		if (ev->at >= horizon && (rc = quota_add(ev->user, ev->guild, ev->model,
+		    ev->at, ev->u.total, ev->u.cost)) < 0)
+			goto out;
+		if (i == 0)
+			first = ev->id;
+		last = ev->id;
+	}
+	kv_int(rp, "imported", n);
+	kv_int(rp, "first_event", n ? first : 0);
+	kv_int(rp, "last_event", n ? last : 0);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 8; k++)
+			free(ims[i].s[k]);
+	free(ims);
+	return rq_failed(rq, rc);
+}
