@@ -14,6 +14,7 @@
  * commit failed they are replaced by "temporary failure" replies and the
  * in-memory state is reloaded from the database.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,7 +29,8 @@
 
 #include "tokqd.h"
 
-#define CONN_MAX	1024		/* connections at once */
+#define CONN_MAX	1024		/* connections at once, if RLIMIT_NOFILE allows */
+#define OUT_MAX		(1024 * 1024)	/* unsent replies before we stop reading */
 #define BATCH_MAX	512		/* writes in one transaction */
 #define BATCH_USEC	5000		/* age of a batch that commits at once */
 #define IDLE_USEC	(60ULL * 1000000)	/* a connection silent this long is closed */
@@ -49,6 +51,7 @@ struct conn {
 	bool		 waiting;
 	bool		 eof;
 	bool		 partial;	/* a frame has started arriving */
+	uint64_t	 active;	/* monotonic usec of the last read */
 };
 
 static struct {
@@ -57,6 +60,8 @@ static struct {
 	sd_event_source	*lio;
 	struct conn	*conns;
 	size_t		 nconns;
+	size_t		 conn_max;	/* CONN_MAX, or less under RLIMIT_NOFILE */
+	sd_event_source	*accept_retry;	/* out of descriptors: try again later */
 	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
 	size_t		 batch;		/* writes in the open transaction */
 	bool		 replaying;	/* control_commit_now serving pipelined input */
@@ -67,6 +72,7 @@ static void	conn_close(struct conn *);
 static void	conn_update(struct conn *);
 static void	conn_process(struct conn *);
 static void	conn_deadline(struct conn *, uint64_t);
+static int	conn_flush(struct conn *);
 
 static uint64_t
 mono_usec(void)
@@ -206,7 +212,8 @@ conn_process(struct conn *c)
 {
 	size_t	 off = 0;
 
-	while (!c->waiting && c->in_len - off >= TOKQ_FRAME_HDR) {
+	while (!c->waiting && c->out.size - c->out_off < OUT_MAX &&
+	    c->in_len - off >= TOKQ_FRAME_HDR) {
 		uint32_t len = tokq_frame_len((const unsigned char *)c->in + off);
 
 		if (len == 0 || len > TOKQ_FRAME_MAX) {
@@ -217,6 +224,7 @@ conn_process(struct conn *c)
 		if (c->in_len - off - TOKQ_FRAME_HDR < len)
 			break;
 		if (conn_frame(c, c->in + off + TOKQ_FRAME_HDR, len) == -1) {
+			conn_flush(c);	/* the replies to its good frames first */
 			conn_close(c);
 			return;
 		}
@@ -282,14 +290,16 @@ conn_read(struct conn *c)
 			log_debug("pid %d: truncated frame", (int)c->peer.pid);
 	}
 	c->in_len += (size_t)n;
+	c->active = mono_usec();
 	if (!c->partial)
 		conn_deadline(c, c->in_len > 0 ? FRAME_USEC : IDLE_USEC);
 	c->partial = c->in_len > 0;
 	conn_process(c);
 }
 
-static void
-conn_write(struct conn *c)
+/* Send what is pending without blocking; -1 when the peer is gone. */
+static int
+conn_flush(struct conn *c)
 {
 	ssize_t	 n;
 
@@ -297,10 +307,9 @@ conn_write(struct conn *c)
 		n = send(c->fd, c->out.data + c->out_off, c->out.size - c->out_off,
 		    MSG_NOSIGNAL);
 		if (n == -1) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN || errno == EINTR)
 				break;
-			conn_close(c);
-			return;
+			return -1;
 		}
 		c->out_off += (size_t)n;
 	}
@@ -308,21 +317,31 @@ conn_write(struct conn *c)
 		msgpack_sbuffer_clear(&c->out);
 		c->out_off = 0;
 	}
-	conn_update(c);
+	return 0;
 }
 
-/* Watch for what the connection needs next; close it when it is done. */
+/*
+ * Send replies at once, and watch for what the connection needs next:
+ * readable unless it waits for a commit or has too much unsent (a client
+ * that does not read its replies gets no more served), writable while
+ * replies remain.  Closes the connection when it is done or gone.
+ */
 static void
 conn_update(struct conn *c)
 {
 	uint32_t	 events = 0;
-	bool		 pending = c->out_off < c->out.size;
+	bool		 pending;
 
+	if (conn_flush(c) == -1) {
+		conn_close(c);
+		return;
+	}
+	pending = c->out_off < c->out.size;
 	if (c->eof && !pending && !c->waiting) {
 		conn_close(c);
 		return;
 	}
-	if (!c->eof && !c->waiting)
+	if (!c->eof && !c->waiting && c->out.size - c->out_off < OUT_MAX)
 		events |= EPOLLIN;
 	if (pending)
 		events |= EPOLLOUT;
@@ -340,7 +359,8 @@ conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *arg)
 		return 0;
 	}
 	if (revents & EPOLLOUT) {
-		conn_write(c);
+		/* Drained enough to serve frames that waited behind the backlog. */
+		conn_process(c);
 		return 0;	/* c may be gone; the next iteration reads */
 	}
 	if (revents & (EPOLLIN | EPOLLHUP)) {
@@ -387,8 +407,36 @@ conn_close(struct conn *c)
 	msgpack_sbuffer_destroy(&c->out);
 	msgpack_sbuffer_destroy(&c->held);
 	free(c);
-	if (ctl.lio && ctl.nconns < CONN_MAX)
+	if (ctl.lio && ctl.nconns < ctl.conn_max && ctl.accept_retry == NULL)
 		sd_event_source_set_enabled(ctl.lio, SD_EVENT_ON);
+}
+
+static int
+accept_retry_cb(sd_event_source *s, uint64_t usec, void *arg)
+{
+	ctl.accept_retry = sd_event_source_unref(ctl.accept_retry);
+	sd_event_source_set_enabled(ctl.lio, SD_EVENT_ON);
+	return 0;
+}
+
+/*
+ * At the connection cap, make room by closing the connection that has been
+ * silent longest (one not waiting for a commit): a crowd of stalled clients
+ * cannot keep a good one out.  Returns false when none can go.
+ */
+static bool
+conn_evict(void)
+{
+	struct conn	*c, *victim = NULL;
+
+	for (c = ctl.conns; c; c = c->next)
+		if (!c->waiting && (victim == NULL || c->active < victim->active))
+			victim = c;
+	if (victim == NULL)
+		return false;
+	log_debug("pid %d: closed to make room", (int)victim->peer.pid);
+	conn_close(victim);
+	return true;
 }
 
 static int
@@ -399,9 +447,20 @@ accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 	struct conn	*c;
 	int		 fd;
 
-	while (ctl.nconns < CONN_MAX) {
+	for (;;) {
+		if (ctl.nconns >= ctl.conn_max && !conn_evict()) {
+			sd_event_source_set_enabled(ctl.lio, SD_EVENT_OFF);
+			return 0;
+		}
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: pause accepting instead of spinning. */
+				log_warn("accept");
+				sd_event_source_set_enabled(ctl.lio, SD_EVENT_OFF);
+				if (ctl.accept_retry == NULL)
+					sd_event_add_time_relative(ctl.ev, &ctl.accept_retry,
+					    CLOCK_MONOTONIC, 250000, 0, accept_retry_cb, NULL);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			return 0;
 		}
@@ -412,6 +471,7 @@ accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			continue;
 		}
 		c->fd = fd;
+		c->active = mono_usec();
 		c->peer = (struct peer){ uc.uid, uc.gid, uc.pid, peer_admin(fd, &uc) };
 		msgpack_sbuffer_init(&c->out);
 		msgpack_sbuffer_init(&c->held);
@@ -430,9 +490,6 @@ accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		ctl.conns = c;
 		ctl.nconns++;
 	}
-	/* Full: stop accepting until a connection closes. */
-	sd_event_source_set_enabled(ctl.lio, SD_EVENT_OFF);
-	return 0;
 }
 
 /*
@@ -477,9 +534,14 @@ control_bind(const char *path)
 int
 control_init(sd_event *ev)
 {
-	int	 n;
+	struct rlimit	 rl;
+	int		 n;
 
 	ctl.ev = ev;
+	ctl.conn_max = CONN_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < CONN_MAX + 64)
+		ctl.conn_max = rl.rlim_cur > 96 ? rl.rlim_cur - 64 : 32;
 	n = sd_listen_fds(1);
 	if (n > 1)
 		fatalx("systemd passed %d sockets; tokqd takes one", n);
@@ -512,12 +574,12 @@ control_shutdown(void)
 {
 	control_commit_now();
 	while (ctl.conns) {
-		conn_write(ctl.conns);	/* best effort: the socket is non-blocking */
-		if (ctl.conns)
-			conn_close(ctl.conns);
+		conn_flush(ctl.conns);	/* best effort: the socket is non-blocking */
+		conn_close(ctl.conns);
 	}
 	sd_event_source_disable_unref(ctl.lio);
 	ctl.lio = NULL;
+	ctl.accept_retry = sd_event_source_disable_unref(ctl.accept_retry);
 	sd_event_source_disable_unref(ctl.commit);
 	ctl.commit = NULL;
 	if (!env.socket_activated)

@@ -297,6 +297,7 @@ main(int argc, char *argv[])
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* a file-size limit is a failed write, not death */
 	if ((rc = sd_event_default(&ev)) < 0 ||
 	    (rc = sd_event_add_signal(ev, NULL, SIGTERM, signal_cb, NULL)) < 0 ||
 	    (rc = sd_event_add_signal(ev, NULL, SIGINT, signal_cb, NULL)) < 0 ||

@@ -63,6 +63,8 @@ out='' err='' rc=''
 
 _cleanup() {
 	local p
+	# A forked subshell (a watchdog) inherits this trap: only the test cleans up.
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in ${TOKQD_PID:+"$TOKQD_PID"} ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
