@@ -15,7 +15,7 @@ PC_LIBS		:= libsystemd sqlite3 msgpack jansson
 CC	?= cc
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -Iinclude -Idaemon -D_GNU_SOURCE
+override CFLAGS += -std=gnu11 $(WARN) -MMD -MP -Iinclude -Idaemon -D_GNU_SOURCE
 # Recursively expanded: pkg-config runs when a recipe needs it, after `deps`.
 D_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS))
 D_LIBS	 = $(shell pkg-config --libs $(PC_LIBS)) -lm
@@ -96,6 +96,10 @@ fuzz: $(B)/fuzz_frame
 	@mkdir -p $(B)/fuzz-corpus
 	$(B)/fuzz_frame -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz-corpus tests/fuzz/corpus
 
+# Regenerate the golden human screens of tests/golden after a deliberate change.
+golden: all
+	@tests/golden/regen.sh
+
 demo: all
 	@tests/demo.sh
 
@@ -148,5 +152,5 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration check check-asan fuzz demo bench install clean
+.PHONY: all deps unit integration check check-asan fuzz golden demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
