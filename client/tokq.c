@@ -1132,6 +1132,86 @@ client_call(int fd, const msgpack_sbuffer *req, msgpack_unpacked *up, char **buf
 	return reply_of(*buf, len, up);
 }
 
+/*
+ * `tokq __complete WORD... CURRENT`, for the bash completion: print the
+ * candidates for CURRENT, one per line, from the command table itself.
+ * While the command is incomplete: its next word.  Then: the command's
+ * flags and the global ones; "@file" where a file name goes; nothing after
+ * a flag that takes another kind of value.  The script filters by prefix.
+ */
+static int
+complete(int argc, char **argv)
+{
+	const char		*w[2] = { NULL, NULL }, *prev = NULL;
+	const struct cmd	*c = NULL;
+	const struct flag	*fl;
+	int			 i, nw = 0;
+	size_t			 k, j;
+
+	for (i = 0; i < argc - 1; i++) {
+		const char *a = argv[i];
+
+		prev = a;
+		if (strcmp(a, "--socket") == 0) {
+			if (++i < argc - 1)
+				prev = NULL;
+			continue;
+		}
+		if (a[0] == '-' || nw == 2)
+			continue;
+		if (c != NULL) {
+			/* a flag's value or a positional: not a command word */
+			continue;
+		}
+		w[nw++] = a;
+		for (k = 0; k < NCMDS; k++)
+			if (strcmp(cmds[k].words[0], w[0]) == 0 &&
+			    (cmds[k].words[1] == NULL ||
+			    (nw == 2 && strcmp(cmds[k].words[1], w[1]) == 0)))
+				c = &cmds[k];
+	}
+	if (c == NULL) {
+		for (k = 0; k < NCMDS; k++) {
+			const char *cand = nw == 0 ? cmds[k].words[0] : cmds[k].words[1];
+
+			if (nw >= 1 && strcmp(cmds[k].words[0], w[0]) != 0)
+				continue;
+			if (cand == NULL)
+				continue;
+			for (j = 0; j < k; j++)
+				if (strcmp(nw == 0 ? cmds[j].words[0] : (cmds[j].words[1] ?
+				    cmds[j].words[1] : ""), cand) == 0 &&
+				    (nw == 0 || strcmp(cmds[j].words[0], w[0]) == 0))
+					break;
+			if (j == k)
+				puts(cand);
+		}
+		return TOKQ_EXIT_OK;
+	}
+	if (prev && strcmp(prev, "--socket") == 0) {
+		puts("@file");
+		return TOKQ_EXIT_OK;
+	}
+	for (fl = c->flags; prev && prev[0] == '-' && fl->name; fl++)
+		if (!(fl->opts & F_POS) && strcmp(prev + 2, fl->name) == 0 && fl->meta) {
+			if (fl->kind == K_FILE)
+				puts("@file");
+			return TOKQ_EXIT_OK;
+		}
+	if (argv[argc - 1][0] != '-')
+		for (fl = c->flags; fl->name; fl++)
+			if ((fl->opts & F_POS) && (fl->kind == K_FILE ||
+			    (fl->meta && strcmp(fl->meta, "FILE") == 0))) {
+				puts("@file");
+				return TOKQ_EXIT_OK;
+			}
+	for (fl = c->flags; fl->name; fl++)
+		if (!(fl->opts & F_POS))
+			printf("--%s\n", fl->name);
+	puts("--json\n--socket\n--help");
+	return TOKQ_EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1145,6 +1225,8 @@ main(int argc, char *argv[])
 	size_t			 len;
 	int			 nrest;
 
+	if (argc >= 3 && strcmp(argv[1], "__complete") == 0)
+		return complete(argc - 2, argv + 2);
 	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
 		return TOKQ_EXIT_SOFTWARE;
 	nrest = parse_globals(argc, argv, &g, rest);
