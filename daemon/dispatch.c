@@ -588,7 +588,9 @@ h_record(struct request *rq, struct reply *rp)
 		return rq_fail(rq, TOKQ_E_INVALID, "key must be 1 to %d bytes", TOKQ_KEY_MAX);
 	if ((rc = record_items(rq, &items, &n)) < 0)
 		goto out;
-	model = items[0].model ? items[0].model : rq_str(rq, "model");
+	/* --model, when given, names the model for limits and prices: it beats
+	 * the provider's own (often dated) name in the usage JSON. */
+	model = rq_str(rq, "model") ? rq_str(rq, "model") : items[0].model;
 
 	if (kstr) {
 		fp = fingerprint(rq);
@@ -635,7 +637,7 @@ h_record(struct request *rq, struct reply *rp)
 		struct event		 ev = {
 			.at = t, .user = user, .guild = guild,
 			.channel = rq_str(rq, "channel"),
-			.model = it->model ? it->model : rq_str(rq, "model"),
+			.model = rq_str(rq, "model") ? rq_str(rq, "model") : it->model,
 			.service = rq_str(rq, "service"), .kind = rq_str(rq, "kind"),
 			.session = rq_str(rq, "session"), .call = it->call,
 			.meta = rq_str(rq, "meta"), .u = it->u,

@@ -28,7 +28,7 @@ is "$(fields)" "o3-mini-2025-01-31 2006 300 2306 1920 0 192" \
 is "$(nano .cost_usd)" 1646000 "cost from the price table: plain input, cached input and output (\$0.001646)"
 
 tqj record --user 1 --model gpt-4o --usage-json "$data/openai_chat_completion.json"
-is "$(jqv .model)" o3-mini-2025-01-31 "the response's own model is the model recorded (--model is the fallback)"
+is "$(jqv .model)" gpt-4o "--model, when given, beats the response's own model (limits and prices use the bot's name)"
 
 # --- a bare OpenAI / LiteLLM usage object with --model -----------------------------------
 tqj record --user 1 --model kimi-k2 --usage-json "$data/litellm_usage.json"
