@@ -24,6 +24,7 @@
 struct counter {
 	struct bucket	*b;		/* ascending start */
 	size_t		 n, cap;
+	int64_t		 maxspan;	/* no bucket spans more */
 	int64_t		 held[3];	/* by metric, of active holds */
 };
 
@@ -183,6 +184,8 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 		b->tokens += tokens;
 		b->cost += cost;
 		b->requests += requests;
+		if (b->span > c->maxspan)
+			c->maxspan = b->span;
 		return 0;
 	}
 	if (c->n == c->cap) {
@@ -197,6 +200,8 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 	memmove(&c->b[i + 1], &c->b[i], (c->n - i) * sizeof(*c->b));
 	c->b[i] = (struct bucket){ start, span, tokens, cost, requests };
 	c->n++;
+	if (span > c->maxspan)
+		c->maxspan = span;
 	return 0;
 }
 
@@ -275,11 +280,41 @@ bucket_amount(const struct bucket *b, enum metric m)
  * span late (a minute for recent usage, an hour once folded).
  */
 static bool
-bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t t)
+bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t from)
 {
 	if (w->kind == TOKQ_W_ROLLING)
-		return b->start + b->span + w->secs > t;
-	return b->start >= tokq_period_start(w->kind, t);
+		return b->start + b->span > from;
+	return b->start >= from;
+}
+
+/*
+ * Where window w at time t begins (*from: what bucket_counts compares), and
+ * the first bucket that may count: buckets are sorted by start and none
+ * spans more than maxspan, so a binary search skips the old history and a
+ * check costs the same however long the counter's past.
+ */
+static size_t
+window_first(const struct counter *c, const struct tokq_window *w, int64_t t,
+    int64_t *from)
+{
+	size_t	 lo = 0, hi = c->n, mid;
+	int64_t	 key;
+
+	if (w->kind == TOKQ_W_ROLLING) {
+		*from = t - w->secs;
+		key = *from - c->maxspan;
+	} else {
+		*from = tokq_period_start(w->kind, t);
+		key = *from - 1;
+	}
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (c->b[mid].start > key)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
 }
 
 /* Evaluation. */
@@ -385,7 +420,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	const char	*subject;
 	enum scope	 sc = rule_scope(r, &subject, user, guild);
 	struct counter	*c = counter_get(sc, subject, cmodel ? cmodel : "");
-	int64_t		 used = 0, need, freed = 0;
+	int64_t		 used = 0, need, freed = 0, from;
 	size_t		 i, first = SIZE_MAX;
 
 	if (c == NULL)
@@ -393,8 +428,8 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	memset(e, 0, sizeof(*e));
 	e->r = r;
 	e->model = cmodel;
-	for (i = 0; i < c->n; i++)
-		if (bucket_counts(&c->b[i], &r->win, t)) {
+	for (i = window_first(c, &r->win, t, &from); i < c->n; i++)
+		if (bucket_counts(&c->b[i], &r->win, from)) {
 			used += bucket_amount(&c->b[i], r->metric);
 			if (first == SIZE_MAX)
 				first = i;
@@ -426,7 +461,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	/* Room frees when enough of the oldest counted usage has left the window. */
 	need = used + e->held + (amount > 0 ? amount - r->limit : 1 - r->limit);
 	for (i = first; i < c->n && e->denies; i++) {
-		if (!bucket_counts(&c->b[i], &r->win, t))
+		if (!bucket_counts(&c->b[i], &r->win, from))
 			continue;
 		freed += bucket_amount(&c->b[i], r->metric);
 		if (freed >= need && need <= used) {
