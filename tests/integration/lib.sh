@@ -180,6 +180,19 @@ bail() {
 	done_testing
 }
 
+# at TIME CMD...: run CMD with the test clock at TIME.  The test clock runs on
+# from where it is set, so retry if its second ticked over meanwhile.
+at() {
+	local t=$1
+	shift
+	for _ in 1 2 3 4 5; do
+		"$TOKQ" --socket "$SOCK" clock set "$t" >/dev/null 2>&1
+		"$@"
+		[ "$("$TOKQ" --socket "$SOCK" --json status | jq -r .now)" = "$t" ] && return 0
+	done
+	diag "the test clock would not stay at $t"
+}
+
 # ---- the client --------------------------------------------------------------
 
 tq() {

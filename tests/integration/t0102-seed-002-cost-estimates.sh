@@ -11,17 +11,6 @@ need jq
 # nano: the cost_usd of $out's JSON path $1 in nano-USD (an integer)
 nano() { jqv "$1 * 1e9 | round"; }
 # at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
-# (the test clock runs on from where it is set: retry if its second ticked)
-at() {
-	local t=$1
-	shift
-	for _ in 1 2 3 4 5; do
-		"$TOKQ" --socket "$SOCK" clock set "$t" >/dev/null 2>&1
-		"$@"
-		[ "$("$TOKQ" --socket "$SOCK" --json status | jq -r .now)" = "$t" ] && return 0
-	done
-	diag "the test clock would not stay at $t"
-}
 # period P: "requests total cost-in-nano-USD" of usage's period P
 period() { jqv ".periods[\"$1\"] | [.requests, .total, (.cost_usd * 1e9 | round)] | join(\" \")"; }
 

@@ -14,17 +14,6 @@ spend() {
 	[ "$rc" = 0 ] || diag "record --user $u --cost $c $* exited $rc: $err"
 }
 # at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
-# (the test clock runs on from where it is set: retry if its second ticked)
-at() {
-	local t=$1
-	shift
-	for _ in 1 2 3 4 5; do
-		"$TOKQ" --socket "$SOCK" clock set "$t" >/dev/null 2>&1
-		"$@"
-		[ "$("$TOKQ" --socket "$SOCK" --json status | jq -r .now)" = "$t" ] && return 0
-	done
-	diag "the test clock would not stay at $t"
-}
 # rule SELECTOR METRIC WINDOW: "used limit" of that limit in $out
 rule() { jqv "[.limits[] | select(.selector == \"$1\" and .metric == \"$2\" and .window == \"$3\") | \"\(.used) \(.limit)\"] | join(\",\")"; }
 

@@ -11,17 +11,6 @@ rec() {	# rec USER TOKENS: TOKENS prompt tokens
 	[ "$rc" = 0 ] || diag "record --user $1 --prompt $2 exited $rc: $err"
 }
 # at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
-# (the test clock runs on from where it is set: retry if its second ticked)
-at() {
-	local t=$1
-	shift
-	for _ in 1 2 3 4 5; do
-		"$TOKQ" --socket "$SOCK" clock set "$t" >/dev/null 2>&1
-		"$@"
-		[ "$("$TOKQ" --socket "$SOCK" --json status | jq -r .now)" = "$t" ] && return 0
-	done
-	diag "the test clock would not stay at $t"
-}
 # the single applicable limit in $out as "selector subject window used limit"
 only() { jqv '.limits | if length == 1 then .[0] | [.selector, .subject, .window, .used, .limit] | map(tostring) | join(" ") else "\(length) limits" end'; }
 

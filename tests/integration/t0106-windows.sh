@@ -10,17 +10,6 @@
 need jq
 
 # at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
-# (the test clock runs on from where it is set: retry if its second ticked)
-at() {
-	local t=$1
-	shift
-	for _ in 1 2 3 4 5; do
-		"$TOKQ" --socket "$SOCK" clock set "$t" >/dev/null 2>&1
-		"$@"
-		[ "$("$TOKQ" --socket "$SOCK" --json status | jq -r .now)" = "$t" ] && return 0
-	done
-	diag "the test clock would not stay at $t"
-}
 # rec_at TIME USER TOKENS: set the clock to TIME and record TOKENS there
 rec_at() {
 	tq clock set "$1"
