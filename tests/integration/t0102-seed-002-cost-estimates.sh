@@ -10,7 +10,6 @@ need jq
 
 # nano: the cost_usd of $out's JSON path $1 in nano-USD (an integer)
 nano() { jqv "$1 * 1e9 | round"; }
-# at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
 # period P: "requests total cost-in-nano-USD" of usage's period P
 period() { jqv ".periods[\"$1\"] | [.requests, .total, (.cost_usd * 1e9 | round)] | join(\" \")"; }
 

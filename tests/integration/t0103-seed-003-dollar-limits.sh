@@ -13,7 +13,6 @@ spend() {
 	tqj record --user "$u" --model llama-3.3-70b --prompt 1000 --completion 100 --cost "$c" --service groq "$@"
 	[ "$rc" = 0 ] || diag "record --user $u --cost $c $* exited $rc: $err"
 }
-# at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
 # rule SELECTOR METRIC WINDOW: "used limit" of that limit in $out
 rule() { jqv "[.limits[] | select(.selector == \"$1\" and .metric == \"$2\" and .window == \"$3\") | \"\(.used) \(.limit)\"] | join(\",\")"; }
 

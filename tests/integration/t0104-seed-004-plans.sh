@@ -10,7 +10,6 @@ rec() {	# rec USER TOKENS: TOKENS prompt tokens
 	tqj record --user "$1" --model openrouter/auto --prompt "$2" --completion 0
 	[ "$rc" = 0 ] || diag "record --user $1 --prompt $2 exited $rc: $err"
 }
-# at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
 # the single applicable limit in $out as "selector subject window used limit"
 only() { jqv '.limits | if length == 1 then .[0] | [.selector, .subject, .window, .used, .limit] | map(tostring) | join(" ") else "\(length) limits" end'; }
 

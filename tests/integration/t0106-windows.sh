@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 need jq
 
-# at TIME CMD...: run a read-only CMD with the test clock at exactly TIME
 # rec_at TIME USER TOKENS: set the clock to TIME and record TOKENS there
 rec_at() {
 	tq clock set "$1"
