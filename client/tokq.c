@@ -1223,7 +1223,7 @@ main(int argc, char *argv[])
 	const msgpack_object	*reply;
 	char			**rest, sock[PATH_MAX], *buf;
 	size_t			 len;
-	int			 nrest;
+	int			 nrest, rc;
 
 	if (argc >= 3 && strcmp(argv[1], "__complete") == 0)
 		return complete(argc - 2, argv + 2);
@@ -1243,8 +1243,12 @@ main(int argc, char *argv[])
 		    "XDG_RUNTIME_DIR\n", stderr);
 		return TOKQ_EXIT_UNAVAILABLE;
 	}
-	if (r.cmd->run != NULL)
-		return r.cmd->run(&r, sock, g.json);
+	if (r.cmd->run != NULL) {
+		rc = r.cmd->run(&r, sock, g.json);
+		msgpack_sbuffer_destroy(&sb);
+		free(rest);
+		return rc;
+	}
 	buf = conn_roundtrip(sock, sb.data, sb.size, &len);
 	msgpack_unpacked_init(&up);
 	reply = reply_of(buf, len, &up);
@@ -1254,10 +1258,14 @@ main(int argc, char *argv[])
 		r.cmd->print(&r, reply);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "tokq: cannot write output: %s\n", strerror(errno));
-		return TOKQ_EXIT_SOFTWARE;
-	}
-	/* the one result that is not a success: a denied check */
-	if (strcmp(r.cmd->op, "check") == 0 && !mp_bool(reply, "allowed"))
-		return TOKQ_EXIT_DENIED;
-	return TOKQ_EXIT_OK;
+		rc = TOKQ_EXIT_SOFTWARE;
+	} else if (strcmp(r.cmd->op, "check") == 0 && !mp_bool(reply, "allowed"))
+		rc = TOKQ_EXIT_DENIED;	/* the one result that is not a success */
+	else
+		rc = TOKQ_EXIT_OK;
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	free(buf);
+	free(rest);
+	return rc;
 }
