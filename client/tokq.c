@@ -1221,7 +1221,8 @@ main(int argc, char *argv[])
 	msgpack_packer		 pk;
 	msgpack_unpacked	 up;
 	const msgpack_object	*reply;
-	char			**rest, sock[PATH_MAX], *buf;
+	static char		**rest;	/* static: reachable when an error exits */
+	char			 sock[PATH_MAX], *buf;
 	size_t			 len;
 	int			 nrest, rc;
 

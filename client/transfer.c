@@ -957,12 +957,14 @@ run_import(const struct req *r, const char *sock, bool json)
 
 			/* send what came before this row; keep this row for the next */
 			msgpack_sbuffer_init(&rest);
-			msgpack_sbuffer_write(&rest, ev.data + mark, ev.size - mark);
+			if (more)
+				msgpack_sbuffer_write(&rest, ev.data + mark, ev.size - mark);
 			ev.size = mark;
 			batch_send(fd, &ev, n, lines, done, &first, &last, &in);
 			done += n;
 			msgpack_sbuffer_clear(&ev);
-			msgpack_sbuffer_write(&ev, rest.data, rest.size);
+			if (more)
+				msgpack_sbuffer_write(&ev, rest.data, rest.size);
 			msgpack_sbuffer_destroy(&rest);
 			n = 0;
 		}

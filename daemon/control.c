@@ -230,9 +230,9 @@ conn_process(struct conn *c)
 		}
 		off += TOKQ_FRAME_HDR + len;
 	}
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
 	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
 		/* Whole frames arrived: the next one gets its own deadline. */
 		c->partial = c->in_len > 0;
 		conn_deadline(c, c->partial ? FRAME_USEC : IDLE_USEC);

@@ -1502,7 +1502,8 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 		dispatch_error(out, -rc, rq.err);
 	} else {
 		reply_head(out, rp.n, TOKQ_OK);
-		msgpack_sbuffer_write(out, rp.sb.data, rp.sb.size);
+		if (rp.sb.size > 0)
+			msgpack_sbuffer_write(out, rp.sb.data, rp.sb.size);
 	}
 	*wrote = rq.wrote;
 	for (i = 0; i < MAX_ARGS; i++)

@@ -161,6 +161,11 @@ skip_all() {
 # Print the plan if none was given, show the daemon's log when something
 # failed, and exit non-zero on failure.
 done_testing() {
+	# Under make check-asan a sanitizer report in the daemon's log fails the script.
+	if grep -q 'Sanitizer\|runtime error:' "$T/tokqd.log" 2>/dev/null; then
+		_result 1 "tokqd.log holds a sanitizer report" \
+		    "$(grep -m 5 -A 5 'Sanitizer\|runtime error:' "$T/tokqd.log")"
+	fi
 	if [ -z "$_tap_planned" ]; then
 		echo "1..$_tap_n"
 	fi
