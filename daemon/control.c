@@ -74,15 +74,6 @@ static void	conn_process(struct conn *);
 static void	conn_deadline(struct conn *, uint64_t);
 static int	conn_flush(struct conn *);
 
-static uint64_t
-mono_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Is the peer an admin: root, our own uid, or a member of the admin group? */
 static bool
 peer_admin(int fd, const struct ucred *uc)
@@ -120,7 +111,7 @@ frame_append(msgpack_sbuffer *out, const char *data, size_t len)
  * failure the replies become temporary-failure errors and memory is reloaded
  * from the database, which again holds exactly what was acknowledged.
  */
-void
+int
 control_commit_now(void)
 {
 	struct conn	*c, *next;
@@ -129,11 +120,12 @@ control_commit_now(void)
 	if (ctl.commit)
 		sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
 	if (!store_in_tx())
-		return;
+		return 0;
 	rc = store_commit();
 	if (rc < 0) {
 		log_warnx("commit of %zu writes failed; none was acknowledged", ctl.batch);
 		quota_invalidate();
+		maint_forget();
 	}
 	ctl.batch = 0;
 	for (c = ctl.conns; c; c = c->next) {
@@ -160,6 +152,7 @@ control_commit_now(void)
 		conn_process(c);
 	}
 	ctl.replaying = false;
+	return rc;
 }
 
 static int

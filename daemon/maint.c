@@ -1,28 +1,43 @@
 /*
  * maint.c: rollover and pruning, inside the daemon, on a timer.
  *
- * Each run does a bounded amount of work inside the current transaction:
- * forget long-expired holds, archive every month that ended since the last
- * rollover, prune raw events past retention (their amounts already live in
- * the daily totals, kept forever), and once an hour fold minute buckets
- * older than a day into hour buckets and drop buckets past the horizon.
- * It runs at start (catching up after downtime), every minute, sooner while
- * a prune has more to do, and whenever the test clock moves.
+ * Each round works inside the current transaction for a bounded time
+ * (MAINT_BUDGET_USEC), in small steps: forget long-expired holds, archive
+ * the months that ended since the last rollover (a few users at a time),
+ * prune raw events past retention (their amounts already live in the daily
+ * totals, kept forever), and once an hour fold minute buckets older than a
+ * day into hour buckets and drop buckets past the horizon.  A round that
+ * leaves work comes back after MAINT_SOON_USEC, so requests are served in
+ * between; rounds run at start (catching up after downtime), every minute,
+ * and whenever the test clock moves (then until done).
  */
 #include "tokqd.h"
 
-#define MAINT_USEC	(60ULL * 1000000)
-#define MAINT_SOON_USEC	(50ULL * 1000)
-#define PRUNE_BATCH	2000
+#define MAINT_USEC		(60ULL * 1000000)
+#define MAINT_SOON_USEC		(20ULL * 1000)
+#define MAINT_BUDGET_USEC	2000
+#define PRUNE_STEP		100	/* raw events */
+#define BUCKET_STEP		250	/* bucket rows folded or dropped */
+#define ARCHIVE_STEP		20	/* users of a month's archive */
 
-static sd_event_source	*maint_timer;
+static struct {
+	sd_event_source	*timer;
+	int64_t		 month;		/* being archived; 0: none */
+	char		 cursor[TOKQ_ID_MAX + 1]; /* its last user archived */
+	bool		 compacting;	/* folding and dropping buckets */
+	int64_t		 fold_before;	/* of the fold under way */
+} m;
 
-/* Archive the months that ended since the last rollover. */
+/*
+ * One step of archiving the months that ended since the last rollover.
+ * Returns 1 when more is left, 0 when done, or a negative code.
+ */
 static int
 rollover(int64_t t)
 {
-	int64_t	 last, month = tokq_period_start(TOKQ_W_MONTH, t), m;
-	int	 rc, n = 0;
+	int64_t	 last, month = tokq_period_start(TOKQ_W_MONTH, t), next;
+	char	 buf[32];
+	int	 rc, n;
 
 	if (store_meta_get("rollover_month", &last) != 1) {
 		/* A new database: nothing ended yet. */
@@ -30,51 +45,112 @@ rollover(int64_t t)
 			return rc;
 		return store_meta_set("last_rollover", t);
 	}
-	for (m = last; m < month && n < 24; m = tokq_period_next(TOKQ_W_MONTH, m), n++)
-		if ((rc = store_month_archive(m, tokq_period_next(TOKQ_W_MONTH, m))) < 0)
-			return rc;
-	if (m == last)
+	if (last >= month)
 		return 0;
-	log_info("rollover: archived %d month(s)", n);
-	if ((rc = store_meta_set("rollover_month", m)) < 0)
+	if (m.month != last) {
+		m.month = last;
+		m.cursor[0] = '\0';
+	}
+	next = tokq_period_next(TOKQ_W_MONTH, last);
+	if ((n = store_month_archive(last, next, m.cursor, sizeof(m.cursor),
+	    ARCHIVE_STEP)) < 0)
+		return n;
+	if (n == ARCHIVE_STEP)
+		return 1;
+	log_info("rollover: archived %.7s", tokq_fmt_time(last, buf, sizeof(buf)));
+	m.month = 0;
+	if ((rc = store_meta_set("rollover_month", next)) < 0 ||
+	    (rc = store_meta_set("last_rollover", t)) < 0)
 		return rc;
-	return store_meta_set("last_rollover", t);
+	return next < month;
+}
+
+/* One step of the hourly fold and drop of buckets: 1 more, 0 done, or < 0. */
+static int
+compact(int64_t t)
+{
+	int64_t	 last = 0;
+	int	 n;
+
+	if (!m.compacting) {
+		store_meta_get("last_compact", &last);
+		if (t - last < BUCKET_HOUR && t >= last)
+			return 0;
+		m.compacting = true;
+		m.fold_before = t - 25 * 3600;
+		quota_fold(m.fold_before);
+	}
+	if ((n = store_bucket_compact(m.fold_before, BUCKET_STEP)) != 0)
+		return n < 0 ? n : 1;
+	if ((n = store_bucket_prune(t - quota_horizon(), BUCKET_STEP)) != 0)
+		return n < 0 ? n : 1;
+	m.compacting = false;
+	return store_meta_set("last_compact", t);
+}
+
+/* One step of pruning raw events: 1 more, 0 done, or < 0. */
+static int
+prune(int64_t t)
+{
+	int	 n, rc;
+
+	if ((n = store_events_prune(t - quota_retention(), PRUNE_STEP)) < 0)
+		return n;
+	if (n > 0)
+		log_debug("prune: %d raw events", n);
+	if (n == PRUNE_STEP)
+		return 1;
+	if ((rc = store_meta_set("last_prune", t)) < 0 ||
+	    (rc = store_meta_set("next_prune", t + MAINT_USEC / 1000000)) < 0)
+		return rc;
+	return 0;
 }
 
 /*
- * One round of maintenance at the daemon's time, in the open transaction.
- * Returns 1 when more is left to do, 0 when done, or a negative code.
+ * One round of maintenance at the daemon's time, in the open transaction,
+ * for at most MAINT_BUDGET_USEC.  Returns 1 when more is left to do, 0 when
+ * done, or a negative code.
  */
 int
 maint_run(void)
 {
-	int64_t	 t = now(), last = 0;
-	int	 rc, pruned;
+	int64_t		 t = now();
+	uint64_t	 start = mono_usec();
+	int		 rc, more;
 
-	if ((rc = store_begin()) < 0 || (rc = quota_sweep_holds(t)) < 0 ||
-	    (rc = rollover(t)) < 0)
+	if ((rc = store_begin()) < 0 || (rc = quota_sweep_holds(t)) < 0)
 		return rc;
-	if ((pruned = store_events_prune(t - quota_retention(), PRUNE_BATCH)) < 0)
-		return pruned;
-	if (pruned > 0)
-		log_debug("prune: %d raw events", pruned);
-	if ((rc = store_meta_set("last_prune", t)) < 0 ||
-	    (rc = store_meta_set("next_prune", t + MAINT_USEC / 1000000)) < 0)
-		return rc;
-	store_meta_get("last_compact", &last);
-	if (t - last >= BUCKET_HOUR || t < last) {
-		if ((rc = store_bucket_compact(t - 25 * 3600)) < 0 ||
-		    (rc = store_bucket_prune(t - quota_horizon())) < 0 ||
-		    (rc = store_meta_set("last_compact", t)) < 0)
+	do {
+		more = 0;
+		if ((rc = rollover(t)) < 0)
 			return rc;
-		quota_flush_counters();
-	}
-	if (pruned == PRUNE_BATCH && maint_timer) {
-		/* More to prune: come back soon, after the requests waiting now. */
-		sd_event_source_set_time_relative(maint_timer, MAINT_SOON_USEC);
-		sd_event_source_set_enabled(maint_timer, SD_EVENT_ONESHOT);
-	}
-	return pruned == PRUNE_BATCH;
+		more |= rc;
+		if ((rc = prune(t)) < 0)
+			return rc;
+		more |= rc;
+		if ((rc = compact(t)) < 0)
+			return rc;
+		more |= rc;
+	} while (more && mono_usec() - start < MAINT_BUDGET_USEC);
+	return more;
+}
+
+/* Come back soon: there is more to do than a round did. */
+void
+maint_soon(void)
+{
+	if (m.timer == NULL)
+		return;
+	sd_event_source_set_time_relative(m.timer, MAINT_SOON_USEC);
+	sd_event_source_set_enabled(m.timer, SD_EVENT_ONESHOT);
+}
+
+/* A transaction holding maintenance was undone: start its steps afresh. */
+void
+maint_forget(void)
+{
+	m.month = 0;
+	m.compacting = false;
 }
 
 static int
@@ -82,7 +158,8 @@ maint_cb(sd_event_source *s, uint64_t usec, void *arg)
 {
 	int	 rc = maint_run();
 
-	control_commit_now();
+	if (control_commit_now() < 0)
+		rc = 1;		/* try again soon */
 	sd_event_source_set_time_relative(s, rc == 1 ? MAINT_SOON_USEC : MAINT_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
@@ -92,15 +169,15 @@ maint_cb(sd_event_source *s, uint64_t usec, void *arg)
 int
 maint_init(sd_event *ev)
 {
-	if (sd_event_add_time_relative(ev, &maint_timer, CLOCK_MONOTONIC, 0, 0,
+	if (sd_event_add_time_relative(ev, &m.timer, CLOCK_MONOTONIC, 0, 0,
 	    maint_cb, NULL) < 0)
 		return -TOKQ_E_INTERNAL;
-	sd_event_source_set_priority(maint_timer, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_priority(m.timer, SD_EVENT_PRIORITY_IDLE);
 	return 0;
 }
 
 void
 maint_shutdown(void)
 {
-	maint_timer = sd_event_source_disable_unref(maint_timer);
+	m.timer = sd_event_source_disable_unref(m.timer);
 }

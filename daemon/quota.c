@@ -22,10 +22,11 @@
 #include "tokqd.h"
 
 struct counter {
-	struct bucket	*b;		/* ascending start */
+	struct bucket	*b;		/* ascending start, none overlapping */
 	size_t		 n, cap;
 	int64_t		 maxspan;	/* no bucket spans more */
 	int64_t		 held[3];	/* by metric, of active holds */
+	int64_t		 folded;	/* minute buckets before this are hours */
 };
 
 struct qhold {
@@ -47,6 +48,7 @@ static struct {
 	struct hmap	 holds;		/* id -> struct qhold */
 	int64_t		 next_expiry;	/* earliest expiry of an active hold */
 	int64_t		 horizon;	/* seconds of history counters keep */
+	int64_t		 fold_before;	/* as the store's buckets: quota_fold() */
 } q;
 
 static const int sel_rank[] = {
@@ -205,6 +207,50 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 	return 0;
 }
 
+/*
+ * Do in memory what maintenance does to the store's buckets: minute buckets
+ * before q.fold_before become the hour bucket they lie in, and buckets that
+ * ended past the horizon go.  A bucket that reached into the next hour keeps
+ * its end: usage is never forgotten early.  The buckets stay sorted and
+ * apart, so a later bucket that an hour now overlaps joins it.
+ */
+static void
+counter_fold(struct counter *c)
+{
+	int64_t	 expired = now() - q.horizon, start, end;
+	size_t	 i, w = 0;
+
+	c->maxspan = 0;
+	for (i = 0; i < c->n; i++) {
+		struct bucket	 b = c->b[i];
+
+		if (b.start + b.span <= expired)
+			continue;
+		start = b.start;
+		end = b.start + b.span;
+		if (b.start < q.fold_before && b.span < BUCKET_HOUR) {
+			start = b.start - (b.start % BUCKET_HOUR + BUCKET_HOUR) % BUCKET_HOUR;
+			if (end < start + BUCKET_HOUR)
+				end = start + BUCKET_HOUR;
+		}
+		if (w > 0 && c->b[w - 1].start + c->b[w - 1].span > start) {
+			struct bucket	*p = &c->b[w - 1];
+
+			if (end > p->start + p->span)
+				p->span = end - p->start;
+			p->tokens += b.tokens;
+			p->cost += b.cost;
+			p->requests += b.requests;
+		} else
+			c->b[w++] = (struct bucket){ start, end - start, b.tokens,
+			    b.cost, b.requests };
+		if (c->b[w - 1].span > c->maxspan)
+			c->maxspan = c->b[w - 1].span;
+	}
+	c->n = w;
+	c->folded = q.fold_before;
+}
+
 static int
 counter_load_cb(void *arg, const struct bucket *b)
 {
@@ -254,10 +300,14 @@ counter_get(enum scope sc, const char *subject, const char *model)
 
 	if (klen == 0)
 		return NULL;
-	if ((c = hmap_getn(&q.counters, key, klen)) != NULL)
+	if ((c = hmap_getn(&q.counters, key, klen)) != NULL) {
+		if (c->folded < q.fold_before)
+			counter_fold(c);
 		return c;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	c->folded = q.fold_before;
 	if (store_bucket_load(sc, subject, model, now() - q.horizon,
 	    counter_load_cb, c) < 0 || hmap_putn(&q.counters, key, klen, c) == -1) {
 		counter_free(c);
@@ -1187,9 +1237,22 @@ quota_invalidate(void)
 		log_warnx("quota: reload after a failed commit failed; retrying later");
 }
 
-/* Drop the counter cache (after maintenance folded or pruned buckets). */
+/* Drop the counter cache: it reloads from the store's buckets. */
 void
 quota_flush_counters(void)
 {
 	hmap_clear(&q.counters, counter_free);
+}
+
+/*
+ * Maintenance folds the store's minute buckets before `before` into hours
+ * and drops those past the horizon: each counter does the same the next
+ * time it is used, so memory stays bounded without a reload of every
+ * counter at once.
+ */
+void
+quota_fold(int64_t before)
+{
+	if (before > q.fold_before)
+		q.fold_before = before;
 }

@@ -98,6 +98,11 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+#define FOLD_BATCH \
+	"SELECT * FROM buckets INDEXED BY buckets_span_start" \
+	" WHERE span = 60 AND start < ?1" \
+	" ORDER BY span, start LIMIT ?2"
+
 #define USAGE_COLS \
 	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
 #define USAGE_SUMS \
@@ -191,7 +196,7 @@ enum stmt_id {
 	S_COUNTS,
 	S_EVENTS_PRUNE,
 	S_KEYS_PRUNE,
-	S_MONTH_CLEAR,
+	S_MONTH_USERS,
 	S_MONTH_ARCHIVE,
 	S_VIEW_TOTALS,
 	S_VIEW_BY_USER,
@@ -257,20 +262,28 @@ static const struct {
 	    "DELETE FROM buckets WHERE scope = ?1 AND subject = ?2" },
 	{ S_BUCKET_CLEAR_MODEL,
 	    "DELETE FROM buckets WHERE scope = ?1 AND subject = ?2 AND model = ?3" },
+	/*
+	 * The first ?2 minute buckets before ?1, in the order of the index
+	 * buckets_span_start: the fold adds them to their hour buckets, then
+	 * the drop deletes the same rows (the fold added only hour buckets).
+	 */
 	{ S_BUCKET_FOLD,
 	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
 	    " cost, requests)"
 	    " SELECT scope, subject, model, start - start % 3600 AS hour, 3600,"
-	    " SUM(tokens), SUM(cost), SUM(requests) FROM buckets"
-	    " WHERE span = 60 AND start < ?1"
+	    " SUM(tokens), SUM(cost), SUM(requests) FROM (" FOLD_BATCH ")"
 	    " GROUP BY scope, subject, model, hour"
 	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"
 	    " tokens = tokens + excluded.tokens, cost = cost + excluded.cost,"
 	    " requests = requests + excluded.requests" },
 	{ S_BUCKET_DROP_MINUTES,
-	    "DELETE FROM buckets WHERE span = 60 AND start < ?1" },
+	    "DELETE FROM buckets WHERE (scope, subject, model, start, span)"
+	    " IN (SELECT scope, subject, model, start, span FROM (" FOLD_BATCH "))" },
+	/* Up to ?3 buckets of span ?2 that end at or before ?1. */
 	{ S_BUCKET_PRUNE,
-	    "DELETE FROM buckets WHERE start + span <= ?1" },
+	    "DELETE FROM buckets WHERE (scope, subject, model, start, span)"
+	    " IN (SELECT scope, subject, model, start, span FROM buckets"
+	    " WHERE span = ?2 AND start <= ?1 - ?2 ORDER BY start LIMIT ?3)" },
 	{ S_MODELS_USED,
 	    "SELECT DISTINCT model FROM buckets WHERE scope = 0 AND subject = ?1"
 	    " AND model <> '' AND start + span > ?2 ORDER BY model" },
@@ -323,11 +336,16 @@ static const struct {
 	    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1"
 	    " ORDER BY at, id LIMIT ?2)" },
 	{ S_KEYS_PRUNE,		"DELETE FROM keys WHERE created < ?1" },
-	{ S_MONTH_CLEAR,	"DELETE FROM monthly WHERE month = ?1" },
+	/* The ?4-th user after ?3 with usage in the month [?1, ?2), or the last. */
+	{ S_MONTH_USERS,
+	    "SELECT MAX(user), COUNT(*) FROM (SELECT DISTINCT user FROM daily"
+	    " INDEXED BY daily_user_day"
+	    " WHERE user > ?3 AND day >= ?1 AND day < ?2 ORDER BY user LIMIT ?4)" },
 	{ S_MONTH_ARCHIVE,
 	    "INSERT OR REPLACE INTO monthly(month, user, guild, model, "
 	    USAGE_COLS ") SELECT ?1, user, guild, model, " USAGE_SUMS
-	    " FROM daily WHERE day >= ?1 AND day < ?2"
+	    " FROM daily INDEXED BY daily_user_day"
+	    " WHERE user > ?3 AND user <= ?4 AND day >= ?1 AND day < ?2"
 	    " GROUP BY user, guild, model" },
 	{ S_VIEW_TOTALS,
 	    "SELECT " USAGE_SUMS ", COUNT(DISTINCT user),"
@@ -1025,37 +1043,51 @@ store_bucket_clear(enum scope sc, const char *subject, const char *model)
 }
 
 /*
- * Fold every minute bucket that starts before `before` into the hour
- * bucket of its counter, adding to one that exists.  The amounts move,
- * they are never counted twice.
+ * Fold up to limit minute buckets that start before `before` into the hour
+ * buckets of their counters, adding to ones that exist.  The amounts move,
+ * they are never counted twice.  Returns the number folded: fewer than
+ * limit means none is left.
  */
 int
-store_bucket_compact(int64_t before)
+store_bucket_compact(int64_t before, int limit)
 {
-	int	 rc;
+	int	 rc, n = 0;
 
 	if ((rc = sp_begin("bucket_compact")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt(S_BUCKET_FOLD), 1, before);
+	sqlite3_bind_int(stmt(S_BUCKET_FOLD), 2, limit);
 	if ((rc = run(stmt(S_BUCKET_FOLD), "bucket_compact")) >= 0) {
 		sqlite3_bind_int64(stmt(S_BUCKET_DROP_MINUTES), 1, before);
-		rc = run(stmt(S_BUCKET_DROP_MINUTES), "bucket_compact");
+		sqlite3_bind_int(stmt(S_BUCKET_DROP_MINUTES), 2, limit);
+		n = rc = run(stmt(S_BUCKET_DROP_MINUTES), "bucket_compact");
 	}
-	return sp_end(rc < 0 ? rc : 0, "bucket_compact");
+	return sp_end(rc < 0 ? rc : n, "bucket_compact");
 }
 
-/* Drop the buckets that end at or before `before`. */
+/*
+ * Drop up to limit buckets that end at or before `before` (the store holds
+ * minute and hour buckets only).  Returns the number dropped.
+ */
 int
-store_bucket_prune(int64_t before)
+store_bucket_prune(int64_t before, int limit)
 {
+	static const int spans[] = { BUCKET_HOUR, BUCKET_MINUTE };
 	sqlite3_stmt	*st = stmt(S_BUCKET_PRUNE);
-	int		 rc;
+	int		 rc, n = 0;
+	size_t		 i;
 
 	if ((rc = writable("bucket_prune")) < 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, before);
-	rc = run(st, "bucket_prune");
-	return rc < 0 ? rc : 0;
+	for (i = 0; i < sizeof(spans) / sizeof(spans[0]) && n < limit; i++) {
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int(st, 2, spans[i]);
+		sqlite3_bind_int(st, 3, limit - n);
+		if ((rc = run(st, "bucket_prune")) < 0)
+			return rc;
+		n += rc;
+	}
+	return n;
 }
 
 /* Call cb with each model the user's buckets ending after since name. */
@@ -1400,23 +1432,44 @@ store_events_prune(int64_t before, int limit)
 }
 
 /*
- * Archive the month [month_start, month_end): its per-(user, guild, model)
- * sums of the daily totals replace whatever was archived for it before.
+ * Archive the month [month_start, month_end) for up to `users` users that
+ * sort after *cursor ("" to begin): their per-(user, guild, model) sums of
+ * the daily totals replace what was archived for them before, so a batch
+ * done twice (after a restart) changes nothing.  *cursor becomes the last
+ * user archived.  Returns the number of users: fewer than `users` means the
+ * month is done.
  */
 int
-store_month_archive(int64_t month_start, int64_t month_end)
+store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+    size_t cursorlen, int users)
 {
-	int	 rc;
+	sqlite3_stmt	*st = stmt(S_MONTH_USERS);
+	char		 last[TOKQ_ID_MAX + 1];
+	int		 rc, n;
 
-	if ((rc = sp_begin("month_archive")) < 0)
+	if ((rc = writable("month_archive")) < 0)
 		return rc;
-	sqlite3_bind_int64(stmt(S_MONTH_CLEAR), 1, month_start);
-	if ((rc = run(stmt(S_MONTH_CLEAR), "month_archive")) >= 0) {
-		sqlite3_bind_int64(stmt(S_MONTH_ARCHIVE), 1, month_start);
-		sqlite3_bind_int64(stmt(S_MONTH_ARCHIVE), 2, month_end);
-		rc = run(stmt(S_MONTH_ARCHIVE), "month_archive");
-	}
-	return sp_end(rc < 0 ? rc : 0, "month_archive");
+	sqlite3_bind_int64(st, 1, month_start);
+	sqlite3_bind_int64(st, 2, month_end);
+	bind_text(st, 3, cursor);
+	sqlite3_bind_int(st, 4, users);
+	if ((rc = row(st, "month_archive")) <= 0)
+		return rc;
+	n = sqlite3_column_int(st, 1);
+	snprintf(last, sizeof(last), "%s", n > 0 ? column_text(st, 0, false) : "");
+	stmt_done(st);
+	if (n == 0)
+		return 0;
+
+	st = stmt(S_MONTH_ARCHIVE);
+	sqlite3_bind_int64(st, 1, month_start);
+	sqlite3_bind_int64(st, 2, month_end);
+	bind_text(st, 3, cursor);
+	bind_text(st, 4, last);
+	if ((rc = run(st, "month_archive")) < 0)
+		return rc;
+	snprintf(cursor, cursorlen, "%s", last);
+	return n;
 }
 
 /* The admin views: read only, from the daily totals and the raw events. */

@@ -98,6 +98,7 @@ extern struct tokqd_env {
 	int		 nwarn;
 } env;
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
+uint64_t mono_usec(void);		/* monotonic microseconds */
 int	 clock_init(void);
 int	 clock_set(int64_t t);
 
@@ -162,8 +163,8 @@ int	 store_bucket_load(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
 int	 store_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);			/* model NULL: every model and pooled */
-int	 store_bucket_compact(int64_t before);	/* minute buckets before -> hour buckets */
-int	 store_bucket_prune(int64_t before);	/* drop buckets that end before */
+int	 store_bucket_compact(int64_t before, int limit); /* minutes before -> hours; n */
+int	 store_bucket_prune(int64_t before, int limit);	/* drop ones ending by before; n */
 int	 store_models_used(const char *user, int64_t since,
 	    int (*cb)(void *, const char *), void *arg);
 
@@ -188,7 +189,8 @@ int	 store_user_models_totals(const char *user,
 	    int (*cb)(void *, const char *model, const struct usage *), void *arg);
 int	 store_counts(int64_t *events, int64_t *users);
 int	 store_events_prune(int64_t before, int limit);	/* returns rows deleted */
-int	 store_month_archive(int64_t month_start, int64_t month_end);
+int	 store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+	    size_t cursorlen, int users);	/* returns users archived */
 
 /*
  * store.c: the admin views (stats, report, log, export), read only.  A view
@@ -256,6 +258,7 @@ int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
 void	 quota_flush_counters(void);
+void	 quota_fold(int64_t before);		/* as maintenance folds buckets */
 int64_t	 quota_horizon(void);
 int64_t	 quota_retention(void);
 bool	 rule_same(const struct rule *a, const struct rule *b);
@@ -303,12 +306,14 @@ int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
 /* control.c */
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
-void	 control_commit_now(void);
+int	 control_commit_now(void);	/* the commit's result */
 size_t	 control_nconns(void);
 
 /* maint.c */
 int	 maint_init(sd_event *ev);
 void	 maint_shutdown(void);
-int	 maint_run(void);
+int	 maint_run(void);			/* 1: more to do */
+void	 maint_forget(void);			/* its transaction was undone */
+void	 maint_soon(void);			/* another round shortly */
 
 #endif

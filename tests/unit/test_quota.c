@@ -264,7 +264,7 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 	add("u", NULL, NULL, t, 100, 0);
 	set_clock(t + 2 * DAY);
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_bucket_compact(t + DAY), 0);
+	assert_int_equal(store_bucket_compact(t + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
 	quota_flush_counters();
 	set_clock(t + w);
@@ -272,6 +272,41 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w - 1), 100);
 	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w), 0);
 	assert_int_equal(used1("u", NULL, NULL, t + w + HOUR), 0);
+}
+
+/*
+ * Maintenance folds the store's minute buckets into hours and tells quota
+ * to do the same in memory (quota_fold) instead of reloading every counter:
+ * both must count alike, at hour precision, never early.
+ */
+static void
+test_memory_fold_matches_store_fold(void **state)
+{
+	int64_t	 h8 = T0 - 2 * DAY - 2 * HOUR, w = 30 * DAY;
+	int64_t	 at[] = { h8 + 6 * MIN + w, h8 + HOUR + w - 1, h8 + HOUR + w,
+	    h8 + 2 * HOUR + w, T0 - 30 * MIN + w };
+	int64_t	 want[] = { 150, 150, 120, 80, 80 };
+	size_t	 i;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000000);
+	add("u", NULL, NULL, h8 + 5 * MIN, 10, 0);
+	add("u", NULL, NULL, h8 + 59 * MIN + 30, 20, 0);
+	add("u", NULL, NULL, h8 + 61 * MIN, 40, 0);
+	add("u", NULL, NULL, T0 - 30 * MIN, 80, 0);
+	set_clock(T0 + HOUR);
+	/* Minute precision before the fold: the first 10 ends at 08:06 + W. */
+	assert_int_equal(used1("u", NULL, NULL, at[0]), 140);
+
+	quota_fold(T0 - DAY);				/* memory only */
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
+
+	assert_int_equal(store_begin(), 0);
+	assert_true(store_bucket_compact(T0 - DAY, 1000) > 0);
+	assert_int_equal(store_commit(), 0);
+	quota_flush_counters();				/* reload from the store */
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
 }
 
 static void
@@ -290,7 +325,7 @@ test_rolling_30d_hour_bucket_and_late_minute_never_early(void **state)
 	add("u", NULL, NULL, a, 100, 0);
 	set_clock(T0 + 2 * DAY);
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_bucket_compact(T0 + DAY), 0);
+	assert_int_equal(store_bucket_compact(T0 + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
 	quota_flush_counters();
 	add("u", NULL, NULL, b, 7, 0);			/* --at 09:00:10 */
@@ -1435,6 +1470,7 @@ main(void)
 		T(test_rolling_30d_minute_buckets),
 		T(test_rolling_30d_hour_precision_after_compaction),
 		T(test_rolling_30d_hour_bucket_and_late_minute_never_early),
+		T(test_memory_fold_matches_store_fold),
 		T(test_rolling_resets_at_is_oldest_bucket_end_plus_window),
 		T(test_rolling_no_usage_no_resets_at),
 		T(test_day_resets_at_midnight_utc),

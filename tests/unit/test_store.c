@@ -554,8 +554,10 @@ test_buckets_compact(void **state)
 	assert_int_equal(bs.b[1].start, h);
 	assert_int_equal(bs.b[1].span, BUCKET_HOUR);
 
+	/* Six minute buckets start before 03:00; a batch of 4, then the other 2. */
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_bucket_compact(h + 7200), 0);
+	assert_int_equal(store_bucket_compact(h + 7200, 4), 4);
+	assert_int_equal(store_bucket_compact(h + 7200, 4), 2);
 	assert_int_equal(store_commit(), 0);
 
 	bs = load(SCOPE_USER, "u1", "", 0);
@@ -585,7 +587,7 @@ test_buckets_compact(void **state)
 
 	/* Compacting again changes nothing. */
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_bucket_compact(h + 7200), 0);
+	assert_int_equal(store_bucket_compact(h + 7200, 1000), 0);
 	assert_int_equal(store_commit(), 0);
 	bs = load(SCOPE_USER, "u1", "", 0);
 	assert_int_equal(bs.n, 3);
@@ -627,7 +629,8 @@ test_buckets_prune_clear_models(void **state)
 
 	/* Prune: buckets that end at or before. */
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_bucket_prune(T0 + 3600), 0);
+	assert_int_equal(store_bucket_prune(T0 + 3600, 1000), 1);
+	assert_int_equal(store_bucket_prune(T0 + 3600, 1000), 0);
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(load(SCOPE_USER, "u1", "old", 0).n, 0);
 	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 1);
@@ -878,10 +881,18 @@ test_month_archive(void **state)
 	};
 	size_t		 i;
 
+	char		 cursor[TOKQ_ID_MAX + 1] = "";
+
 	assert_int_equal(store_begin(), 0);
 	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++)
 		add_event(&e[i]);
-	assert_int_equal(store_month_archive(T0, feb), 0);
+	/* One user per batch: u1, u2, then none left. */
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 1), 1);
+	assert_string_equal(cursor, "u1");
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 1), 1);
+	assert_string_equal(cursor, "u2");
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 1), 0);
+	assert_string_equal(cursor, "u2");
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(side_int(f->path,
 	    "SELECT count(*) FROM monthly"), 3);
@@ -894,9 +905,10 @@ test_month_archive(void **state)
 
 	/* Archiving again, after more usage, replaces the month's rows. */
 	e[0].id = 0;
+	cursor[0] = '\0';
 	assert_int_equal(store_begin(), 0);
 	add_event(&e[0]);
-	assert_int_equal(store_month_archive(T0, feb), 0);
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 100), 2);
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
 	    " user = 'u1' AND guild = 'g1' AND model = 'm'"), 24);
