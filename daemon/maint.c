@@ -116,23 +116,16 @@ maint_run(void)
 {
 	int64_t		 t = now();
 	uint64_t	 start = mono_usec();
-	int		 rc, more;
+	int		 rc, r = 1, p = 1, c = 1;	/* steps with work left */
 
 	if ((rc = store_begin()) < 0 || (rc = quota_sweep_holds(t)) < 0)
 		return rc;
 	do {
-		more = 0;
-		if ((rc = rollover(t)) < 0)
-			return rc;
-		more |= rc;
-		if ((rc = prune(t)) < 0)
-			return rc;
-		more |= rc;
-		if ((rc = compact(t)) < 0)
-			return rc;
-		more |= rc;
-	} while (more && mono_usec() - start < MAINT_BUDGET_USEC);
-	return more;
+		if ((r && (r = rollover(t)) < 0) || (p && (p = prune(t)) < 0) ||
+		    (c && (c = compact(t)) < 0))
+			return r < 0 ? r : p < 0 ? p : c;
+	} while ((r || p || c) && mono_usec() - start < MAINT_BUDGET_USEC);
+	return r || p || c;
 }
 
 /* Come back soon: there is more to do than a round did. */
