@@ -57,6 +57,7 @@
 #include <msgpack.h>
 
 #include "tokq.h"
+#include "synth.h"
 
 extern char **environ;
 
@@ -229,16 +230,13 @@ queue_request(struct worker *w, struct conn *c)
 
 	if (opt.mix == MIX_PRELOAD) {
 		k = w->pre_next++;
-		/* spread users over events without a pattern a cache could exploit */
-		u = (k * 2654435761ULL + (k >> 7)) % (uint64_t)opt.users;
+		u = synth_preload_user(k, (uint64_t)opt.users);
 		rec = true;
 	} else {
 		u = r % (uint64_t)opt.users;
 		rec = opt.mix == MIX_RECORD || (opt.mix == MIX_MIXED && (r >> 40) & 1);
 	}
-	snprintf(user, sizeof(user), "u%" PRIu64, u);
-	snprintf(guild, sizeof(guild), "g%" PRIu64, u % 100);
-	snprintf(model, sizeof(model), "m%" PRIu64, ((r >> 20) ^ u) % (uint64_t)opt.models);
+	synth_names(u, r, (uint64_t)opt.models, user, guild, model);
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);

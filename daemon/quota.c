@@ -595,6 +595,29 @@ quota_threshold(double pct)
 /* Usage. */
 
 /*
+ * The counters that usage of user in guild (or NULL) for model (or NULL)
+ * adds to: the user's, the guild's and everything's, pooled and per model.
+ */
+size_t
+quota_counters(const char *user, const char *guild, const char *model,
+    struct counter_id k[QUOTA_NCOUNTERS])
+{
+	size_t	 n = 0;
+
+	k[n++] = (struct counter_id){ SCOPE_USER, user, "" };
+	k[n++] = (struct counter_id){ SCOPE_GLOBAL, "", "" };
+	if (guild)
+		k[n++] = (struct counter_id){ SCOPE_GUILD, guild, "" };
+	if (model) {
+		k[n++] = (struct counter_id){ SCOPE_USER, user, model };
+		k[n++] = (struct counter_id){ SCOPE_GLOBAL, "", model };
+		if (guild)
+			k[n++] = (struct counter_id){ SCOPE_GUILD, guild, model };
+	}
+	return n;
+}
+
+/*
  * Add usage at time t to every counter it belongs to, in memory and in the
  * store's buckets (the caller holds a transaction).
  */
@@ -602,25 +625,12 @@ int
 quota_add(const char *user, const char *guild, const char *model, int64_t t,
     int64_t tokens, int64_t cost)
 {
-	struct {
-		enum scope	 sc;
-		const char	*subject, *model;
-	} k[6];
-	size_t		 i, n = 0;
+	struct counter_id k[QUOTA_NCOUNTERS];
+	size_t		 i, n = quota_counters(user, guild, model, k);
 	struct bucket	 b = { t - (t % BUCKET_MINUTE + BUCKET_MINUTE) % BUCKET_MINUTE,
 	    BUCKET_MINUTE, tokens, cost, 1 };
 	int		 rc;
 
-	k[n++] = (typeof(k[0])){ SCOPE_USER, user, "" };
-	k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", "" };
-	if (guild)
-		k[n++] = (typeof(k[0])){ SCOPE_GUILD, guild, "" };
-	if (model) {
-		k[n++] = (typeof(k[0])){ SCOPE_USER, user, model };
-		k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", model };
-		if (guild)
-			k[n++] = (typeof(k[0])){ SCOPE_GUILD, guild, model };
-	}
 	for (i = 0; i < n; i++) {
 		struct counter	*c = counter_get(k[i].sc, k[i].subject, k[i].model);
 

@@ -267,6 +267,13 @@ int	 quota_judge(const char *user, const char *guild, const char *model, int64_t
 	    const struct estimate *est, struct judgement *res);
 int	 quota_threshold(double pct);
 bool	 quota_bypassed(const char *user, const char *guild);
+struct counter_id {
+	enum scope	 sc;
+	const char	*subject, *model;	/* model "" for pooled */
+};
+#define QUOTA_NCOUNTERS	6
+size_t	 quota_counters(const char *user, const char *guild, const char *model,
+	    struct counter_id k[QUOTA_NCOUNTERS]);
 int	 quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t tokens, int64_t cost);
 int	 quota_reset(const char *user, const char *model);

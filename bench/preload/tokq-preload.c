@@ -6,8 +6,8 @@
  *
  * N records of U users (guild u % 100, model among M) spread evenly over the
  * D days before TIME (Unix seconds; default now), oldest first, written with
- * the daemon's own store.c: each event, its daily totals, and the six
- * buckets per event that quota_add and the hourly fold would have left
+ * the daemon's own store.c: each event, its daily totals, and the buckets
+ * of quota_counters() that quota_add and the hourly fold would have left
  * (hour buckets for usage older than a day, minute buckets after), plus the
  * monthly archive of the months that ended.  Costs use the prices already
  * in the database.  It is what `bench/run.sh --scale` runs: going through
@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "tokqd.h"
+#include "../synth.h"
 
 #define COMMIT_EVERY	100000
 
@@ -140,7 +141,9 @@ main(int argc, char *argv[])
 		char		 user[32], guild[32], model[32];
 		uint64_t	 r = rnd(&seed), u;
 		struct event	 ev = { .call = -1 };
+		struct counter_id ck[QUOTA_NCOUNTERS];
 		int64_t		 bstart, bspan;
+		size_t		 i, nk;
 
 		ev.at = end - span + (int64_t)((__int128)k * span / n);
 		if (ev.at / 3600 != hour) {
@@ -148,11 +151,8 @@ main(int argc, char *argv[])
 			flush();
 			hour = ev.at / 3600;
 		}
-		/* as tokq-bench's preload: users spread without a pattern */
-		u = ((uint64_t)k * 2654435761ULL + ((uint64_t)k >> 7)) % (uint64_t)users;
-		snprintf(user, sizeof(user), "u%" PRIu64, u);
-		snprintf(guild, sizeof(guild), "g%" PRIu64, u % 100);
-		snprintf(model, sizeof(model), "m%" PRIu64, ((r >> 20) ^ u) % (uint64_t)models);
+		u = synth_preload_user((uint64_t)k, (uint64_t)users);
+		synth_names(u, r, (uint64_t)models, user, guild, model);
 		ev.user = user;
 		ev.guild = guild;
 		ev.model = model;
@@ -166,12 +166,10 @@ main(int argc, char *argv[])
 
 		bspan = ev.at < fold ? BUCKET_HOUR : BUCKET_MINUTE;
 		bstart = ev.at - ev.at % bspan;
-		bucket_add(SCOPE_USER, user, "", bstart, bspan, ev.u.total, ev.u.cost);
-		bucket_add(SCOPE_GLOBAL, "", "", bstart, bspan, ev.u.total, ev.u.cost);
-		bucket_add(SCOPE_GUILD, guild, "", bstart, bspan, ev.u.total, ev.u.cost);
-		bucket_add(SCOPE_USER, user, model, bstart, bspan, ev.u.total, ev.u.cost);
-		bucket_add(SCOPE_GLOBAL, "", model, bstart, bspan, ev.u.total, ev.u.cost);
-		bucket_add(SCOPE_GUILD, guild, model, bstart, bspan, ev.u.total, ev.u.cost);
+		nk = quota_counters(user, guild, model, ck);
+		for (i = 0; i < nk; i++)
+			bucket_add(ck[i].sc, ck[i].subject, ck[i].model, bstart, bspan,
+			    ev.u.total, ev.u.cost);
 
 		if ((k + 1) % COMMIT_EVERY == 0) {
 			if (store_commit() < 0 || store_begin() < 0)

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "tokqd.h"
+#include "side.h"
 
 #define MIN	60LL
 #define HOUR	3600LL
@@ -307,6 +308,59 @@ test_memory_fold_matches_store_fold(void **state)
 	quota_flush_counters();				/* reload from the store */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
+}
+
+/*
+ * Maintenance in rounds (maint_run, committed after each as the timer
+ * does) until it says done: raw events past retention are gone, October
+ * and November are archived for each of their 25 users (even ones in
+ * October, odd ones in November: more than one archive step each), the minute buckets older than
+ * a day are folded, and the limits count exactly what they did before.
+ */
+static void
+test_maintenance_rounds_finish_everything(void **state)
+{
+	struct fixture	*f = *state;
+	int64_t		 old = T0 - 40 * DAY, recent = T0 - 2 * DAY, before;
+	int64_t		 oct = NEXT_MONTH - 92 * DAY, v;
+	int		 i, rounds = 0, rc;
+	char		 user[16];
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000000000);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_meta_set("rollover_month", oct), 0);
+	for (i = 0; i < 1500; i++) {
+		struct event	 ev = { .call = -1, .user = user, .model = "m" };
+
+		snprintf(user, sizeof(user), "u%d", i % 50);
+		ev.at = (i % 2 ? recent : old) + i * MIN;
+		ev.u = (struct usage){ .requests = 1, .total = 10 + i % 7 };
+		assert_int_equal(store_event_add(&ev), 0);
+		assert_int_equal(quota_add(user, NULL, "m", ev.at, ev.u.total, 0), 0);
+	}
+	assert_int_equal(store_commit(), 0);
+	before = used1("u1", NULL, NULL, T0);
+	assert_true(before > 0);
+
+	do {
+		rc = maint_run();
+		assert_int_equal(store_commit(), 0);
+		assert_in_range(++rounds, 1, 10000);
+	} while (rc == 1);
+	assert_int_equal(rc, 0);
+
+	assert_int_equal(side_int(f->path, "SELECT count(*) FROM events"), 750);
+	assert_int_equal(side_int(f->path,
+	    "SELECT count(DISTINCT user) FROM monthly WHERE month = 1790812800"), 25);
+	assert_int_equal(side_int(f->path,
+	    "SELECT count(DISTINCT user) FROM monthly WHERE month = 1793491200"), 25);
+	assert_int_equal(side_int(f->path, "SELECT count(*) FROM buckets"
+	    " WHERE span = 60 AND start < 1796029200"), 0);	/* T0 - 25 h */
+	assert_int_equal(store_meta_get("rollover_month", &v), 1);
+	assert_int_equal(v, T0_DAY);			/* December 1st */
+	assert_int_equal(used1("u1", NULL, NULL, T0), before);
+	quota_flush_counters();				/* and as the store has it */
+	assert_int_equal(used1("u1", NULL, NULL, T0), before);
 }
 
 static void
@@ -1471,6 +1525,7 @@ main(void)
 		T(test_rolling_30d_hour_precision_after_compaction),
 		T(test_rolling_30d_hour_bucket_and_late_minute_never_early),
 		T(test_memory_fold_matches_store_fold),
+		T(test_maintenance_rounds_finish_everything),
 		T(test_rolling_resets_at_is_oldest_bucket_end_plus_window),
 		T(test_rolling_no_usage_no_resets_at),
 		T(test_day_resets_at_midnight_utc),

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "tokqd.h"
+#include "side.h"
 
 #define DAY	86400
 #define T0	1767225600LL	/* 2026-01-01T00:00:00Z */
@@ -81,22 +82,6 @@ side_exec(const char *path, const char *sql)
 	sqlite3_close(s);
 }
 
-/* One integer from a query on a second connection. */
-static int64_t
-side_int(const char *path, const char *sql)
-{
-	sqlite3		*s;
-	sqlite3_stmt	*st;
-	int64_t		 v = -1;
-
-	assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(s);
-	return v;
-}
 
 static struct event
 mkevent(int64_t at, const char *user, const char *guild, const char *model,
