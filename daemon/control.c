@@ -7,6 +7,13 @@
  * that connection and nothing else.  Requests on a connection are answered
  * in order.
  *
+ * The connections share one epoll set of their own, watched by one sd-event
+ * source, edge-triggered: one wake-up serves every connection that became
+ * ready, and a request costs a read and a send.  With a source per
+ * connection every request cost a pass of sd-event (an epoll_wait and a
+ * gettid) plus the epoll_ctl calls of switching its events on and off.
+ * Deadlines (idle, stalled frame) are checked by one sweep a second.
+ *
  * Group commit: a request that writes leaves its reply held on its
  * connection, and the connection stops reading.  Once every connection that
  * was ready has been served (an idle-priority defer source), or the batch is
@@ -14,6 +21,7 @@
  * commit failed they are replaced by "temporary failure" replies and the
  * in-memory state is reloaded from the database.
  */
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,12 +44,16 @@
 #define IDLE_USEC	(60ULL * 1000000)	/* a connection silent this long is closed */
 #define FRAME_USEC	(10ULL * 1000000)	/* a started frame must arrive within this */
 #define READ_CHUNK	65536
+#define SWEEP_USEC	1000000		/* how often deadlines are checked */
+#define EVENTS_MAX	128		/* connections served per wake-up */
+#define READS_MAX	4		/* reads per connection per turn */
 
 struct conn {
 	struct conn	*prev, *next;
+	struct conn	*dead_next;	/* closed, freed after the wake-up */
+	struct conn	*ready_next;	/* on ctl.ready */
 	int		 fd;
-	sd_event_source	*io;
-	sd_event_source	*idle;
+	uint32_t	 events;	/* as registered in ctl.efd */
 	struct peer	 peer;
 	char		*in;		/* bytes read, not yet answered */
 	size_t		 in_len, in_cap;
@@ -50,19 +62,31 @@ struct conn {
 	msgpack_sbuffer	 held;		/* the reply waiting for the commit */
 	bool		 waiting;
 	bool		 eof;
+	bool		 dead;
+	bool		 readable;	/* input may be waiting in the socket */
+	bool		 hup;		/* the peer shut down writing */
+	bool		 queued;	/* on ctl.ready */
 	bool		 partial;	/* a frame has started arriving */
 	uint64_t	 active;	/* monotonic usec of the last read */
+	uint64_t	 deadline;	/* closed if still silent then */
 };
 
 static struct {
 	sd_event	*ev;
 	int		 lfd;
 	sd_event_source	*lio;
+	int		 efd;		/* the connections' epoll set */
+	sd_event_source	*eio;
+	sd_event_source	*sweep;
 	struct conn	*conns;
+	struct conn	*dead;		/* closed during this callback */
+	struct conn	*ready;		/* had more to read than one turn took */
+	sd_event_source	*kick;		/* defer: serve ctl.ready */
 	size_t		 nconns;
 	size_t		 conn_max;	/* CONN_MAX, or less under RLIMIT_NOFILE */
 	sd_event_source	*accept_retry;	/* out of descriptors: try again later */
 	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
+	bool		 commit_armed;
 	size_t		 batch;		/* writes in the open transaction */
 	bool		 replaying;	/* control_commit_now serving pipelined input */
 	uint64_t	 batch_start;	/* monotonic usec */
@@ -71,8 +95,11 @@ static struct {
 static void	conn_close(struct conn *);
 static void	conn_update(struct conn *);
 static void	conn_process(struct conn *);
+static void	conn_read(struct conn *);
+static void	conn_pump(struct conn *);
 static void	conn_deadline(struct conn *, uint64_t);
 static int	conn_flush(struct conn *);
+static void	conn_reap(void);
 
 /* Is the peer an admin: root, our own uid, or a member of the admin group? */
 static bool
@@ -117,8 +144,10 @@ control_commit_now(void)
 	struct conn	*c, *next;
 	int		 rc;
 
-	if (ctl.commit)
+	if (ctl.commit_armed) {
 		sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
+		ctl.commit_armed = false;
+	}
 	if (!store_in_tx())
 		return 0;
 	rc = store_commit();
@@ -145,11 +174,16 @@ control_commit_now(void)
 		msgpack_sbuffer_clear(&c->held);
 		c->waiting = false;
 	}
-	/* Serving what they pipelined may open the next batch. */
+	/*
+	 * Serving what they pipelined, or sent while they waited, may open
+	 * the next batch.  A connection closed on the way stays readable
+	 * (freed only by conn_reap), so next is always safe to follow.
+	 */
 	ctl.replaying = true;
 	for (c = ctl.conns; c; c = next) {
 		next = c->next;
 		conn_process(c);
+		conn_pump(c);
 	}
 	ctl.replaying = false;
 	return rc;
@@ -158,7 +192,9 @@ control_commit_now(void)
 static int
 commit_cb(sd_event_source *s, void *arg)
 {
+	ctl.commit_armed = false;
 	control_commit_now();
+	conn_reap();
 	return 0;
 }
 
@@ -192,7 +228,10 @@ conn_frame(struct conn *c, const char *p, size_t len)
 		c->waiting = true;
 		if (ctl.batch++ == 0)
 			ctl.batch_start = mono_usec();
-		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+		if (!ctl.commit_armed) {
+			sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+			ctl.commit_armed = true;
+		}
 	} else
 		frame_append(&c->out, reply.data, reply.size);
 	msgpack_sbuffer_destroy(&reply);
@@ -246,15 +285,28 @@ conn_process(struct conn *c)
 static void
 conn_deadline(struct conn *c, uint64_t usec)
 {
-	sd_event_source_set_time_relative(c->idle, usec);
-	sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+	c->deadline = c->active + usec;
 }
 
-/* Read what there is; answer complete frames. */
+/* May c read now: not waiting for a commit, not backed up, not at EOF? */
+static bool
+conn_can_read(const struct conn *c)
+{
+	return !c->dead && !c->eof && !c->waiting &&
+	    c->out.size - c->out_off < OUT_MAX;
+}
+
+/*
+ * Read what there is, once, and answer complete frames.  The epoll set is
+ * edge-triggered, so c->readable stays set until a read comes back short,
+ * empty or EAGAIN: on a Unix stream socket a short read drained the queue,
+ * and whatever arrives after it raises a new edge.
+ */
 static void
 conn_read(struct conn *c)
 {
 	ssize_t	 n;
+	size_t	 room;
 
 	if (c->in_cap - c->in_len < READ_CHUNK) {
 		size_t	 ncap = c->in_len + READ_CHUNK;
@@ -271,19 +323,23 @@ conn_read(struct conn *c)
 		c->in = p;
 		c->in_cap = ncap;
 	}
-	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	room = c->in_cap - c->in_len;
+	n = read(c->fd, c->in + c->in_len, room);
 	if (n == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EAGAIN)
+			c->readable = false;
+		else if (errno != EINTR)
 			conn_close(c);
 		return;
 	}
+	c->readable = (size_t)n == room || (n > 0 && c->hup);
 	if (n == 0) {
 		c->eof = true;
 		if (c->in_len > 0 && !c->waiting && c->out.size == c->out_off)
 			log_debug("pid %d: truncated frame", (int)c->peer.pid);
 	}
 	c->in_len += (size_t)n;
-	c->active = mono_usec();
+	sd_event_now(ctl.ev, CLOCK_MONOTONIC, &c->active);
 	if (!c->partial)
 		conn_deadline(c, c->in_len > 0 ? FRAME_USEC : IDLE_USEC);
 	c->partial = c->in_len > 0;
@@ -314,16 +370,19 @@ conn_flush(struct conn *c)
 }
 
 /*
- * Send replies at once, and watch for what the connection needs next:
- * readable unless it waits for a commit or has too much unsent (a client
- * that does not read its replies gets no more served), writable while
- * replies remain.  Closes the connection when it is done or gone.
+ * Send replies at once; watch for writability only while replies remain
+ * unsent (rare: the client is slow to read), since an edge-triggered
+ * EPOLLOUT would otherwise wake us each time the client reads a reply.
+ * Closes the connection when it is done or gone.  Reading is not armed
+ * here: the edges arm it, and whoever unblocks a connection (the commit,
+ * a drained backlog) reads what c->readable says may be waiting.
  */
 static void
 conn_update(struct conn *c)
 {
-	uint32_t	 events = 0;
-	bool		 pending;
+	struct epoll_event	 ev;
+	uint32_t		 events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	bool			 pending;
 
 	if (conn_flush(c) == -1) {
 		conn_close(c);
@@ -334,58 +393,142 @@ conn_update(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!c->eof && !c->waiting && c->out.size - c->out_off < OUT_MAX)
-		events |= EPOLLIN;
 	if (pending)
 		events |= EPOLLOUT;
-	sd_event_source_set_io_events(c->io, events);
-	sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+	if (events == c->events)
+		return;
+	ev = (struct epoll_event){ .events = events, .data.ptr = c };
+	if (epoll_ctl(ctl.efd, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+		log_warn("epoll_ctl");
+		conn_close(c);
+		return;
+	}
+	c->events = events;
 }
 
-static int
-conn_io_cb(sd_event_source *s, int fd, uint32_t revents, void *arg)
+/* One connection's edge. */
+static void
+conn_event(struct conn *c, uint32_t revents)
 {
-	struct conn	*c = arg;
-
-	if (revents & (EPOLLERR)) {
+	if (revents & EPOLLERR) {
 		conn_close(c);
-		return 0;
+		return;
 	}
+	if (revents & (EPOLLRDHUP | EPOLLHUP))
+		c->hup = true;		/* read on to the end of its input */
+	if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+		c->readable = true;
 	if (revents & EPOLLOUT) {
 		/* Drained enough to serve frames that waited behind the backlog. */
 		conn_process(c);
-		return 0;	/* c may be gone; the next iteration reads */
 	}
-	if (revents & (EPOLLIN | EPOLLHUP)) {
+	conn_pump(c);
+}
+
+/*
+ * Read and answer what c has, for at most READS_MAX reads: a client that
+ * sends without pause gets its turn and then waits on ctl.ready behind the
+ * others, since no new edge will come for what it has already sent.
+ */
+static void
+conn_pump(struct conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < READS_MAX && c->readable && conn_can_read(c); i++)
 		conn_read(c);
-		/* conn_read may have closed c: do not touch it */
+	if (c->readable && conn_can_read(c) && !c->queued) {
+		c->queued = true;
+		c->ready_next = ctl.ready;
+		ctl.ready = c;
+		sd_event_source_set_enabled(ctl.kick, SD_EVENT_ONESHOT);
 	}
-	return 0;
 }
 
 static int
-conn_idle_cb(sd_event_source *s, uint64_t usec, void *arg)
+kick_cb(sd_event_source *s, void *arg)
 {
-	struct conn	*c = arg;
+	struct conn	*c, *list = ctl.ready;
 
-	if (c->waiting) {
-		conn_deadline(c, IDLE_USEC);
+	ctl.ready = NULL;
+	while ((c = list) != NULL) {
+		list = c->ready_next;
+		c->queued = false;
+		if (!c->dead)
+			conn_pump(c);
+	}
+	conn_reap();
+	return 0;
+}
+
+/* The connections' epoll set is readable: serve every ready connection. */
+static int
+conns_cb(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct epoll_event	 evs[EVENTS_MAX];
+	int			 i, n;
+
+	if ((n = epoll_wait(ctl.efd, evs, EVENTS_MAX, 0)) == -1) {
+		if (errno != EINTR)
+			log_warn("epoll_wait");
 		return 0;
 	}
-	log_debug("pid %d: %s connection closed", (int)c->peer.pid,
-	    c->partial ? "stalled" : "idle");
-	conn_close(c);
+	for (i = 0; i < n; i++) {
+		struct conn *c = evs[i].data.ptr;
+
+		if (!c->dead)
+			conn_event(c, evs[i].events);
+	}
+	conn_reap();
+	return 0;
+}
+
+/*
+ * Once a second, close the connections past their deadline: silent for
+ * IDLE_USEC, or FRAME_USEC into a frame that has not finished arriving.
+ * One waiting for a commit is never idle.
+ */
+static int
+sweep_cb(sd_event_source *s, uint64_t usec, void *arg)
+{
+	struct conn	*c, *next;
+	uint64_t	 now;
+
+	sd_event_now(ctl.ev, CLOCK_MONOTONIC, &now);
+	for (c = ctl.conns; c; c = next) {
+		next = c->next;
+		if (c->deadline > now)
+			continue;
+		if (c->waiting) {
+			c->active = now;
+			conn_deadline(c, IDLE_USEC);
+			continue;
+		}
+		log_debug("pid %d: %s connection closed", (int)c->peer.pid,
+		    c->partial ? "stalled" : "idle");
+		conn_close(c);
+	}
+	conn_reap();
+	if (ctl.nconns > 0)
+		sd_event_source_set_time(s, usec + SWEEP_USEC);
+	else
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);	/* idle: sleep */
 	return 0;
 }
 
 /*
  * Close a connection.  A reply that still waits for the commit is dropped
  * with it; its write commits with the batch all the same (the client may
- * retry with the same key and will be told it is a duplicate).
+ * retry with the same key and will be told it is a duplicate).  The memory
+ * lives on until conn_reap, at the end of the callback: events already
+ * taken from the epoll set, and list walks in progress, may still point
+ * at it.
  */
 static void
 conn_close(struct conn *c)
 {
+	if (c->dead)
+		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -393,15 +536,35 @@ conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl.nconns--;
-	sd_event_source_disable_unref(c->io);
-	sd_event_source_disable_unref(c->idle);
-	close(c->fd);
-	free(c->in);
-	msgpack_sbuffer_destroy(&c->out);
-	msgpack_sbuffer_destroy(&c->held);
-	free(c);
+	if (c->queued) {
+		struct conn **pp = &ctl.ready;
+
+		while (*pp != c)
+			pp = &(*pp)->ready_next;
+		*pp = c->ready_next;
+		c->queued = false;
+	}
+	c->dead = true;
+	close(c->fd);		/* leaves the epoll set with it */
+	c->dead_next = ctl.dead;
+	ctl.dead = c;
 	if (ctl.lio && ctl.nconns < ctl.conn_max && ctl.accept_retry == NULL)
 		sd_event_source_set_enabled(ctl.lio, SD_EVENT_ON);
+}
+
+/* Free the connections closed since the last call. */
+static void
+conn_reap(void)
+{
+	struct conn	*c;
+
+	while ((c = ctl.dead) != NULL) {
+		ctl.dead = c->dead_next;
+		free(c->in);
+		msgpack_sbuffer_destroy(&c->out);
+		msgpack_sbuffer_destroy(&c->held);
+		free(c);
+	}
 }
 
 static int
@@ -429,16 +592,18 @@ conn_evict(void)
 		return false;
 	log_debug("pid %d: closed to make room", (int)victim->peer.pid);
 	conn_close(victim);
+	conn_reap();	/* accept_cb runs outside conns_cb: nothing points at it */
 	return true;
 }
 
 static int
 accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 {
-	struct ucred	 uc;
-	socklen_t	 len = sizeof(uc);
-	struct conn	*c;
-	int		 fd;
+	struct ucred		 uc;
+	socklen_t		 len = sizeof(uc);
+	struct epoll_event	 ev;
+	struct conn		*c;
+	int			 fd;
 
 	for (;;) {
 		if (ctl.nconns >= ctl.conn_max && !conn_evict()) {
@@ -464,15 +629,16 @@ accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			continue;
 		}
 		c->fd = fd;
-		c->active = mono_usec();
+		sd_event_now(ctl.ev, CLOCK_MONOTONIC, &c->active);
+		conn_deadline(c, IDLE_USEC);
 		c->peer = (struct peer){ uc.uid, uc.gid, uc.pid, peer_admin(fd, &uc) };
 		msgpack_sbuffer_init(&c->out);
 		msgpack_sbuffer_init(&c->held);
-		if (sd_event_add_io(ctl.ev, &c->io, fd, EPOLLIN, conn_io_cb, c) < 0 ||
-		    sd_event_add_time_relative(ctl.ev, &c->idle, CLOCK_MONOTONIC,
-		    IDLE_USEC, 0, conn_idle_cb, c) < 0) {
-			log_warnx("cannot watch a new connection");
-			sd_event_source_disable_unref(c->io);
+		/* Data already queued raises the first edge at once. */
+		c->events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+		ev = (struct epoll_event){ .events = c->events, .data.ptr = c };
+		if (epoll_ctl(ctl.efd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			log_warn("cannot watch a new connection");
 			close(fd);
 			free(c);
 			continue;
@@ -481,7 +647,11 @@ accept_cb(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		if (ctl.conns)
 			ctl.conns->prev = c;
 		ctl.conns = c;
-		ctl.nconns++;
+		if (ctl.nconns++ == 0 &&
+		    sd_event_source_get_enabled(ctl.sweep, NULL) == 0) {
+			sd_event_source_set_time(ctl.sweep, c->active + SWEEP_USEC);
+			sd_event_source_set_enabled(ctl.sweep, SD_EVENT_ON);
+		}
 	}
 }
 
@@ -547,9 +717,17 @@ control_init(sd_event *ev)
 		env.socket_activated = true;
 	} else
 		ctl.lfd = control_bind(env.socket_path);
+	if ((ctl.efd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
 	if (sd_event_add_io(ev, &ctl.lio, ctl.lfd, EPOLLIN, accept_cb, NULL) < 0 ||
-	    sd_event_add_defer(ev, &ctl.commit, commit_cb, NULL) < 0)
+	    sd_event_add_io(ev, &ctl.eio, ctl.efd, EPOLLIN, conns_cb, NULL) < 0 ||
+	    sd_event_add_time_relative(ev, &ctl.sweep, CLOCK_MONOTONIC,
+	    SWEEP_USEC, 0, sweep_cb, NULL) < 0 ||
+	    sd_event_add_defer(ev, &ctl.commit, commit_cb, NULL) < 0 ||
+	    sd_event_add_defer(ev, &ctl.kick, kick_cb, NULL) < 0)
 		fatalx("cannot watch the socket");
+	sd_event_source_set_enabled(ctl.kick, SD_EVENT_OFF);
+	sd_event_source_set_enabled(ctl.sweep, SD_EVENT_OFF);
 	sd_event_source_set_priority(ctl.commit, SD_EVENT_PRIORITY_IDLE);
 	sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
 	return 0;
@@ -570,8 +748,13 @@ control_shutdown(void)
 		conn_flush(ctl.conns);	/* best effort: the socket is non-blocking */
 		conn_close(ctl.conns);
 	}
+	conn_reap();
 	sd_event_source_disable_unref(ctl.lio);
 	ctl.lio = NULL;
+	ctl.eio = sd_event_source_disable_unref(ctl.eio);
+	ctl.sweep = sd_event_source_disable_unref(ctl.sweep);
+	ctl.kick = sd_event_source_disable_unref(ctl.kick);
+	close(ctl.efd);
 	ctl.accept_retry = sd_event_source_disable_unref(ctl.accept_retry);
 	sd_event_source_disable_unref(ctl.commit);
 	ctl.commit = NULL;

@@ -8,7 +8,8 @@
 #     recorded, tokqd alive.
 #  2. A client that pipelines requests and never reads the replies: tokqd
 #     must stop reading from it (backpressure) rather than buffer replies
-#     without bound.
+#     without bound.  And one that pipelines without pause while reading
+#     every reply: it gets its turn, not the daemon to itself.
 #  3. More stalled connections than tokqd has file descriptors (its
 #     RLIMIT_NOFILE, as systemd sets it): no busy loop on EMFILE, no flood
 #     of log lines, and a good client is answered once they go.
@@ -126,6 +127,20 @@ grow=$(((rss1 - rss0) / 1024))
 diag "never-reading client: $(cut -d' ' -f2 "$T/ready2") requests taken, tokqd RSS grew by $grow MiB"
 ok "tokqd's memory grows by at most 16 MiB for a client that never reads (grew $grow MiB)" \
 	test "$grow" -le 16
+
+# ---- 2b. a client that pipelines without pause and reads every reply -------
+# It always has more to read than one turn takes: it must wait behind the
+# others, not take the daemon for itself.
+"$PYTHON" "$HOSTILE" greedy "$SOCK" "$T/stop2b" "$T/ready2b" >"$T/greedy.json" &
+f=$!
+EXTRA_PIDS+=("$f")
+wait_ready "$T/ready2b" || bail "the greedy client got no replies"
+good_status
+: >"$T/stop2b"
+wait "$f"
+EXTRA_PIDS=()
+diag "greedy client: $(jq .replies "$T/greedy.json") replies; a good client waited $lat ms"
+is "$rc" 0 "a good client is answered while another pipelines without pause"
 stop_tokqd
 
 # ---- 3. more connections than file descriptors ----------------------------------

@@ -22,6 +22,12 @@
         reading a reply (a slow or malicious reader); writes "ready SENT" to
         READYFILE once NREQ are sent or the daemon stops taking them for
         3 s, then holds the connection until STOPFILE exists.
+
+    hostile_clients.py greedy SOCK STOPFILE READYFILE
+        Pipeline `status` requests on one connection as fast as the daemon
+        answers them, reading every reply (a greedy but well-behaved
+        client), until STOPFILE exists.  Writes "ready" to READYFILE once
+        10,000 replies came back.  Prints JSON: replies.
 """
 import json
 import os
@@ -225,6 +231,39 @@ def flood(path, nreq, stopfile, readyfile):
     print(json.dumps({'sent': sent}))
 
 
+def greedy(path, stopfile, readyfile):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    batch = frame(STATUS) * 500
+    done = threading.Event()
+
+    def send():
+        try:
+            while not done.is_set():
+                s.sendall(batch)
+        except OSError:
+            pass
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    replies, buf, ready = 0, b'', False
+    while not os.path.exists(stopfile):
+        data = s.recv(1 << 16)
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 4 and len(buf) - 4 >= struct.unpack('>I', buf[:4])[0]:
+            buf = buf[4 + struct.unpack('>I', buf[:4])[0]:]
+            replies += 1
+        if not ready and replies >= 10000:
+            with open(readyfile + '.tmp', 'w') as f:
+                f.write('ready\n')
+            os.rename(readyfile + '.tmp', readyfile)
+            ready = True
+    done.set()
+    s.close()
+    print(json.dumps({'replies': replies}))
+
+
 def main():
     mode = sys.argv[1]
     if mode == 'garbage':
@@ -234,6 +273,8 @@ def main():
               sys.argv[6] if len(sys.argv) > 6 else 'hdr')
     elif mode == 'flood':
         flood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif mode == 'greedy':
+        greedy(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit('unknown mode %s' % mode)
 
