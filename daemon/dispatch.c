@@ -1498,7 +1498,8 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 	if ((rc = parse_request(&rq, req)) == 0) {
 		if (!rq.op->writes)
 			rc = rq.op->handler(&rq, &rp);
-		else if ((rc = store_mark()) == 0)
+		else if ((rc = store_mark(rq.op->handler == h_record ||
+		    rq.op->handler == report_import)) == 0)
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {
 			/* Its writes were undone: memory must forget them too. */

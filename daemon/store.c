@@ -376,6 +376,43 @@ static bool		 tx_open;	/* between store_begin and commit/rollback */
 static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
 
 /*
+ * Bucket additions wait in memory until the batch commits, added up per
+ * bucket: every record adds to six counters, and the global ones (and a
+ * busy guild's) would otherwise be written once per record instead of once
+ * per batch.  store_commit writes them just before COMMIT, so the database
+ * holds them exactly when it holds the events they came with.
+ *
+ * A request's additions are undone with its savepoint (undo log, one mark
+ * per savepoint level).  Only record and import add buckets inside a
+ * request; every other request writes the pending buckets out before its
+ * savepoint opens (store_mark), maintenance before it reads or rewrites
+ * buckets, and store_bucket_load adds them to what it reads, so nobody
+ * sees the table without them.  Writing them out inside a savepoint would
+ * let a rollback drop them from the table after they left memory: refused.
+ */
+struct pend {
+	enum scope	 sc;
+	char		*subject, *model;
+	struct bucket	*b;		/* amounts to add, by bucket */
+	size_t		 n, cap;
+};
+struct pend_undo {
+	struct pend	*p;
+	size_t		 i;
+	int64_t		 tokens, cost, requests;
+};
+#define SP_DEPTH_MAX	8
+static void	pend_undo(size_t);
+static int	pend_flush(const char *);
+static void	pend_clear(void);
+static struct hmap	 pend_map;	/* counter key -> struct pend */
+static size_t		 pend_count;	/* buckets pending */
+static struct pend_undo	*undo;
+static size_t		 undo_n, undo_cap;
+static size_t		 undo_mark[SP_DEPTH_MAX];
+static int		 sp_depth;
+
+/*
  * Log a failure of what and map the SQLite result code rc to a TOKQ_E_*
  * code: resource trouble that a retry may cure is -TOKQ_E_TEMP, anything
  * else -TOKQ_E_INTERNAL.  If the failure made SQLite roll the open
@@ -554,8 +591,14 @@ sp_begin(const char *what)
 
 	if ((rc = writable(what)) < 0)
 		return rc;
-	rc = run(stmt(S_SAVEPOINT), what);
-	return rc < 0 ? rc : 0;
+	if (sp_depth == SP_DEPTH_MAX) {
+		log_warnx("store: %s: savepoints nested too deep", what);
+		return -TOKQ_E_INTERNAL;
+	}
+	if ((rc = run(stmt(S_SAVEPOINT), what)) < 0)
+		return rc;
+	undo_mark[sp_depth++] = undo_n;
+	return 0;
 }
 
 static int
@@ -563,6 +606,11 @@ sp_end(int rc, const char *what)
 {
 	int	 r;
 
+	sp_depth--;
+	if (rc < 0)
+		pend_undo(undo_mark[sp_depth]);
+	else if (sp_depth == 0)
+		undo_n = 0;
 	if (rc < 0 && !tx_failed && !sqlite3_get_autocommit(db))
 		run(stmt(S_ROLLBACK_TO), what);
 	if (tx_failed || sqlite3_get_autocommit(db))
@@ -746,6 +794,9 @@ store_close(void)
 	if (db == NULL)
 		return;
 	store_rollback();
+	free(undo);
+	undo = NULL;
+	undo_cap = 0;
 	for (i = 0; i < S_MAX; i++) {
 		sqlite3_finalize(stmts[i]);
 		stmts[i] = NULL;
@@ -812,6 +863,8 @@ store_commit(void)
 
 	if (!tx_open)
 		return 0;
+	if (!tx_failed)
+		pend_flush("commit");
 	if (tx_failed) {
 		store_rollback();
 		log_warnx("store: batch not committed");
@@ -832,6 +885,8 @@ store_commit(void)
 void
 store_rollback(void)
 {
+	pend_clear();
+	sp_depth = 0;
 	if (!tx_open)
 		return;
 	if (!sqlite3_get_autocommit(db) &&
@@ -851,14 +906,18 @@ store_in_tx(void)
  * One request's writes, inside the batch: store_mark() opens the batch if
  * needed and sets a savepoint; store_unmark(rc) releases it when rc >= 0
  * and undoes the request's writes when rc < 0, so a request that fails half
- * way leaves nothing behind while the rest of the batch carries on.
+ * way leaves nothing behind while the rest of the batch carries on.  A
+ * request that does not add buckets (only record and import do) writes
+ * the pending ones out first, outside its savepoint.
  */
 int
-store_mark(void)
+store_mark(bool adds_buckets)
 {
 	int	 rc;
 
 	if ((rc = store_begin()) < 0)
+		return rc;
+	if (!adds_buckets && (rc = pend_flush("request")) < 0)
 		return rc;
 	return sp_begin("request");
 }
@@ -995,16 +1054,14 @@ store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
 	rc = run(st, "key_put");
 	return rc < 0 ? rc : 0;
 }
-/* Add b's amounts to the bucket of the counter at b's start and span. */
-int
-store_bucket_add(enum scope sc, const char *subject, const char *model,
+/* Write the amounts of b into the counter's bucket at b's start and span. */
+static int
+bucket_upsert(enum scope sc, const char *subject, const char *model,
     const struct bucket *b)
 {
 	sqlite3_stmt	*st = stmt(S_BUCKET_ADD);
 	int		 rc;
 
-	if ((rc = writable("bucket_add")) < 0)
-		return rc;
 	sqlite3_bind_int(st, 1, sc);
 	bind_key(st, 2, subject);
 	bind_key(st, 3, model);
@@ -1017,9 +1074,161 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 	return rc < 0 ? rc : 0;
 }
 
+/* The pending-map key of a counter: scope, subject and model, NUL apart. */
+static size_t
+pend_key(char *key, size_t size, enum scope sc, const char *subject,
+    const char *model)
+{
+	int	 n = snprintf(key, size, "%d%c%s%c%s", (int)sc, '\0',
+		    subject ? subject : "", '\0', model ? model : "");
+
+	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+static void
+pend_free(void *val)
+{
+	struct pend	*p = val;
+
+	free(p->subject);
+	free(p->model);
+	free(p->b);
+	free(p);
+}
+
+static void
+pend_clear(void)
+{
+	hmap_clear(&pend_map, pend_free);
+	pend_count = 0;
+	undo_n = 0;
+}
+
+/* Undo the additions logged since mark: their savepoint rolled back. */
+static void
+pend_undo(size_t mark)
+{
+	while (undo_n > mark) {
+		struct pend_undo	*u = &undo[--undo_n];
+		struct bucket		*b = &u->p->b[u->i];
+
+		b->tokens -= u->tokens;
+		b->cost -= u->cost;
+		b->requests -= u->requests;
+	}
+}
+
+/* All its additions undone. */
+static bool
+bucket_empty(const struct bucket *b)
+{
+	return b->requests == 0 && b->tokens == 0 && b->cost == 0;
+}
+
+struct pend_write {
+	const char	*what;
+	int		 rc;
+};
+
+static void
+pend_write_cb(void *arg, const char *key, void *val)
+{
+	struct pend_write	*w = arg;
+	struct pend		*p = val;
+	size_t			 i;
+
+	for (i = 0; i < p->n && w->rc == 0; i++)
+		if (!bucket_empty(&p->b[i]))
+			w->rc = bucket_upsert(p->sc, p->subject, p->model, &p->b[i]);
+}
+
+/*
+ * Write the pending bucket additions into the open batch.  On failure the
+ * batch is lost (store_commit says so) and so are they.
+ */
+static int
+pend_flush(const char *what)
+{
+	struct pend_write	 w = { what, 0 };
+
+	if (pend_count == 0)
+		return 0;
+	if (sp_depth > 0) {
+		log_warnx("store: %s: pending buckets inside a savepoint", what);
+		return -TOKQ_E_INTERNAL;
+	}
+	hmap_foreach(&pend_map, pend_write_cb, &w);
+	pend_clear();
+	if (w.rc < 0)
+		tx_failed = true;	/* part of them may be written: all or none */
+	return w.rc;
+}
+
+/* Add b's amounts to the bucket of the counter at b's start and span. */
+int
+store_bucket_add(enum scope sc, const char *subject, const char *model,
+    const struct bucket *b)
+{
+	char		 key[2 * TOKQ_ID_MAX + 64];
+	size_t		 klen, i;
+	struct pend	*p;
+	int		 rc;
+
+	if ((rc = writable("bucket_add")) < 0)
+		return rc;
+	if ((klen = pend_key(key, sizeof(key), sc, subject, model)) == 0)
+		return bucket_upsert(sc, subject, model, b);
+	if ((p = hmap_getn(&pend_map, key, klen)) == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL ||
+		    (p->subject = strdup(subject ? subject : "")) == NULL ||
+		    (p->model = strdup(model ? model : "")) == NULL ||
+		    hmap_putn(&pend_map, key, klen, p) == -1) {
+			if (p)
+				pend_free(p);
+			return -TOKQ_E_INTERNAL;
+		}
+		p->sc = sc;
+	}
+	for (i = 0; i < p->n; i++)
+		if (p->b[i].start == b->start && p->b[i].span == b->span)
+			break;
+	if (i == p->n) {
+		if (p->n == p->cap) {
+			size_t		 ncap = p->cap ? p->cap * 2 : 2;
+			struct bucket	*nb = reallocarray(p->b, ncap, sizeof(*nb));
+
+			if (nb == NULL)
+				return -TOKQ_E_INTERNAL;
+			p->b = nb;
+			p->cap = ncap;
+		}
+		p->b[p->n++] = (struct bucket){ b->start, b->span, 0, 0, 0 };
+		pend_count++;
+	}
+	if (sp_depth > 0) {
+		if (undo_n == undo_cap) {
+			size_t			 ncap = undo_cap ? undo_cap * 2 : 64;
+			struct pend_undo	*nu = reallocarray(undo, ncap, sizeof(*nu));
+
+			if (nu == NULL)
+				return -TOKQ_E_INTERNAL;
+			undo = nu;
+			undo_cap = ncap;
+		}
+		undo[undo_n++] = (struct pend_undo){ p, i, b->tokens, b->cost,
+		    b->requests };
+	}
+	p->b[i].tokens += b->tokens;
+	p->b[i].cost += b->cost;
+	p->b[i].requests += b->requests;
+	return 0;
+}
+
 /*
  * Call cb with each bucket of the counter that ends after since, by start
- * (a minute and the hour it lies in, if both exist, minute second).
+ * (a minute and the hour it lies in, if both exist, minute second), then
+ * with the open batch's pending additions to the counter, which may repeat
+ * a bucket already given.
  */
 int
 store_bucket_load(enum scope sc, const char *subject, const char *model,
@@ -1027,6 +1236,9 @@ store_bucket_load(enum scope sc, const char *subject, const char *model,
 {
 	sqlite3_stmt	*st = stmt(S_BUCKET_LOAD);
 	struct bucket	 b;
+	struct pend	*p;
+	char		 key[2 * TOKQ_ID_MAX + 64];
+	size_t		 klen, i;
 	int		 rc, cbrc = 0;
 
 	sqlite3_bind_int(st, 1, sc);
@@ -1042,7 +1254,16 @@ store_bucket_load(enum scope sc, const char *subject, const char *model,
 		if ((cbrc = cb(arg, &b)) != 0)
 			break;
 	}
-	return rows_done(st, rc, cbrc, "bucket_load");
+	if ((rc = rows_done(st, rc, cbrc, "bucket_load")) != 0)
+		return rc;
+	/* And what the open batch has added, not yet written. */
+	if (pend_count > 0 && (klen = pend_key(key, sizeof(key), sc, subject,
+	    model)) > 0 && (p = hmap_getn(&pend_map, key, klen)) != NULL)
+		for (i = 0; i < p->n && rc == 0; i++)
+			if (p->b[i].start + p->b[i].span > since &&
+			    !bucket_empty(&p->b[i]))
+				rc = cb(arg, &p->b[i]);
+	return rc;
 }
 
 /* Drop the subject's buckets: of model only, or of every model and pooled. */
@@ -1052,7 +1273,7 @@ store_bucket_clear(enum scope sc, const char *subject, const char *model)
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((rc = writable("bucket_clear")) < 0)
+	if ((rc = writable("bucket_clear")) < 0 || (rc = pend_flush("bucket_clear")) < 0)
 		return rc;
 	st = stmt(model ? S_BUCKET_CLEAR_MODEL : S_BUCKET_CLEAR);
 	sqlite3_bind_int(st, 1, sc);
@@ -1074,7 +1295,8 @@ store_bucket_compact(int64_t before, int limit)
 {
 	int	 rc, n = 0;
 
-	if ((rc = sp_begin("bucket_compact")) < 0)
+	if ((rc = pend_flush("bucket_compact")) < 0 ||
+	    (rc = sp_begin("bucket_compact")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt(S_BUCKET_FOLD), 1, before);
 	sqlite3_bind_int(stmt(S_BUCKET_FOLD), 2, limit);
@@ -1098,7 +1320,7 @@ store_bucket_prune(int64_t before, int limit)
 	int		 rc, n = 0;
 	size_t		 i;
 
-	if ((rc = writable("bucket_prune")) < 0)
+	if ((rc = writable("bucket_prune")) < 0 || (rc = pend_flush("bucket_prune")) < 0)
 		return rc;
 	for (i = 0; i < sizeof(spans) / sizeof(spans[0]) && n < limit; i++) {
 		sqlite3_bind_int64(st, 1, before);
@@ -1119,6 +1341,8 @@ store_models_used(const char *user, int64_t since,
 	sqlite3_stmt	*st = stmt(S_MODELS_USED);
 	int		 rc, cbrc = 0;
 
+	if ((rc = pend_flush("models_used")) < 0)
+		return rc;
 	bind_key(st, 1, user);
 	sqlite3_bind_int64(st, 2, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)

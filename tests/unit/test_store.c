@@ -513,6 +513,71 @@ test_buckets_add_load(void **state)
 	assert_int_equal(bs.n, 2);
 }
 
+/*
+ * Bucket additions wait in memory until the batch commits: a load sees
+ * them before, the table after; a request rolled back to its savepoint
+ * takes its own with it, and a batch rolled back takes them all.
+ */
+static void
+test_buckets_pending(void **state)
+{
+	struct fixture	*f = *state;
+	struct buckets	 bs;
+	struct bucket	 b = { T0 + 60, BUCKET_MINUTE, 5, 50, 1 };
+	const char	*rows = "SELECT COALESCE(SUM(tokens), -1) FROM buckets"
+			    " WHERE scope = 2";
+
+	assert_int_equal(store_begin(), 0);
+	madd(SCOPE_GLOBAL, "", "", T0 + 60, 5);
+	assert_int_equal(store_commit(), 0);
+
+	/* One batch: three requests, the second fails half way. */
+	assert_int_equal(store_mark(true), 0);
+	madd(SCOPE_GLOBAL, "", "", T0 + 60, 10);
+	assert_int_equal(store_unmark(0), 0);
+	assert_int_equal(store_mark(true), 0);
+	madd(SCOPE_GLOBAL, "", "", T0 + 60, 1000);
+	madd(SCOPE_GLOBAL, "", "", T0 + 120, 1000);
+	assert_int_equal(store_unmark(-TOKQ_E_INTERNAL), -TOKQ_E_INTERNAL);
+	assert_int_equal(store_mark(true), 0);
+	madd(SCOPE_GLOBAL, "", "", T0 + 60, 100);
+	assert_int_equal(store_unmark(0), 0);
+
+	/* Not in the table yet; a load adds them to what it reads. */
+	assert_int_equal(side_int(f->path, rows), 5);
+	bs = load(SCOPE_GLOBAL, "", "", 0);
+	assert_int_equal(bs.n, 2);	/* the stored bucket, then the pending */
+	assert_int_equal(bs.b[0].tokens + bs.b[1].tokens, 115);
+	assert_int_equal(bs.b[0].requests + bs.b[1].requests, 3);
+
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, rows), 115);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM buckets"
+	    " WHERE scope = 2 AND start = 1767225720"), 0);
+	bs = load(SCOPE_GLOBAL, "", "", 0);
+	assert_int_equal(bs.n, 1);
+	assert_int_equal(bs.b[0].tokens, 115);
+
+	/* A request that adds no buckets writes the pending ones out first. */
+	assert_int_equal(store_mark(true), 0);
+	madd(SCOPE_GLOBAL, "", "", T0 + 60, 1);
+	assert_int_equal(store_unmark(0), 0);
+	assert_int_equal(store_mark(false), 0);
+	assert_int_equal(store_unmark(-TOKQ_E_INTERNAL), -TOKQ_E_INTERNAL);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, rows), 116);
+
+	/* A batch rolled back keeps none of them. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
+	store_rollback();
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, rows), 116);
+	bs = load(SCOPE_GLOBAL, "", "", 0);
+	assert_int_equal(bs.b[0].tokens, 116);
+}
+
 static void
 test_buckets_compact(void **state)
 {
@@ -957,6 +1022,7 @@ main(void)
 		T(test_disk_full_at_write),
 		T(test_keys),
 		T(test_buckets_add_load),
+		T(test_buckets_pending),
 		T(test_buckets_compact),
 		T(test_buckets_prune_clear_models),
 		T(test_rules),
