@@ -1,16 +1,18 @@
 /*
- * store.c: the database, and the only file that includes sqlite3.h.
+ * store.c: the database, and the only file that includes sqlite3.h but
+ * for walbuf.c, the VFS it opens the database with.
  *
  * The daemon is the single writer of one SQLite file in WAL mode with
- * synchronous=FULL.  Every statement is prepared once at open from the
- * table below, reset and unbound after every use, and finalized at close.
- * Writes run inside one transaction that the event loop opens with
- * store_begin() and closes with store_commit() for a whole batch of
- * requests (group commit); a write that needs several statements runs them
- * under a savepoint, so it either happens whole or not at all while the
- * rest of the batch goes on.  If SQLite itself rolls the transaction back
- * (disk full, I/O error), the batch is marked failed: later writes and the
- * commit return -TOKQ_E_TEMP, so nothing of it is acknowledged.
+ * synchronous=FULL (which walbuf.c relies on).  Every statement is
+ * prepared once at open from the table below, reset and unbound after
+ * every use, and finalized at close.  Writes run inside one transaction
+ * that the event loop opens with store_begin() and closes with
+ * store_commit() for a whole batch of requests (group commit); a write
+ * that needs several statements runs them under a savepoint, so it either
+ * happens whole or not at all while the rest of the batch goes on.  If
+ * SQLite itself rolls the transaction back (disk full, I/O error), the
+ * batch is marked failed: later writes and the commit return -TOKQ_E_TEMP,
+ * so nothing of it is acknowledged.
  *
  * Schema changes are steps in migrations[]; PRAGMA user_version counts the
  * steps applied.  Append, never edit.
@@ -734,8 +736,12 @@ store_open(const char *path)
 		return -TOKQ_E_INTERNAL;
 	if (mkparent(path) == -1)
 		return -TOKQ_E_INTERNAL;
+	if (walbuf_register() == -1) {
+		log_warnx("store: cannot register the %s VFS", WALBUF_VFS);
+		return -TOKQ_E_INTERNAL;
+	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS);
 	if (rc != SQLITE_OK) {
 		log_warnx("store: %s: %s", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -825,7 +831,9 @@ store_db_bytes(void)
 
 /*
  * Bulk loading (tokq-preload, never tokqd): no fsync and a large page
- * cache while on; back to synchronous=FULL when off.
+ * cache while on; back to synchronous=FULL when off.  Without fsyncs
+ * walbuf.c may hold commits in memory for a while: fine for a process alone
+ * with its file that stops at the first error.
  */
 int
 store_bulk(bool on)

@@ -4,8 +4,9 @@
  * One process, one sd-event loop, one SQLite writer.  control.c owns the
  * socket and the frames, dispatch.c the request table, quota.c the rules,
  * windows, counters and holds (all in memory), store.c the database (the
- * only file that includes sqlite3.h), maint.c rollover and pruning,
- * normalize.c provider usage JSON, log.c the logging.
+ * only file that includes sqlite3.h, with walbuf.c, the VFS beneath it),
+ * maint.c rollover and pruning, normalize.c provider usage JSON, log.c the
+ * logging.
  */
 #ifndef TOKQD_H
 #define TOKQD_H
@@ -219,6 +220,10 @@ int	 store_user_models_since(const char *user, int64_t since,
 int	 store_events_page(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit,
 	    int (*cb)(void *, const struct event *), void *arg);
+
+/* walbuf.c: an SQLite VFS that writes the WAL in runs of frames */
+#define WALBUF_VFS	"tokq-walbuf"
+int	 walbuf_register(void);		/* 0, or -1 */
 
 /* normalize.c: provider usage JSON -> events */
 struct norm_item {
