@@ -30,6 +30,7 @@
 #include "tokqd.h"
 
 #define DAY	86400
+#define STMT_SPILL	(4 << 20)	/* bytes of a savepoint's journal in memory */
 
 /*
  * Version n of the schema is migrations[0..n-1] applied in order.  Times
@@ -736,6 +737,14 @@ store_open(const char *path)
 		return -TOKQ_E_INTERNAL;
 	if (mkparent(path) == -1)
 		return -TOKQ_E_INTERNAL;
+	/*
+	 * A request's savepoint journals the pages it changes.  Past 64 KiB
+	 * (SQLite's default) that journal moves to a temporary file for the
+	 * rest of the batch, two pwrites a page: ~15 pwrite64 per record.
+	 * STMT_SPILL keeps it in memory.  SQLite takes this only before it
+	 * initializes, as it does in the first store_open.
+	 */
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_SPILL);
 	if (walbuf_register() == -1) {
 		log_warnx("store: cannot register the %s VFS", WALBUF_VFS);
 		return -TOKQ_E_INTERNAL;

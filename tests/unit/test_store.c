@@ -1007,6 +1007,57 @@ test_events_prune(void **state)
 	assert_int_equal(users, 1);
 }
 
+/* pwrite(2) as the unix VFS calls it ("pwrite64" or "pwrite"), counted. */
+static sqlite3_syscall_ptr	 real_pwrite;
+static int			 npwrite;
+
+static ssize_t
+counting_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	npwrite++;
+	return ((ssize_t (*)(int, const void *, size_t, off_t))real_pwrite)(fd,
+	    buf, n, off);
+}
+
+/*
+ * A batch reaches the disk only at its commit: the journal of a savepoint
+ * that changes many pages (a prune of 300 big events) stays in memory, not
+ * in a temporary file written page by page.
+ */
+static void
+test_savepoint_journal_in_memory(void **state)
+{
+	sqlite3_vfs	*unix_vfs = sqlite3_vfs_find("unix");
+	const char	*name = "pwrite64";
+	struct event	 ev;
+	char		 meta[4096];
+	int		 i, n;
+
+	memset(meta, 'x', sizeof(meta) - 1);
+	meta[sizeof(meta) - 1] = '\0';
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 300; i++) {
+		ev = mkevent(T0 + i, "u1", NULL, "m", 1, 1, 1);
+		ev.meta = meta;
+		add_event(&ev);
+	}
+	assert_int_equal(store_commit(), 0);
+
+	assert_non_null(unix_vfs);
+	if ((real_pwrite = unix_vfs->xGetSystemCall(unix_vfs, name)) == NULL)
+		real_pwrite = unix_vfs->xGetSystemCall(unix_vfs, name = "pwrite");
+	assert_non_null(real_pwrite);
+	assert_int_equal(store_begin(), 0);
+	unix_vfs->xSetSystemCall(unix_vfs, name,
+	    (sqlite3_syscall_ptr)counting_pwrite);
+	npwrite = 0;
+	n = store_events_prune(T0 + DAY, 1000);
+	unix_vfs->xSetSystemCall(unix_vfs, NULL, NULL);
+	assert_int_equal(n, 300);
+	assert_int_equal(npwrite, 0);
+	assert_int_equal(store_commit(), 0);
+}
+
 int
 main(void)
 {
@@ -1031,6 +1082,7 @@ main(void)
 		T(test_holds),
 		T(test_month_archive),
 		T(test_events_prune),
+		T(test_savepoint_journal_in_memory),
 #undef T
 	};
 
