@@ -30,7 +30,6 @@
 #include "tokqd.h"
 
 #define DAY	86400
-#define STMT_SPILL	(4 << 20)	/* bytes of a savepoint's journal in memory */
 
 /*
  * Version n of the schema is migrations[0..n-1] applied in order.  Times
@@ -741,10 +740,14 @@ store_open(const char *path)
 	 * A request's savepoint journals the pages it changes.  Past 64 KiB
 	 * (SQLite's default) that journal moves to a temporary file for the
 	 * rest of the batch, two pwrites a page: ~15 pwrite64 per record.
-	 * STMT_SPILL keeps it in memory.  SQLite takes this only before it
-	 * initializes, as it does in the first store_open.
+	 * -1 keeps it in memory always; it is emptied at each request's
+	 * RELEASE, so one request's pages bound it (a maintenance round, an
+	 * import of 500 events: a few MiB).  Not a larger threshold: SQLite
+	 * then spills in chunks of the threshold's size, and the unix VFS
+	 * cuts a write to 128 KiB and calls the rest a full disk.  SQLite
+	 * takes this only before it initializes (the first store_open).
 	 */
-	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_SPILL);
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 	/*
 	 * One thread uses SQLite: no mutexes, and no memory statistics, whose
 	 * counters take a mutex on every malloc (2 % of tokqd under records).
