@@ -150,10 +150,17 @@ quota_retention(void)
 static size_t
 counter_key(char *buf, size_t len, enum scope sc, const char *subject, const char *model)
 {
-	int	 n = snprintf(buf, len, "%d\037%s\037%s", sc, subject ? subject : "",
-	    model ? model : "");
+	size_t	 ls = subject ? strlen(subject) : 0, lm = model ? strlen(model) : 0;
 
-	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+	/* "<scope>\037<subject>\037<model>"; written out: it runs per counter per request */
+	if (sc < 0 || sc > 9 || ls + lm + 4 > len)
+		return 0;
+	buf[0] = (char)('0' + sc);
+	buf[1] = '\037';
+	memcpy(buf + 2, subject ? subject : "", ls);
+	buf[2 + ls] = '\037';
+	memcpy(buf + 3 + ls, model ? model : "", lm + 1);
+	return 3 + ls + lm;
 }
 
 static void
