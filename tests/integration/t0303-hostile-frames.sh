@@ -15,6 +15,7 @@
 #     of log lines, and a good client is answered once they go.
 #  4. More stalled connections than tokqd's connection cap (1024): a good
 #     client is still answered within 5 s (not after the 60 s idle timeout).
+#  5. A frame that stops half way is closed 10 s later.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 need jq python3 prlimit timeout
@@ -180,6 +181,29 @@ diag "1100 stalled connections: a good tokq status took $lat ms, rc $rc ($(cat "
 ok "with 1100 stalled connections a good client is answered within 5 s" \
 	test "$rc" = 0 -a "$lat" -le 5000
 ok "tokqd is still running" kill -0 "$TOKQD_PID"
+stop_tokqd
+
+# ---- 5. the deadline of a started frame --------------------------------------------
+# Half a header, then silence: tokqd hangs up once the frame is 10 s late (its
+# deadlines are checked once a second), not before, and not at the 60 s idle
+# limit.
+start_tokqd
+secs=$("$PYTHON" - "$SOCK" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'\0\0')
+t = time.time()
+s.settimeout(30)
+try:
+    print('%.1f' % (time.time() - t) if s.recv(16) == b'' else 'reply')
+except OSError:
+    print('open')
+PY
+)
+diag "a frame stalled after 2 bytes was closed after ${secs} s"
+ok "a stalled frame is closed between 10 and 13 s ($secs s)" \
+	awk -v s="$secs" 'BEGIN { exit !(s + 0 >= 9.9 && s + 0 <= 13) }'
 stop_tokqd
 
 done_testing
