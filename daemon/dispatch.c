@@ -60,7 +60,7 @@ static const struct op ops[] = {
 		{ "reasoning", A_COUNT }, { "cost", A_USD }, { "service", A_ID },
 		{ "kind", A_ID }, { "session", A_ID }, { "call", A_COUNT },
 		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
-		{ "usage_json", A_STR }, { "at", A_TIME, false, true } } },
+		{ "usage_json", A_STR }, { "at", A_TIME, false, true } }, true },
 	{ "release", h_release, false, true, { { "hold", A_STR, true } } },
 	{ "usage", h_usage, false, false, {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
@@ -95,7 +95,7 @@ static const struct op ops[] = {
 		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
 		{ "guild", A_ID }, { "after_at", A_TIME }, { "after_id", A_COUNT },
 		{ "limit", A_COUNT } } },
-	{ "import", report_import, true, true, { { "events", A_ARRAY, true } } },
+	{ "import", report_import, true, true, { { "events", A_ARRAY, true } }, true },
 };
 
 static const char *const sel_names[] = {
@@ -1498,8 +1498,7 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 	if ((rc = parse_request(&rq, req)) == 0) {
 		if (!rq.op->writes)
 			rc = rq.op->handler(&rq, &rp);
-		else if ((rc = store_mark(rq.op->handler == h_record ||
-		    rq.op->handler == report_import)) == 0)
+		else if ((rc = store_mark(rq.op->adds_usage)) == 0)
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {
 			/* Its writes were undone: memory must forget them too. */

@@ -65,6 +65,7 @@ struct op {
 	bool		 admin;
 	bool		 writes;	/* runs under a savepoint of its own */
 	struct argspec	 args[MAX_ARGS];
+	bool		 adds_usage;	/* its buckets may wait for the commit */
 };
 
 /* dispatch.c: arguments by the name the table gives them; NULL/dflt when absent */

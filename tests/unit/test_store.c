@@ -1007,18 +1007,6 @@ test_events_prune(void **state)
 	assert_int_equal(users, 1);
 }
 
-/* pwrite(2) as the unix VFS calls it ("pwrite64" or "pwrite"), counted. */
-static sqlite3_syscall_ptr	 real_pwrite;
-static int			 npwrite;
-
-static ssize_t
-counting_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	npwrite++;
-	return ((ssize_t (*)(int, const void *, size_t, off_t))real_pwrite)(fd,
-	    buf, n, off);
-}
-
 /*
  * A batch reaches the disk only at its commit: the journal of a savepoint
  * that changes many pages (a prune of 1,500 events of 4 KiB, a journal of
@@ -1028,8 +1016,6 @@ counting_pwrite(int fd, const void *buf, size_t n, off_t off)
 static void
 test_savepoint_journal_in_memory(void **state)
 {
-	sqlite3_vfs	*unix_vfs = sqlite3_vfs_find("unix");
-	const char	*name = "pwrite64";
 	struct event	 ev;
 	char		 meta[4096];
 	int		 i, n;
@@ -1044,18 +1030,12 @@ test_savepoint_journal_in_memory(void **state)
 	}
 	assert_int_equal(store_commit(), 0);
 
-	assert_non_null(unix_vfs);
-	if ((real_pwrite = unix_vfs->xGetSystemCall(unix_vfs, name)) == NULL)
-		real_pwrite = unix_vfs->xGetSystemCall(unix_vfs, name = "pwrite");
-	assert_non_null(real_pwrite);
 	assert_int_equal(store_begin(), 0);
-	unix_vfs->xSetSystemCall(unix_vfs, name,
-	    (sqlite3_syscall_ptr)counting_pwrite);
-	npwrite = 0;
+	side_pwrite_count();
 	n = store_events_prune(T0 + DAY, 2000);
-	unix_vfs->xSetSystemCall(unix_vfs, NULL, NULL);
+	side_pwrite_stop();
 	assert_int_equal(n, 1500);
-	assert_int_equal(npwrite, 0);
+	assert_int_equal(side_npwrite, 0);
 	assert_int_equal(store_commit(), 0);
 }
 

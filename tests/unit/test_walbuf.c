@@ -59,12 +59,11 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	sqlite3_vfs	*unix_vfs = sqlite3_vfs_find("unix");
 	char		 cmd[128];
 
 	setrlimit(RLIMIT_FSIZE, &f->fsize);
 	signal(SIGXFSZ, SIG_DFL);
-	unix_vfs->xSetSystemCall(unix_vfs, NULL, NULL);
+	side_pwrite_stop();	/* after a test that failed while counting */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
@@ -320,19 +319,6 @@ test_refused_commit_stays_refused(void **state)
 	    "SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
 }
 
-/* pwrite(2) as the unix VFS calls it ("pwrite64" or "pwrite"), counted. */
-static const char		*pwrite_name;
-static sqlite3_syscall_ptr	 real_pwrite;
-static int			 npwrite;
-
-static ssize_t
-counting_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	npwrite++;
-	return ((ssize_t (*)(int, const void *, size_t, off_t))real_pwrite)(fd,
-	    buf, n, off);
-}
-
 /* The pwrites and WAL frames of one commit of 300 rows through vfs. */
 static void
 count_commit(struct fixture *f, const char *vfs, int *writes, int *frames)
@@ -345,9 +331,9 @@ count_commit(struct fixture *f, const char *vfs, int *writes, int *frames)
 	assert_non_null(db = open_db(f->path, vfs));
 	assert_int_equal(commit_rows(db, 1, 1, 10), SQLITE_OK);
 	before = file_size(f->wal);
-	npwrite = 0;
+	side_npwrite = 0;
 	assert_int_equal(commit_rows(db, 2, 300, 1000), SQLITE_OK);
-	*writes = npwrite;
+	*writes = side_npwrite;
 	*frames = (file_size(f->wal) - before) / FRAME;
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -361,20 +347,12 @@ static void
 test_few_pwrites_per_commit(void **state)
 {
 	struct fixture	*f = *state;
-	sqlite3_vfs	*unix_vfs = sqlite3_vfs_find("unix");
 	int		 plain_writes, plain_frames, writes, frames;
 
-	assert_non_null(unix_vfs);
-	pwrite_name = "pwrite64";
-	if ((real_pwrite = unix_vfs->xGetSystemCall(unix_vfs, pwrite_name)) ==
-	    NULL)
-		real_pwrite = unix_vfs->xGetSystemCall(unix_vfs,
-		    pwrite_name = "pwrite");
-	assert_non_null(real_pwrite);
-	assert_int_equal(unix_vfs->xSetSystemCall(unix_vfs, pwrite_name,
-	    (sqlite3_syscall_ptr)counting_pwrite), SQLITE_OK);
+	side_pwrite_count();
 	count_commit(f, NULL, &plain_writes, &plain_frames);
 	count_commit(f, WALBUF_VFS, &writes, &frames);
+	side_pwrite_stop();
 
 	print_message("%d frames: %d pwrites plain, %d through %s\n", frames,
 	    plain_writes, writes, WALBUF_VFS);
