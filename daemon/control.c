@@ -86,7 +86,6 @@ static struct {
 	size_t		 conn_max;	/* CONN_MAX, or less under RLIMIT_NOFILE */
 	sd_event_source	*accept_retry;	/* out of descriptors: try again later */
 	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
-	bool		 commit_armed;
 	size_t		 batch;		/* writes in the open transaction */
 	bool		 replaying;	/* control_commit_now serving pipelined input */
 	uint64_t	 batch_start;	/* monotonic usec */
@@ -144,10 +143,8 @@ control_commit_now(void)
 	struct conn	*c, *next;
 	int		 rc;
 
-	if (ctl.commit_armed) {
+	if (ctl.commit)
 		sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
-		ctl.commit_armed = false;
-	}
 	if (!store_in_tx())
 		return 0;
 	rc = store_commit();
@@ -192,7 +189,6 @@ control_commit_now(void)
 static int
 commit_cb(sd_event_source *s, void *arg)
 {
-	ctl.commit_armed = false;
 	control_commit_now();
 	conn_reap();
 	return 0;
@@ -228,10 +224,7 @@ conn_frame(struct conn *c, const char *p, size_t len)
 		c->waiting = true;
 		if (ctl.batch++ == 0)
 			ctl.batch_start = mono_usec();
-		if (!ctl.commit_armed) {
-			sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
-			ctl.commit_armed = true;
-		}
+		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
 	} else
 		frame_append(&c->out, reply.data, reply.size);
 	msgpack_sbuffer_destroy(&reply);

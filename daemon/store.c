@@ -392,9 +392,7 @@ static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
  * sees the table without them.  Writing them out inside a savepoint would
  * let a rollback drop them from the table after they left memory: refused.
  */
-struct pend {
-	enum scope	 sc;
-	char		*subject, *model;
+struct pend {				/* the counter is in its map key */
 	struct bucket	*b;		/* amounts to add, by bucket */
 	size_t		 n, cap;
 };
@@ -1100,7 +1098,10 @@ bucket_upsert(enum scope sc, const char *subject, const char *model,
 	return rc < 0 ? rc : 0;
 }
 
-/* The pending-map key of a counter: scope, subject and model, NUL apart. */
+/*
+ * The pending-map key of a counter: scope, subject and model, NUL apart, so
+ * that pend_write_cb reads them back out of the key.
+ */
 static size_t
 pend_key(char *key, size_t size, enum scope sc, const char *subject,
     const char *model)
@@ -1120,8 +1121,6 @@ pend_free(void *val)
 {
 	struct pend	*p = val;
 
-	free(p->subject);
-	free(p->model);
 	free(p->b);
 	free(p);
 }
@@ -1155,21 +1154,17 @@ bucket_empty(const struct bucket *b)
 	return b->requests == 0 && b->tokens == 0 && b->cost == 0;
 }
 
-struct pend_write {
-	const char	*what;
-	int		 rc;
-};
-
 static void
 pend_write_cb(void *arg, const char *key, void *val)
 {
-	struct pend_write	*w = arg;
-	struct pend		*p = val;
-	size_t			 i;
+	int		*rc = arg;
+	struct pend	*p = val;
+	const char	*subject = key + 1, *model = subject + strlen(subject) + 1;
+	size_t		 i;
 
-	for (i = 0; i < p->n && w->rc == 0; i++)
+	for (i = 0; i < p->n && *rc == 0; i++)
 		if (!bucket_empty(&p->b[i]))
-			w->rc = bucket_upsert(p->sc, p->subject, p->model, &p->b[i]);
+			*rc = bucket_upsert(key[0] - '0', subject, model, &p->b[i]);
 }
 
 /*
@@ -1179,7 +1174,7 @@ pend_write_cb(void *arg, const char *key, void *val)
 static int
 pend_flush(const char *what)
 {
-	struct pend_write	 w = { what, 0 };
+	int	 rc = 0;
 
 	if (pend_count == 0)
 		return 0;
@@ -1187,11 +1182,11 @@ pend_flush(const char *what)
 		log_warnx("store: %s: pending buckets inside a savepoint", what);
 		return -TOKQ_E_INTERNAL;
 	}
-	hmap_foreach(&pend_map, pend_write_cb, &w);
+	hmap_foreach(&pend_map, pend_write_cb, &rc);
 	pend_clear();
-	if (w.rc < 0)
+	if (rc < 0)
 		tx_failed = true;	/* part of them may be written: all or none */
-	return w.rc;
+	return rc;
 }
 
 /* Add b's amounts to the bucket of the counter at b's start and span. */
@@ -1210,14 +1205,10 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 		return bucket_upsert(sc, subject, model, b);
 	if ((p = hmap_getn(&pend_map, key, klen)) == NULL) {
 		if ((p = calloc(1, sizeof(*p))) == NULL ||
-		    (p->subject = strdup(subject ? subject : "")) == NULL ||
-		    (p->model = strdup(model ? model : "")) == NULL ||
 		    hmap_putn(&pend_map, key, klen, p) == -1) {
-			if (p)
-				pend_free(p);
+			free(p);
 			return -TOKQ_E_INTERNAL;
 		}
-		p->sc = sc;
 	}
 	for (i = 0; i < p->n; i++)
 		if (p->b[i].start == b->start && p->b[i].span == b->span)
