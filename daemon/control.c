@@ -152,6 +152,8 @@ control_commit_now(void)
 		log_warnx("commit of %zu writes failed; none was acknowledged", ctl.batch);
 		quota_invalidate();
 		maint_forget();
+		if (quota_replay() < 0)
+			log_warnx("the totals lack events until a restart replays them");
 	}
 	ctl.batch = 0;
 	for (c = ctl.conns; c; c = c->next) {
@@ -225,8 +227,11 @@ conn_frame(struct conn *c, const char *p, size_t len)
 		if (ctl.batch++ == 0)
 			ctl.batch_start = mono_usec();
 		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
-	} else
+	} else {
 		frame_append(&c->out, reply.data, reply.size);
+		if (store_in_tx())	/* a read wrote the pending totals out */
+			sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+	}
 	msgpack_sbuffer_destroy(&reply);
 	return 0;
 }

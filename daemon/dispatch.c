@@ -61,10 +61,12 @@ static const struct op ops[] = {
 		{ "kind", A_ID }, { "session", A_ID }, { "call", A_COUNT },
 		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
 		{ "usage_json", A_STR }, { "at", A_TIME, false, true } }, true },
-	{ "release", h_release, false, true, { { "hold", A_STR, true } } },
+	/* touches no totals: as record, it may leave them pending */
+	{ "release", h_release, false, true, { { "hold", A_STR, true } }, true },
 	{ "usage", h_usage, false, false, {
-		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
-	{ "status", h_status, false, false, { { NULL } } },
+		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } },
+		false, true },
+	{ "status", h_status, false, false, { { NULL } }, false, true },
 	{ "limit_set", h_limit_set, true, true, { RULE_ARGS, { "limit", A_LIMIT, true } } },
 	{ "limit_rm", h_limit_rm, true, true, { RULE_ARGS } },
 	{ "limit_list", h_limit_list, true, false, { { "selector", A_STR }, { "subject", A_ID } } },
@@ -86,9 +88,10 @@ static const struct op ops[] = {
 	/* the admin views, in report.c */
 	{ "stats", report_stats, true, false, {
 		{ "days", A_COUNT }, { "since", A_TIME }, { "until", A_TIME },
-		{ "guild", A_ID }, { "top", A_COUNT } } },
+		{ "guild", A_ID }, { "top", A_COUNT } }, false, true },
 	{ "report", report_report, true, false, {
-		{ "period", A_STR }, { "top", A_COUNT }, { "guild", A_ID } } },
+		{ "period", A_STR }, { "top", A_COUNT }, { "guild", A_ID } },
+		false, true },
 	{ "log", report_log, true, false, {
 		{ "user", A_ID }, { "guild", A_ID }, { "last", A_COUNT } } },
 	{ "export", report_export, true, false, {
@@ -444,19 +447,6 @@ fingerprint(const struct request *rq)
 	return h;
 }
 
-void
-usage_add(struct usage *sum, const struct usage *u)
-{
-	sum->requests += u->requests;
-	sum->prompt += u->prompt;
-	sum->completion += u->completion;
-	sum->total += u->total;
-	sum->cached += u->cached;
-	sum->cache_write += u->cache_write;
-	sum->reasoning += u->reasoning;
-	sum->cost += u->cost;
-}
-
 /* The record's usage items: from usage_json, or one from the flags. */
 static int
 record_items(struct request *rq, struct norm_item **items, size_t *n)
@@ -743,14 +733,8 @@ usage_30d(const char *user, int64_t t, struct usage *u)
 	    (rc = store_user_events_totals(user, from, &a)) < 0 ||
 	    (rc = store_user_events_totals(user, day, &b)) < 0)
 		return rc;
-	u->requests += a.requests - b.requests;
-	u->prompt += a.prompt - b.prompt;
-	u->completion += a.completion - b.completion;
-	u->total += a.total - b.total;
-	u->cached += a.cached - b.cached;
-	u->cache_write += a.cache_write - b.cache_write;
-	u->reasoning += a.reasoning - b.reasoning;
-	u->cost += a.cost - b.cost;
+	usage_add(u, &a);
+	usage_sub(u, &b);
 	return 0;
 }
 
@@ -1496,8 +1480,15 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 	rp.n = 0;
 
 	if ((rc = parse_request(&rq, req)) == 0) {
-		if (!rq.op->writes)
-			rc = rq.op->handler(&rq, &rp);
+		if (!rq.op->writes) {
+			/*
+			 * It reads the totals with what waits written into
+			 * the batch; its reply need not wait for the commit,
+			 * which a failure would undo (then replayed).
+			 */
+			if (!rq.op->reads_totals || (rc = store_settle()) >= 0)
+				rc = rq.op->handler(&rq, &rp);
+		}
 		else if ((rc = store_mark(rq.op->adds_usage)) == 0)
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {

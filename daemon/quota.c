@@ -670,6 +670,36 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	return 0;
 }
 
+static int
+replay_cb(void *arg, const struct event *ev)
+{
+	(void)arg;
+	return quota_add(ev->user, ev->guild, ev->model, ev->at, ev->u.total,
+	    ev->u.cost);
+}
+
+/*
+ * Add the events the written totals lack (after a crash, or a failed
+ * batch that took the pending totals with it) back into the pending totals
+ * and the counters.  Call with the counters emptied (quota_invalidate).
+ */
+int
+quota_replay(void)
+{
+	int	 rc, n;
+
+	if ((rc = store_begin()) < 0)
+		return rc;
+	if ((n = store_replay(replay_cb, NULL)) < 0) {
+		store_rollback();
+		quota_invalidate();
+		return n;
+	}
+	if (n > 0)
+		log_info("replayed %d events into the totals", n);
+	return store_commit();
+}
+
 struct drop_ctx {
 	char	 prefix[TOKQ_ID_MAX + 8];
 	size_t	 plen;

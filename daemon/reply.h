@@ -65,7 +65,8 @@ struct op {
 	bool		 admin;
 	bool		 writes;	/* runs under a savepoint of its own */
 	struct argspec	 args[MAX_ARGS];
-	bool		 adds_usage;	/* its buckets may wait for the commit */
+	bool		 adds_usage;	/* leaves the totals pending (store_mark) */
+	bool		 reads_totals;	/* reads the daily totals: settles them */
 };
 
 /* dispatch.c: arguments by the name the table gives them; NULL/dflt when absent */
@@ -87,7 +88,6 @@ void		 pk_time(msgpack_packer *, int64_t);
 void		 pk_usd(msgpack_packer *, int64_t);
 void		 pk_totals_keys(msgpack_packer *, const struct usage *);	/* 8 pairs */
 void		 pk_totals(msgpack_packer *, const struct usage *);
-void		 usage_add(struct usage *, const struct usage *);
 
 /* report.c: the admin views */
 int	 report_stats(struct request *, struct reply *);

@@ -14,6 +14,9 @@
  * batch is marked failed: later writes and the commit return -TOKQ_E_TEMP,
  * so nothing of it is acknowledged.
  *
+ * The raw events are the record: the daily totals and the quota buckets
+ * derived from them are written behind (see "Totals written behind").
+ *
  * Schema changes are steps in migrations[]; PRAGMA user_version counts the
  * steps applied.  Append, never edit.
  */
@@ -97,6 +100,9 @@ static const char *const migrations[] = {
 	"  expires INTEGER NOT NULL, user TEXT NOT NULL, guild TEXT,"
 	"  model TEXT, tokens INTEGER NOT NULL, cost INTEGER NOT NULL);"
 	"CREATE TABLE meta (name TEXT PRIMARY KEY, val INTEGER NOT NULL);",
+	/* 2: totals written behind the events; version 1 wrote them at once */
+	"INSERT OR REPLACE INTO meta(name, val)"
+	"  SELECT 'totals_through', COALESCE(MAX(id), 0) FROM events;",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -166,6 +172,8 @@ enum stmt_id {
 	S_EVENT_ADD,
 	S_DAILY_ADD,
 	S_EVENTS_SUM,
+	S_EVENTS_AFTER,
+	S_NEXT_ID,
 	S_KEY_GET,
 	S_KEY_PUT,
 	S_BUCKET_ADD,
@@ -175,7 +183,6 @@ enum stmt_id {
 	S_BUCKET_FOLD,
 	S_BUCKET_DROP_MINUTES,
 	S_BUCKET_PRUNE,
-	S_MODELS_USED,
 	S_RULE_UPDATE,
 	S_RULE_INSERT,
 	S_RULE_DEL,
@@ -234,9 +241,10 @@ static const struct {
 	    "INSERT INTO meta(name, val) VALUES (?1, ?2)"
 	    " ON CONFLICT(name) DO UPDATE SET val = excluded.val" },
 	{ S_EVENT_ADD,
-	    "INSERT INTO events(at, user, guild, channel, model, service, kind,"
-	    " session, call, meta, " USAGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" },
+	    "INSERT INTO events(id, at, user, guild, channel, model, service,"
+	    " kind, session, call, meta, " USAGE_COLS ") VALUES (?19, ?1, ?2,"
+	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+	    " ?18)" },
 	{ S_DAILY_ADD,
 	    "INSERT INTO daily(day, user, guild, model, service, kind, "
 	    USAGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
@@ -244,6 +252,12 @@ static const struct {
 	    " DO UPDATE SET " USAGE_ADD },
 	{ S_EVENTS_SUM,
 	    "SELECT " USAGE_SUMS " FROM events WHERE id >= ?1 AND id < ?1 + ?2" },
+	{ S_EVENTS_AFTER,	EVENT_COLS "id > ?1 ORDER BY id" },
+	/* Past every id in use or behind the totals: ids are never reused. */
+	{ S_NEXT_ID,
+	    "SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0),"
+	    " COALESCE((SELECT val FROM meta WHERE name = 'totals_through'), 0))"
+	    " + 1" },
 	{ S_KEY_GET,		"SELECT fp, first, count FROM keys WHERE key = ?1" },
 	{ S_KEY_PUT,
 	    "INSERT OR REPLACE INTO keys(key, fp, first, count, created)"
@@ -286,9 +300,6 @@ static const struct {
 	    "DELETE FROM buckets WHERE (scope, subject, model, start, span)"
 	    " IN (SELECT scope, subject, model, start, span FROM buckets"
 	    " WHERE span = ?2 AND start <= ?1 - ?2 ORDER BY start LIMIT ?3)" },
-	{ S_MODELS_USED,
-	    "SELECT DISTINCT model FROM buckets WHERE scope = 0 AND subject = ?1"
-	    " AND model <> '' AND start + span > ?2 ORDER BY model" },
 	{ S_RULE_UPDATE,
 	    "UPDATE rules SET lim = ?7 WHERE sel = ?1 AND subject = ?2"
 	    " AND model = ?3 AND metric = ?4 AND wkind = ?5 AND wsecs = ?6" },
@@ -334,8 +345,10 @@ static const struct {
 	    " GROUP BY model ORDER BY model" },
 	{ S_COUNTS,
 	    "SELECT COALESCE(SUM(requests), 0), COUNT(DISTINCT user) FROM daily" },
+	/* Only events whose amounts the totals hold: not the pending ones. */
 	{ S_EVENTS_PRUNE,
 	    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1"
+	    " AND id <= (SELECT val FROM meta WHERE name = 'totals_through')"
 	    " ORDER BY at, id LIMIT ?2)" },
 	{ S_KEYS_PRUNE,		"DELETE FROM keys WHERE created < ?1" },
 	/* The ?4-th user after ?3 with usage in the month [?1, ?2), or the last. */
@@ -378,35 +391,55 @@ static bool		 tx_open;	/* between store_begin and commit/rollback */
 static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
 
 /*
- * Bucket additions wait in memory until the batch commits, added up per
- * bucket: every record adds to six counters, and the global ones (and a
- * busy guild's) would otherwise be written once per record instead of once
- * per batch.  store_commit writes them just before COMMIT, so the database
- * holds them exactly when it holds the events they came with.
+ * Totals written behind.  A record writes its raw event at once; what it
+ * adds to the daily totals and to the quota buckets waits in memory,
+ * added up per row, and is written out with the batch that commits about
+ * a second later (PEND_USEC) or once PEND_MAX rows wait, in key order.
+ * A record touches a dozen b-tree pages when it writes them itself: an
+ * event, a daily row and six buckets with their indexes, each page copied
+ * whole into the WAL; written behind, a second's records share the pages.
  *
- * A request's additions are undone with its savepoint (undo log, one mark
- * per savepoint level).  Only record and import add buckets inside a
- * request; every other request writes the pending buckets out before its
- * savepoint opens (store_mark), maintenance before it reads or rewrites
- * buckets, and store_bucket_load adds them to what it reads, so nobody
- * sees the table without them.  Writing them out inside a savepoint would
- * let a rollback drop them from the table after they left memory: refused.
+ * Nothing is lost in a crash: meta 'totals_through' is the last event id
+ * whose amounts are in the tables, written in the same transaction as
+ * them, and at start store_replay() adds the events after it again.  Ids
+ * are given here and never reused, so an event is after the mark exactly
+ * when its amounts are not written.  When a batch fails, memory is dropped
+ * and replayed the same way from what the database kept.
+ *
+ * Readers of the tables see the pending amounts: store_bucket_load adds
+ * them to what it reads; the daily totals' readers call store_settle()
+ * first (dispatch does, for the requests that read them), and so does
+ * every other write (store_mark) and maintenance before it reads or
+ * rewrites totals or prunes events.  A request's additions are undone
+ * with its savepoint (undo log, one mark per savepoint level).  Writing
+ * them out inside a savepoint would let a rollback drop them from the
+ * table after they left memory: refused.
  */
+#define PEND_USEC	(1000 * 1000)
+#define PEND_MAX	50000
 struct pend {				/* the counter is in its map key */
 	struct bucket	*b;		/* amounts to add, by bucket */
 	size_t		 n, cap;
 };
 struct pend_undo {
-	struct pend	*p;
+	struct pend	*p;		/* a bucket's addition, p->b[i] */
 	size_t		 i;
-	int64_t		 tokens, cost, requests;
+	struct usage	*du;		/* or, when p is NULL, a daily total's */
+	struct usage	 d;		/* what was added (a bucket's: total,
+					   cost, requests) */
 };
 #define SP_DEPTH_MAX	8
 static void	pend_undo(size_t);
 static int	pend_flush(const char *);
+static bool	pend_due(void);
+static int	daily_pend(const struct event *, int64_t);
 static void	pend_clear(void);
 static struct hmap	 pend_map;	/* counter key -> struct pend */
 static size_t		 pend_count;	/* buckets pending */
+static struct hmap	 dpend_map;	/* daily key -> struct usage */
+static size_t		 dpend_count;	/* daily totals pending */
+static uint64_t		 pend_first;	/* mono_usec of the oldest; 0: none */
+static int64_t		 next_id;	/* of the next event */
 static struct pend_undo	*undo;
 static size_t		 undo_n, undo_cap;
 static size_t		 undo_mark[SP_DEPTH_MAX];
@@ -504,6 +537,25 @@ column_text(sqlite3_stmt *st, int i, bool empty_null)
 	if (s != NULL && empty_null && *s == '\0')
 		return NULL;
 	return s;
+}
+
+/* An event from a row of EVENT_COLS; its strings live until the next step. */
+static void
+column_event(sqlite3_stmt *st, struct event *ev)
+{
+	ev->id = sqlite3_column_int64(st, 0);
+	ev->at = sqlite3_column_int64(st, 1);
+	ev->user = column_text(st, 2, false);
+	ev->guild = column_text(st, 3, false);
+	ev->channel = column_text(st, 4, false);
+	ev->model = column_text(st, 5, false);
+	ev->service = column_text(st, 6, false);
+	ev->kind = column_text(st, 7, false);
+	ev->session = column_text(st, 8, false);
+	ev->call = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 9);
+	ev->meta = column_text(st, 10, false);
+	column_usage(st, 11, &ev->u);
 }
 
 /*
@@ -798,6 +850,10 @@ store_open(const char *path)
 	for (i = 0; i < S_MAX; i++)
 		if (stmts[i] == NULL)
 			fatalx("store: statement %zu has no SQL", i);
+	if (row(stmt(S_NEXT_ID), "next_id") != 1)
+		goto fail;
+	next_id = sqlite3_column_int64(stmt(S_NEXT_ID), 0);
+	stmt_done(stmt(S_NEXT_ID));
 	tx_open = tx_failed = false;
 	return 0;
 fail:
@@ -815,6 +871,9 @@ store_close(void)
 
 	if (db == NULL)
 		return;
+	if (!tx_open && (pend_count > 0 || dpend_count > 0) &&
+	    (store_settle() < 0 || store_commit() < 0))
+		log_warnx("store: totals left to replay at the next start");
 	store_rollback();
 	free(undo);
 	undo = NULL;
@@ -887,7 +946,7 @@ store_commit(void)
 
 	if (!tx_open)
 		return 0;
-	if (!tx_failed)
+	if (!tx_failed && pend_due())
 		pend_flush("commit");
 	if (tx_failed) {
 		store_rollback();
@@ -982,7 +1041,8 @@ store_meta_set(const char *name, int64_t val)
 
 /*
  * Insert the event, set ev->id, and add its amounts to the daily totals
- * of its UTC day, user, guild, model, service and kind: both or neither.
+ * of its UTC day, user, guild, model, service and kind (pending, written
+ * behind): both or neither.
  */
 int
 store_event_add(struct event *ev)
@@ -1006,19 +1066,11 @@ store_event_add(struct event *ev)
 		sqlite3_bind_int64(st, 9, ev->call);
 	bind_text(st, 10, ev->meta);
 	bind_usage(st, 11, &ev->u);
+	sqlite3_bind_int64(st, 19, next_id);
 	if ((rc = run(st, "event_add")) < 0)
 		return sp_end(rc, "event_add");
-	ev->id = sqlite3_last_insert_rowid(db);
-
-	st = stmt(S_DAILY_ADD);
-	sqlite3_bind_int64(st, 1, day);
-	bind_key(st, 2, ev->user);
-	bind_key(st, 3, ev->guild);
-	bind_key(st, 4, ev->model);
-	bind_key(st, 5, ev->service);
-	bind_key(st, 6, ev->kind);
-	bind_usage(st, 7, &ev->u);
-	rc = run(st, "daily_add");
+	ev->id = next_id++;
+	rc = daily_pend(ev, day);
 	return sp_end(rc < 0 ? rc : 0, "event_add");
 }
 
@@ -1116,6 +1168,50 @@ pend_key(char *key, size_t size, enum scope sc, const char *subject,
 	return 2 + ls + lm;
 }
 
+/*
+ * Append s and its NUL to the key at *len; false when it does not fit.
+ * NULL is "", as the keyed tables spell an absent name.
+ */
+static bool
+key_cat(char *key, size_t size, size_t *len, const char *s)
+{
+	size_t	 l = s ? strlen(s) : 0;
+
+	if (*len + l + 1 > size)
+		return false;
+	memcpy(key + *len, s ? s : "", l + 1);
+	*len += l + 1;
+	return true;
+}
+
+/*
+ * The pending-map key of a daily row: the day as 16 hex digits, sign bit
+ * flipped (so that keys sort by day), then user, guild, model, service and
+ * kind, each ended by a NUL.  Returns its length, 0 when too long.
+ */
+#define DAILY_FIELDS	6
+static size_t
+daily_key(char *key, size_t size, int64_t day, const struct event *ev)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uint64_t		 d = (uint64_t)day ^ (1ULL << 63);
+	size_t			 len = 17;
+	int			 i;
+
+	if (size < len)
+		return 0;
+	for (i = 15; i >= 0; i--, d >>= 4)
+		key[i] = hex[d & 0xf];
+	key[16] = '\0';
+	if (!key_cat(key, size, &len, ev->user) ||
+	    !key_cat(key, size, &len, ev->guild) ||
+	    !key_cat(key, size, &len, ev->model) ||
+	    !key_cat(key, size, &len, ev->service) ||
+	    !key_cat(key, size, &len, ev->kind))
+		return 0;
+	return len - 1;
+}
+
 static void
 pend_free(void *val)
 {
@@ -1129,8 +1225,29 @@ static void
 pend_clear(void)
 {
 	hmap_clear(&pend_map, pend_free);
-	pend_count = 0;
+	hmap_clear(&dpend_map, free);
+	pend_count = dpend_count = 0;
+	pend_first = 0;
 	undo_n = 0;
+}
+
+/* Log an addition for the savepoints open, if any. */
+static int
+undo_log(struct pend *p, size_t i, struct usage *du, const struct usage *d)
+{
+	if (sp_depth == 0)
+		return 0;
+	if (undo_n == undo_cap) {
+		size_t			 ncap = undo_cap ? undo_cap * 2 : 64;
+		struct pend_undo	*nu = reallocarray(undo, ncap, sizeof(*nu));
+
+		if (nu == NULL)
+			return -TOKQ_E_INTERNAL;
+		undo = nu;
+		undo_cap = ncap;
+	}
+	undo[undo_n++] = (struct pend_undo){ p, i, du, *d };
+	return 0;
 }
 
 /* Undo the additions logged since mark: their savepoint rolled back. */
@@ -1139,12 +1256,51 @@ pend_undo(size_t mark)
 {
 	while (undo_n > mark) {
 		struct pend_undo	*u = &undo[--undo_n];
-		struct bucket		*b = &u->p->b[u->i];
+		struct bucket		*b;
 
-		b->tokens -= u->tokens;
-		b->cost -= u->cost;
-		b->requests -= u->requests;
+		if (u->p == NULL) {
+			usage_sub(u->du, &u->d);
+			continue;
+		}
+		b = &u->p->b[u->i];
+		b->tokens -= u->d.total;
+		b->cost -= u->d.cost;
+		b->requests -= u->d.requests;
 	}
+}
+
+static void
+pend_started(void)
+{
+	if (pend_first == 0)
+		pend_first = mono_usec();
+}
+
+/* Add the event's amounts to its pending daily row. */
+static int
+daily_pend(const struct event *ev, int64_t day)
+{
+	char		 key[6 * TOKQ_ID_MAX + 64];
+	size_t		 klen;
+	struct usage	*u;
+
+	if ((klen = daily_key(key, sizeof(key), day, ev)) == 0) {
+		log_warnx("store: daily key too long");
+		return -TOKQ_E_INTERNAL;
+	}
+	if ((u = hmap_getn(&dpend_map, key, klen)) == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL ||
+		    hmap_putn(&dpend_map, key, klen, u) == -1) {
+			free(u);
+			return -TOKQ_E_INTERNAL;
+		}
+		dpend_count++;
+	}
+	if (undo_log(NULL, 0, u, &ev->u) < 0)
+		return -TOKQ_E_INTERNAL;
+	usage_add(u, &ev->u);
+	pend_started();
+	return 0;
 }
 
 /* All its additions undone. */
@@ -1154,39 +1310,194 @@ bucket_empty(const struct bucket *b)
 	return b->requests == 0 && b->tokens == 0 && b->cost == 0;
 }
 
-static void
-pend_write_cb(void *arg, const char *key, void *val)
-{
-	int		*rc = arg;
-	struct pend	*p = val;
-	const char	*subject = key + 1, *model = subject + strlen(subject) + 1;
-	size_t		 i;
+/* A pending row: its key, the fields in it, and its amounts. */
+struct pend_row {
+	const char	*key;
+	void		*val;
+};
+struct pend_rows {
+	struct pend_row	*r;
+	size_t		 n, cap;
+	bool		 nomem;
+};
 
-	for (i = 0; i < p->n && *rc == 0; i++)
+static void
+rows_collect(void *arg, const char *key, void *val)
+{
+	struct pend_rows	*rs = arg;
+
+	if (rs->n == rs->cap) {
+		size_t		 ncap = rs->cap ? rs->cap * 2 : 256;
+		struct pend_row	*nr = reallocarray(rs->r, ncap, sizeof(*nr));
+
+		if (nr == NULL) {
+			rs->nomem = true;
+			return;
+		}
+		rs->r = nr;
+		rs->cap = ncap;
+	}
+	rs->r[rs->n++] = (struct pend_row){ key, val };
+}
+
+/* Keys of NUL-ended fields, field by field: the order of the primary key. */
+static int
+row_cmp(const void *a, const void *b)
+{
+	const char	*ka = ((const struct pend_row *)a)->key;
+	const char	*kb = ((const struct pend_row *)b)->key;
+	int		 c, i;
+
+	for (i = 0; i < DAILY_FIELDS; i++) {
+		if ((c = strcmp(ka, kb)) != 0)
+			return c;
+		ka += strlen(ka) + 1;
+		kb += strlen(kb) + 1;
+	}
+	return 0;
+}
+
+/* The map's rows in key order, in rs (to free); -1 out of memory. */
+static int
+rows_sorted(const struct hmap *m, struct pend_rows *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	hmap_foreach(m, rows_collect, rs);
+	if (rs->nomem)
+		return -1;
+	qsort(rs->r, rs->n, sizeof(*rs->r), row_cmp);
+	return 0;
+}
+
+static int
+daily_write(const char *key, const struct usage *u)
+{
+	sqlite3_stmt	*st = stmt(S_DAILY_ADD);
+	const char	*f = key + 17;
+	int64_t		 day = 0;
+	int		 i, rc;
+
+	for (i = 0; i < 16; i++)
+		day = day << 4 | (key[i] <= '9' ? key[i] - '0' : key[i] - 'a' + 10);
+	sqlite3_bind_int64(st, 1, (int64_t)((uint64_t)day ^ (1ULL << 63)));
+	for (i = 2; i <= 6; i++, f += strlen(f) + 1)
+		bind_key(st, i, f);
+	bind_usage(st, 7, u);
+	rc = run(st, "daily_add");
+	return rc < 0 ? rc : 0;
+}
+
+static int
+pend_write(const struct pend_row *r)
+{
+	const struct pend	*p = r->val;
+	const char		*subject = r->key + 1;
+	const char		*model = subject + strlen(subject) + 1;
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < p->n && rc == 0; i++)
 		if (!bucket_empty(&p->b[i]))
-			*rc = bucket_upsert(key[0] - '0', subject, model, &p->b[i]);
+			rc = bucket_upsert(r->key[0] - '0', subject, model, &p->b[i]);
+	return rc;
 }
 
 /*
- * Write the pending bucket additions into the open batch.  On failure the
- * batch is lost (store_commit says so) and so are they.
+ * Write the pending daily totals and buckets into the open batch, in key
+ * order, and move 'totals_through' up to the last event given an id.  On
+ * failure the batch is lost (store_commit says so) and memory is replayed.
  */
 static int
 pend_flush(const char *what)
 {
-	int	 rc = 0;
+	struct pend_rows	 rs;
+	size_t			 i;
+	int			 rc = 0;
 
-	if (pend_count == 0)
+	if (pend_count == 0 && dpend_count == 0)
 		return 0;
 	if (sp_depth > 0) {
-		log_warnx("store: %s: pending buckets inside a savepoint", what);
+		log_warnx("store: %s: pending totals inside a savepoint", what);
 		return -TOKQ_E_INTERNAL;
 	}
-	hmap_foreach(&pend_map, pend_write_cb, &rc);
+	if ((rc = writable(what)) < 0)
+		return rc;
+	if (rows_sorted(&dpend_map, &rs) == 0) {
+		for (i = 0; i < rs.n && rc == 0; i++)
+			if (!usage_empty(rs.r[i].val))
+				rc = daily_write(rs.r[i].key, rs.r[i].val);
+	} else
+		rc = -TOKQ_E_INTERNAL;
+	free(rs.r);
+	if (rc == 0 && rows_sorted(&pend_map, &rs) == 0) {
+		for (i = 0; i < rs.n && rc == 0; i++)
+			rc = pend_write(&rs.r[i]);
+	} else if (rc == 0)
+		rc = -TOKQ_E_INTERNAL;
+	free(rs.r);
+	if (rc == 0)
+		rc = store_meta_set("totals_through", next_id - 1);
 	pend_clear();
 	if (rc < 0)
 		tx_failed = true;	/* part of them may be written: all or none */
 	return rc;
+}
+
+/* Due to be written: a second old, or too many. */
+static bool
+pend_due(void)
+{
+	return pend_first != 0 && (pend_count + dpend_count >= PEND_MAX ||
+	    mono_usec() - pend_first >= PEND_USEC);
+}
+
+/*
+ * Write what waits into the batch, opening one if none is: before the
+ * daily totals are read.  Returns 1 when it wrote, 0 when nothing waited,
+ * or a negative code.
+ */
+int
+store_settle(void)
+{
+	int	 rc;
+
+	if (pend_count == 0 && dpend_count == 0)
+		return 0;
+	if ((rc = store_begin()) < 0 || (rc = pend_flush("settle")) < 0)
+		return rc;
+	return 1;
+}
+
+/*
+ * Add the amounts of the events after 'totals_through' to the pending
+ * totals, and call cb with each (to add them to the quota buckets): what
+ * a crash, or a failed batch, left unwritten.  Inside a batch, after a
+ * rollback or at start.  Returns the number of events, or a code.
+ */
+int
+store_replay(int (*cb)(void *, const struct event *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_EVENTS_AFTER);
+	struct event	 ev;
+	int64_t		 through = 0, day;
+	int		 rc, cbrc = 0, n = 0;
+
+	if ((rc = writable("replay")) < 0)
+		return rc;
+	pend_clear();
+	if ((rc = store_meta_get("totals_through", &through)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, through);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_event(st, &ev);
+		day = ev.at - ((ev.at % DAY) + DAY) % DAY;
+		if ((cbrc = daily_pend(&ev, day)) < 0 || (cbrc = cb(arg, &ev)) != 0)
+			break;
+		n++;
+	}
+	if ((rc = rows_done(st, rc, cbrc, "replay")) < 0)
+		return rc;
+	return n;
 }
 
 /* Add b's amounts to the bucket of the counter at b's start and span. */
@@ -1226,22 +1537,13 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 		p->b[p->n++] = (struct bucket){ b->start, b->span, 0, 0, 0 };
 		pend_count++;
 	}
-	if (sp_depth > 0) {
-		if (undo_n == undo_cap) {
-			size_t			 ncap = undo_cap ? undo_cap * 2 : 64;
-			struct pend_undo	*nu = reallocarray(undo, ncap, sizeof(*nu));
-
-			if (nu == NULL)
-				return -TOKQ_E_INTERNAL;
-			undo = nu;
-			undo_cap = ncap;
-		}
-		undo[undo_n++] = (struct pend_undo){ p, i, b->tokens, b->cost,
-		    b->requests };
-	}
+	if (undo_log(p, i, NULL, &(struct usage){ .total = b->tokens,
+	    .cost = b->cost, .requests = b->requests }) < 0)
+		return -TOKQ_E_INTERNAL;
 	p->b[i].tokens += b->tokens;
 	p->b[i].cost += b->cost;
 	p->b[i].requests += b->requests;
+	pend_started();
 	return 0;
 }
 
@@ -1352,24 +1654,6 @@ store_bucket_prune(int64_t before, int limit)
 		n += rc;
 	}
 	return n;
-}
-
-/* Call cb with each model the user's buckets ending after since name. */
-int
-store_models_used(const char *user, int64_t since,
-    int (*cb)(void *, const char *), void *arg)
-{
-	sqlite3_stmt	*st = stmt(S_MODELS_USED);
-	int		 rc, cbrc = 0;
-
-	if ((rc = pend_flush("models_used")) < 0)
-		return rc;
-	bind_key(st, 1, user);
-	sqlite3_bind_int64(st, 2, since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((cbrc = cb(arg, column_text(st, 0, false))) != 0)
-			break;
-	return rows_done(st, rc, cbrc, "models_used");
 }
 
 /* Bind a rule's identity to ?1..?6; a calendar window has no length. */
@@ -1604,6 +1888,40 @@ store_hold_load(int (*cb)(void *, const struct hold *), void *arg)
 	return rows_done(st, rc, cbrc, "hold_load");
 }
 
+void
+usage_add(struct usage *sum, const struct usage *u)
+{
+	sum->requests += u->requests;
+	sum->prompt += u->prompt;
+	sum->completion += u->completion;
+	sum->total += u->total;
+	sum->cached += u->cached;
+	sum->cache_write += u->cache_write;
+	sum->reasoning += u->reasoning;
+	sum->cost += u->cost;
+}
+
+void
+usage_sub(struct usage *sum, const struct usage *u)
+{
+	sum->requests -= u->requests;
+	sum->prompt -= u->prompt;
+	sum->completion -= u->completion;
+	sum->total -= u->total;
+	sum->cached -= u->cached;
+	sum->cache_write -= u->cache_write;
+	sum->reasoning -= u->reasoning;
+	sum->cost -= u->cost;
+}
+
+bool
+usage_empty(const struct usage *u)
+{
+	static const struct usage	 zero;
+
+	return memcmp(u, &zero, sizeof(zero)) == 0;
+}
+
 /* One row of eight sums from the bound statement st into u. */
 static int
 sums(sqlite3_stmt *st, int col, struct usage *u, const char *what)
@@ -1713,7 +2031,8 @@ store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
 	char		 last[TOKQ_ID_MAX + 1];
 	int		 rc, n;
 
-	if ((rc = writable("month_archive")) < 0)
+	if ((rc = writable("month_archive")) < 0 ||
+	    (rc = pend_flush("month_archive")) < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, month_start);
 	sqlite3_bind_int64(st, 2, month_end);
@@ -1834,19 +2153,7 @@ store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
 	sqlite3_bind_int64(st, 6, f->until);
 	sqlite3_bind_int64(st, 7, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ev.id = sqlite3_column_int64(st, 0);
-		ev.at = sqlite3_column_int64(st, 1);
-		ev.user = column_text(st, 2, false);
-		ev.guild = column_text(st, 3, false);
-		ev.channel = column_text(st, 4, false);
-		ev.model = column_text(st, 5, false);
-		ev.service = column_text(st, 6, false);
-		ev.kind = column_text(st, 7, false);
-		ev.session = column_text(st, 8, false);
-		ev.call = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(st, 9);
-		ev.meta = column_text(st, 10, false);
-		column_usage(st, 11, &ev.u);
+		column_event(st, &ev);
 		if ((cbrc = cb(arg, &ev)) != 0)
 			break;
 	}

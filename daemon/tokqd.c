@@ -290,6 +290,8 @@ main(int argc, char *argv[])
 	clock_init();
 	if (quota_init() < 0)
 		fatalx("cannot load rules from %s", dbpath);
+	if (quota_replay() < 0)
+		fatalx("cannot add the last events of %s to its totals", dbpath);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -25,6 +25,9 @@ struct usage {
 	int64_t	 requests, prompt, completion, total, cached, cache_write, reasoning;
 	int64_t	 cost;
 };
+void	 usage_add(struct usage *sum, const struct usage *u);	/* store.c */
+void	 usage_sub(struct usage *sum, const struct usage *u);
+bool	 usage_empty(const struct usage *u);
 
 /* A raw usage event as stored.  Strings are borrowed; NULL when absent. */
 struct event {
@@ -148,10 +151,13 @@ int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
-int	 store_mark(bool adds_buckets);	/* a savepoint for one request */
+int	 store_mark(bool adds_usage);		/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
 int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
 int	 store_meta_set(const char *name, int64_t val);
+
+int	 store_settle(void);		/* write the pending totals; 1 if any */
+int	 store_replay(int (*cb)(void *, const struct event *), void *arg);
 
 int	 store_event_add(struct event *ev);	/* sets ev->id; adds to daily totals */
 int	 store_events_sum(int64_t first, int64_t count, struct usage *u);
@@ -167,8 +173,6 @@ int	 store_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);			/* model NULL: every model and pooled */
 int	 store_bucket_compact(int64_t before, int limit); /* minutes before -> hours; n */
 int	 store_bucket_prune(int64_t before, int limit);	/* drop ones ending by before; n */
-int	 store_models_used(const char *user, int64_t since,
-	    int (*cb)(void *, const char *), void *arg);
 
 int	 store_rule_put(const struct rule *r);	/* returns 1 when it replaced one */
 int	 store_rule_del(const struct rule *r);	/* returns 1 when one was removed */
@@ -263,6 +267,7 @@ struct judgement {
 int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
+int	 quota_replay(void);
 void	 quota_flush_counters(void);
 void	 quota_fold(int64_t before);		/* as maintenance folds buckets */
 int64_t	 quota_horizon(void);

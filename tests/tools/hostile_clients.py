@@ -247,7 +247,10 @@ def greedy(path, stopfile, readyfile):
     t.start()
     replies, buf, ready = 0, b'', False
     while not os.path.exists(stopfile):
-        data = s.recv(1 << 16)
+        try:
+            data = s.recv(1 << 16)
+        except ConnectionResetError:
+            data = b''      # closed by the daemon with our input unread
         if not data:
             break
         buf += data

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -129,12 +130,25 @@ rule_set(enum selector sel, const char *subject, const char *model, enum metric 
 	assert_int_equal(store_commit(), 0);
 }
 
+/* A record's writes: its event, then its amounts in the counters. */
+static void
+add_event(const char *user, const char *guild, const char *model, int64_t t,
+    int64_t tokens, int64_t cost)
+{
+	struct event	 e = { .at = t, .user = user, .guild = guild,
+	    .model = model, .call = -1,
+	    .u = { .requests = 1, .total = tokens, .cost = cost } };
+
+	assert_int_equal(store_event_add(&e), 0);
+	assert_int_equal(quota_add(user, guild, model, t, tokens, cost), 0);
+}
+
 static void
 add(const char *user, const char *guild, const char *model, int64_t t,
     int64_t tokens, int64_t cost)
 {
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(quota_add(user, guild, model, t, tokens, cost), 0);
+	add_event(user, guild, model, t, tokens, cost);
 	assert_int_equal(store_commit(), 0);
 }
 
@@ -1426,14 +1440,80 @@ test_invalidate_forgets_rolled_back_additions(void **state)
 	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 1000);
 	add("u", "g", NULL, T0, 100, 0);
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(quota_add("u", "g", NULL, T0 + 1, 500, 0), 0);
+	add_event("u", "g", NULL, T0 + 1, 500, 0);
 	judge("u", "g", NULL, T0 + 2, NULL, &j);
 	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 600);
+	/*
+	 * The rollback drops the pending totals, the committed 100 with the
+	 * rest: the daemon forgets its counters and replays what the database
+	 * kept, as control_commit_now does.
+	 */
 	store_rollback();
 	quota_invalidate();
+	assert_int_equal(quota_replay(), 0);
 	judge("u", "g", NULL, T0 + 2, NULL, &j);
 	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 100);
 	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, 100);
+}
+
+/*
+ * A daemon killed before it wrote its totals: the next one adds the events
+ * after 'totals_through' again, to the counters and to the daily totals,
+ * once, and writes them.
+ */
+static void
+test_replay_after_crash(void **state)
+{
+	struct fixture	*f = *state;
+	struct judgement j;
+	struct usage	 u;
+	int64_t		 through = -1;
+	pid_t		 pid;
+	int		 status;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000);
+	add("u", "g", NULL, T0, 100, 0);
+	assert_int_equal(store_settle(), 1);
+	assert_int_equal(store_commit(), 0);
+	quota_shutdown();
+	store_close();
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		/* Two records committed, their totals pending: then death. */
+		if (store_open(f->path) != 0 || quota_init() != 0 ||
+		    quota_replay() != 0)
+			_exit(1);
+		add("u", "g", NULL, T0 + 60, 20, 0);
+		add("u", NULL, "m", T0 + 120, 3, 0);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(store_meta_get("totals_through", &through), 1);
+	assert_int_equal(through, 1);
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(quota_replay(), 0);
+	judge("u", "g", NULL, T0 + 180, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 123);
+	assert_int_equal(store_settle(), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_user_daily_totals("u", T0 - DAY, T0 + DAY, &u), 0);
+	assert_int_equal(u.total, 123);
+	assert_int_equal(u.requests, 3);
+	assert_int_equal(store_meta_get("totals_through", &through), 1);
+	assert_int_equal(through, 3);
+
+	/* Written now: a second start finds nothing to replay. */
+	quota_shutdown();
+	store_close();
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(quota_replay(), 0);
+	assert_int_equal(store_settle(), 0);
+	judge("u", "g", NULL, T0 + 180, NULL, &j);
+	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 123);
 }
 
 static void
@@ -1582,6 +1662,7 @@ main(void)
 		T(test_counters_reload_from_buckets),
 		T(test_plans_and_bypass_reload),
 		T(test_invalidate_forgets_rolled_back_additions),
+		T(test_replay_after_crash),
 		T(test_invalidate_forgets_rolled_back_rule_and_hold),
 		T(test_longer_rule_added_later_sees_older_usage),
 		T(test_threshold_defaults),

@@ -103,6 +103,17 @@ add_event(struct event *ev)
 	assert_true(ev->id > 0);
 }
 
+/*
+ * Commit with the pending totals written first, as the daemon's readers of
+ * the tables see them (store_settle).
+ */
+static void
+commit(void)
+{
+	assert_true(store_settle() >= 0);
+	assert_int_equal(store_commit(), 0);
+}
+
 static void
 test_open_creates_directory_and_reopen_keeps_data(void **state)
 {
@@ -114,10 +125,10 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_meta_set("answer", 42), 0);
 	assert_int_equal(store_meta_set("answer", 43), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -167,9 +178,9 @@ test_events_and_totals(void **state)
 	add_event(&c);
 	add_event(&d);
 	assert_int_equal(b.id, a.id + 1);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_false(store_in_tx());
-	assert_int_equal(store_commit(), 0);		/* none open: no-op */
+	commit();		/* none open: no-op */
 
 	assert_int_equal(store_events_sum(a.id, 2, &u), 0);
 	assert_int_equal(u.requests, 2);
@@ -237,7 +248,7 @@ test_user_models_totals(void **state)
 	add_event(&a);
 	add_event(&b);
 	add_event(&c);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_user_models_totals("u1", models_cb, &m), 0);
 	assert_int_equal(m.n, 2);
 	assert_string_equal(m.name[0], "claude");
@@ -316,7 +327,7 @@ test_commit_failure_rolls_back(void **state)
 	side_exec(f->path, "DROP TRIGGER bad; DROP TABLE c; DROP TABLE p;");
 	assert_int_equal(store_begin(), 0);
 	add_event(&b);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_counts(&events, &users), 0);
 	assert_int_equal(events, 1);
 }
@@ -343,7 +354,7 @@ disk_full(struct fixture *f, int n)
 	ev = mkevent(T0, "u0", NULL, "m", 1, 1, 1);
 	assert_int_equal(store_begin(), 0);
 	add_event(&ev);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(stat(f->path, &sb), 0);
 	biggest = sb.st_size;
 	snprintf(walpath, sizeof(walpath), "%s-wal", f->path);
@@ -380,7 +391,7 @@ disk_full(struct fixture *f, int n)
 	ev = mkevent(T0, "u2", NULL, "m", 1, 1, 1);
 	assert_int_equal(store_begin(), 0);
 	add_event(&ev);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_counts(&events, &users), 0);
 	assert_int_equal(events, 2);
 }
@@ -408,7 +419,7 @@ test_keys(void **state)
 	assert_int_equal(store_begin(), 0);
 	add_event(&a);
 	assert_int_equal(store_key_put("k1", 0xfedcba9876543210ULL, a.id, 1, T0), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_key_get("k1", &fp, &first, &count), 1);
 	assert_true(fp == 0xfedcba9876543210ULL);
 	assert_int_equal(first, a.id);
@@ -476,7 +487,7 @@ test_buckets_add_load(void **state)
 	madd(SCOPE_USER, "u1", "gpt", T0 + 60, 100);
 	madd(SCOPE_GUILD, "u1", "", T0 + 60, 1000);
 	madd(SCOPE_GLOBAL, "", "", T0, 7);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	bs = load(SCOPE_USER, "u1", "", 0);
 	assert_int_equal(bs.n, 2);
@@ -529,7 +540,7 @@ test_buckets_pending(void **state)
 
 	assert_int_equal(store_begin(), 0);
 	madd(SCOPE_GLOBAL, "", "", T0 + 60, 5);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	/* One batch: three requests, the second fails half way. */
 	assert_int_equal(store_mark(true), 0);
@@ -550,6 +561,10 @@ test_buckets_pending(void **state)
 	assert_int_equal(bs.b[0].tokens + bs.b[1].tokens, 115);
 	assert_int_equal(bs.b[0].requests + bs.b[1].requests, 3);
 
+	/* A commit leaves them pending while they are fresh and few. */
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, rows), 5);
+	assert_int_equal(store_settle(), 1);
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(side_int(f->path, rows), 115);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM buckets"
@@ -572,7 +587,7 @@ test_buckets_pending(void **state)
 	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
 	store_rollback();
 	assert_int_equal(store_begin(), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(side_int(f->path, rows), 116);
 	bs = load(SCOPE_GLOBAL, "", "", 0);
 	assert_int_equal(bs.b[0].tokens, 116);
@@ -594,7 +609,7 @@ test_buckets_compact(void **state)
 	madd(SCOPE_USER, "u1", "gpt", h + 120, 16);
 	madd(SCOPE_USER, "u2", "", h + 120, 32);
 	madd(SCOPE_USER, "u1", "", h + 7200, 64);	/* not before */
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	/* Both buckets at 01:00 coexist before compaction. */
 	bs = load(SCOPE_USER, "u1", "", 0);
@@ -608,7 +623,7 @@ test_buckets_compact(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(h + 7200, 4), 4);
 	assert_int_equal(store_bucket_compact(h + 7200, 4), 2);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	bs = load(SCOPE_USER, "u1", "", 0);
 	assert_int_equal(bs.n, 3);
@@ -638,28 +653,17 @@ test_buckets_compact(void **state)
 	/* Compacting again changes nothing. */
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(h + 7200, 1000), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	bs = load(SCOPE_USER, "u1", "", 0);
 	assert_int_equal(bs.n, 3);
 	assert_int_equal(bs.b[0].tokens, 1007);
 }
 
-static int
-model_cb(void *arg, const char *model)
-{
-	char	*out = arg;
-
-	strcat(out, model);
-	strcat(out, ",");
-	return 0;
-}
-
 static void
-test_buckets_prune_clear_models(void **state)
+test_buckets_prune_clear(void **state)
 {
 	struct buckets	 bs;
 	struct bucket	 hour = { T0, BUCKET_HOUR, 1, 1, 1 };
-	char		 models[128] = "";
 
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "old", &hour), 0);
@@ -669,32 +673,26 @@ test_buckets_prune_clear_models(void **state)
 	madd(SCOPE_USER, "u1", "a", T0 + 3720, 1);
 	madd(SCOPE_GUILD, "u1", "c", T0 + 3600, 1);	/* not a user's */
 	madd(SCOPE_USER, "u2", "d", T0 + 3600, 1);
-	assert_int_equal(store_commit(), 0);
-
-	assert_int_equal(store_models_used("u1", 0, model_cb, models), 0);
-	assert_string_equal(models, "a,b,old,");
-	models[0] = '\0';
-	assert_int_equal(store_models_used("u1", T0 + 3600, model_cb, models), 0);
-	assert_string_equal(models, "a,b,");
+	commit();
 
 	/* Prune: buckets that end at or before. */
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_prune(T0 + 3600, 1000), 1);
 	assert_int_equal(store_bucket_prune(T0 + 3600, 1000), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(load(SCOPE_USER, "u1", "old", 0).n, 0);
 	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 1);
 
 	/* Clear one model, then all of a subject's. */
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_clear(SCOPE_USER, "u1", "a"), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(load(SCOPE_USER, "u1", "a", 0).n, 0);
 	assert_int_equal(load(SCOPE_USER, "u1", "b", 0).n, 1);
 	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 1);
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_clear(SCOPE_USER, "u1", NULL), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(load(SCOPE_USER, "u1", "b", 0).n, 0);
 	assert_int_equal(load(SCOPE_USER, "u1", "", 0).n, 0);
 	bs = load(SCOPE_GUILD, "u1", "c", 0);
@@ -756,7 +754,7 @@ test_rules(void **state)
 	usr.win.secs = 12345;		/* a calendar window has no length */
 	usr.limit = 7;
 	assert_int_equal(store_rule_put(&usr), 1);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	assert_int_equal(store_rule_load(rule_cb, &rs), 0);
 	assert_int_equal(rs.n, 4);
@@ -782,7 +780,7 @@ test_rules(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_rule_del(&def), 1);
 	assert_int_equal(store_rule_del(&def), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	rs.n = 0;
 	assert_int_equal(store_rule_load(rule_cb, &rs), 0);
 	assert_int_equal(rs.n, 3);
@@ -830,7 +828,7 @@ test_plans_and_bypass(void **state)
 	assert_int_equal(store_bypass_set(true, "g9", true), 1);
 	assert_int_equal(store_bypass_set(true, "g9", false), 1);
 	assert_int_equal(store_bypass_set(true, "g9", false), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	assert_int_equal(store_plan_load(plan_cb, &p), 0);
 	assert_string_equal(p.s, "u1=pro;u2=pro;");
@@ -863,7 +861,7 @@ test_prices(void **state)
 	assert_int_equal(store_price_put(&b), 0);
 	b.input = 3;
 	assert_int_equal(store_price_put(&b), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_price_load(price_cb, &p), 0);
 	assert_string_equal(p.s,
 	    "* 3 2 -1 -1;gpt-4o-mini 150000000 600000000 75000000 -1;");
@@ -871,7 +869,7 @@ test_prices(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_price_del("*"), 1);
 	assert_int_equal(store_price_del("*"), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	p.s[0] = '\0';
 	assert_int_equal(store_price_load(price_cb, &p), 0);
 	assert_string_equal(p.s, "gpt-4o-mini 150000000 600000000 75000000 -1;");
@@ -902,7 +900,7 @@ test_holds(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_hold_put(&b), 0);
 	assert_int_equal(store_hold_put(&a), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(store_hold_load(hold_cb, &p), 0);
 	assert_string_equal(p.s,
 	    "aaaaaaaaaaaaaaaaaaaaaaaa 100 400 u1 g1 gpt 500 7;"
@@ -911,7 +909,7 @@ test_holds(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_hold_del(a.id), 0);
 	assert_int_equal(store_hold_del("nonexistent"), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	p.s[0] = '\0';
 	assert_int_equal(store_hold_load(hold_cb, &p), 0);
 	assert_string_equal(p.s, "bbbbbbbbbbbbbbbbbbbbbbbb 200 500 u2 - - 0 9;");
@@ -943,7 +941,7 @@ test_month_archive(void **state)
 	assert_string_equal(cursor, "u2");
 	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 1), 0);
 	assert_string_equal(cursor, "u2");
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(side_int(f->path,
 	    "SELECT count(*) FROM monthly"), 3);
 	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
@@ -959,7 +957,7 @@ test_month_archive(void **state)
 	assert_int_equal(store_begin(), 0);
 	add_event(&e[0]);
 	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 100), 2);
-	assert_int_equal(store_commit(), 0);
+	commit();
 	assert_int_equal(side_int(f->path, "SELECT total FROM monthly WHERE"
 	    " user = 'u1' AND guild = 'g1' AND model = 'm'"), 24);
 	assert_int_equal(side_int(f->path,
@@ -988,12 +986,17 @@ test_events_prune(void **state)
 	assert_int_equal(store_key_put("new", 2, ev.id, 1, T0 + 10 * DAY), 0);
 	assert_int_equal(store_commit(), 0);
 
+	/* Events whose totals are not written yet are kept. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_events_prune(T0 + DAY, 3), 0);
+	commit();
+
 	/* The key "old" was made at T0 + 4. */
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_events_prune(T0 + DAY, 3), 3);
 	assert_int_equal(store_events_prune(T0 + DAY, 3), 2);
 	assert_int_equal(store_events_prune(T0 + DAY, 3), 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	assert_int_equal(store_user_events_totals("u1", 0, &u), 0);
 	assert_int_equal(u.requests, 1);
@@ -1028,7 +1031,7 @@ test_savepoint_journal_in_memory(void **state)
 		ev.meta = meta;
 		add_event(&ev);
 	}
-	assert_int_equal(store_commit(), 0);
+	commit();
 
 	assert_int_equal(store_begin(), 0);
 	side_pwrite_count();
@@ -1036,7 +1039,7 @@ test_savepoint_journal_in_memory(void **state)
 	side_pwrite_stop();
 	assert_int_equal(n, 1500);
 	assert_int_equal(side_npwrite, 0);
-	assert_int_equal(store_commit(), 0);
+	commit();
 }
 
 int
@@ -1056,7 +1059,7 @@ main(void)
 		T(test_buckets_add_load),
 		T(test_buckets_pending),
 		T(test_buckets_compact),
-		T(test_buckets_prune_clear_models),
+		T(test_buckets_prune_clear),
 		T(test_rules),
 		T(test_plans_and_bypass),
 		T(test_prices),
