@@ -553,18 +553,31 @@ est_amount(const struct estimate *est, enum metric m)
 	return m == MET_TOKENS ? est->tokens : m == MET_COST ? est->cost : est->requests;
 }
 
+/* The bypass map's key of a user or guild id ("u\037id", "g\037id"). */
+#define BYPASS_KEY_MAX	(TOKQ_ID_MAX + 4)
+static const char *
+bypass_key(char *key, bool guild, const char *id)
+{
+	size_t	 l = strnlen(id, BYPASS_KEY_MAX - 3);
+
+	key[0] = guild ? 'g' : 'u';
+	key[1] = '\037';
+	memcpy(key + 2, id, l);
+	key[l + 2] = '\0';
+	return key;
+}
+
+/* Every judge asks: no printf, and no look-up while nobody is bypassed. */
 bool
 quota_bypassed(const char *user, const char *guild)
 {
-	char	 key[TOKQ_ID_MAX + 4];
+	char	 key[BYPASS_KEY_MAX];
 
-	snprintf(key, sizeof(key), "u\037%s", user);
-	if (hmap_get(&q.bypass, key))
-		return true;
-	if (guild == NULL)
+	if (q.bypass.len == 0)
 		return false;
-	snprintf(key, sizeof(key), "g\037%s", guild);
-	return hmap_get(&q.bypass, key) != NULL;
+	if (hmap_get(&q.bypass, bypass_key(key, false, user)))
+		return true;
+	return guild && hmap_get(&q.bypass, bypass_key(key, true, guild));
 }
 
 /*
@@ -1078,10 +1091,10 @@ quota_plan_foreach(void (*cb)(void *, const char *user, void *plan), void *arg)
 int
 quota_bypass_set(bool guild, const char *id, bool on)
 {
-	char	 key[TOKQ_ID_MAX + 4];
+	char	 key[BYPASS_KEY_MAX];
 	int	 rc;
 
-	snprintf(key, sizeof(key), "%c\037%s", guild ? 'g' : 'u', id);
+	bypass_key(key, guild, id);
 	if ((rc = store_bypass_set(guild, id, on)) < 0)
 		return rc;
 	if (on)
@@ -1238,10 +1251,9 @@ load_plan(void *arg, const char *user, const char *plan)
 static int
 load_bypass(void *arg, bool guild, const char *id)
 {
-	char	 key[TOKQ_ID_MAX + 4];
+	char	 key[BYPASS_KEY_MAX];
 
-	snprintf(key, sizeof(key), "%c\037%s", guild ? 'g' : 'u', id);
-	return hmap_put(&q.bypass, key, &q);
+	return hmap_put(&q.bypass, bypass_key(key, guild, id), &q);
 }
 
 static int
