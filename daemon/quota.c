@@ -655,6 +655,14 @@ quota_counters(const char *user, const char *guild, const char *model,
 	return n;
 }
 
+/* One request's usage at time t, as a minute bucket. */
+static struct bucket
+minute_bucket(int64_t t, int64_t tokens, int64_t cost)
+{
+	return (struct bucket){ t - (t % BUCKET_MINUTE + BUCKET_MINUTE) %
+	    BUCKET_MINUTE, BUCKET_MINUTE, tokens, cost, 1 };
+}
+
 /*
  * Add usage at time t to every counter it belongs to, in memory and in the
  * store's buckets (the caller holds a transaction).
@@ -665,8 +673,7 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 {
 	struct counter_id k[QUOTA_NCOUNTERS];
 	size_t		 i, n = quota_counters(user, guild, model, k);
-	struct bucket	 b = { t - (t % BUCKET_MINUTE + BUCKET_MINUTE) % BUCKET_MINUTE,
-	    BUCKET_MINUTE, tokens, cost, 1 };
+	struct bucket	 b = minute_bucket(t, tokens, cost);
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
@@ -683,18 +690,30 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	return 0;
 }
 
+/*
+ * An event's amounts into the pending buckets of its counters, and not
+ * into memory: no counter is loaded during a replay, and each loads them
+ * from the store when first used.
+ */
 static int
 replay_cb(void *arg, const struct event *ev)
 {
+	struct counter_id k[QUOTA_NCOUNTERS];
+	size_t		 i, n = quota_counters(ev->user, ev->guild, ev->model, k);
+	struct bucket	 b = minute_bucket(ev->at, ev->u.total, ev->u.cost);
+	int		 rc;
+
 	(void)arg;
-	return quota_add(ev->user, ev->guild, ev->model, ev->at, ev->u.total,
-	    ev->u.cost);
+	for (i = 0; i < n; i++)
+		if ((rc = store_bucket_add(k[i].sc, k[i].subject, k[i].model, &b)) < 0)
+			return rc;
+	return 0;
 }
 
 /*
  * Add the events the written totals lack (after a crash, or a failed
- * batch that took the pending totals with it) back into the pending totals
- * and the counters.  Call with the counters emptied (quota_invalidate).
+ * batch that took the pending totals with it) back into the pending totals.
+ * Call with no counter in memory (at start, or after quota_invalidate).
  */
 int
 quota_replay(void)
