@@ -1365,7 +1365,8 @@ rows_sorted(const struct hmap *m, struct pend_rows *rs)
 	hmap_foreach(m, rows_collect, rs);
 	if (rs->nomem)
 		return -1;
-	qsort(rs->r, rs->n, sizeof(*rs->r), row_cmp);
+	if (rs->n > 1)
+		qsort(rs->r, rs->n, sizeof(*rs->r), row_cmp);
 	return 0;
 }
 
@@ -1374,12 +1375,13 @@ daily_write(const char *key, const struct usage *u)
 {
 	sqlite3_stmt	*st = stmt(S_DAILY_ADD);
 	const char	*f = key + 17;
-	int64_t		 day = 0;
+	uint64_t	 day = 0;
 	int		 i, rc;
 
 	for (i = 0; i < 16; i++)
-		day = day << 4 | (key[i] <= '9' ? key[i] - '0' : key[i] - 'a' + 10);
-	sqlite3_bind_int64(st, 1, (int64_t)((uint64_t)day ^ (1ULL << 63)));
+		day = day << 4 | (uint64_t)(key[i] <= '9' ? key[i] - '0' :
+		    key[i] - 'a' + 10);
+	sqlite3_bind_int64(st, 1, (int64_t)(day ^ (1ULL << 63)));
 	for (i = 2; i <= 6; i++, f += strlen(f) + 1)
 		bind_key(st, i, f);
 	bind_usage(st, 7, u);
