@@ -1489,7 +1489,7 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 			if (!rq.op->reads_totals || (rc = store_settle()) >= 0)
 				rc = rq.op->handler(&rq, &rp);
 		}
-		else if ((rc = store_mark(rq.op->adds_usage)) == 0)
+		else if ((rc = store_mark(rq.op->leaves_pending)) == 0)
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {
 			/* Its writes were undone: memory must forget them too. */

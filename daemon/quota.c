@@ -27,6 +27,10 @@ struct counter {
 	int64_t		 maxspan;	/* no bucket spans more */
 	int64_t		 held[3];	/* by metric, of active holds */
 	int64_t		 folded;	/* minute buckets before this are hours */
+	struct counter	*older, *newer;	/* in the order of last use */
+	size_t		 charged;	/* bytes it counts in q.counter_bytes */
+	size_t		 klen;
+	char		 key[];		/* in q.counters */
 };
 
 struct qhold {
@@ -45,6 +49,8 @@ static struct {
 	struct price	*prices;
 	size_t		 nprices;
 	struct hmap	 counters;	/* counter_key() -> struct counter */
+	struct counter	*oldest, *newest; /* the counters by last use */
+	size_t		 counter_bytes;	/* what they hold, about */
 	struct hmap	 holds;		/* id -> struct qhold */
 	int64_t		 next_expiry;	/* earliest expiry of an active hold */
 	int64_t		 horizon;	/* seconds of history counters keep */
@@ -163,14 +169,79 @@ counter_key(char *buf, size_t len, enum scope sc, const char *subject, const cha
 	return 3 + ls + lm;
 }
 
+/*
+ * The counters in memory are a cache of the store's buckets (with the
+ * pending ones): bounded by env.counter_cache bytes, the least recently
+ * used go first, and load again when next used.  Without a bound, 100,000
+ * users with a month of history each would take ~8 KiB apiece.
+ */
+static void
+lru_unlink(struct counter *c)
+{
+	if (c->older)
+		c->older->newer = c->newer;
+	else if (q.oldest == c)
+		q.oldest = c->newer;
+	if (c->newer)
+		c->newer->older = c->older;
+	else if (q.newest == c)
+		q.newest = c->older;
+	c->older = c->newer = NULL;
+}
+
+static void
+lru_push(struct counter *c)
+{
+	c->older = q.newest;
+	c->newer = NULL;
+	if (q.newest)
+		q.newest->newer = c;
+	else
+		q.oldest = c;
+	q.newest = c;
+}
+
+/* Count what c holds now: itself, its key (twice, with the map's copy), buckets. */
+static void
+counter_charge(struct counter *c)
+{
+	size_t	 bytes = sizeof(*c) + 2 * (c->klen + 1) + 2 * sizeof(struct hmap_slot) +
+	    c->cap * sizeof(struct bucket);
+
+	q.counter_bytes += bytes - c->charged;
+	c->charged = bytes;
+}
+
 static void
 counter_free(void *p)
 {
 	struct counter	*c = p;
 
 	if (c) {
+		lru_unlink(c);
+		q.counter_bytes -= c->charged;
 		free(c->b);
 		free(c);
+	}
+}
+
+/* What the counters in memory hold, about: for tests and status. */
+size_t
+quota_counter_bytes(void)
+{
+	return q.counter_bytes;
+}
+
+/* Make room past the bound, from the least recently used on, but keep. */
+static void
+counters_evict(const struct counter *keep)
+{
+	struct counter	*c;
+
+	while (env.counter_cache > 0 && q.counter_bytes > env.counter_cache &&
+	    (c = q.oldest) != NULL && c != keep) {
+		hmap_deln(&q.counters, c->key, c->klen);
+		counter_free(c);
 	}
 }
 
@@ -205,6 +276,7 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 			return -TOKQ_E_INTERNAL;
 		c->b = nb;
 		c->cap = ncap;
+		counter_charge(c);
 	}
 	memmove(&c->b[i + 1], &c->b[i], (c->n - i) * sizeof(*c->b));
 	c->b[i] = (struct bucket){ start, span, tokens, cost, requests };
@@ -308,6 +380,7 @@ counter_trim(struct counter *c)
 		return;
 	c->b = nb;
 	c->cap = ncap;
+	counter_charge(c);
 }
 
 /*
@@ -327,11 +400,19 @@ counter_get(enum scope sc, const char *subject, const char *model)
 	if ((c = hmap_getn(&q.counters, key, klen)) != NULL) {
 		if (c->folded < q.fold_before)
 			counter_fold(c);
+		if (c != q.newest) {
+			lru_unlink(c);
+			lru_push(c);
+		}
 		return c;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c) + klen + 1)) == NULL)
 		return NULL;
+	memcpy(c->key, key, klen + 1);
+	c->klen = klen;
 	c->folded = q.fold_before;
+	lru_push(c);
+	counter_charge(c);
 	if (store_bucket_load(sc, subject, model, now() - q.horizon,
 	    counter_load_cb, c) < 0 || hmap_putn(&q.counters, key, klen, c) == -1) {
 		counter_free(c);
@@ -340,6 +421,7 @@ counter_get(enum scope sc, const char *subject, const char *model)
 	counter_trim(c);
 	hs = (struct held_sum){ c, sc, subject, model };
 	hmap_foreach(&q.holds, held_sum_cb, &hs);
+	counters_evict(c);
 	return c;
 }
 

@@ -65,7 +65,7 @@ struct op {
 	bool		 admin;
 	bool		 writes;	/* runs under a savepoint of its own */
 	struct argspec	 args[MAX_ARGS];
-	bool		 adds_usage;	/* leaves the totals pending (store_mark) */
+	bool		 leaves_pending; /* may leave the totals pending (store_mark) */
 	bool		 reads_totals;	/* reads the daily totals: settles them */
 };
 

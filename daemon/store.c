@@ -989,18 +989,19 @@ store_in_tx(void)
  * One request's writes, inside the batch: store_mark() opens the batch if
  * needed and sets a savepoint; store_unmark(rc) releases it when rc >= 0
  * and undoes the request's writes when rc < 0, so a request that fails half
- * way leaves nothing behind while the rest of the batch carries on.  A
- * request that does not add buckets (only record and import do) writes
- * the pending ones out first, outside its savepoint.
+ * way leaves nothing behind while the rest of the batch carries on.
+ * Unless it leaves_pending (record and import, which add to the totals,
+ * and release, which touches none), a request writes the pending totals
+ * out first, outside its savepoint: it may clear or read them.
  */
 int
-store_mark(bool adds_buckets)
+store_mark(bool leaves_pending)
 {
 	int	 rc;
 
 	if ((rc = store_begin()) < 0)
 		return rc;
-	if (!adds_buckets && (rc = pend_flush("request")) < 0)
+	if (!leaves_pending && (rc = pend_flush("request")) < 0)
 		return rc;
 	return sp_begin("request");
 }

@@ -31,10 +31,11 @@ struct config {
 	int	 nwarn;
 	char	 admin_group[64];
 	int64_t	 idle_exit;		/* seconds; 0: never */
+	int	 counter_cache_mib;
 };
 static const struct config config_defaults = {
 	.retention_days = 30, .warn = { 80, 95, 100 }, .nwarn = 3,
-	.admin_group = "tokq-admin", .idle_exit = 0,
+	.admin_group = "tokq-admin", .idle_exit = 0, .counter_cache_mib = 128,
 };
 static struct config	 conf;
 static int64_t		 idle_exit_opt = -1;	/* --idle-exit beats the file */
@@ -127,6 +128,9 @@ config_parse(const char *path, bool named, struct config *c)
 			snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
 		else if (strcmp(k, "idle_exit") == 0 && tokq_parse_duration(v, &x) == 0)
 			c->idle_exit = x;
+		else if (strcmp(k, "counter_cache_mib") == 0 &&
+		    tokq_parse_u64(v, &x) == 0 && x >= 1 && x <= 1048576)
+			c->counter_cache_mib = (int)x;
 		else {
 			log_warnx("%s:%d: bad setting '%s = %s'", path, lineno, k, v);
 			bad = 1;
@@ -146,6 +150,7 @@ config_apply(const struct config *c)
 	env.retention_days = c->retention_days;
 	memcpy(env.warn, c->warn, sizeof(env.warn));
 	env.nwarn = c->nwarn;
+	env.counter_cache = (size_t)c->counter_cache_mib << 20;
 	idle_exit = idle_exit_opt >= 0 ? idle_exit_opt : c->idle_exit;
 	gr = getgrnam(c->admin_group);
 	env.admin_gid = gr ? gr->gr_gid : (gid_t)-1;

@@ -100,6 +100,7 @@ extern struct tokqd_env {
 	int		 retention_days;
 	int		 warn[8];		/* ascending thresholds, then 100 */
 	int		 nwarn;
+	size_t		 counter_cache;		/* bytes of counters kept; 0: no bound */
 } env;
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
 uint64_t mono_usec(void);		/* monotonic microseconds */
@@ -151,7 +152,7 @@ int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
-int	 store_mark(bool adds_usage);		/* a savepoint for one request */
+int	 store_mark(bool leaves_pending);	/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
 int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
 int	 store_meta_set(const char *name, int64_t val);
@@ -268,6 +269,7 @@ int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
 int	 quota_replay(void);
+size_t	 quota_counter_bytes(void);
 void	 quota_flush_counters(void);
 void	 quota_fold(int64_t before);		/* as maintenance folds buckets */
 int64_t	 quota_horizon(void);

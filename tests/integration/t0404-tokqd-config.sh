@@ -24,6 +24,7 @@ retention_days = 90
 warn_thresholds = 50, 75,90   # spaces after commas are fine
 admin_group=tokq-admin
 idle_exit = 15m
+counter_cache_mib = 64
 CONF
 tokqd_n "$conf"
 is "$rc" 0 "tokqd -n: a good file exits 0"
@@ -34,8 +35,8 @@ is "$rc" 0 "tokqd -n: the shipped etc/tokqd.conf.example is good"
 sed 's/^#\([a-z_]* = \)/\1/' "$TEST_ROOT/etc/tokqd.conf.example" >"$T/example-uncommented.conf"
 tokqd_n "$T/example-uncommented.conf"
 is "$rc" 0 "tokqd -n: and so are its defaults, uncommented"
-is "$(grep -cE '^(retention_days|warn_thresholds|admin_group|idle_exit) = ' "$T/example-uncommented.conf")" 4 \
-	"the example names all four settings"
+is "$(grep -cE '^(retention_days|warn_thresholds|admin_group|idle_exit|counter_cache_mib) = ' "$T/example-uncommented.conf")" 5 \
+	"the example names all five settings"
 
 bad() {	# bad NAME LINE2: a file whose line 2 is LINE2 is refused, naming line 2
 	printf '# line 1\n%s\nretention_days = 30\n' "$2" >"$T/bad.conf"
@@ -52,6 +53,7 @@ bad "descending warn_thresholds" "warn_thresholds = 95,80"
 bad "a warn threshold above 100" "warn_thresholds = 80,150"
 bad "an empty warn_thresholds" "warn_thresholds ="
 bad "a bad idle_exit" "idle_exit = 5 minutes"
+bad "counter_cache_mib = 0" "counter_cache_mib = 0"
 
 "$TOKQD" -n --config "$T/does-not-exist.conf" >"$T/n.out" 2>&1
 isnt "$?" 0 "tokqd -n refuses a named config file that does not exist"

@@ -1457,6 +1457,40 @@ test_invalidate_forgets_rolled_back_additions(void **state)
 }
 
 /*
+ * Past env.counter_cache the least recently used counters leave memory and
+ * load again when used: the counts stay right, the memory bounded.
+ */
+static void
+test_counter_cache_bounded(void **state)
+{
+	struct judgement j;
+	char		 user[16];
+	int64_t		 sum = 0;
+	size_t		 most = 0;
+	int		 i;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 1000000);
+	env.counter_cache = 16 * 1024;
+	for (i = 0; i < 300; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		add(user, "g", NULL, T0 + i, 10 + i, 0);
+		sum += 10 + i;
+		if (quota_counter_bytes() > most)
+			most = quota_counter_bytes();
+	}
+	/* 300 users' counters would take about 3 times the bound. */
+	assert_true(most <= env.counter_cache + 1024);
+	for (i = 299; i >= 0; i--) {
+		snprintf(user, sizeof(user), "u%d", i);
+		assert_int_equal(used1(user, "g", NULL, T0 + 400), 10 + i);
+	}
+	rule_set(SEL_GUILD, "g", NULL, MET_TOKENS, W_30D, 10000000);
+	judge("u0", "g", NULL, T0 + 400, NULL, &j);
+	assert_int_equal(ev(&j, SEL_GUILD, "g", NULL, MET_TOKENS, W_30D)->used, sum);
+	env.counter_cache = 0;
+}
+
+/*
  * A daemon killed before it wrote its totals: the next one adds the events
  * after 'totals_through' again, to the counters and to the daily totals,
  * once, and writes them.
@@ -1663,6 +1697,7 @@ main(void)
 		T(test_plans_and_bypass_reload),
 		T(test_invalidate_forgets_rolled_back_additions),
 		T(test_replay_after_crash),
+		T(test_counter_cache_bounded),
 		T(test_invalidate_forgets_rolled_back_rule_and_hold),
 		T(test_longer_rule_added_later_sees_older_usage),
 		T(test_threshold_defaults),
