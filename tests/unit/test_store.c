@@ -128,7 +128,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
