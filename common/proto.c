@@ -742,6 +742,16 @@ tokq_parse_time(const char *s, int64_t *t)
 	return -1;
 }
 
+/* The n last decimal digits of v >= 0 at p, zero-padded. */
+static void
+put_digits(char *p, int n, int64_t v)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 /*
  * t as "YYYY-MM-DDTHH:MM:SSZ" in UTC; any int64 is handled (years outside
  * 0000-9999 print with more digits or a sign).  Returns buf.
@@ -758,8 +768,25 @@ tokq_fmt_time(int64_t t, char *buf, size_t len)
 	if ((rem = t % SECS_PER_DAY) < 0)
 		rem += SECS_PER_DAY;
 	civil_from_days(day, &y, &m, &d);
-	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y,
-	    m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	if (y < 0 || y > 9999 || len < sizeof("YYYY-MM-DDTHH:MM:SSZ")) {
+		snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y,
+		    m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+		return buf;
+	}
+	/* Every limit of every reply has a time: no printf for the usual ones. */
+	put_digits(buf, 4, y);
+	buf[4] = '-';
+	put_digits(buf + 5, 2, m);
+	buf[7] = '-';
+	put_digits(buf + 8, 2, d);
+	buf[10] = 'T';
+	put_digits(buf + 11, 2, rem / 3600);
+	buf[13] = ':';
+	put_digits(buf + 14, 2, rem / 60 % 60);
+	buf[16] = ':';
+	put_digits(buf + 17, 2, rem % 60);
+	buf[19] = 'Z';
+	buf[20] = '\0';
 	return buf;
 }
 
