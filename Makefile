@@ -5,6 +5,9 @@
 PREFIX	?= /usr/local
 DESTDIR	?=
 B	:= build
+# One spelling per build tree: the tests pass B as an absolute path, and an
+# object named both ways would miss the header dependencies of its .d file.
+override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
