@@ -3,11 +3,14 @@
  *
  * A counter adds up the usage of one (scope, subject, model) in time
  * buckets: a user's pooled usage, a user's usage of one model, a guild's,
- * everything's.  Counters are a cache of the store's bucket table, loaded
- * the first time a request needs them, so a cold start reads no raw event.
- * Each record adds to its counters in memory and in the store within the
- * same transaction; when a transaction fails, quota_invalidate() throws the
- * whole cache away and it reloads from what did commit.
+ * everything's.  Counters are a cache of the store's bucket table (with
+ * the buckets still pending there), loaded the first time a request needs
+ * them and dropped when least recently used past env.counter_cache, so a
+ * cold start reads no raw event.  Each record adds to its counters in
+ * memory and to the store's pending buckets within the same transaction;
+ * when a transaction fails, quota_invalidate() throws the whole cache away,
+ * quota_replay() adds back what the database kept past its written totals,
+ * and counters reload from that.
  *
  * Checks are answered from the counters alone.  Because the daemon has one
  * thread and one loop, a check and the hold it places happen in one step:

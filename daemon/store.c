@@ -440,8 +440,7 @@ static void	pend_clear(void);
 static struct hmap	 pend_map;	/* counter key -> struct pend */
 static size_t		 pend_count;	/* buckets pending */
 static struct hmap	 dpend_map;	/* daily key -> struct usage */
-static size_t		 dpend_count;	/* daily totals pending */
-static uint64_t		 pend_first;	/* mono_usec of the oldest; 0: none */
+static uint64_t		 pend_first;	/* mono_usec of the oldest; 0: none pending */
 static int64_t		 next_id;	/* of the next event */
 static struct pend_undo	*undo;
 static size_t		 undo_n, undo_cap;
@@ -874,7 +873,7 @@ store_close(void)
 
 	if (db == NULL)
 		return;
-	if (!tx_open && (pend_count > 0 || dpend_count > 0) &&
+	if (!tx_open && pend_first != 0 &&
 	    (store_settle() < 0 || store_commit() < 0))
 		log_warnx("store: totals left to replay at the next start");
 	store_rollback();
@@ -1230,7 +1229,7 @@ pend_clear(void)
 {
 	hmap_clear(&pend_map, pend_free);
 	hmap_clear(&dpend_map, free);
-	pend_count = dpend_count = 0;
+	pend_count = 0;
 	pend_first = 0;
 	undo_n = 0;
 }
@@ -1298,7 +1297,6 @@ daily_pend(const struct event *ev, int64_t day)
 			free(u);
 			return -TOKQ_E_INTERNAL;
 		}
-		dpend_count++;
 	}
 	if (undo_log(NULL, 0, u, &ev->u) < 0)
 		return -TOKQ_E_INTERNAL;
@@ -1420,7 +1418,7 @@ pend_flush(const char *what)
 	size_t			 i;
 	int			 rc = 0;
 
-	if (pend_count == 0 && dpend_count == 0)
+	if (pend_first == 0)
 		return 0;
 	if (sp_depth > 0) {
 		log_warnx("store: %s: pending totals inside a savepoint", what);
@@ -1453,7 +1451,7 @@ pend_flush(const char *what)
 static bool
 pend_due(void)
 {
-	return pend_first != 0 && (pend_count + dpend_count >= PEND_MAX ||
+	return pend_first != 0 && (pend_count + dpend_map.len >= PEND_MAX ||
 	    mono_usec() - pend_first >= PEND_USEC);
 }
 
@@ -1467,7 +1465,7 @@ store_settle(void)
 {
 	int	 rc;
 
-	if (pend_count == 0 && dpend_count == 0)
+	if (pend_first == 0)
 		return 0;
 	if ((rc = store_begin()) < 0 || (rc = pend_flush("settle")) < 0)
 		return rc;

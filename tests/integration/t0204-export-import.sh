@@ -47,6 +47,13 @@ printf '%s\n' "$out" >"$T/a.jsonl"
 is "$(wc -l <"$T/a.jsonl" | tr -d ' ')" 2600 "export writes one line per event, over three pages"
 is "$(jq -s '[.[].at] == ([.[].at] | sort)' "$T/a.jsonl")" true "export is in time order"
 is "$(jq -s '[.[] | select(.meta != null)] | length' "$T/a.jsonl")" 200 "meta travels as JSON"
+# A guild's events: no index of their own (schema 3), a filter on the time
+# order.
+tq export --guild g1
+printf '%s\n' "$out" >"$T/g1.jsonl"
+is "$(jq -s 'length' "$T/g1.jsonl")" 694 "export --guild: the guild's 694 events"
+is "$(jq -s '[.[].guild] | unique' -c "$T/g1.jsonl")" '["g1"]' "export --guild: no other guild's"
+is "$(jq -s '[.[].at] == ([.[].at] | sort)' "$T/g1.jsonl")" true "export --guild: in time order"
 tq export --format csv
 printf '%s\n' "$out" >"$T/a.csv"
 like "$(head -n 1 "$T/a.csv")" "^id,at,user,guild,channel,model,service,kind,session,call,prompt,completion,total" \
