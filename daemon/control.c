@@ -229,7 +229,8 @@ conn_frame(struct conn *c, const char *p, size_t len)
 		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
 	} else {
 		frame_append(&c->out, reply.data, reply.size);
-		if (store_in_tx())	/* a read wrote the pending totals out */
+		/* A read wrote the pending totals out in a batch of its own. */
+		if (ctl.batch == 0 && store_in_tx())
 			sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
 	}
 	msgpack_sbuffer_destroy(&reply);
@@ -537,10 +538,11 @@ conn_close(struct conn *c)
 	if (c->queued) {
 		struct conn **pp = &ctl.ready;
 
-		while (*pp != c)
+		/* Not there when kick_cb has taken the list: it skips the dead. */
+		while (*pp && *pp != c)
 			pp = &(*pp)->ready_next;
-		*pp = c->ready_next;
-		c->queued = false;
+		if (*pp)
+			*pp = c->ready_next;
 	}
 	c->dead = true;
 	close(c->fd);		/* leaves the epoll set with it */

@@ -724,17 +724,15 @@ static int
 usage_30d(const char *user, int64_t t, struct usage *u)
 {
 	int64_t		 from = t - 30 * 86400, day = tokq_period_start(TOKQ_W_DAY, from);
-	struct usage	 a, b;
+	struct usage	 part;
 	int		 rc;
 
 	if (day < from)
 		day += 86400;
 	if ((rc = store_user_daily_totals(user, day, INT64_MAX / 2, u)) < 0 ||
-	    (rc = store_user_events_totals(user, from, &a)) < 0 ||
-	    (rc = store_user_events_totals(user, day, &b)) < 0)
+	    (rc = store_user_events_totals(user, from, day, &part)) < 0)
 		return rc;
-	usage_add(u, &a);
-	usage_sub(u, &b);
+	usage_add(u, &part);
 	return 0;
 }
 

@@ -876,22 +876,9 @@ quota_reset(const char *user, const char *model)
 static void
 hold_account(const struct hold *h, int sign)
 {
-	struct {
-		enum scope	 sc;
-		const char	*subject, *model;
-	} k[6];
-	size_t	 i, n = 0;
+	struct counter_id k[QUOTA_NCOUNTERS];
+	size_t		 i, n = quota_counters(h->user, h->guild, h->model, k);
 
-	k[n++] = (typeof(k[0])){ SCOPE_USER, h->user, "" };
-	k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", "" };
-	if (h->guild)
-		k[n++] = (typeof(k[0])){ SCOPE_GUILD, h->guild, "" };
-	if (h->model) {
-		k[n++] = (typeof(k[0])){ SCOPE_USER, h->user, h->model };
-		k[n++] = (typeof(k[0])){ SCOPE_GLOBAL, "", h->model };
-		if (h->guild)
-			k[n++] = (typeof(k[0])){ SCOPE_GUILD, h->guild, h->model };
-	}
 	for (i = 0; i < n; i++) {
 		char		 key[3 * TOKQ_ID_MAX + 16];
 		size_t		 klen = counter_key(key, sizeof(key), k[i].sc,

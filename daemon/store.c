@@ -341,7 +341,8 @@ static const struct {
 	    "SELECT id, created, expires, user, guild, model, tokens, cost"
 	    " FROM holds ORDER BY created, id" },
 	{ S_USER_EVENTS_TOTALS,
-	    "SELECT " USAGE_SUMS " FROM events WHERE user = ?1 AND at >= ?2" },
+	    "SELECT " USAGE_SUMS " FROM events WHERE user = ?1 AND at >= ?2"
+	    " AND at < ?3" },
 	{ S_USER_DAILY_TOTALS,
 	    "SELECT " USAGE_SUMS " FROM daily WHERE user = ?1 AND day >= ?2"
 	    " AND day < ?3" },
@@ -435,11 +436,17 @@ struct pend_undo {
 static void	pend_undo(size_t);
 static int	pend_flush(const char *);
 static bool	pend_due(void);
-static int	daily_pend(const struct event *, int64_t);
+static int	daily_pend(const struct event *);
+static void	usage_sub(struct usage *, const struct usage *);
+static bool	usage_empty(const struct usage *);
 static void	pend_clear(void);
 static struct hmap	 pend_map;	/* counter key -> struct pend */
 static size_t		 pend_count;	/* buckets pending */
-static struct hmap	 dpend_map;	/* daily key -> struct usage */
+struct dpend {
+	int64_t		 day;
+	struct usage	 u;
+};
+static struct hmap	 dpend_map;	/* daily key -> struct dpend */
 static uint64_t		 pend_first;	/* mono_usec of the oldest; 0: none pending */
 static int64_t		 next_id;	/* of the next event */
 static struct pend_undo	*undo;
@@ -1051,7 +1058,6 @@ int
 store_event_add(struct event *ev)
 {
 	sqlite3_stmt	*st;
-	int64_t		 day = ev->at - ((ev->at % DAY) + DAY) % DAY;
 	int		 rc;
 
 	if ((rc = sp_begin("event_add")) < 0)
@@ -1073,7 +1079,7 @@ store_event_add(struct event *ev)
 	if ((rc = run(st, "event_add")) < 0)
 		return sp_end(rc, "event_add");
 	ev->id = next_id++;
-	rc = daily_pend(ev, day);
+	rc = daily_pend(ev);
 	return sp_end(rc < 0 ? rc : 0, "event_add");
 }
 
@@ -1154,24 +1160,6 @@ bucket_upsert(enum scope sc, const char *subject, const char *model,
 }
 
 /*
- * The pending-map key of a counter: scope, subject and model, NUL apart, so
- * that pend_write_cb reads them back out of the key.
- */
-static size_t
-pend_key(char *key, size_t size, enum scope sc, const char *subject,
-    const char *model)
-{
-	size_t	 ls = subject ? strlen(subject) : 0, lm = model ? strlen(model) : 0;
-
-	if (ls + lm + 3 > size)
-		return 0;
-	key[0] = (char)('0' + sc);
-	memcpy(key + 1, subject ? subject : "", ls + 1);
-	memcpy(key + 2 + ls, model ? model : "", lm + 1);
-	return 2 + ls + lm;
-}
-
-/*
  * Append s and its NUL to the key at *len; false when it does not fit.
  * NULL is "", as the keyed tables spell an absent name.
  */
@@ -1188,9 +1176,26 @@ key_cat(char *key, size_t size, size_t *len, const char *s)
 }
 
 /*
+ * The pending-map key of a counter: scope, subject and model, NUL apart, so
+ * that pend_write reads them back out of the key.  0 when too long.
+ */
+static size_t
+pend_key(char *key, size_t size, enum scope sc, const char *subject,
+    const char *model)
+{
+	size_t	 len = 1;
+
+	key[0] = (char)('0' + sc);
+	if (!key_cat(key, size, &len, subject) || !key_cat(key, size, &len, model))
+		return 0;
+	return len - 1;
+}
+
+/*
  * The pending-map key of a daily row: the day as 16 hex digits, sign bit
  * flipped (so that keys sort by day), then user, guild, model, service and
- * kind, each ended by a NUL.  Returns its length, 0 when too long.
+ * kind, each ended by a NUL.  Returns its length, 0 when too long.  The
+ * row (struct dpend) keeps the day as a number too.
  */
 #define DAILY_FIELDS	6
 static size_t
@@ -1279,28 +1284,30 @@ pend_started(void)
 		pend_first = mono_usec();
 }
 
-/* Add the event's amounts to its pending daily row. */
+/* Add the event's amounts to the pending row of its UTC day. */
 static int
-daily_pend(const struct event *ev, int64_t day)
+daily_pend(const struct event *ev)
 {
 	char		 key[6 * TOKQ_ID_MAX + 64];
+	int64_t		 day = tokq_period_start(TOKQ_W_DAY, ev->at);
 	size_t		 klen;
-	struct usage	*u;
+	struct dpend	*d;
 
 	if ((klen = daily_key(key, sizeof(key), day, ev)) == 0) {
 		log_warnx("store: daily key too long");
 		return -TOKQ_E_INTERNAL;
 	}
-	if ((u = hmap_getn(&dpend_map, key, klen)) == NULL) {
-		if ((u = calloc(1, sizeof(*u))) == NULL ||
-		    hmap_putn(&dpend_map, key, klen, u) == -1) {
-			free(u);
+	if ((d = hmap_getn(&dpend_map, key, klen)) == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL ||
+		    hmap_putn(&dpend_map, key, klen, d) == -1) {
+			free(d);
 			return -TOKQ_E_INTERNAL;
 		}
+		d->day = day;
 	}
-	if (undo_log(NULL, 0, u, &ev->u) < 0)
+	if (undo_log(NULL, 0, &d->u, &ev->u) < 0)
 		return -TOKQ_E_INTERNAL;
-	usage_add(u, &ev->u);
+	usage_add(&d->u, &ev->u);
 	pend_started();
 	return 0;
 }
@@ -1312,7 +1319,7 @@ bucket_empty(const struct bucket *b)
 	return b->requests == 0 && b->tokens == 0 && b->cost == 0;
 }
 
-/* A pending row: its key, the fields in it, and its amounts. */
+/* A pending row: its key (fields NUL apart) and its amounts. */
 struct pend_row {
 	const char	*key;
 	void		*val;
@@ -1359,34 +1366,39 @@ row_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The map's rows in key order, in rs (to free); -1 out of memory. */
+/* Write the map's rows with write, in key order. */
 static int
-rows_sorted(const struct hmap *m, struct pend_rows *rs)
+rows_write(const struct hmap *m, int (*write)(const struct pend_row *))
 {
-	memset(rs, 0, sizeof(*rs));
-	hmap_foreach(m, rows_collect, rs);
-	if (rs->nomem)
-		return -1;
-	if (rs->n > 1)
-		qsort(rs->r, rs->n, sizeof(*rs->r), row_cmp);
-	return 0;
+	struct pend_rows	 rs = { .n = 0 };
+	size_t			 i;
+	int			 rc = 0;
+
+	hmap_foreach(m, rows_collect, &rs);
+	if (rs.nomem)
+		rc = -TOKQ_E_INTERNAL;
+	else if (rs.n > 1)
+		qsort(rs.r, rs.n, sizeof(*rs.r), row_cmp);
+	for (i = 0; i < rs.n && rc == 0; i++)
+		rc = write(&rs.r[i]);
+	free(rs.r);
+	return rc;
 }
 
 static int
-daily_write(const char *key, const struct usage *u)
+daily_write(const struct pend_row *r)
 {
-	sqlite3_stmt	*st = stmt(S_DAILY_ADD);
-	const char	*f = key + 17;
-	uint64_t	 day = 0;
-	int		 i, rc;
+	sqlite3_stmt		*st = stmt(S_DAILY_ADD);
+	const struct dpend	*d = r->val;
+	const char		*f = r->key + 17;	/* past the day */
+	int			 i, rc;
 
-	for (i = 0; i < 16; i++)
-		day = day << 4 | (uint64_t)(key[i] <= '9' ? key[i] - '0' :
-		    key[i] - 'a' + 10);
-	sqlite3_bind_int64(st, 1, (int64_t)(day ^ (1ULL << 63)));
+	if (usage_empty(&d->u))
+		return 0;
+	sqlite3_bind_int64(st, 1, d->day);
 	for (i = 2; i <= 6; i++, f += strlen(f) + 1)
 		bind_key(st, i, f);
-	bind_usage(st, 7, u);
+	bind_usage(st, 7, &d->u);
 	rc = run(st, "daily_add");
 	return rc < 0 ? rc : 0;
 }
@@ -1414,9 +1426,7 @@ pend_write(const struct pend_row *r)
 static int
 pend_flush(const char *what)
 {
-	struct pend_rows	 rs;
-	size_t			 i;
-	int			 rc = 0;
+	int	 rc;
 
 	if (pend_first == 0)
 		return 0;
@@ -1426,20 +1436,8 @@ pend_flush(const char *what)
 	}
 	if ((rc = writable(what)) < 0)
 		return rc;
-	if (rows_sorted(&dpend_map, &rs) == 0) {
-		for (i = 0; i < rs.n && rc == 0; i++)
-			if (!usage_empty(rs.r[i].val))
-				rc = daily_write(rs.r[i].key, rs.r[i].val);
-	} else
-		rc = -TOKQ_E_INTERNAL;
-	free(rs.r);
-	if (rc == 0 && rows_sorted(&pend_map, &rs) == 0) {
-		for (i = 0; i < rs.n && rc == 0; i++)
-			rc = pend_write(&rs.r[i]);
-	} else if (rc == 0)
-		rc = -TOKQ_E_INTERNAL;
-	free(rs.r);
-	if (rc == 0)
+	if ((rc = rows_write(&dpend_map, daily_write)) == 0 &&
+	    (rc = rows_write(&pend_map, pend_write)) == 0)
 		rc = store_meta_set("totals_through", next_id - 1);
 	pend_clear();
 	if (rc < 0)
@@ -1483,7 +1481,7 @@ store_replay(int (*cb)(void *, const struct event *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_EVENTS_AFTER);
 	struct event	 ev;
-	int64_t		 through = 0, day;
+	int64_t		 through = 0;
 	int		 rc, cbrc = 0, n = 0;
 
 	if ((rc = writable("replay")) < 0)
@@ -1494,8 +1492,7 @@ store_replay(int (*cb)(void *, const struct event *), void *arg)
 	sqlite3_bind_int64(st, 1, through);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		column_event(st, &ev);
-		day = ev.at - ((ev.at % DAY) + DAY) % DAY;
-		if ((cbrc = daily_pend(&ev, day)) < 0 || (cbrc = cb(arg, &ev)) != 0)
+		if ((cbrc = daily_pend(&ev)) < 0 || (cbrc = cb(arg, &ev)) != 0)
 			break;
 		n++;
 	}
@@ -1905,7 +1902,7 @@ usage_add(struct usage *sum, const struct usage *u)
 	sum->cost += u->cost;
 }
 
-void
+static void
 usage_sub(struct usage *sum, const struct usage *u)
 {
 	sum->requests -= u->requests;
@@ -1918,7 +1915,7 @@ usage_sub(struct usage *sum, const struct usage *u)
 	sum->cost -= u->cost;
 }
 
-bool
+static bool
 usage_empty(const struct usage *u)
 {
 	static const struct usage	 zero;
@@ -1940,14 +1937,16 @@ sums(sqlite3_stmt *st, int col, struct usage *u, const char *what)
 	return rc < 0 ? rc : 0;
 }
 
-/* The sums of the user's raw events at or after since. */
+/* The sums of the user's raw events in [since, until). */
 int
-store_user_events_totals(const char *user, int64_t since, struct usage *u)
+store_user_events_totals(const char *user, int64_t since, int64_t until,
+    struct usage *u)
 {
 	sqlite3_stmt	*st = stmt(S_USER_EVENTS_TOTALS);
 
 	bind_text(st, 1, user);
 	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
 	return sums(st, 0, u, "user_events_totals");
 }
 

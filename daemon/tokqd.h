@@ -26,8 +26,6 @@ struct usage {
 	int64_t	 cost;
 };
 void	 usage_add(struct usage *sum, const struct usage *u);	/* store.c */
-void	 usage_sub(struct usage *sum, const struct usage *u);
-bool	 usage_empty(const struct usage *u);
 
 /* A raw usage event as stored.  Strings are borrowed; NULL when absent. */
 struct event {
@@ -189,7 +187,8 @@ int	 store_hold_put(const struct hold *h);
 int	 store_hold_del(const char *id);
 int	 store_hold_load(int (*cb)(void *, const struct hold *), void *arg);
 
-int	 store_user_events_totals(const char *user, int64_t since, struct usage *u);
+int	 store_user_events_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u);
 int	 store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
 	    struct usage *u);			/* days [from, to), day starts in Unix s */
 int	 store_user_models_totals(const char *user,

@@ -60,5 +60,15 @@ tqj status
 is "$(jqv .events)" 4 "status counts 4 events"
 is "$(jqv .users)" 1 "status counts 1 user"
 
+# periods.30d is rolling: it starts at 2026-11-03T10:00Z, inside a day.
+# That day counts from its raw events, the later days from the daily totals.
+tq record --user 44 --model m --prompt 1 --at 2026-11-03T08:00:00Z
+tq record --user 44 --model m --prompt 20 --at 2026-11-03T12:00:00Z
+tq record --user 44 --model m --prompt 300 --at 2026-11-10T00:00:00Z
+tqj usage --user 44
+is "$(jqv '[.periods["30d"].requests, .periods["30d"].prompt] | join(" ")')" "2 320" \
+	"periods.30d counts the first day's events after its start, and the days after"
+is "$(jqv '.periods.all.prompt')" 321 "periods.all counts all three"
+
 stop_tokqd
 done_testing

@@ -194,7 +194,7 @@ test_events_and_totals(void **state)
 	assert_int_equal(store_events_sum(d.id + 1, 5, &u), 0);
 	assert_int_equal(u.requests, 0);
 
-	assert_int_equal(store_user_events_totals("u1", T0 + 150, &u), 0);
+	assert_int_equal(store_user_events_totals("u1", T0 + 150, INT64_MAX, &u), 0);
 	assert_int_equal(u.requests, 2);
 	assert_int_equal(u.cost, 2003);
 
@@ -998,7 +998,7 @@ test_events_prune(void **state)
 	assert_int_equal(store_events_prune(T0 + DAY, 3), 0);
 	commit();
 
-	assert_int_equal(store_user_events_totals("u1", 0, &u), 0);
+	assert_int_equal(store_user_events_totals("u1", 0, INT64_MAX, &u), 0);
 	assert_int_equal(u.requests, 1);
 	assert_int_equal(store_key_get("old", &fp, &first, &count), 0);
 	assert_int_equal(store_key_get("new", &fp, &first, &count), 1);
