@@ -1,7 +1,8 @@
 /*
  * hmap.c: a string-keyed hash map with open addressing.
  *
- * Keys are copied and owned by the map; values are the caller's.  Linear
+ * Keys are copied and owned by the map, or, put with hmap_putn_ref, the
+ * caller's (a map holds one kind only); values are the caller's.  Linear
  * probing, FNV-1a, deletions leave tombstones that the next growth sweeps.
  * The map is never more than half full, so a probe always ends.
  */
@@ -86,9 +87,8 @@ hmap_get(const struct hmap *m, const char *key)
 	return hmap_getn(m, key, strlen(key));
 }
 
-/* Insert, or replace the value of an existing key; 0, or -1 when out of memory. */
-int
-hmap_putn(struct hmap *m, const char *key, size_t klen, void *val)
+static int
+hmap_insert(struct hmap *m, const char *key, size_t klen, void *val, bool copy)
 {
 	struct hmap_slot	*s;
 	size_t			 i;
@@ -104,15 +104,37 @@ hmap_putn(struct hmap *m, const char *key, size_t klen, void *val)
 	    i = (i + 1) & (m->cap - 1))
 		;
 	s = &m->slots[i];
-	if ((s->key = malloc(klen + 1)) == NULL)
+	if (!copy)
+		s->key = (char *)key;
+	else if ((s->key = malloc(klen + 1)) == NULL)
 		return -1;
-	memcpy(s->key, key, klen);
-	s->key[klen] = '\0';
+	else {
+		memcpy(s->key, key, klen);
+		s->key[klen] = '\0';
+	}
+	m->refkeys = !copy;
 	s->klen = klen;
 	s->val = val;
 	m->len++;
 	m->used++;
 	return 0;
+}
+
+/* Insert, or replace the value of an existing key; 0, or -1 when out of memory. */
+int
+hmap_putn(struct hmap *m, const char *key, size_t klen, void *val)
+{
+	return hmap_insert(m, key, klen, val, true);
+}
+
+/*
+ * The same with the caller's key, NUL-ended after klen bytes, kept as it
+ * is: it must stay until the entry is deleted or the map cleared.
+ */
+int
+hmap_putn_ref(struct hmap *m, const char *key, size_t klen, void *val)
+{
+	return hmap_insert(m, key, klen, val, false);
 }
 
 int
@@ -131,7 +153,8 @@ hmap_deln(struct hmap *m, const char *key, size_t klen)
 	if (s == NULL)
 		return NULL;
 	val = s->val;
-	free(s->key);
+	if (!m->refkeys)
+		free(s->key);
 	s->key = TOMBSTONE;
 	s->val = NULL;
 	m->len--;
@@ -161,12 +184,13 @@ hmap_clear(struct hmap *m, void (*freeval)(void *))
 {
 	size_t	 i;
 
-	for (i = 0; i < m->cap; i++) {
+	for (i = 0; i < m->cap && (freeval || !m->refkeys); i++) {
 		struct hmap_slot *s = &m->slots[i];
 
 		if (s->key == NULL || s->key == TOMBSTONE)
 			continue;
-		free(s->key);
+		if (!m->refkeys)
+			free(s->key);
 		if (freeval)
 			freeval(s->val);
 	}

@@ -114,11 +114,13 @@ struct hmap_slot {
 struct hmap {
 	struct hmap_slot	*slots;
 	size_t			 cap, len, used;
+	bool			 refkeys;	/* the keys are the caller's */
 };
 void	*hmap_get(const struct hmap *m, const char *key);
 void	*hmap_getn(const struct hmap *m, const char *key, size_t klen);
 int	 hmap_put(struct hmap *m, const char *key, void *val);
 int	 hmap_putn(struct hmap *m, const char *key, size_t klen, void *val);
+int	 hmap_putn_ref(struct hmap *m, const char *key, size_t klen, void *val);
 void	*hmap_del(struct hmap *m, const char *key);
 void	*hmap_deln(struct hmap *m, const char *key, size_t klen);
 void	 hmap_foreach(const struct hmap *m, void (*cb)(void *, const char *, void *),
@@ -156,6 +158,7 @@ int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
 int	 store_meta_set(const char *name, int64_t val);
 
 int	 store_settle(void);		/* write the pending totals; 1 if any */
+void	 store_tune_parts(uint64_t, size_t);	/* tests only */
 int	 store_replay(int (*cb)(void *, const struct event *), void *arg);
 
 int	 store_event_add(struct event *ev);	/* sets ev->id; adds to daily totals */

@@ -1550,6 +1550,124 @@ test_replay_after_crash(void **state)
 	assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D)->used, 123);
 }
 
+/* Ten users' records in one batch, u0..u9 with 10..19 tokens, model m. */
+static void
+add_ten(int64_t t)
+{
+	char	 user[8];
+	int	 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		add_event(user, "g", "m", t + i, 10 + i, 0);
+	}
+}
+
+/* Each of u0..u9 is judged to have used n times its own tokens. */
+static void
+assert_ten_used(int64_t t, int64_t n)
+{
+	struct judgement j;
+	char		 user[8];
+	int		 i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		judge(user, "g", "m", t, NULL, &j);
+		assert_int_equal(ev(&j, SEL_DEFAULT, NULL, NULL, MET_TOKENS,
+		    W_30D)->used, n * (10 + i));
+	}
+	judge("u0", "g", "m", t, NULL, &j);
+	assert_int_equal(ev(&j, SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D)->used,
+	    n * 145);
+}
+
+/*
+ * The pending totals go out a part per commit.  Counters loaded between
+ * parts count each record once; a crash between parts leaves some rows
+ * written, and the replay at the next start adds each event once all the
+ * same.
+ */
+static void
+test_replay_between_parts(void **state)
+{
+	struct fixture	*f = *state;
+	struct usage	 u;
+	int64_t		 through = -1;
+	pid_t		 pid;
+	int		 status;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, W_30D, 100000);
+	rule_set(SEL_GLOBAL, NULL, NULL, MET_TOKENS, W_30D, 100000);
+	quota_shutdown();
+	store_close();
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		/*
+		 * 10 daily rows and 24 counters (each user's pooled and of m,
+		 * the guild's and the whole's): parts of 16, 16 and 2.  Two
+		 * parts committed, then death.
+		 */
+		store_tune_parts(0, 16);
+		if (store_open(f->path) != 0 || quota_init() != 0 ||
+		    quota_replay() != 0)
+			_exit(1);
+		add_ten(T0);
+		if (store_commit() != 0 || store_begin() != 0 ||
+		    store_commit() != 0)
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* The daily rows and the users' counters are in; the whole's are not. */
+	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
+	    " WHERE name = 'flushing_through'"), 10);
+	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
+	    " WHERE name = 'totals_through'"), 0);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"
+	    " WHERE thru = 10"), 145);
+	assert_int_equal(side_int(f->path, "SELECT SUM(tokens) FROM buckets"
+	    " WHERE scope = 0 AND model = '' AND thru = 10"), 145);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM buckets"
+	    " WHERE scope = 2"), 0);
+
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(quota_init(), 0);
+	assert_int_equal(quota_replay(), 0);
+	assert_ten_used(T0 + 60, 1);
+	assert_int_equal(store_settle(), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_user_daily_totals("u9", T0 - DAY, T0 + DAY, &u), 0);
+	assert_int_equal(u.total, 19);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 145);
+	assert_int_equal(side_int(f->path, "SELECT SUM(tokens) FROM buckets"
+	    " WHERE scope = 2 AND model = ''"), 145);
+	assert_int_equal(store_meta_get("totals_through", &through), 1);
+	assert_int_equal(through, 10);
+
+	/* In one process: counters loaded between two parts. */
+	store_tune_parts(0, 16);
+	add_ten(T0 + 120);
+	assert_int_equal(store_commit(), 0);
+	quota_flush_counters();
+	assert_ten_used(T0 + 180, 2);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_meta_get("totals_through", &through), 1);
+	assert_int_equal(through, 10);		/* one part left */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_meta_get("totals_through", &through), 1);
+	assert_int_equal(through, 20);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 290);
+	quota_flush_counters();
+	assert_ten_used(T0 + 180, 2);
+	store_tune_parts(1000000, 256);
+}
+
 static void
 test_invalidate_forgets_rolled_back_rule_and_hold(void **state)
 {
@@ -1697,6 +1815,7 @@ main(void)
 		T(test_plans_and_bypass_reload),
 		T(test_invalidate_forgets_rolled_back_additions),
 		T(test_replay_after_crash),
+		T(test_replay_between_parts),
 		T(test_counter_cache_bounded),
 		T(test_invalidate_forgets_rolled_back_rule_and_hold),
 		T(test_longer_rule_added_later_sees_older_usage),

@@ -128,7 +128,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -150,8 +150,14 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	/* A database from a newer tokqd is refused. */
 	side_exec(f->path, "PRAGMA user_version = 99");
 	assert_int_equal(store_open(f->path), -TOKQ_E_INTERNAL);
-	side_exec(f->path, "PRAGMA user_version = 1");
+	/* One from version 1 (no thru columns yet) is brought up to date. */
+	side_exec(f->path, "ALTER TABLE daily DROP COLUMN thru;"
+	    " ALTER TABLE buckets DROP COLUMN thru; PRAGMA user_version = 1");
 	assert_int_equal(store_open(f->path), 0);
+	store_close();
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM"
+	    " pragma_table_info('buckets') WHERE name = 'thru'"), 1);
 }
 
 static void
