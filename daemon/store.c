@@ -495,6 +495,8 @@ struct pendset {
 	size_t		 nrows, caprows, ndaily;
 	size_t		 nbuckets;	/* buckets in them */
 	uint64_t	 first;		/* mono_usec of the oldest; 0: none */
+	int64_t		 min_day;	/* of its daily rows, INT64_MAX: none */
+	int64_t		 min_start;	/* of its buckets, INT64_MAX: none */
 	struct pend_block *blocks;
 };
 struct pend_undo {
@@ -869,6 +871,7 @@ store_open(const char *path)
 		return -TOKQ_E_INTERNAL;
 	if (mkparent(path) == -1)
 		return -TOKQ_E_INTERNAL;
+	pend_clear();
 	/*
 	 * A request's savepoint journals the pages it changes.  Past 64 KiB
 	 * (SQLite's default) that journal moves to a temporary file for the
@@ -1384,6 +1387,13 @@ pend_row_new(struct pendset *ps, bool daily, const char *key, size_t klen,
 }
 
 static void
+pendset_init(struct pendset *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->min_day = ps->min_start = INT64_MAX;
+}
+
+static void
 pendset_clear(struct pendset *ps)
 {
 	struct pend_block	*b;
@@ -1395,7 +1405,7 @@ pendset_clear(struct pendset *ps)
 		free(b);
 	}
 	free(ps->rows);
-	memset(ps, 0, sizeof(*ps));
+	pendset_init(ps);
 }
 
 /* The set going out is written, or given up. */
@@ -1478,6 +1488,8 @@ daily_pend(const struct event *ev)
 		if ((d = pend_row_new(&pend, true, key, klen, sizeof(*d))) == NULL)
 			return -TOKQ_E_INTERNAL;
 		d->day = day;
+		if (day < pend.min_day)
+			pend.min_day = day;
 	}
 	if (undo_log(NULL, 0, &d->u, &ev->u) < 0)
 		return -TOKQ_E_INTERNAL;
@@ -1592,7 +1604,7 @@ pend_freeze(void)
 {
 	pendset_sort(&pend);
 	out.set = pend;
-	memset(&pend, 0, sizeof(pend));
+	pendset_init(&pend);
 	out.next = 0;
 	out.through = next_id - 1;
 	out.open = true;
@@ -1653,6 +1665,21 @@ pend_flush(const char *what)
 	if (rc < 0)
 		tx_failed = true;	/* part of them may be written: all or none */
 	return rc;
+}
+
+/*
+ * Write every pending row when some is of a day before `day` or a bucket
+ * starting before `start`: what maintenance is about to read or rewrite.
+ * Rows of the present, which it leaves alone, need not go out at every
+ * step (a full write per step made the steps of a month's archive 3.5 ms).
+ */
+static int
+pend_flush_older(const char *what, int64_t day, int64_t start)
+{
+	if ((out.open && (out.set.min_day < day || out.set.min_start < start)) ||
+	    pend.min_day < day || pend.min_start < start)
+		return pend_flush(what);
+	return 0;
 }
 
 /*
@@ -1813,6 +1840,8 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 		p->b = p->in;
 		p->cap = PEND_INLINE;
 	}
+	if (b->start < pend.min_start)
+		pend.min_start = b->start;
 	for (i = 0; i < p->n; i++)
 		if (p->b[i].start == b->start && p->b[i].span == b->span)
 			break;
@@ -1917,7 +1946,7 @@ store_bucket_compact(int64_t before, int limit)
 {
 	int	 rc, n = 0;
 
-	if ((rc = pend_flush("bucket_compact")) < 0 ||
+	if ((rc = pend_flush_older("bucket_compact", INT64_MIN, before)) < 0 ||
 	    (rc = sp_begin("bucket_compact")) < 0)
 		return rc;
 	sqlite3_bind_int64(stmt(S_BUCKET_FOLD), 1, before);
@@ -1942,7 +1971,8 @@ store_bucket_prune(int64_t before, int limit)
 	int		 rc, n = 0;
 	size_t		 i;
 
-	if ((rc = writable("bucket_prune")) < 0 || (rc = pend_flush("bucket_prune")) < 0)
+	if ((rc = writable("bucket_prune")) < 0 ||
+	    (rc = pend_flush_older("bucket_prune", INT64_MIN, before)) < 0)
 		return rc;
 	for (i = 0; i < sizeof(spans) / sizeof(spans[0]) && n < limit; i++) {
 		sqlite3_bind_int64(st, 1, before);
@@ -2333,7 +2363,7 @@ store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
 	int		 rc, n;
 
 	if ((rc = writable("month_archive")) < 0 ||
-	    (rc = pend_flush("month_archive")) < 0)
+	    (rc = pend_flush_older("month_archive", month_end, INT64_MIN)) < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, month_start);
 	sqlite3_bind_int64(st, 2, month_end);

@@ -921,6 +921,52 @@ test_holds(void **state)
 	assert_string_equal(p.s, "bbbbbbbbbbbbbbbbbbbbbbbb 200 500 u2 - - 0 9;");
 }
 
+/*
+ * Maintenance writes the pending totals out only when some are of what it
+ * reads or rewrites: a month's archive, rows of a day before the month's
+ * end; the fold and the drop of buckets, buckets starting before theirs.
+ */
+static void
+test_maintenance_leaves_present_totals_pending(void **state)
+{
+	struct fixture	*f = *state;
+	int64_t		 feb = T0 + 31 * DAY;
+	struct event	 now = mkevent(feb + 10, "u1", "g1", "m", 5, 5, 5);
+	struct event	 old = mkevent(T0 + 10, "u1", "g1", "m", 1, 1, 1);
+	char		 cursor[TOKQ_ID_MAX + 1] = "";
+
+	store_tune_parts(600ULL * 1000000, 256);	/* never due here */
+	assert_int_equal(store_begin(), 0);
+	add_event(&now);
+	madd(SCOPE_GLOBAL, "", "", feb + 60, 5);
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 5), 0);
+	assert_int_equal(store_bucket_compact(feb - DAY, 5), 0);
+	assert_int_equal(store_bucket_prune(feb - 40 * DAY, 5), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM daily"), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM buckets"), 0);
+
+	/* A record of January: the archive of January writes it first. */
+	assert_int_equal(store_begin(), 0);
+	add_event(&old);
+	assert_int_equal(store_month_archive(T0, feb, cursor, sizeof(cursor), 5), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 12);
+	assert_int_equal(side_int(f->path, "SELECT total FROM monthly"
+	    " WHERE user = 'u1' AND guild = 'g1'"), 2);
+
+	/* A bucket of a day ago: the fold writes it first, and folds it. */
+	assert_int_equal(store_begin(), 0);
+	madd(SCOPE_GLOBAL, "", "", feb + 120, 7);
+	madd(SCOPE_GLOBAL, "", "", feb - 2 * DAY, 3);
+	assert_int_equal(store_bucket_compact(feb - DAY, 5), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT SUM(tokens) FROM buckets"), 15);
+	assert_int_equal(side_int(f->path, "SELECT tokens FROM buckets"
+	    " WHERE span = 3600"), 3);
+	store_tune_parts(1000000, 256);
+}
+
 static void
 test_month_archive(void **state)
 {
@@ -1064,6 +1110,7 @@ main(void)
 		T(test_keys),
 		T(test_buckets_add_load),
 		T(test_buckets_pending),
+		T(test_maintenance_leaves_present_totals_pending),
 		T(test_buckets_compact),
 		T(test_buckets_prune_clear),
 		T(test_rules),
