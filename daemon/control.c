@@ -188,6 +188,14 @@ control_commit_now(void)
 	return rc;
 }
 
+/* Commit the open batch when the loop is next idle, as a write's reply does. */
+void
+control_commit_soon(void)
+{
+	if (ctl.commit && store_in_tx())
+		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+}
+
 static int
 commit_cb(sd_event_source *s, void *arg)
 {

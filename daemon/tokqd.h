@@ -329,6 +329,7 @@ int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
 int	 control_commit_now(void);	/* the commit's result */
+void	 control_commit_soon(void);	/* when the loop is idle */
 size_t	 control_nconns(void);
 
 /* maint.c */
