@@ -238,8 +238,8 @@ conn_frame(struct conn *c, const char *p, size_t len)
 	} else {
 		frame_append(&c->out, reply.data, reply.size);
 		/* A read wrote the pending totals out in a batch of its own. */
-		if (ctl.batch == 0 && store_in_tx())
-			sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+		if (ctl.batch == 0)
+			control_commit_soon();
 	}
 	msgpack_sbuffer_destroy(&reply);
 	return 0;

@@ -32,6 +32,7 @@ static struct {
 	char		 cursor[TOKQ_ID_MAX + 1]; /* its last user archived */
 	bool		 compacting;	/* folding and dropping buckets */
 	int64_t		 fold_before;	/* of the fold under way */
+	size_t		 turn;		/* the kind of step a round starts with */
 } m;
 
 /*
@@ -124,7 +125,6 @@ int
 maint_run(void)
 {
 	static int	 (*const step[])(int64_t) = { rollover, prune, compact };
-	static size_t	 turn;
 	int64_t		 t = now();
 	uint64_t	 start = mono_usec();
 	int		 rc, left[3] = { 1, 1, 1 };	/* kinds with work left */
@@ -132,9 +132,9 @@ maint_run(void)
 
 	if ((rc = store_begin()) < 0 || (rc = quota_sweep_holds(t)) < 0)
 		return rc;
-	turn = (turn + 1) % 3;
+	m.turn = (m.turn + 1) % 3;
 	for (i = 0; left[0] || left[1] || left[2]; i++) {
-		k = (turn + i) % 3;
+		k = (m.turn + i) % 3;
 		if (left[k] && (left[k] = step[k](t)) < 0)
 			return left[k];
 		if (mono_usec() - start >= MAINT_BUDGET_USEC)

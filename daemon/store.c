@@ -492,7 +492,7 @@ struct pendset {
 	struct hmap	 buckets;	/* counter key -> struct pend */
 	struct hmap	 daily;		/* daily key -> struct dpend */
 	struct pend_row	*rows;
-	size_t		 nrows, caprows, ndaily;
+	size_t		 nrows, caprows;
 	size_t		 nbuckets;	/* buckets in them */
 	uint64_t	 first;		/* mono_usec of the oldest; 0: none */
 	int64_t		 min_day;	/* of its daily rows, INT64_MAX: none */
@@ -1382,7 +1382,6 @@ pend_row_new(struct pendset *ps, bool daily, const char *key, size_t klen,
 	r = &ps->rows[ps->nrows++];
 	*r = (struct pend_row){ k, val, { 0 }, daily };
 	row_prefix(r, daily ? DAILY_FIELDS : 2);
-	ps->ndaily += daily;
 	return val;
 }
 
@@ -1630,7 +1629,7 @@ out_write(bool all)
 	if (out.next == 0 && end < out.set.nrows)
 		rc = store_meta_set("flushing_through", out.through);
 	for (; out.next < end && rc == 0; out.next++)
-		rc = out.next < out.set.ndaily ?
+		rc = out.set.rows[out.next].daily ?
 		    daily_write(&out.set.rows[out.next]) :
 		    pend_write(&out.set.rows[out.next]);
 	if (rc == 0 && out.next == out.set.nrows) {
