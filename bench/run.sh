@@ -310,12 +310,20 @@ bench_scale() {
 	"$B/tokq" --socket "$SOCK" --json status >"$T/status.json"
 
 	# Check latency with history: the first pass loads counters from the
-	# store; the second finds them in memory.
+	# store; the second, random users again, mostly does too.
 	log "bench: scale: check latency with history"
 	"$BENCH" --socket "$SOCK" --clients 1 --seconds "$SECS" --mix check --users "$users" \
 		--json >"$T/hist_check1.json"
 	"$BENCH" --socket "$SOCK" --clients 1 --seconds "$SECS" --mix check --users "$users" \
 		--json >"$T/hist_check2.json"
+	# Counters in memory: 5,000 of the users (each with its month of
+	# history) checked until all are loaded, then measured; random users
+	# among 100,000 are mostly first touches, as above.
+	local active=$((users < 5000 ? users : 5000))
+	"$BENCH" --socket "$SOCK" --clients 1 --seconds "$SECS" --mix check --users "$active" \
+		--json >/dev/null
+	"$BENCH" --socket "$SOCK" --clients 1 --seconds "$SECS" --mix check --users "$active" \
+		--json >"$T/hist_check_mem.json"
 	log "bench: scale: mixed load, 50 clients, every user"
 	"$BENCH" --socket "$SOCK" --clients 50 --seconds "$((SECS * 3))" --mix mixed \
 		--users "$users" --json >"$T/hist_mixed.json"
@@ -346,7 +354,7 @@ bench_scale() {
 	printf 'preload: %ss offline (tokq-preload: %s)\n' "$preload_s" "$(cat "$T/preload.json")"
 	printf 'database: %s\n' "$(jq -c '{events, users, db_bytes}' "$T/status.json")"
 	printf '%-52s %10s %9s %9s %9s\n' "check, 1 client" ops/s p50_us p99_us p999_us
-	for f in empty_check "hist_check1" "hist_check2"; do
+	for f in empty_check "hist_check1" "hist_check2" "hist_check_mem"; do
 		jq -r --arg n "$f" '[$n, .ops_per_s, .p50_us, .p99_us, .p999_us] | @tsv' "$T/$f.json" |
 			awk -F'\t' '{ printf "%-52s %10.0f %9.1f %9.1f %9.1f\n", $1, $2, $3, $4, $5 }'
 	done
@@ -358,11 +366,15 @@ bench_scale() {
 	e50=$(jq .p50_us "$T/empty_check.json"); h50=$(jq .p50_us "$T/hist_check2.json")
 	h99=$(jq .p99_us "$T/hist_check1.json")
 	printf '\n%-58s %12s %8s\n' figure measured target
-	printf '%-58s %12s %8s\n' "check p50 with history / empty db (warm counters)" "$(ratio "$h50" "$e50")" "<=1.2"
+	printf '%-58s %12s %8s\n' "check p50 with history / empty db (counters in memory)" \
+		"$(ratio "$(jq .p50_us "$T/hist_check_mem.json")" "$e50")" "<=1.2"
+	printf '%-58s %12s %8s\n' "check p99 us with history (counters in memory)" \
+		"$(jq .p99_us "$T/hist_check_mem.json")" "<250"
+	printf '%-58s %12s %8s\n' "check p50 with history / empty db (second pass)" "$(ratio "$h50" "$e50")" "<=1.2"
 	printf '%-58s %12s %8s\n' "check p50 with history / empty db (first touch)" \
 		"$(ratio "$(jq .p50_us "$T/hist_check1.json")" "$e50")" "<=1.2"
 	printf '%-58s %12s %8s\n' "check p99 us with history (first touch)" "$h99" "<250"
-	printf '%-58s %12s %8s\n' "check p99 us with history (warm)" "$(jq .p99_us "$T/hist_check2.json")" "<250"
+	printf '%-58s %12s %8s\n' "check p99 us with history (second pass)" "$(jq .p99_us "$T/hist_check2.json")" "<250"
 	printf '%-58s %12s %8s\n' "RSS MiB after the loads (peak)" "$((rss / 1024)) ($((hwm / 1024)))" "<256"
 	printf '%-58s %12s %8s\n' "cold start to first answer, ms (page cache dropped: $dropped)" "$cold_ms" "<200"
 	printf '%-58s %12s %8s\n' "p99 us during prune + rollover" "$(jq .p99_us "$T/maint.json")" "<5000"
