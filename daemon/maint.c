@@ -18,9 +18,10 @@
 #define MAINT_SOON_USEC		(10ULL * 1000)
 #define MAINT_BUDGET_USEC	2000
 /*
- * A step must fit in the budget on a cold 2.75 GB database too: at these
- * sizes each takes 0.5-1 ms there (20 users, 250 buckets and 100 events
- * took 4.3, 3.7 and 1.2 ms, and rounds of 9 ms made the p99 of requests).
+ * A step must fit in the budget on a cold database too: at these sizes
+ * each took 0.5-0.7 ms on average on one of 2M events, page cache dropped,
+ * where 20 users, 250 buckets and 100 events took 4.3, 3.7 and 1.2 ms and
+ * rounds of 9 ms made the p99 of requests.
  */
 #define PRUNE_STEP		50	/* raw events */
 #define BUCKET_STEP		50	/* bucket rows folded or dropped */
