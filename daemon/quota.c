@@ -33,7 +33,7 @@ struct counter {
 	struct counter	*older, *newer;	/* in the order of last use */
 	size_t		 charged;	/* bytes it counts in q.counter_bytes */
 	size_t		 klen;
-	char		 key[];		/* in q.counters */
+	char		 key[];		/* q.counters' key too (hmap_putn_ref) */
 };
 
 struct qhold {
@@ -204,11 +204,11 @@ lru_push(struct counter *c)
 	q.newest = c;
 }
 
-/* Count what c holds now: itself, its key (twice, with the map's copy), buckets. */
+/* Count what c holds now: itself with its key, its map slots, its buckets. */
 static void
 counter_charge(struct counter *c)
 {
-	size_t	 bytes = sizeof(*c) + 2 * (c->klen + 1) + 2 * sizeof(struct hmap_slot) +
+	size_t	 bytes = sizeof(*c) + c->klen + 1 + 2 * sizeof(struct hmap_slot) +
 	    c->cap * sizeof(struct bucket);
 
 	q.counter_bytes += bytes - c->charged;
@@ -417,7 +417,8 @@ counter_get(enum scope sc, const char *subject, const char *model)
 	lru_push(c);
 	counter_charge(c);
 	if (store_bucket_load(sc, subject, model, now() - q.horizon,
-	    counter_load_cb, c) < 0 || hmap_putn(&q.counters, key, klen, c) == -1) {
+	    counter_load_cb, c) < 0 ||
+	    hmap_putn_ref(&q.counters, c->key, klen, c) == -1) {
 		counter_free(c);
 		return NULL;
 	}

@@ -491,9 +491,8 @@ struct pend_block {
 struct pendset {
 	struct hmap	 buckets;	/* counter key -> struct pend */
 	struct hmap	 daily;		/* daily key -> struct dpend */
-	struct pend_row	*rows;
+	struct pend_row	*rows;		/* counters and daily rows */
 	size_t		 nrows, caprows;
-	size_t		 nbuckets;	/* buckets in them */
 	uint64_t	 first;		/* mono_usec of the oldest; 0: none */
 	int64_t		 min_day;	/* of its daily rows, INT64_MAX: none */
 	int64_t		 min_start;	/* of its buckets, INT64_MAX: none */
@@ -1690,7 +1689,7 @@ pend_flush_older(const char *what, int64_t day, int64_t start)
 static void
 pend_step(void)
 {
-	bool	 full = pend.nbuckets + pend.daily.len >= PEND_MAX;
+	bool	 full = pend.nrows >= PEND_MAX;
 	int	 rc = 0;
 
 	if (sp_depth > 0 || writable("commit") < 0)
@@ -1855,7 +1854,6 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 			p->cap *= 2;
 		}
 		p->b[p->n++] = (struct bucket){ b->start, b->span, 0, 0, 0 };
-		pend.nbuckets++;
 	}
 	if (undo_log(p, i, NULL, &(struct usage){ .total = b->tokens,
 	    .cost = b->cost, .requests = b->requests }) < 0)
@@ -1904,7 +1902,7 @@ store_bucket_load(enum scope sc, const char *subject, const char *model,
 	if ((klen = pend_key(key, sizeof(key), sc, subject, model)) == 0)
 		return rc;
 	for (s = 0; s < 2; s++) {
-		if (sets[s]->nbuckets == 0 ||
+		if (sets[s]->buckets.len == 0 ||
 		    (p = hmap_getn(&sets[s]->buckets, key, klen)) == NULL ||
 		    p->written)
 			continue;
