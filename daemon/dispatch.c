@@ -63,9 +63,9 @@ static const struct op ops[] = {
 		{ "usage_json", A_STR }, { "at", A_TIME, false, true } }, true },
 	/* touches no totals: as record, it may leave them pending */
 	{ "release", h_release, false, true, { { "hold", A_STR, true } }, true },
+	/* reads the user's totals with what waits in memory: no store_settle */
 	{ "usage", h_usage, false, false, {
-		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } },
-		false, true },
+		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
 	{ "status", h_status, false, false, { { NULL } }, false, true },
 	{ "limit_set", h_limit_set, true, true, { RULE_ARGS, { "limit", A_LIMIT, true } } },
 	{ "limit_rm", h_limit_rm, true, true, { RULE_ARGS } },

@@ -926,6 +926,102 @@ test_holds(void **state)
  * reads or rewrites: a month's archive, rows of a day before the month's
  * end; the fold and the drop of buckets, buckets starting before theirs.
  */
+static int
+names_cb(void *arg, const char *model)
+{
+	struct models	*m = arg;
+
+	snprintf(m->name[m->n++], sizeof(m->name[0]), "%s", model);
+	return 0;
+}
+
+/*
+ * A user's own totals (what `usage` reads) count the rows still in memory,
+ * pending or of a set going out in parts, each once, without writing them
+ * out: a usage request under load no longer holds everyone up.
+ */
+static void
+test_user_totals_read_pending(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 a = mkevent(T0 + 10, "u1", "g1", "gpt-4o", 10, 5, 100);
+	struct event	 b = mkevent(T0 + 20, "u1", "g1", "gpt-4o", 1, 1, 1);
+	struct event	 c = mkevent(T0 + DAY + 5, "u1", NULL, "claude", 2, 2, 2);
+	struct event	 d = mkevent(T0 + 30, "u10", "g1", "gpt-4o", 50, 50, 50);
+	struct event	 e[3] = {
+		mkevent(T0 + 40, "u1", "g2", "gpt-4o", 100, 0, 0),
+		mkevent(T0 + 50, "u1", "g3", "mistral", 200, 0, 0),
+		mkevent(T0 + 60, "u1", "g4", "claude", 300, 0, 0),
+	};
+	struct models	 m = { .n = 0 }, names = { .n = 0 };
+	struct usage	 u;
+	int		 i;
+
+	store_tune_parts(600ULL * 1000000, 256);	/* never due here */
+	assert_int_equal(store_begin(), 0);
+	add_event(&a);
+	commit();					/* a is in the table */
+	assert_int_equal(store_begin(), 0);
+	add_event(&b);
+	add_event(&c);
+	add_event(&d);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM daily"), 1);
+
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.total, 17);
+	assert_int_equal(u.cost, 101);
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + 2 * DAY, &u), 0);
+	assert_int_equal(u.requests, 3);
+	assert_int_equal(store_user_daily_totals("u1", T0 + DAY, T0 + 2 * DAY, &u), 0);
+	assert_int_equal(u.total, 4);
+	assert_int_equal(store_user_daily_totals("u10", 0, T0 * 2, &u), 0);
+	assert_int_equal(u.total, 100);
+
+	assert_int_equal(store_user_models_totals("u1", models_cb, &m), 0);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.name[0], "claude");
+	assert_int_equal(m.u[0].total, 4);
+	assert_string_equal(m.name[1], "gpt-4o");
+	assert_int_equal(m.u[1].requests, 2);
+	assert_int_equal(m.u[1].total, 17);
+	/* The models of the day holding since, and after: claude only. */
+	assert_int_equal(store_user_models_since("u1", T0 + DAY + 3600, names_cb,
+	    &names), 0);
+	assert_int_equal(names.n, 1);
+	assert_string_equal(names.name[0], "claude");
+	/* Nothing was written to read them. */
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM daily"), 1);
+
+	/* A set going out a row per commit: the rows written and those not. */
+	commit();
+	store_tune_parts(0, 1);
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 3; i++)
+		add_event(&e[i]);
+	assert_int_equal(store_commit(), 0);		/* one row of three */
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM daily"
+	    " WHERE guild IN ('g2', 'g3', 'g4')"), 1);
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
+	assert_int_equal(u.requests, 5);
+	assert_int_equal(u.total, 617);
+	m.n = 0;
+	assert_int_equal(store_user_models_totals("u1", models_cb, &m), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.name[0], "claude");
+	assert_int_equal(m.u[0].total, 304);
+	assert_string_equal(m.name[1], "gpt-4o");
+	assert_int_equal(m.u[1].total, 117);
+	assert_string_equal(m.name[2], "mistral");
+	assert_int_equal(m.u[2].total, 200);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);		/* two of three */
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
+	assert_int_equal(u.total, 617);
+	store_tune_parts(1000000, 256);
+}
+
 static void
 test_maintenance_leaves_present_totals_pending(void **state)
 {
@@ -1102,6 +1198,7 @@ main(void)
 		T(test_open_creates_directory_and_reopen_keeps_data),
 		T(test_events_and_totals),
 		T(test_user_models_totals),
+		T(test_user_totals_read_pending),
 		T(test_rollback_leaves_nothing),
 		T(test_write_outside_transaction_refused),
 		T(test_commit_failure_rolls_back),
