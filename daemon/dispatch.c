@@ -66,7 +66,8 @@ static const struct op ops[] = {
 	/* reads the user's totals with what waits in memory: no store_settle */
 	{ "usage", h_usage, false, false, {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
-	{ "status", h_status, false, false, { { NULL } }, false, true },
+	/* counts from meta and the rows waiting: no store_settle */
+	{ "status", h_status, false, false, { { NULL } } },
 	{ "limit_set", h_limit_set, true, true, { RULE_ARGS, { "limit", A_LIMIT, true } } },
 	{ "limit_rm", h_limit_rm, true, true, { RULE_ARGS } },
 	{ "limit_list", h_limit_list, true, false, { { "selector", A_STR }, { "subject", A_ID } } },

@@ -128,7 +128,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -155,7 +155,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	    " ALTER TABLE buckets DROP COLUMN thru; PRAGMA user_version = 1");
 	assert_int_equal(store_open(f->path), 0);
 	store_close();
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM"
 	    " pragma_table_info('buckets') WHERE name = 'thru'"), 1);
 }
@@ -1022,6 +1022,73 @@ test_user_totals_read_pending(void **state)
 	store_tune_parts(1000000, 256);
 }
 
+/*
+ * status's counts of events and users come from meta, kept up as daily
+ * rows are written, and from the rows not yet written: the same as a scan
+ * of the daily totals once all are written, and no scan to give them.
+ */
+static void
+test_counts_kept_in_meta(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 e[] = {
+		mkevent(T0 + 10, "u1", "g1", "m", 1, 1, 1),
+		mkevent(T0 + DAY, "u1", "g2", "m", 1, 1, 1),	/* a row more, same user */
+		mkevent(T0 + 20, "u10", NULL, "m", 1, 1, 1),	/* u1 is its prefix */
+		mkevent(T0 + 30, "u2", NULL, "m", 1, 1, 1),
+		mkevent(T0 + 40, "u1", "g1", "m", 1, 1, 1),	/* pending, written user */
+		mkevent(T0 + 50, "u3", NULL, "m", 1, 1, 1),	/* pending, new user */
+		mkevent(T0 + 60, "u3", "g9", "x", 1, 1, 1),
+	};
+	int64_t		 events, users;
+	size_t		 i;
+
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 0);
+	assert_int_equal(users, 0);
+	store_tune_parts(600ULL * 1000000, 256);	/* never due here */
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 4; i++)
+		add_event(&e[i]);
+	commit();
+	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
+	    " WHERE name = 'daily_requests'"), 4);
+	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
+	    " WHERE name = 'daily_users'"), 3);
+	assert_int_equal(store_begin(), 0);
+	for (; i < 7; i++)
+		add_event(&e[i]);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 7);
+	assert_int_equal(users, 4);
+
+	/* Written a row per commit, then all: the same counts throughout. */
+	store_tune_parts(0, 1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 7);
+	assert_int_equal(users, 4);
+	commit();
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 7);
+	assert_int_equal(users, 4);
+	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
+	    " WHERE name = 'daily_users'"), side_int(f->path,
+	    "SELECT COUNT(DISTINCT user) FROM daily"));
+	store_tune_parts(1000000, 256);
+
+	/* A database of version 4 gets its counts from the table. */
+	store_close();
+	side_exec(f->path, "DELETE FROM meta WHERE name LIKE 'daily_%';"
+	    " PRAGMA user_version = 4");
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 7);
+	assert_int_equal(users, 4);
+}
+
 static void
 test_maintenance_leaves_present_totals_pending(void **state)
 {
@@ -1199,6 +1266,7 @@ main(void)
 		T(test_events_and_totals),
 		T(test_user_models_totals),
 		T(test_user_totals_read_pending),
+		T(test_counts_kept_in_meta),
 		T(test_rollback_leaves_nothing),
 		T(test_write_outside_transaction_refused),
 		T(test_commit_failure_rolls_back),
