@@ -53,8 +53,19 @@ rollover(int64_t t)
 			return rc;
 		return store_meta_set("last_rollover", t);
 	}
-	if (last >= month)
+	if (last == month)
 		return 0;
+	/*
+	 * The clock went back before the month the archive stands at (the
+	 * test clock set back, or the system's): archive again from the
+	 * month it is now, as it would have from a start at this time.  An
+	 * archive replaces what one before it wrote, so one done again
+	 * changes nothing it should not.
+	 */
+	if (last > month) {
+		m.month = 0;
+		return store_meta_set("rollover_month", month);
+	}
 	if (m.month != last) {
 		m.month = last;
 		m.cursor[0] = '\0';
