@@ -712,9 +712,9 @@ count_models(void *arg, const char *model, const struct usage *u)
 
 /*
  * The user's usage in the 30 days before t: the whole days from the daily
- * totals (kept forever), the part of the first day from the raw events.
- * With retention_days below 30 those may be pruned: that part then counts
- * nothing rather than the whole day.
+ * totals (kept forever), the part of the first day from the user's hours
+ * (kept 30 days and an hour at least).  The hour that holds t - 30d counts
+ * whole, as a 30d rule counts it: up to an hour late, never early.
  */
 static int
 usage_30d(const char *user, int64_t t, struct usage *u)
@@ -726,7 +726,7 @@ usage_30d(const char *user, int64_t t, struct usage *u)
 	if (day < from)
 		day += 86400;
 	if ((rc = store_user_daily_totals(user, day, INT64_MAX / 2, u)) < 0 ||
-	    (rc = store_user_events_totals(user, from, day, &part)) < 0)
+	    (rc = store_user_hours_totals(user, from, day, &part)) < 0)
 		return rc;
 	usage_add(u, &part);
 	return 0;

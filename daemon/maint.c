@@ -107,16 +107,27 @@ compact(int64_t t)
 	return store_meta_set("last_compact", t);
 }
 
-/* One step of pruning raw events: 1 more, 0 done, or < 0. */
+/*
+ * One step of pruning raw events, then the users' hours (kept as long as
+ * the events, and at least the 30 days and an hour `usage` reads): 1
+ * more, 0 done, or < 0.
+ */
 static int
 prune(int64_t t)
 {
+	int64_t	 keep = quota_retention();
 	int	 n, rc;
 
-	if ((n = store_events_prune(t - quota_retention(), PRUNE_STEP)) < 0)
+	if ((n = store_events_prune(t - keep, PRUNE_STEP)) < 0)
 		return n;
 	if (n > 0)
 		log_debug("prune: %d raw events", n);
+	if (n == PRUNE_STEP)
+		return 1;
+	if (keep < 30 * 86400)
+		keep = 30 * 86400;
+	if ((n = store_hourly_prune(t - keep - 3600, PRUNE_STEP)) < 0)
+		return n;
 	if (n == PRUNE_STEP)
 		return 1;
 	if ((rc = store_meta_set("last_prune", t)) < 0 ||

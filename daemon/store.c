@@ -14,8 +14,9 @@
  * batch is marked failed: later writes and the commit return -TOKQ_E_TEMP,
  * so nothing of it is acknowledged.
  *
- * The raw events are the record: the daily totals and the quota buckets
- * derived from them are written behind (see "Totals written behind").
+ * The raw events are the record: the daily totals, the users' hours and
+ * the quota buckets derived from them are written behind (see "Totals
+ * written behind").
  *
  * Schema changes are steps in migrations[]; PRAGMA user_version counts the
  * steps applied.  Append, never edit.
@@ -33,6 +34,14 @@
 #include "tokqd.h"
 
 #define DAY	86400
+
+#define USAGE_COLS \
+	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
+#define USAGE_SUMS \
+	"COALESCE(SUM(requests), 0), COALESCE(SUM(prompt), 0)," \
+	" COALESCE(SUM(completion), 0), COALESCE(SUM(total), 0)," \
+	" COALESCE(SUM(cached), 0), COALESCE(SUM(cache_write), 0)," \
+	" COALESCE(SUM(reasoning), 0), COALESCE(SUM(cost), 0)"
 
 /*
  * Version n of the schema is migrations[0..n-1] applied in order.  Times
@@ -126,6 +135,29 @@ static const char *const migrations[] = {
 	"  SELECT 'daily_requests', COALESCE(SUM(requests), 0) FROM daily;"
 	"INSERT OR REPLACE INTO meta(name, val)"
 	"  SELECT 'daily_users', COUNT(DISTINCT user) FROM daily;",
+	/*
+	 * 6: a record no longer writes events_user_at, an index entry at a
+	 * random page per event (mixed load +25-35 %, and a prune that
+	 * deletes only pages in time order).  What read it reads `hourly`
+	 * instead, a user's sums per UTC hour written behind as the daily
+	 * totals are, in (hour, user) order: appended, and pruned from the
+	 * front.  first and last bound the ids of the user's events of the
+	 * hour.  The events past 'totals_through' are replayed at start.
+	 */
+	"CREATE TABLE hourly ("
+	"  hour INTEGER NOT NULL, user TEXT NOT NULL,"
+	"  requests INTEGER NOT NULL, prompt INTEGER NOT NULL,"
+	"  completion INTEGER NOT NULL, total INTEGER NOT NULL,"
+	"  cached INTEGER NOT NULL, cache_write INTEGER NOT NULL,"
+	"  reasoning INTEGER NOT NULL, cost INTEGER NOT NULL,"
+	"  first INTEGER NOT NULL, last INTEGER NOT NULL,"
+	"  thru INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (hour, user)) WITHOUT ROWID;"
+	"INSERT INTO hourly(hour, user, " USAGE_COLS ", first, last)"
+	"  SELECT at - ((at % 3600) + 3600) % 3600, user, " USAGE_SUMS ","
+	"  MIN(id), MAX(id) FROM events WHERE id <= COALESCE((SELECT val"
+	"  FROM meta WHERE name = 'totals_through'), 0) GROUP BY 1, 2;"
+	"DROP INDEX IF EXISTS events_user_at;",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -134,13 +166,6 @@ static const char *const migrations[] = {
 	" WHERE span = 60 AND start < ?1" \
 	" ORDER BY span, start LIMIT ?2"
 
-#define USAGE_COLS \
-	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
-#define USAGE_SUMS \
-	"COALESCE(SUM(requests), 0), COALESCE(SUM(prompt), 0)," \
-	" COALESCE(SUM(completion), 0), COALESCE(SUM(total), 0)," \
-	" COALESCE(SUM(cached), 0), COALESCE(SUM(cache_write), 0)," \
-	" COALESCE(SUM(reasoning), 0), COALESCE(SUM(cost), 0)"
 /*
  * The admin views read the daily totals of the days [?1, ?2), of guild ?3
  * or of every guild when ?3 is NULL; the groupings list the largest total
@@ -156,22 +181,24 @@ static const char *const migrations[] = {
 /*
  * Pages of raw events in (at, id) order: ?1 user and ?2 guild (NULL: any),
  * after (or, newest first, before) the cursor (?3 at, ?4 id), at in
- * [?5, ?6), at most ?7 rows.  The _USER forms name the column with = as
- * well, so that SQLite walks events_user_at instead of filtering all of
- * events_at; a guild alone is a filter on events_at (no index: see
- * migration 3).
+ * [?5, ?6), at most ?7 rows.  Without a user they walk events_at; a
+ * user's are read an hour at a time, by the ids [?8, ?9] that the user's
+ * row in `hourly` bounds (the _IDS forms), as no index leads with user
+ * (migration 6).
  */
-#define EVENT_COLS \
+#define EVENT_SELECT \
 	"SELECT id, at, user, guild, channel, model, service, kind, session," \
-	" call, meta, " USAGE_COLS " FROM events WHERE "
+	" call, meta, " USAGE_COLS " FROM events"
+#define EVENT_COLS	EVENT_SELECT " WHERE "
 #define EVENT_FILTER \
 	"(?1 IS NULL OR user = ?1) AND (?2 IS NULL OR guild = ?2)" \
 	" AND at >= ?5 AND at < ?6"
-#define EVENTS_ASC(pre) \
-	EVENT_COLS pre EVENT_FILTER " AND (at, id) > (?3, ?4)" \
+#define EVENTS_IDS	" NOT INDEXED WHERE id >= ?8 AND id <= ?9 AND "
+#define EVENTS_ASC(from) \
+	EVENT_SELECT from EVENT_FILTER " AND (at, id) > (?3, ?4)" \
 	" ORDER BY at, id LIMIT ?7"
-#define EVENTS_DESC(pre) \
-	EVENT_COLS pre EVENT_FILTER " AND (at, id) < (?3, ?4)" \
+#define EVENTS_DESC(from) \
+	EVENT_SELECT from EVENT_FILTER " AND (at, id) < (?3, ?4)" \
 	" ORDER BY at DESC, id DESC LIMIT ?7"
 
 #define USAGE_ADD \
@@ -225,7 +252,10 @@ enum stmt_id {
 	S_HOLD_PUT,
 	S_HOLD_DEL,
 	S_HOLD_LOAD,
-	S_USER_EVENTS_TOTALS,
+	S_HOURLY_ADD,
+	S_HOURLY_THRU,
+	S_HOURLY_GET,
+	S_HOURLY_PRUNE,
 	S_USER_DAILY_TOTALS,
 	S_USER_MODELS_TOTALS,
 	S_META_ADD,
@@ -243,9 +273,11 @@ enum stmt_id {
 	S_VIEW_USER_ALL,
 	S_USER_MODELS_SINCE,
 	S_EVENTS_ASC,
-	S_EVENTS_ASC_USER,
+	S_EVENTS_IDS_ASC,
 	S_EVENTS_DESC,
-	S_EVENTS_DESC_USER,
+	S_EVENTS_IDS_DESC,
+	S_EVENTS_MIN_AT,
+	S_USER_DAYS,
 	S_MAX
 };
 
@@ -367,9 +399,21 @@ static const struct {
 	{ S_HOLD_LOAD,
 	    "SELECT id, created, expires, user, guild, model, tokens, cost"
 	    " FROM holds ORDER BY created, id" },
-	{ S_USER_EVENTS_TOTALS,
-	    "SELECT " USAGE_SUMS " FROM events WHERE user = ?1 AND at >= ?2"
-	    " AND at < ?3" },
+	{ S_HOURLY_ADD,
+	    "INSERT INTO hourly(hour, user, " USAGE_COLS ", first, last, thru)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	    " ON CONFLICT(hour, user) DO UPDATE SET " USAGE_ADD ","
+	    " first = MIN(first, excluded.first), last = MAX(last, excluded.last),"
+	    " thru = excluded.thru" },
+	{ S_HOURLY_THRU,
+	    "SELECT thru FROM hourly WHERE hour = ?1 AND user = ?2" },
+	{ S_HOURLY_GET,
+	    "SELECT " USAGE_COLS ", first, last FROM hourly"
+	    " WHERE hour = ?1 AND user = ?2" },
+	/* Up to ?2 rows of the hours before ?1, oldest first. */
+	{ S_HOURLY_PRUNE,
+	    "DELETE FROM hourly WHERE (hour, user) IN (SELECT hour, user"
+	    " FROM hourly WHERE hour < ?1 ORDER BY hour LIMIT ?2)" },
 	{ S_USER_DAILY_TOTALS,
 	    "SELECT " USAGE_SUMS " FROM daily WHERE user = ?1 AND day >= ?2"
 	    " AND day < ?3" },
@@ -413,10 +457,14 @@ static const struct {
 	{ S_USER_MODELS_SINCE,
 	    "SELECT DISTINCT model FROM daily WHERE user = ?1 AND day >= ?2"
 	    " AND model <> '' ORDER BY model" },
-	{ S_EVENTS_ASC,		EVENTS_ASC("") },
-	{ S_EVENTS_ASC_USER,	EVENTS_ASC("user = ?1 AND ") },
-	{ S_EVENTS_DESC,	EVENTS_DESC("") },
-	{ S_EVENTS_DESC_USER,	EVENTS_DESC("user = ?1 AND ") },
+	{ S_EVENTS_ASC,		EVENTS_ASC(" WHERE ") },
+	{ S_EVENTS_IDS_ASC,	EVENTS_ASC(EVENTS_IDS) },
+	{ S_EVENTS_DESC,	EVENTS_DESC(" WHERE ") },
+	{ S_EVENTS_IDS_DESC,	EVENTS_DESC(EVENTS_IDS) },
+	{ S_EVENTS_MIN_AT,	"SELECT MIN(at) FROM events" },
+	{ S_USER_DAYS,
+	    "SELECT DISTINCT day FROM daily INDEXED BY daily_user_day"
+	    " WHERE user = ?1 AND day >= ?2 AND day < ?3 ORDER BY day" },
 };
 
 static sqlite3		*db;
@@ -426,12 +474,12 @@ static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
 
 /*
  * Totals written behind.  A record writes its raw event at once; what it
- * adds to the daily totals and to the quota buckets waits in memory,
- * added up per row, and goes out about a second later (PEND_USEC), or
- * once PEND_MAX rows wait, in key order.  A record touches a dozen b-tree
- * pages when it writes them itself: an event, a daily row and six buckets
- * with their indexes, each page copied whole into the WAL; written
- * behind, a second's records share the pages.
+ * adds to the daily totals, to its user's hour and to the quota buckets
+ * waits in memory, added up per row, and goes out about a second later
+ * (PEND_USEC), or once PEND_MAX rows wait, in key order.  A record touches
+ * a dozen b-tree pages when it writes them itself: an event, a daily row,
+ * an hour and six buckets with their indexes, each page copied whole into
+ * the WAL; written behind, a second's records share the pages.
  *
  * In parts.  Under load a second's rows are ~25,000, and written in one
  * commit they stalled every request for 75-125 ms.  So when they are due
@@ -454,7 +502,8 @@ static bool		 tx_failed;	/* SQLite rolled the batch back by itself */
  *
  * Readers of the tables see the pending amounts: store_bucket_load adds
  * those not yet written to what it reads, and so do a user's own totals
- * (store_user_*: `usage`); the other daily totals' readers (stats and
+ * and hours (store_user_*: `usage`, and a user's events, which are found
+ * by the user's hours); the other daily totals' readers (stats and
  * reports) call store_settle() first (dispatch does, for them),
  * and so does every other write (store_mark) and maintenance before it
  * reads or rewrites totals or prunes events: they write all that waits.
@@ -477,17 +526,24 @@ struct dpend {
 	int64_t		 day;
 	struct usage	 u;
 };
+struct hpend {				/* a user's hour: key hour, user */
+	int64_t		 hour;
+	struct usage	 u;
+	int64_t		 first, last;	/* event ids; an undone one may stay */
+	bool		 written;	/* of the set going out: in the table */
+};
 /*
  * A pending row: its key (fields NUL apart) and its amounts, and for the
- * sort, whether it is a daily row (those go first) and the key's first
- * bytes as big-endian numbers (zeros past its end).
+ * sort, its kind (daily rows go first, then hourly, then counters) and
+ * the key's first bytes as big-endian numbers (zeros past its end).
  */
 #define ROW_PREFIX	3
+enum row_kind { ROW_DAILY, ROW_HOURLY, ROW_COUNTER };
 struct pend_row {
 	const char	*key;
 	void		*val;
 	uint64_t	 pfx[ROW_PREFIX];
-	bool		 daily;
+	enum row_kind	 kind;
 };
 /*
  * Rows waiting: the counters' buckets and the daily totals, and a list of
@@ -505,7 +561,8 @@ struct pend_block {
 struct pendset {
 	struct hmap	 buckets;	/* counter key -> struct pend */
 	struct hmap	 daily;		/* daily key -> struct dpend */
-	struct pend_row	*rows;		/* counters and daily rows */
+	struct hmap	 hourly;	/* hourly key -> struct hpend */
+	struct pend_row	*rows;		/* of all three */
 	size_t		 nrows, caprows;
 	uint64_t	 first;		/* mono_usec of the oldest; 0: none */
 	int64_t		 min_day;	/* of its daily rows, INT64_MAX: none */
@@ -523,7 +580,7 @@ struct pend_undo {
 static void	pend_undo(size_t);
 static int	pend_flush(const char *);
 static void	pend_step(void);
-static int	daily_pend(const struct event *);
+static int	totals_pend(const struct event *);
 static void	usage_sub(struct usage *, const struct usage *);
 static bool	usage_empty(const struct usage *);
 static void	pend_clear(void);
@@ -532,8 +589,8 @@ static size_t		 part_min = FLUSH_MIN;
 static struct pendset	 pend;		/* records add to it */
 static struct {
 	bool		 open;		/* a set is going out */
-	struct pendset	 set;		/* rows: daily, then counters, each
-					   in key order */
+	struct pendset	 set;		/* rows: daily, hourly, then counters,
+					   each in key order */
 	size_t		 next;		/* the first row not written */
 	int64_t		 through;	/* its last event id */
 } out;
@@ -1189,7 +1246,7 @@ store_event_add(struct event *ev)
 	if ((rc = run(st, "event_add")) < 0)
 		return sp_end(rc, "event_add");
 	ev->id = next_id++;
-	rc = daily_pend(ev);
+	rc = totals_pend(ev);
 	return sp_end(rc < 0 ? rc : 0, "event_add");
 }
 
@@ -1320,19 +1377,27 @@ pend_key(char *key, size_t size, enum scope sc, const char *subject,
  * row (struct dpend) keeps the day as a number too.
  */
 #define DAILY_FIELDS	6
-static size_t
-daily_key(char *key, size_t size, int64_t day, const struct event *ev)
+#define TIME_KEY	17		/* a time's 16 hex digits and NUL */
+static void
+time_key(char *key, int64_t t)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	uint64_t		 d = (uint64_t)day ^ (1ULL << 63);
-	size_t			 len = 17;
+	uint64_t		 d = (uint64_t)t ^ (1ULL << 63);
 	int			 i;
 
-	if (size < len)
-		return 0;
 	for (i = 15; i >= 0; i--, d >>= 4)
 		key[i] = hex[d & 0xf];
 	key[16] = '\0';
+}
+
+static size_t
+daily_key(char *key, size_t size, int64_t day, const struct event *ev)
+{
+	size_t			 len = TIME_KEY;
+
+	if (size < len)
+		return 0;
+	time_key(key, day);
 	if (!key_cat(key, size, &len, ev->user) ||
 	    !key_cat(key, size, &len, ev->guild) ||
 	    !key_cat(key, size, &len, ev->model) ||
@@ -1340,6 +1405,30 @@ daily_key(char *key, size_t size, int64_t day, const struct event *ev)
 	    !key_cat(key, size, &len, ev->kind))
 		return 0;
 	return len - 1;
+}
+
+/*
+ * The pending-map key of a user's hour: the hour as a daily key has its
+ * day, then the user; (hour, user) is the order of the table's key.
+ */
+static size_t
+hourly_key(char *key, size_t size, int64_t hour, const char *user)
+{
+	size_t	 len = TIME_KEY;
+
+	if (size < len)
+		return 0;
+	time_key(key, hour);
+	if (!key_cat(key, size, &len, user))
+		return 0;
+	return len - 1;
+}
+
+/* The hour that holds t. */
+static int64_t
+hour_of(int64_t t)
+{
+	return t - ((t % 3600) + 3600) % 3600;
 }
 
 /*
@@ -1390,8 +1479,8 @@ pend_alloc(struct pendset *ps, size_t n)
  * out of memory.
  */
 static void *
-pend_row_new(struct pendset *ps, bool daily, const char *key, size_t klen,
-    size_t vsize)
+pend_row_new(struct pendset *ps, enum row_kind kind, const char *key,
+    size_t klen, size_t vsize)
 {
 	struct pend_row	*r;
 	char		*val, *k;
@@ -1410,11 +1499,12 @@ pend_row_new(struct pendset *ps, bool daily, const char *key, size_t klen,
 	k = val + vsize;
 	memcpy(k, key, klen);
 	k[klen] = '\0';
-	if (hmap_putn_ref(daily ? &ps->daily : &ps->buckets, k, klen, val) == -1)
+	if (hmap_putn_ref(kind == ROW_DAILY ? &ps->daily : kind == ROW_HOURLY ?
+	    &ps->hourly : &ps->buckets, k, klen, val) == -1)
 		return NULL;
 	r = &ps->rows[ps->nrows++];
-	*r = (struct pend_row){ k, val, { 0 }, daily };
-	row_prefix(r, daily ? DAILY_FIELDS : 2);
+	*r = (struct pend_row){ k, val, { 0 }, kind };
+	row_prefix(r, kind == ROW_DAILY ? DAILY_FIELDS : 2);
 	return val;
 }
 
@@ -1432,6 +1522,7 @@ pendset_clear(struct pendset *ps)
 
 	hmap_clear(&ps->buckets, NULL);
 	hmap_clear(&ps->daily, NULL);
+	hmap_clear(&ps->hourly, NULL);
 	while ((b = ps->blocks) != NULL) {
 		ps->blocks = b->next;
 		free(b);
@@ -1503,21 +1594,26 @@ pend_started(void)
 		pend.first = mono_usec();
 }
 
-/* Add the event's amounts to the pending row of its UTC day. */
+/*
+ * Add the event's amounts to the pending rows of its UTC day (with its
+ * guild, model, service and kind) and of its user's hour.
+ */
 static int
-daily_pend(const struct event *ev)
+totals_pend(const struct event *ev)
 {
 	char		 key[6 * TOKQ_ID_MAX + 64];
 	int64_t		 day = tokq_period_start(TOKQ_W_DAY, ev->at);
+	int64_t		 hour = hour_of(ev->at);
 	size_t		 klen;
 	struct dpend	*d;
+	struct hpend	*h;
 
 	if ((klen = daily_key(key, sizeof(key), day, ev)) == 0) {
 		log_warnx("store: daily key too long");
 		return -TOKQ_E_INTERNAL;
 	}
 	if ((d = hmap_getn(&pend.daily, key, klen)) == NULL) {
-		if ((d = pend_row_new(&pend, true, key, klen, sizeof(*d))) == NULL)
+		if ((d = pend_row_new(&pend, ROW_DAILY, key, klen, sizeof(*d))) == NULL)
 			return -TOKQ_E_INTERNAL;
 		d->day = day;
 		if (day < pend.min_day)
@@ -1526,6 +1622,21 @@ daily_pend(const struct event *ev)
 	if (undo_log(NULL, 0, &d->u, &ev->u) < 0)
 		return -TOKQ_E_INTERNAL;
 	usage_add(&d->u, &ev->u);
+
+	klen = hourly_key(key, sizeof(key), hour, ev->user);
+	if ((h = hmap_getn(&pend.hourly, key, klen)) == NULL) {
+		if ((h = pend_row_new(&pend, ROW_HOURLY, key, klen, sizeof(*h))) == NULL)
+			return -TOKQ_E_INTERNAL;
+		h->hour = hour;
+		h->first = h->last = ev->id;
+	}
+	if (undo_log(NULL, 0, &h->u, &ev->u) < 0)
+		return -TOKQ_E_INTERNAL;
+	usage_add(&h->u, &ev->u);
+	if (ev->id < h->first)
+		h->first = ev->id;
+	if (ev->id > h->last)
+		h->last = ev->id;
 	pend_started();
 	return 0;
 }
@@ -1549,8 +1660,8 @@ row_cmp(const void *a, const void *b)
 	const char		*ka = ra->key, *kb = rb->key;
 	int			 c, i;
 
-	if (ra->daily != rb->daily)
-		return ra->daily ? -1 : 1;
+	if (ra->kind != rb->kind)
+		return ra->kind < rb->kind ? -1 : 1;
 	for (i = 0; i < ROW_PREFIX; i++)
 		if (ra->pfx[i] != rb->pfx[i])
 			return ra->pfx[i] < rb->pfx[i] ? -1 : 1;
@@ -1563,7 +1674,7 @@ row_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The set's rows in the order they are written: daily, then counters, each by key. */
+/* The set's rows in the order they are written: by kind, then by key. */
 static void
 pendset_sort(struct pendset *ps)
 {
@@ -1576,7 +1687,7 @@ static void
 bind_daily(sqlite3_stmt *st, const struct pend_row *r)
 {
 	const struct dpend	*d = r->val;
-	const char		*f = r->key + 17;
+	const char		*f = r->key + TIME_KEY;
 	int			 i;
 
 	sqlite3_bind_int64(st, 1, d->day);
@@ -1608,7 +1719,7 @@ daily_write(const struct pend_row *r, int64_t *requests, int64_t *users)
 {
 	sqlite3_stmt		*st = stmt(S_DAILY_ADD);
 	const struct dpend	*d = r->val;
-	const char		*user = r->key + 17;
+	const char		*user = r->key + TIME_KEY;
 	int			 rc;
 
 	if (usage_empty(&d->u))
@@ -1625,6 +1736,27 @@ daily_write(const struct pend_row *r, int64_t *requests, int64_t *users)
 	bind_usage(st, 7, &d->u);
 	sqlite3_bind_int64(st, 15, out.through);
 	rc = run(st, "daily_add");
+	return rc < 0 ? rc : 0;
+}
+
+/* Write a user's hour. */
+static int
+hourly_write(const struct pend_row *r)
+{
+	sqlite3_stmt	*st = stmt(S_HOURLY_ADD);
+	struct hpend	*h = r->val;
+	int		 rc;
+
+	h->written = true;
+	if (usage_empty(&h->u))
+		return 0;
+	sqlite3_bind_int64(st, 1, h->hour);
+	bind_key(st, 2, r->key + TIME_KEY);
+	bind_usage(st, 3, &h->u);
+	sqlite3_bind_int64(st, 11, h->first);
+	sqlite3_bind_int64(st, 12, h->last);
+	sqlite3_bind_int64(st, 13, out.through);
+	rc = run(st, "hourly_add");
 	return rc < 0 ? rc : 0;
 }
 
@@ -1690,10 +1822,12 @@ out_write(bool all)
 		end = out.next + step;
 	if (out.next == 0 && end < out.set.nrows)
 		rc = store_meta_set("flushing_through", out.through);
-	for (; out.next < end && rc == 0; out.next++)
-		rc = out.set.rows[out.next].daily ?
-		    daily_write(&out.set.rows[out.next], &requests, &users) :
-		    pend_write(&out.set.rows[out.next]);
+	for (; out.next < end && rc == 0; out.next++) {
+		const struct pend_row	*r = &out.set.rows[out.next];
+
+		rc = r->kind == ROW_DAILY ? daily_write(r, &requests, &users) :
+		    r->kind == ROW_HOURLY ? hourly_write(r) : pend_write(r);
+	}
 	if (rc == 0 && requests != 0)
 		rc = meta_add("daily_requests", requests);
 	if (rc == 0 && users != 0)
@@ -1823,13 +1957,23 @@ pend_unwritten(int64_t through)
 	for (i = 0; i < pend.nrows && rc >= 0; i++) {
 		struct pend_row	*r = &pend.rows[i];
 		struct pend	*p = r->val;
+		sqlite3_stmt	*st;
 		const char	*subject, *model;
 		enum scope	 sc;
 
-		if (r->daily) {
+		if (r->kind == ROW_DAILY) {
 			bind_daily(stmt(S_DAILY_THRU), r);
 			if ((rc = thru_is(stmt(S_DAILY_THRU), through)) == 1)
 				memset(&((struct dpend *)r->val)->u, 0,
+				    sizeof(struct usage));
+			continue;
+		}
+		if (r->kind == ROW_HOURLY) {
+			st = stmt(S_HOURLY_THRU);
+			sqlite3_bind_int64(st, 1, ((struct hpend *)r->val)->hour);
+			bind_key(st, 2, r->key + TIME_KEY);
+			if ((rc = thru_is(st, through)) == 1)
+				memset(&((struct hpend *)r->val)->u, 0,
 				    sizeof(struct usage));
 			continue;
 		}
@@ -1875,7 +2019,7 @@ store_replay(int (*cb)(void *, const struct event *), void *arg)
 				break;
 			parted = false;
 		}
-		if ((cbrc = daily_pend(&ev)) < 0 || (cbrc = cb(arg, &ev)) != 0)
+		if ((cbrc = totals_pend(&ev)) < 0 || (cbrc = cb(arg, &ev)) != 0)
 			break;
 		n++;
 	}
@@ -1900,7 +2044,7 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 	if ((klen = pend_key(key, sizeof(key), sc, subject, model)) == 0)
 		return bucket_upsert(sc, subject, model, b, 0);
 	if ((p = hmap_getn(&pend.buckets, key, klen)) == NULL) {
-		if ((p = pend_row_new(&pend, false, key, klen, sizeof(*p))) == NULL)
+		if ((p = pend_row_new(&pend, ROW_COUNTER, key, klen, sizeof(*p))) == NULL)
 			return -TOKQ_E_INTERNAL;
 		p->b = p->in;
 		p->cap = PEND_INLINE;
@@ -2329,17 +2473,73 @@ sums(sqlite3_stmt *st, int col, struct usage *u, const char *what)
 	return rc < 0 ? rc : 0;
 }
 
-/* The sums of the user's raw events in [since, until). */
+/*
+ * The sums of user's hour that starts at `hour`, from the table and what
+ * waits in memory, and the ids that bound its events (first INT64_MAX,
+ * last INT64_MIN when none).  Returns 1 when the user has the hour, 0
+ * when not, or a negative code.
+ */
+static int
+hourly_get(int64_t hour, const char *user, struct usage *u, int64_t *first,
+    int64_t *last)
+{
+	const struct pendset	*sets[] = { &out.set, &pend };
+	sqlite3_stmt		*st = stmt(S_HOURLY_GET);
+	char			 key[TOKQ_ID_MAX + 64];
+	const struct hpend	*h;
+	size_t			 klen, s;
+	int			 found;
+
+	memset(u, 0, sizeof(*u));
+	*first = INT64_MAX;
+	*last = INT64_MIN;
+	sqlite3_bind_int64(st, 1, hour);
+	bind_key(st, 2, user);
+	if ((found = row(st, "hourly_get")) < 0)
+		return found;
+	if (found == 1) {
+		column_usage(st, 0, u);
+		*first = sqlite3_column_int64(st, 8);
+		*last = sqlite3_column_int64(st, 9);
+		stmt_done(st);
+	}
+	if ((klen = hourly_key(key, sizeof(key), hour, user)) == 0)
+		return found;
+	for (s = 0; s < 2; s++) {
+		if (sets[s]->hourly.len == 0 ||
+		    (h = hmap_getn(&sets[s]->hourly, key, klen)) == NULL ||
+		    h->written)
+			continue;
+		usage_add(u, &h->u);
+		if (h->first < *first)
+			*first = h->first;
+		if (h->last > *last)
+			*last = h->last;
+		found = 1;
+	}
+	return found;
+}
+
+/*
+ * The sums of the user's usage in the hours that overlap [since, until),
+ * whole: one look-up an hour, for a range of a day or so (`usage` asks
+ * for the first day of its 30 days).
+ */
 int
-store_user_events_totals(const char *user, int64_t since, int64_t until,
+store_user_hours_totals(const char *user, int64_t since, int64_t until,
     struct usage *u)
 {
-	sqlite3_stmt	*st = stmt(S_USER_EVENTS_TOTALS);
+	struct usage	 h;
+	int64_t		 hour, first, last;
+	int		 rc;
 
-	bind_text(st, 1, user);
-	sqlite3_bind_int64(st, 2, since);
-	sqlite3_bind_int64(st, 3, until);
-	return sums(st, 0, u, "user_events_totals");
+	memset(u, 0, sizeof(*u));
+	for (hour = hour_of(since); hour < until; hour += 3600) {
+		if ((rc = hourly_get(hour, user, &h, &first, &last)) < 0)
+			return rc;
+		usage_add(u, &h);
+	}
+	return 0;
 }
 
 /*
@@ -2366,9 +2566,10 @@ daily_pending(const char *user,
 		for (i = s == 0 ? out.next : 0; i < sets[s]->nrows; i++) {
 			const struct pend_row	*r = &sets[s]->rows[i];
 			const struct dpend	*d = r->val;
-			const char		*f = r->key + 17, *model;
+			const char		*f = r->key + TIME_KEY, *model;
 
-			if (!r->daily || strcmp(f, user) != 0 || usage_empty(&d->u))
+			if (r->kind != ROW_DAILY || strcmp(f, user) != 0 ||
+			    usage_empty(&d->u))
 				continue;
 			model = f + strlen(f) + 1;		/* the guild */
 			model += strlen(model) + 1;
@@ -2536,9 +2737,9 @@ store_counts(int64_t *events, int64_t *users)
 		for (i = s == 0 ? out.next : 0; i < sets[s]->nrows && rc >= 0; i++) {
 			const struct pend_row	*r = &sets[s]->rows[i];
 			const struct dpend	*d = r->val;
-			const char		*user = r->key + 17;
+			const char		*user = r->key + TIME_KEY;
 
-			if (!r->daily || usage_empty(&d->u))
+			if (r->kind != ROW_DAILY || usage_empty(&d->u))
 				continue;
 			*events += d->u.requests;
 			if (hmap_get(&seen, user) != NULL ||
@@ -2573,6 +2774,22 @@ store_events_prune(int64_t before, int limit)
 		rc = run(stmt(S_KEYS_PRUNE), "events_prune");
 	}
 	return sp_end(rc < 0 ? rc : n, "events_prune");
+}
+
+/*
+ * Delete up to limit of the users' hours that start before `before`,
+ * oldest first.  Returns the number deleted.
+ */
+int
+store_hourly_prune(int64_t before, int limit)
+{
+	int	 rc;
+
+	if ((rc = writable("hourly_prune")) < 0)
+		return rc;
+	sqlite3_bind_int64(stmt(S_HOURLY_PRUNE), 1, before);
+	sqlite3_bind_int(stmt(S_HOURLY_PRUNE), 2, limit);
+	return run(stmt(S_HOURLY_PRUNE), "hourly_prune");
 }
 
 /*
@@ -2690,6 +2907,161 @@ store_view_user_all(const char *user, const char *guild, struct usage *u)
 	return sums(st, 0, u, "view_user_all");
 }
 
+/* Days, each once, in order. */
+struct days {
+	int64_t		*v;
+	size_t		 n, cap;
+	int64_t		 from, to;	/* only those in [from, to) */
+};
+
+static int
+days_add(void *arg, int64_t day, const char *model, const struct usage *u)
+{
+	struct days	*d = arg;
+
+	(void)model;
+	(void)u;
+	if (day < d->from || day >= d->to)
+		return 0;
+	if (d->n == d->cap) {
+		size_t	 ncap = d->cap ? d->cap * 2 : 64;
+		int64_t	*nv = reallocarray(d->v, ncap, sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		d->v = nv;
+		d->cap = ncap;
+	}
+	d->v[d->n++] = day;
+	return 0;
+}
+
+static int
+day_cmp(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The days in [d->from, d->to) of the user's daily rows, written or not. */
+static int
+user_days(const char *user, struct days *d)
+{
+	sqlite3_stmt	*st = stmt(S_USER_DAYS);
+	size_t		 i, n;
+	int		 rc, cbrc = 0;
+
+	bind_text(st, 1, user);
+	sqlite3_bind_int64(st, 2, d->from);
+	sqlite3_bind_int64(st, 3, d->to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((cbrc = days_add(d, sqlite3_column_int64(st, 0), NULL, NULL)) != 0)
+			break;
+	if ((rc = rows_done(st, rc, cbrc, "user_days")) < 0 ||
+	    (rc = daily_pending(user, days_add, d)) < 0)
+		return rc < 0 ? rc : -TOKQ_E_INTERNAL;
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), day_cmp);
+	for (i = n = 0; i < d->n; i++)
+		if (n == 0 || d->v[n - 1] != d->v[i])
+			d->v[n++] = d->v[i];
+	d->n = n;
+	return 0;
+}
+
+/*
+ * Step the page statement st, bound, calling cb with each event; *n
+ * counts them.  Returns 1 when cb asked to stop, 0, or a negative code.
+ */
+static int
+events_rows(sqlite3_stmt *st, int64_t *n, int (*cb)(void *, const struct event *),
+    void *arg)
+{
+	struct event	 ev;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_event(st, &ev);
+		(*n)++;
+		if ((cbrc = cb(arg, &ev)) != 0)
+			break;
+	}
+	rc = rows_done(st, rc, cbrc, "events_page");
+	return rc < 0 ? rc : cbrc > 0;
+}
+
+static void
+bind_page(sqlite3_stmt *st, const struct event_filter *f, int64_t at,
+    int64_t id, int64_t since, int64_t until, int64_t limit)
+{
+	bind_text(st, 1, f->user);
+	bind_text(st, 2, f->guild);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_int64(st, 4, id);
+	sqlite3_bind_int64(st, 5, since);
+	sqlite3_bind_int64(st, 6, until);
+	sqlite3_bind_int64(st, 7, limit);
+}
+
+/*
+ * A user's events for store_events_page, read an hour at a time: the days
+ * of the user's daily rows, the hours of those days that the user has,
+ * and of each hour the ids its row bounds.  Only hours from the oldest
+ * raw event on: the daily rows outlive them.
+ */
+static int
+user_events_page(const struct event_filter *f, bool newest_first, int64_t at,
+    int64_t id, int64_t limit, int (*cb)(void *, const struct event *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_EVENTS_MIN_AT);
+	struct days	 d = { NULL, 0, 0, 0, 0 };
+	struct usage	 u;
+	int64_t		 lo = f->since, hi = f->until, n = 0, hour, first, last;
+	size_t		 i, k;
+	int		 rc;
+
+	if (!newest_first && at > lo)
+		lo = at;
+	if (newest_first && at < INT64_MAX && at + 1 < hi)
+		hi = at + 1;
+	if ((rc = row(st, "events_min_at")) <= 0)
+		return rc;
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		stmt_done(st);
+		return 0;
+	}
+	if (sqlite3_column_int64(st, 0) > lo)
+		lo = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	if (lo >= hi)
+		return 0;
+	d.from = tokq_period_start(TOKQ_W_DAY, lo);
+	d.to = hi;
+	if ((rc = user_days(f->user, &d)) < 0)
+		goto out;
+	st = stmt(newest_first ? S_EVENTS_IDS_DESC : S_EVENTS_IDS_ASC);
+	for (i = 0; i < d.n && rc == 0 && n < limit; i++) {
+		int64_t	 day = d.v[newest_first ? d.n - 1 - i : i];
+
+		for (k = 0; k < 24 && rc == 0 && n < limit; k++) {
+			hour = day + 3600 * (int64_t)(newest_first ? 23 - k : k);
+			if (hour + 3600 <= lo || hour >= hi)
+				continue;
+			if ((rc = hourly_get(hour, f->user, &u, &first, &last)) != 1)
+				continue;
+			bind_page(st, f, at, id, hour > lo ? hour : lo,
+			    hour + 3600 < hi ? hour + 3600 : hi, limit - n);
+			sqlite3_bind_int64(st, 8, first);
+			sqlite3_bind_int64(st, 9, last);
+			rc = events_rows(st, &n, cb, arg);
+		}
+	}
+out:
+	free(d.v);
+	return rc < 0 ? rc : 0;
+}
+
 /*
  * Call cb with up to limit raw events matching f, from the cursor (at, id)
  * on, excluded: oldest first, or with newest_first newest first.  The
@@ -2699,24 +3071,15 @@ int
 store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
     int64_t id, int64_t limit, int (*cb)(void *, const struct event *), void *arg)
 {
-	sqlite3_stmt	*st;
-	struct event	 ev;
-	int		 rc, cbrc = 0;
+	sqlite3_stmt	*st = stmt(newest_first ? S_EVENTS_DESC : S_EVENTS_ASC);
+	int64_t		 n = 0;
+	int		 rc;
 
-	st = stmt((newest_first ? S_EVENTS_DESC : S_EVENTS_ASC) + (f->user != NULL));
-	bind_text(st, 1, f->user);
-	bind_text(st, 2, f->guild);
-	sqlite3_bind_int64(st, 3, at);
-	sqlite3_bind_int64(st, 4, id);
-	sqlite3_bind_int64(st, 5, f->since);
-	sqlite3_bind_int64(st, 6, f->until);
-	sqlite3_bind_int64(st, 7, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		column_event(st, &ev);
-		if ((cbrc = cb(arg, &ev)) != 0)
-			break;
-	}
-	return rows_done(st, rc, cbrc, "events_page");
+	if (f->user != NULL)
+		return user_events_page(f, newest_first, at, id, limit, cb, arg);
+	bind_page(st, f, at, id, f->since, f->until, limit);
+	rc = events_rows(st, &n, cb, arg);
+	return rc < 0 ? rc : 0;
 }
 
 /*

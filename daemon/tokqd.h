@@ -190,14 +190,15 @@ int	 store_hold_put(const struct hold *h);
 int	 store_hold_del(const char *id);
 int	 store_hold_load(int (*cb)(void *, const struct hold *), void *arg);
 
-int	 store_user_events_totals(const char *user, int64_t since, int64_t until,
-	    struct usage *u);
+int	 store_user_hours_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u);			/* the hours that overlap [since, until) */
 int	 store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
 	    struct usage *u);			/* days [from, to), day starts in Unix s */
 int	 store_user_models_totals(const char *user,
 	    int (*cb)(void *, const char *model, const struct usage *), void *arg);
 int	 store_counts(int64_t *events, int64_t *users);
 int	 store_events_prune(int64_t before, int limit);	/* returns rows deleted */
+int	 store_hourly_prune(int64_t before, int limit);	/* returns rows deleted */
 int	 store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
 	    size_t cursorlen, int users);	/* returns users archived */
 

@@ -70,5 +70,16 @@ is "$(jqv '[.periods["30d"].requests, .periods["30d"].prompt] | join(" ")')" "2 
 	"periods.30d counts the first day's events after its start, and the days after"
 is "$(jqv '.periods.all.prompt')" 321 "periods.all counts all three"
 
+# Half an hour on, the 30 days start at 10:30: the hour that holds that
+# start counts whole (up to an hour late, never early, as the contract
+# lets a 30d window count).
+tq clock advance 30m
+tq record --user 45 --model m --prompt 1 --at 2026-11-03T09:50:00Z
+tq record --user 45 --model m --prompt 20 --at 2026-11-03T10:10:00Z
+tq record --user 45 --model m --prompt 300 --at 2026-11-03T11:00:00Z
+tqj usage --user 45
+is "$(jqv '[.periods["30d"].requests, .periods["30d"].total] | join(" ")')" "2 320" \
+	"periods.30d counts the hour that holds its start whole"
+
 stop_tokqd
 done_testing

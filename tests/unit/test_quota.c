@@ -1605,11 +1605,11 @@ test_replay_between_parts(void **state)
 	assert_true((pid = fork()) != -1);
 	if (pid == 0) {
 		/*
-		 * 10 daily rows and 24 counters (each user's pooled and of m,
-		 * the guild's and the whole's): parts of 16, 16 and 2.  Two
-		 * parts committed, then death.
+		 * 10 daily rows, 10 users' hours and 24 counters (each user's
+		 * pooled and of m, the guild's and the whole's): parts of 20,
+		 * 20 and 4.  Two parts committed, then death.
 		 */
-		store_tune_parts(0, 16);
+		store_tune_parts(0, 20);
 		if (store_open(f->path) != 0 || quota_init() != 0 ||
 		    quota_replay() != 0)
 			_exit(1);
@@ -1622,12 +1622,14 @@ test_replay_between_parts(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-	/* The daily rows and the users' counters are in; the whole's are not. */
+	/* The daily rows, hours and users' counters are in; the whole's are not. */
 	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
 	    " WHERE name = 'flushing_through'"), 10);
 	assert_int_equal(side_int(f->path, "SELECT val FROM meta"
 	    " WHERE name = 'totals_through'"), 0);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"
+	    " WHERE thru = 10"), 145);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM hourly"
 	    " WHERE thru = 10"), 145);
 	assert_int_equal(side_int(f->path, "SELECT SUM(tokens) FROM buckets"
 	    " WHERE scope = 0 AND model = '' AND thru = 10"), 145);
@@ -1643,13 +1645,14 @@ test_replay_between_parts(void **state)
 	assert_int_equal(store_user_daily_totals("u9", T0 - DAY, T0 + DAY, &u), 0);
 	assert_int_equal(u.total, 19);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 145);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM hourly"), 145);
 	assert_int_equal(side_int(f->path, "SELECT SUM(tokens) FROM buckets"
 	    " WHERE scope = 2 AND model = ''"), 145);
 	assert_int_equal(store_meta_get("totals_through", &through), 1);
 	assert_int_equal(through, 10);
 
 	/* In one process: counters loaded between two parts. */
-	store_tune_parts(0, 16);
+	store_tune_parts(0, 20);
 	add_ten(T0 + 120);
 	assert_int_equal(store_commit(), 0);
 	quota_flush_counters();
@@ -1663,6 +1666,7 @@ test_replay_between_parts(void **state)
 	assert_int_equal(store_meta_get("totals_through", &through), 1);
 	assert_int_equal(through, 20);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 290);
+	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM hourly"), 290);
 	quota_flush_counters();
 	assert_ten_used(T0 + 180, 2);
 	store_tune_parts(1000000, 256);

@@ -128,7 +128,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -152,10 +152,12 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	assert_int_equal(store_open(f->path), -TOKQ_E_INTERNAL);
 	/* One from version 1 (no thru columns yet) is brought up to date. */
 	side_exec(f->path, "ALTER TABLE daily DROP COLUMN thru;"
-	    " ALTER TABLE buckets DROP COLUMN thru; PRAGMA user_version = 1");
+	    " ALTER TABLE buckets DROP COLUMN thru; DROP TABLE hourly;"
+	    " CREATE INDEX events_user_at ON events(user, at);"
+	    " PRAGMA user_version = 1");
 	assert_int_equal(store_open(f->path), 0);
 	store_close();
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM"
 	    " pragma_table_info('buckets') WHERE name = 'thru'"), 1);
 }
@@ -200,9 +202,16 @@ test_events_and_totals(void **state)
 	assert_int_equal(store_events_sum(d.id + 1, 5, &u), 0);
 	assert_int_equal(u.requests, 0);
 
-	assert_int_equal(store_user_events_totals("u1", T0 + 150, INT64_MAX, &u), 0);
+	/* The hour that holds since counts whole: a and b, then c alone. */
+	assert_int_equal(store_user_hours_totals("u1", T0 + 150, T0 + 3600, &u), 0);
 	assert_int_equal(u.requests, 2);
-	assert_int_equal(u.cost, 2003);
+	assert_int_equal(u.cost, 3000);
+	assert_int_equal(u.cached, 4);
+	assert_int_equal(store_user_hours_totals("u1", T0 + 3600, T0 + 2 * DAY, &u), 0);
+	assert_int_equal(u.requests, 1);
+	assert_int_equal(u.cost, 3);
+	assert_int_equal(store_user_hours_totals("u2", T0, T0 + 2 * DAY, &u), 0);
+	assert_int_equal(u.total, 100);
 
 	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
 	assert_int_equal(u.requests, 2);
@@ -1022,6 +1031,161 @@ test_user_totals_read_pending(void **state)
 	store_tune_parts(1000000, 256);
 }
 
+struct page {
+	int64_t		 at[16], id[16];
+	char		 user[16][8];
+	size_t		 n;
+};
+
+static int
+page_cb(void *arg, const struct event *ev)
+{
+	struct page	*p = arg;
+
+	assert_true(p->n < 16);
+	p->at[p->n] = ev->at;
+	p->id[p->n] = ev->id;
+	snprintf(p->user[p->n], sizeof(p->user[0]), "%s", ev->user);
+	p->n++;
+	return 0;
+}
+
+/* A page of events of f, and whether each is of user. */
+static struct page
+page_of(const char *user, const char *guild, int64_t since, int64_t until,
+    bool desc, int64_t at, int64_t id, int64_t limit)
+{
+	struct event_filter	 f = { user, guild, since, until };
+	struct page		 p = { .n = 0 };
+	size_t			 i;
+
+	assert_int_equal(store_events_page(&f, desc, at, id, limit, page_cb, &p), 0);
+	for (i = 0; user != NULL && i < p.n; i++)
+		assert_string_equal(p.user[i], user);
+	return p;
+}
+
+/*
+ * A user's events are found by the user's hours (no index leads with the
+ * user): written and pending hours alike, in (at, id) order either way,
+ * from a cursor, within [since, until), with a guild, and an event
+ * imported late into an old hour in its place by time.
+ */
+static void
+test_user_events_by_hour(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 e[] = {
+		mkevent(T0 + 10, "u1", "g1", "m", 1, 0, 0),
+		mkevent(T0 + 20, "u1", "g2", "m", 2, 0, 0),
+		mkevent(T0 + 15, "u10", "g1", "m", 4, 0, 0),	/* u1 is its prefix */
+		mkevent(T0 + 3605, "u1", "g1", "m", 8, 0, 0),
+		mkevent(T0 + 30, "u2", "g1", "m", 16, 0, 0),
+		mkevent(T0 + DAY + 7, "u1", "g1", "m", 32, 0, 0),
+		mkevent(T0 + DAY + 100, "u1", "g2", "m", 64, 0, 0),	/* pending */
+		mkevent(T0 + 40, "u1", "g2", "m", 128, 0, 0),	/* imported late */
+	};
+	struct page	 p;
+	struct usage	 u;
+	size_t		 i;
+
+	store_tune_parts(600ULL * 1000000, 256);	/* never due here */
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 6; i++)
+		add_event(&e[i]);
+	commit();
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM hourly"), 5);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
+	    " WHERE name = 'events_user_at'"), 0);
+	assert_int_equal(store_begin(), 0);
+	add_event(&e[6]);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM hourly"), 5);
+
+	p = page_of("u1", NULL, INT64_MIN, INT64_MAX, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 5);
+	assert_int_equal(p.at[0], T0 + 10);
+	assert_int_equal(p.at[1], T0 + 20);
+	assert_int_equal(p.at[2], T0 + 3605);
+	assert_int_equal(p.at[3], T0 + DAY + 7);
+	assert_int_equal(p.at[4], T0 + DAY + 100);
+	p = page_of("u1", "g1", INT64_MIN, INT64_MAX, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 3);
+	p = page_of("u1", NULL, INT64_MIN, INT64_MAX, true, INT64_MAX, INT64_MAX, 2);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.at[0], T0 + DAY + 100);
+	assert_int_equal(p.at[1], T0 + DAY + 7);
+	/* Pages from a cursor, either way. */
+	p = page_of("u1", NULL, INT64_MIN, INT64_MAX, false, T0 + 20, e[1].id, 2);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.at[0], T0 + 3605);
+	assert_int_equal(p.at[1], T0 + DAY + 7);
+	p = page_of("u1", NULL, INT64_MIN, INT64_MAX, true, T0 + 3605, e[3].id, 10);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.at[0], T0 + 20);
+	assert_int_equal(p.at[1], T0 + 10);
+	p = page_of("u1", NULL, T0 + 15, T0 + DAY, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.at[0], T0 + 20);
+	assert_int_equal(p.at[1], T0 + 3605);
+	p = page_of("nobody", NULL, INT64_MIN, INT64_MAX, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 0);
+	p = page_of(NULL, "g1", INT64_MIN, INT64_MAX, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 5);
+
+	/* Late into an old hour: ids past the hour's, found by time. */
+	commit();
+	assert_int_equal(store_begin(), 0);
+	add_event(&e[7]);
+	commit();
+	p = page_of("u1", NULL, INT64_MIN, T0 + 3600, false, INT64_MIN, INT64_MIN, 10);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.at[2], T0 + 40);
+	assert_int_equal(p.id[2], e[7].id);
+	assert_int_equal(store_user_hours_totals("u1", T0, T0 + 1, &u), 0);
+	assert_int_equal(u.prompt, 131);
+	store_tune_parts(1000000, 256);
+}
+
+/*
+ * A database of version 5 gets its users' hours from the raw events whose
+ * totals are written, and loses events_user_at.
+ */
+static void
+test_migration_builds_hourly(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 e[] = {
+		mkevent(T0 + 10, "u1", "g1", "m", 1, 0, 0),
+		mkevent(T0 + 20, "u1", "g2", "m", 2, 0, 0),
+		mkevent(T0 + 3700, "u1", "g1", "m", 4, 0, 0),
+		mkevent(T0 + 30, "u2", "g1", "m", 8, 0, 0),
+	};
+	struct usage	 u;
+	size_t		 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 4; i++)
+		add_event(&e[i]);
+	commit();
+	store_close();
+	side_exec(f->path, "DROP TABLE hourly;"
+	    " CREATE INDEX events_user_at ON events(user, at);"
+	    " PRAGMA user_version = 5");
+	assert_int_equal(store_open(f->path), 0);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
+	    " WHERE name = 'events_user_at'"), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM hourly"), 3);
+	assert_int_equal(side_int(f->path, "SELECT last - first FROM hourly"
+	    " WHERE user = 'u1' AND hour = 1767225600"), 1);
+	assert_int_equal(store_user_hours_totals("u1", T0, T0 + 2 * 3600, &u), 0);
+	assert_int_equal(u.requests, 3);
+	assert_int_equal(u.prompt, 7);
+	assert_int_equal(store_user_hours_totals("u2", T0, T0 + 3600, &u), 0);
+	assert_int_equal(u.prompt, 8);
+}
+
 /*
  * status's counts of events and users come from meta, kept up as daily
  * rows are written, and from the rows not yet written: the same as a scan
@@ -1082,6 +1246,7 @@ test_counts_kept_in_meta(void **state)
 	/* A database of version 4 gets its counts from the table. */
 	store_close();
 	side_exec(f->path, "DELETE FROM meta WHERE name LIKE 'daily_%';"
+	    " DROP TABLE hourly; CREATE INDEX events_user_at ON events(user, at);"
 	    " PRAGMA user_version = 4");
 	assert_int_equal(store_open(f->path), 0);
 	assert_int_equal(store_counts(&events, &users), 0);
@@ -1182,6 +1347,7 @@ test_month_archive(void **state)
 static void
 test_events_prune(void **state)
 {
+	struct fixture	*f = *state;
 	struct event	 ev;
 	struct usage	 u;
 	uint64_t	 fp;
@@ -1213,7 +1379,17 @@ test_events_prune(void **state)
 	assert_int_equal(store_events_prune(T0 + DAY, 3), 0);
 	commit();
 
-	assert_int_equal(store_user_events_totals("u1", 0, INT64_MAX, &u), 0);
+	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM events"), 1);
+	assert_int_equal(store_user_hours_totals("u1", T0, T0 + 3600, &u), 0);
+	assert_int_equal(u.requests, 5);	/* the hours outlive the events */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_hourly_prune(T0 + 3600, 10), 1);
+	assert_int_equal(store_hourly_prune(T0 + 3600, 10), 0);
+	commit();
+	assert_int_equal(store_user_hours_totals("u1", T0, T0 + 3600, &u), 0);
+	assert_int_equal(u.requests, 0);
+	assert_int_equal(store_user_hours_totals("u1", T0 + 10 * DAY, T0 + 11 * DAY,
+	    &u), 0);
 	assert_int_equal(u.requests, 1);
 	assert_int_equal(store_key_get("old", &fp, &first, &count), 0);
 	assert_int_equal(store_key_get("new", &fp, &first, &count), 1);
@@ -1284,6 +1460,8 @@ main(void)
 		T(test_holds),
 		T(test_month_archive),
 		T(test_events_prune),
+		T(test_user_events_by_hour),
+		T(test_migration_builds_hourly),
 		T(test_savepoint_journal_in_memory),
 #undef T
 	};
