@@ -1148,6 +1148,59 @@ test_user_events_by_hour(void **state)
 }
 
 /*
+ * The pending rows go out in the order of the tables' keys: daily rows by
+ * day, then user; the users' hours by hour, then user; then the counters;
+ * days a year apart as well.  Users alike in their first 8 bytes go out
+ * too, in either order.
+ */
+static void
+test_pending_rows_go_out_in_key_order(void **state)
+{
+	struct fixture	*f = *state;
+	struct event	 e[] = {
+		mkevent(T0 + DAY, "a", NULL, "m", 1, 0, 0),
+		mkevent(T0, "zz-b", NULL, "m", 1, 0, 0),
+		mkevent(T0 + 3610, "zz-a", NULL, "m", 1, 0, 0),
+		mkevent(T0 - 400 * DAY, "m", NULL, "m", 1, 0, 0),
+		mkevent(T0 + 5, "longprefix-2", NULL, "m", 1, 0, 0),
+		mkevent(T0 + 6, "longprefix-1", NULL, "m", 1, 0, 0),
+	};
+	static const char *const order[] = {
+		"daily WHERE user = 'm'", "daily WHERE user LIKE 'longprefix-%'",
+		"daily WHERE user = 'zz-a'", "daily WHERE user = 'zz-b'",
+		"daily WHERE user = 'a'",
+		"hourly WHERE user = 'm'", "hourly WHERE user LIKE 'longprefix-%'",
+		"hourly WHERE user = 'zz-b'", "hourly WHERE user = 'zz-a'",
+		"hourly WHERE user = 'a'",
+	};
+	/* order[k] is all out once after[k] rows are; 1 and 6 are two rows */
+	static const int after[] = { 1, 3, 4, 5, 6, 7, 9, 10, 11, 12 };
+	char		 sql[128];
+	size_t		 i, k;
+
+	store_tune_parts(0, 1);
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 6; i++)
+		add_event(&e[i]);
+	for (i = 1; i <= 12; i++) {
+		assert_int_equal(store_commit(), 0);		/* one row more */
+		for (k = 0; k < 10; k++) {
+			int	 want = 0, lo = k == 0 || k == 5 ? 0 : after[k - 1];
+
+			snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", order[k]);
+			if ((int)i >= after[k])
+				want = k == 1 || k == 6 ? 2 : 1;
+			else if (k == 1 || k == 6)
+				want = (int)i > lo;	/* one of the two */
+			assert_int_equal(side_int(f->path, sql), want);
+		}
+		assert_int_equal(store_begin(), 0);
+	}
+	commit();
+	store_tune_parts(1000000, 256);
+}
+
+/*
  * A database of version 5 gets its users' hours from the raw events whose
  * totals are written, and loses events_user_at.
  */
@@ -1462,6 +1515,7 @@ main(void)
 		T(test_events_prune),
 		T(test_user_events_by_hour),
 		T(test_migration_builds_hourly),
+		T(test_pending_rows_go_out_in_key_order),
 		T(test_savepoint_journal_in_memory),
 #undef T
 	};
