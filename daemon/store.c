@@ -548,8 +548,8 @@ struct pend_row {
 	enum row_kind	 kind;
 };
 /*
- * Rows waiting: the counters' buckets and the daily totals, and a list of
- * them in the order added.  Their amounts and keys live in blocks of the
+ * Rows waiting: the counters' buckets, the daily totals and the users'
+ * hours, and a list of them in the order added.  Their amounts and keys live in blocks of the
  * set's own, freed at once when the set is written: freed one by one,
  * a second's 30,000 rows took 11-13 ms, and walking a map to list them
  * 8-12 ms, all in one commit.
@@ -1485,8 +1485,8 @@ pend_alloc(struct pendset *ps, size_t n)
 
 /*
  * A new row of klen key bytes and a value of vsize bytes, zeroed, in the
- * set's map and list; t is a daily or hourly row's time.  Returns the value, its key following it; NULL when
- * out of memory.
+ * set's map and list; t is a daily or hourly row's time.  Returns the
+ * value, its key following it; NULL when out of memory.
  */
 static void *
 pend_row_new(struct pendset *ps, enum row_kind kind, const char *key,
