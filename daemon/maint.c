@@ -115,7 +115,7 @@ compact(int64_t t)
 static int
 prune(int64_t t)
 {
-	int64_t	 keep = quota_retention();
+	int64_t	 keep = quota_retention(), hours;
 	int	 n, rc;
 
 	if ((n = store_events_prune(t - keep, PRUNE_STEP)) < 0)
@@ -124,9 +124,8 @@ prune(int64_t t)
 		log_debug("prune: %d raw events", n);
 	if (n == PRUNE_STEP)
 		return 1;
-	if (keep < 30 * 86400)
-		keep = 30 * 86400;
-	if ((n = store_hourly_prune(t - keep - 3600, PRUNE_STEP)) < 0)
+	hours = (keep > 30 * 86400 ? keep : 30 * 86400) + BUCKET_HOUR;
+	if ((n = store_hourly_prune(t - hours, PRUNE_STEP)) < 0)
 		return n;
 	if (n == PRUNE_STEP)
 		return 1;

@@ -311,7 +311,7 @@ counter_fold(struct counter *c)
 		start = b.start;
 		end = b.start + b.span;
 		if (b.start < q.fold_before && b.span < BUCKET_HOUR) {
-			start = b.start - (b.start % BUCKET_HOUR + BUCKET_HOUR) % BUCKET_HOUR;
+			start = tokq_floor(b.start, BUCKET_HOUR);
 			if (end < start + BUCKET_HOUR)
 				end = start + BUCKET_HOUR;
 		}
@@ -745,8 +745,8 @@ quota_counters(const char *user, const char *guild, const char *model,
 static struct bucket
 minute_bucket(int64_t t, int64_t tokens, int64_t cost)
 {
-	return (struct bucket){ t - (t % BUCKET_MINUTE + BUCKET_MINUTE) %
-	    BUCKET_MINUTE, BUCKET_MINUTE, tokens, cost, 1 };
+	return (struct bucket){ tokq_floor(t, BUCKET_MINUTE), BUCKET_MINUTE,
+	    tokens, cost, 1 };
 }
 
 /*

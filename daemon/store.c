@@ -1431,13 +1431,6 @@ hourly_key(char *key, size_t size, int64_t hour, const char *user)
 	return len - 1;
 }
 
-/* The hour that holds t. */
-static int64_t
-hour_of(int64_t t)
-{
-	return t - ((t % 3600) + 3600) % 3600;
-}
-
 /*
  * The first 8 bytes of the key's fields past a daily or hourly row's
  * time, or of a counter's past its scope (which goes in the top 2 bits,
@@ -1612,7 +1605,7 @@ totals_pend(const struct event *ev)
 {
 	char		 key[6 * TOKQ_ID_MAX + 64];
 	int64_t		 day = tokq_period_start(TOKQ_W_DAY, ev->at);
-	int64_t		 hour = hour_of(ev->at);
+	int64_t		 hour = tokq_floor(ev->at, BUCKET_HOUR);
 	size_t		 klen;
 	struct dpend	*d;
 	struct hpend	*h;
@@ -2625,7 +2618,8 @@ store_user_hours_totals(const char *user, int64_t since, int64_t until,
 	int		 rc;
 
 	memset(u, 0, sizeof(*u));
-	for (hour = hour_of(since); hour < until; hour += 3600) {
+	for (hour = tokq_floor(since, BUCKET_HOUR); hour < until;
+	    hour += BUCKET_HOUR) {
 		if ((rc = hourly_get(hour, user, &h, &first, &last)) < 0)
 			return rc;
 		usage_add(u, &h);
@@ -3108,7 +3102,7 @@ user_events_page(const struct event_filter *f, bool newest_first, int64_t at,
 	sqlite3_stmt	*st = stmt(S_EVENTS_MIN_AT);
 	struct days	 d = { NULL, 0, 0, 0, 0 };
 	struct usage	 u;
-	int64_t		 lo = f->since, hi = f->until, n = 0, hour, first, last;
+	int64_t		 lo = f->since, hi = f->until, n = 0, hour, end, first, last;
 	size_t		 i, k;
 	int		 rc;
 
@@ -3136,13 +3130,14 @@ user_events_page(const struct event_filter *f, bool newest_first, int64_t at,
 		int64_t	 day = d.v[newest_first ? d.n - 1 - i : i];
 
 		for (k = 0; k < 24 && rc == 0 && n < limit; k++) {
-			hour = day + 3600 * (int64_t)(newest_first ? 23 - k : k);
-			if (hour + 3600 <= lo || hour >= hi)
+			hour = day + BUCKET_HOUR * (int64_t)(newest_first ? 23 - k : k);
+			end = hour + BUCKET_HOUR;
+			if (end <= lo || hour >= hi)
 				continue;
 			if ((rc = hourly_get(hour, f->user, &u, &first, &last)) != 1)
 				continue;
 			bind_page(st, f, at, id, hour > lo ? hour : lo,
-			    hour + 3600 < hi ? hour + 3600 : hi, limit - n);
+			    end < hi ? end : hi, limit - n);
 			sqlite3_bind_int64(st, 8, first);
 			sqlite3_bind_int64(st, 9, last);
 			rc = events_rows(st, &n, cb, arg);
@@ -3183,7 +3178,7 @@ store_user_models_since(const char *user, int64_t since,
     int (*cb)(void *, const char *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_USER_MODELS_SINCE);
-	struct model_sums ms = { .since = since - ((since % DAY) + DAY) % DAY };
+	struct model_sums ms = { .since = tokq_period_start(TOKQ_W_DAY, since) };
 	size_t		 i;
 	int		 rc;
 

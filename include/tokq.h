@@ -88,6 +88,15 @@ char	*tokq_fmt_usd(int64_t nusd, char *buf, size_t len);	/* exact, trailing zero
 int64_t	 tokq_period_start(enum tokq_wkind kind, int64_t t);
 int64_t	 tokq_period_next(enum tokq_wkind kind, int64_t t);
 
+/* The start of the span of `unit` seconds (a minute, an hour) that holds t. */
+static inline int64_t
+tokq_floor(int64_t t, int64_t unit)
+{
+	int64_t	 r = t % unit;
+
+	return t - (r < 0 ? r + unit : r);
+}
+
 /*
  * Frames.  tokq_frame_check walks a msgpack buffer without allocating and
  * returns 0 iff it holds exactly one well-formed object whose maps and

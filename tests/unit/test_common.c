@@ -1185,6 +1185,18 @@ test_period_week_of_epoch_starts_monday_before(void **state)
 	assert_int_equal(tokq_period_next(TOKQ_W_WEEK, 0), -259200 + 7 * DAY);
 }
 
+/* A minute or an hour holds its first second, not the one after its last. */
+static void
+test_floor_to_minute_and_hour(void **state)
+{
+	assert_int_equal(tokq_floor(T_2026_12_01 + 3599, 3600), T_2026_12_01);
+	assert_int_equal(tokq_floor(T_2026_12_01 + 3600, 3600), T_2026_12_01 + 3600);
+	assert_int_equal(tokq_floor(T_2026_12_01 + 61, 60), T_2026_12_01 + 60);
+	/* Before 1970 too: -1 is 23:59:59 of 1969-12-31. */
+	assert_int_equal(tokq_floor(-1, 3600), -3600);
+	assert_int_equal(tokq_floor(-3600, 3600), -3600);
+}
+
 static void
 test_period_month_dec_31_rolls_to_january(void **state)
 {
@@ -1710,6 +1722,7 @@ main(void)
 		cmocka_unit_test(test_period_week_sunday_last_second_is_previous_week),
 		cmocka_unit_test(test_period_week_monday_midnight_starts_new_week),
 		cmocka_unit_test(test_period_week_of_epoch_starts_monday_before),
+		cmocka_unit_test(test_floor_to_minute_and_hour),
 		cmocka_unit_test(test_period_month_dec_31_rolls_to_january),
 		cmocka_unit_test(test_period_month_jan_1_midnight_starts_new_month),
 		cmocka_unit_test(test_period_month_february_of_leap_year_has_29_days),
