@@ -56,6 +56,18 @@ const char	*tokq_code_name(int code);	/* "invalid data", … */
 /* Money is kept as integer nano-USD (1e-9 USD); 9.2e9 USD fit in int64. */
 #define TOKQ_NUSD_PER_USD	1000000000LL
 
+/*
+ * Bounds on the numbers that come from outside (contract, Values).  One
+ * event, or one check's estimate, carries at most TOKQ_TOKENS_MAX tokens in
+ * any count and at most TOKQ_COST_MAX of cost; a limit's value is at most
+ * TOKQ_LIMIT_MAX tokens or requests, or TOKQ_LIMIT_COST_MAX of cost.  Every
+ * sum of such values that the daemon forms is overflow-checked besides.
+ */
+#define TOKQ_TOKENS_MAX		1000000000000LL			/* 10^12 tokens */
+#define TOKQ_COST_MAX		(1000000LL * TOKQ_NUSD_PER_USD)	/* $1,000,000 */
+#define TOKQ_LIMIT_MAX		1000000000000000LL		/* 10^15 */
+#define TOKQ_LIMIT_COST_MAX	(1000000000LL * TOKQ_NUSD_PER_USD) /* $10^9 */
+
 /* Window kinds; a rolling window carries its length in seconds. */
 enum tokq_wkind { TOKQ_W_ROLLING = 0, TOKQ_W_DAY, TOKQ_W_WEEK, TOKQ_W_MONTH };
 struct tokq_window {
