@@ -16,8 +16,9 @@
  *
  * Memory: the bytes read and not yet answered, over all connections, are
  * bounded by env.max_pending (max_pending_bytes in tokqd.conf).  Past it
- * the connection whose unfinished frame started first is closed, as the
- * connection cap closes the one silent longest: without the bound 1,024
+ * the connection whose unfinished frame started first (of those holding
+ * more than an equal share) is closed, as the connection cap closes the
+ * one silent longest: without the bound 1,024
  * clients each 1 byte short of a 1 MiB frame would pin 1 GiB.  An input
  * buffer past READ_CHUNK is freed once it is empty, so a big frame does
  * not leave its memory behind on a connection that goes on.
@@ -129,18 +130,22 @@ conn_count(struct conn *c)
 /*
  * Past env.max_pending, close the connection whose unfinished frame started
  * first (its deadline is the earliest: FRAME_USEC after that start), until
- * back under.  One waiting for a commit is left alone.  Returns false when
- * self was closed.
+ * back under.  Only among those holding more than an equal share of the
+ * bound, and there always is one while the total is past it: closing the
+ * many that hold a few bytes frees nothing.  One waiting for a commit is
+ * left alone.  Returns false when self was closed.
  */
 static bool
 conn_shed(struct conn *self)
 {
 	struct conn	*c, *victim;
+	size_t		 share;
 
 	while (env.max_pending > 0 && ctl.pending > env.max_pending) {
 		victim = NULL;
+		share = env.max_pending / (ctl.nconns ? ctl.nconns : 1);
 		for (c = ctl.conns; c; c = c->next)
-			if (c->partial && c->in_len > 0 && !c->waiting &&
+			if (c->partial && c->in_len > share && !c->waiting &&
 			    (victim == NULL || c->deadline < victim->deadline))
 				victim = c;
 		if (victim == NULL)
