@@ -18,10 +18,10 @@
  * bounded by env.max_pending (max_pending_bytes in tokqd.conf).  Past it
  * the connection whose unfinished frame started first (of those holding
  * more than an equal share) is closed, as the connection cap closes the
- * one silent longest: without the bound 1,024
- * clients each 1 byte short of a 1 MiB frame would pin 1 GiB.  An input
- * buffer past READ_CHUNK is freed once it is empty, so a big frame does
- * not leave its memory behind on a connection that goes on.
+ * one silent longest: without the bound 1,024 clients each 1 byte short
+ * of a 1 MiB frame would pin 1 GiB.  An input buffer past READ_CHUNK is
+ * freed once it is empty, so a big frame does not leave its memory behind
+ * on a connection that goes on.
  *
  * Group commit: a request that writes leaves its reply held on its
  * connection, and the connection stops reading.  Once every connection that
