@@ -92,7 +92,8 @@ compact(int64_t t)
 	int	 n;
 
 	if (!m.compacting) {
-		store_meta_get("last_compact", &last);
+		if ((n = store_meta_get("last_compact", &last)) < 0)
+			return n;
 		if (t - last < BUCKET_HOUR && t >= last)
 			return 0;
 		m.compacting = true;

@@ -239,7 +239,6 @@ int	 store_events_page(const struct event_filter *f, bool newest_first,
 enum { WALBUF_AUTO = 0, WALBUF_OFF };
 void	 walbuf_configure(int mode);	/* before walbuf_register */
 int	 walbuf_register(void);		/* 0, or -1 */
-bool	 walbuf_active(void);		/* runs are buffered */
 
 /* normalize.c: provider usage JSON -> events */
 struct norm_item {

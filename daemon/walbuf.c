@@ -297,12 +297,6 @@ walbuf_configure(int mode)
 	walbuf_mode = mode;
 }
 
-bool
-walbuf_active(void)
-{
-	return buffering;
-}
-
 /*
  * Register the VFS named WALBUF_VFS over the default one, not as the
  * default; once.  Its other methods are the default VFS's own, called with
