@@ -981,3 +981,83 @@ tokq_frame_hdr(unsigned char hdr[TOKQ_FRAME_HDR], uint32_t len)
 	hdr[2] = (len >> 8) & 0xff;
 	hdr[3] = len & 0xff;
 }
+
+/* UTF-8 in replies. */
+
+/*
+ * The length of the character of strictly valid UTF-8 (shortest form, no
+ * surrogates, nothing above U+10FFFF) that starts at p, n > 0 bytes left:
+ * 1 to 4, or 0 when the bytes there are none.
+ */
+static size_t
+utf8_char(const unsigned char *p, size_t n)
+{
+	unsigned char	 b = p[0], lo = 0x80, hi = 0xbf;
+	size_t		 need, i;
+
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xc2 && b <= 0xdf)
+		need = 1;
+	else if (b >= 0xe0 && b <= 0xef) {
+		need = 2;
+		if (b == 0xe0)
+			lo = 0xa0;
+		else if (b == 0xed)
+			hi = 0x9f;
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		need = 3;
+		if (b == 0xf0)
+			lo = 0x90;
+		else if (b == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (need >= n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i <= need; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
+/* True iff s (len bytes) is strictly valid UTF-8; NULs are characters too. */
+bool
+tokq_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, k;
+
+	for (i = 0; i < len; i += k)
+		if ((k = utf8_char(p + i, len - i)) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Copy s (len bytes) to out as valid UTF-8: each byte that is not part of
+ * a valid character becomes the four characters \xHH (lower case); valid
+ * characters are copied as they are.  out must have room for 4 * len
+ * bytes; no NUL is added.  Returns the bytes written.
+ */
+size_t
+tokq_utf8_escape(const char *s, size_t len, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, k, o = 0;
+
+	for (i = 0; i < len; i += k) {
+		if ((k = utf8_char(p + i, len - i)) > 0) {
+			memcpy(out + o, p + i, k);
+			o += k;
+			continue;
+		}
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[p[i] >> 4];
+		out[o++] = hex[p[i] & 0xf];
+		k = 1;
+	}
+	return o;
+}

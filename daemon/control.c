@@ -14,6 +14,15 @@
  * gettid) plus the epoll_ctl calls of switching its events on and off.
  * Deadlines (idle, stalled frame) are checked by one sweep a second.
  *
+ * Memory: the bytes read and not yet answered, over all connections, are
+ * bounded by env.max_pending (max_pending_bytes in tokqd.conf).  Past it
+ * the connection whose unfinished frame started first (of those holding
+ * more than an equal share) is closed, as the connection cap closes the
+ * one silent longest: without the bound 1,024 clients each 1 byte short
+ * of a 1 MiB frame would pin 1 GiB.  An input buffer past READ_CHUNK is
+ * freed once it is empty, so a big frame does not leave its memory behind
+ * on a connection that goes on.
+ *
  * Group commit: a request that writes leaves its reply held on its
  * connection, and the connection stops reading.  Once every connection that
  * was ready has been served (an idle-priority defer source), or the batch is
@@ -57,6 +66,7 @@ struct conn {
 	struct peer	 peer;
 	char		*in;		/* bytes read, not yet answered */
 	size_t		 in_len, in_cap;
+	size_t		 counted;	/* in_len as added to ctl.pending */
 	msgpack_sbuffer	 out;		/* frames to write */
 	size_t		 out_off;
 	msgpack_sbuffer	 held;		/* the reply waiting for the commit */
@@ -87,6 +97,7 @@ static struct {
 	sd_event_source	*accept_retry;	/* out of descriptors: try again later */
 	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
 	size_t		 batch;		/* writes in the open transaction */
+	size_t		 pending;	/* bytes read, not answered, all connections */
 	bool		 replaying;	/* control_commit_now serving pipelined input */
 	uint64_t	 batch_start;	/* monotonic usec */
 } ctl;
@@ -99,6 +110,52 @@ static void	conn_pump(struct conn *);
 static void	conn_deadline(struct conn *, uint64_t);
 static int	conn_flush(struct conn *);
 static void	conn_reap(void);
+
+/*
+ * Keep ctl.pending in step with c->in_len, and free a large input buffer
+ * once it is empty.
+ */
+static void
+conn_count(struct conn *c)
+{
+	ctl.pending += c->in_len - c->counted;
+	c->counted = c->in_len;
+	if (c->in_len == 0 && c->in_cap > READ_CHUNK) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+}
+
+/*
+ * Past env.max_pending, close the connection whose unfinished frame started
+ * first (its deadline is the earliest: FRAME_USEC after that start), until
+ * back under.  Only among those holding more than an equal share of the
+ * bound, and there always is one while the total is past it: closing the
+ * many that hold a few bytes frees nothing.  One waiting for a commit is
+ * left alone.  Returns false when self was closed.
+ */
+static bool
+conn_shed(struct conn *self)
+{
+	struct conn	*c, *victim;
+	size_t		 share;
+
+	while (env.max_pending > 0 && ctl.pending > env.max_pending) {
+		victim = NULL;
+		share = env.max_pending / (ctl.nconns ? ctl.nconns : 1);
+		for (c = ctl.conns; c; c = c->next)
+			if (c->partial && c->in_len > share && !c->waiting &&
+			    (victim == NULL || c->deadline < victim->deadline))
+				victim = c;
+		if (victim == NULL)
+			break;
+		log_debug("pid %d: closed, %zu bytes of unfinished frames held in all",
+		    (int)victim->peer.pid, ctl.pending);
+		conn_close(victim);
+	}
+	return !self->dead;
+}
 
 /* Is the peer an admin: root, our own uid, or a member of the admin group? */
 static bool
@@ -181,6 +238,8 @@ control_commit_now(void)
 	ctl.replaying = true;
 	for (c = ctl.conns; c; c = next) {
 		next = c->next;
+		if (c->dead)
+			continue;	/* shed for another's input (conn_shed) */
 		conn_process(c);
 		conn_pump(c);
 	}
@@ -272,6 +331,7 @@ conn_process(struct conn *c)
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
+		conn_count(c);
 		/* Whole frames arrived: the next one gets its own deadline. */
 		c->partial = c->in_len > 0;
 		conn_deadline(c, c->partial ? FRAME_USEC : IDLE_USEC);
@@ -350,7 +410,10 @@ conn_read(struct conn *c)
 	if (!c->partial)
 		conn_deadline(c, c->in_len > 0 ? FRAME_USEC : IDLE_USEC);
 	c->partial = c->in_len > 0;
+	conn_count(c);
 	conn_process(c);
+	if (!c->dead)
+		conn_shed(c);
 }
 
 /* Send what is pending without blocking; -1 when the peer is gone. */
@@ -553,6 +616,8 @@ conn_close(struct conn *c)
 			*pp = c->ready_next;
 	}
 	c->dead = true;
+	ctl.pending -= c->counted;
+	c->counted = 0;
 	close(c->fd);		/* leaves the epoll set with it */
 	c->dead_next = ctl.dead;
 	ctl.dead = c;

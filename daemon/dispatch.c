@@ -139,14 +139,30 @@ rq_int(const struct request *rq, const char *name, int64_t dflt)
 	return a ? a->i : dflt;
 }
 
+/*
+ * The reason of a failure, formatted.  One cut short ends on a whole
+ * character: a UTF-8 sequence the cut split is dropped, not left for
+ * pk_str to escape byte by byte.
+ */
 int
 rq_fail(struct request *rq, int code, const char *fmt, ...)
 {
 	va_list	 ap;
+	size_t	 n, lead;
+	int	 len;
 
 	va_start(ap, fmt);
-	vsnprintf(rq->err, sizeof(rq->err), fmt, ap);
+	len = vsnprintf(rq->err, sizeof(rq->err), fmt, ap);
 	va_end(ap);
+	if (len >= (int)sizeof(rq->err)) {
+		n = sizeof(rq->err) - 1;
+		for (lead = n; lead > 0 && n - lead < 4 &&
+		    ((unsigned char)rq->err[lead - 1] & 0xc0) == 0x80; lead--)
+			;
+		if (lead > 0 && (unsigned char)rq->err[lead - 1] >= 0xc0 &&
+		    !tokq_utf8_valid(rq->err + lead - 1, n - lead + 1))
+			rq->err[lead - 1] = '\0';
+	}
 	return -code;
 }
 
@@ -165,15 +181,40 @@ rq_failed(struct request *rq, int rc)
 
 /* Reply packing. */
 
+/*
+ * Every string tokqd sends is valid UTF-8, so that strict decoders (Python's
+ * msgpack with raw=False) read every reply: bytes that are not, echoed from
+ * a request, go out as \xHH.  ASCII, nearly all of it, costs one OR a byte.
+ */
 void
 pk_str(msgpack_packer *pk, const char *s)
 {
+	const unsigned char	*p;
+	unsigned char		 high = 0;
+	size_t			 len;
+	char			*esc;
+
 	if (s == NULL) {
 		msgpack_pack_nil(pk);
 		return;
 	}
-	msgpack_pack_str(pk, strlen(s));
-	msgpack_pack_str_body(pk, s, strlen(s));
+	for (p = (const unsigned char *)s; *p; p++)
+		high |= *p;
+	len = (size_t)((const char *)p - s);
+	if ((high & 0x80) && !tokq_utf8_valid(s, len)) {
+		if ((esc = malloc(4 * len)) == NULL) {
+			msgpack_pack_str(pk, 1);
+			msgpack_pack_str_body(pk, "?", 1);
+			return;
+		}
+		len = tokq_utf8_escape(s, len, esc);
+		msgpack_pack_str(pk, len);
+		msgpack_pack_str_body(pk, esc, len);
+		free(esc);
+		return;
+	}
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s, len);
 }
 
 void

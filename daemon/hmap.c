@@ -3,8 +3,18 @@
  *
  * Keys are copied and owned by the map, or, put with hmap_putn_ref, the
  * caller's (a map holds one kind only); values are the caller's.  Linear
- * probing, FNV-1a, deletions leave tombstones that the next growth sweeps.
- * The map is never more than half full, so a probe always ends.
+ * probing, FNV-1a; a deletion leaves a tombstone.
+ *
+ * The capacity follows the live entries, not the history: live entries
+ * and tombstones (m->used) never fill more than half the slots, so a probe
+ * always ends.  When an insert would pass that, the table is rebuilt at
+ * the size its live entries need (a load of at most a third): the same
+ * size when tombstones made it full, double when live entries did.  When
+ * a deletion leaves fewer than an eighth of the slots live, it is rebuilt
+ * smaller, to a load between a sixth and a third.  So a million holds
+ * reserved and released leave a table sized for the holds still live (not
+ * a million slots that every walk visits), and each rebuild is paid for by
+ * as many inserts or deletions as it moves entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +22,7 @@
 #include "tokqd.h"
 
 #define TOMBSTONE	((char *)&hmap_tombstone)
+#define HMAP_MIN	16
 static char	 hmap_tombstone;
 
 static uint64_t
@@ -45,13 +56,28 @@ hmap_find(const struct hmap *m, const char *key, size_t klen)
 	}
 }
 
+/* The capacity for n live entries: a power of two, n at most a third of it. */
+static size_t
+hmap_cap_for(size_t n)
+{
+	size_t	 cap = HMAP_MIN;
+
+	while (cap / 3 < n)
+		cap *= 2;
+	return cap;
+}
+
+/*
+ * Move the live entries into a fresh table of cap slots, leaving the
+ * tombstones behind.  0, or -1 (the map unchanged) when out of memory.
+ */
 static int
-hmap_grow(struct hmap *m)
+hmap_rehash(struct hmap *m, size_t cap)
 {
 	struct hmap_slot	*old = m->slots;
 	size_t			 oldcap = m->cap, i;
 
-	m->cap = oldcap ? oldcap * 2 : 16;
+	m->cap = cap;
 	if ((m->slots = calloc(m->cap, sizeof(*m->slots))) == NULL) {
 		m->slots = old;
 		m->cap = oldcap;
@@ -92,31 +118,34 @@ hmap_insert(struct hmap *m, const char *key, size_t klen, void *val, bool copy)
 {
 	struct hmap_slot	*s;
 	size_t			 i;
+	char			*k = (char *)key;
 
 	if ((s = hmap_find(m, key, klen)) != NULL) {
 		s->val = val;
 		return 0;
 	}
-	if ((m->used + 1) * 2 > m->cap && hmap_grow(m) == -1)
+	if ((m->used + 1) * 2 > m->cap &&
+	    hmap_rehash(m, hmap_cap_for(m->len + 1)) == -1)
 		return -1;
 	for (i = hmap_hash(key, klen) & (m->cap - 1);
 	    m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE;
 	    i = (i + 1) & (m->cap - 1))
 		;
 	s = &m->slots[i];
-	if (!copy)
-		s->key = (char *)key;
-	else if ((s->key = malloc(klen + 1)) == NULL)
-		return -1;
-	else {
-		memcpy(s->key, key, klen);
-		s->key[klen] = '\0';
+	/* Out of memory the slot stays as it was: a tombstone holds a run. */
+	if (copy) {
+		if ((k = malloc(klen + 1)) == NULL)
+			return -1;
+		memcpy(k, key, klen);
+		k[klen] = '\0';
 	}
+	if (s->key == NULL)
+		m->used++;	/* a tombstone reused was counted already */
+	s->key = k;
 	m->refkeys = !copy;
 	s->klen = klen;
 	s->val = val;
 	m->len++;
-	m->used++;
 	return 0;
 }
 
@@ -158,6 +187,9 @@ hmap_deln(struct hmap *m, const char *key, size_t klen)
 	s->key = TOMBSTONE;
 	s->val = NULL;
 	m->len--;
+	/* Out of memory it stays as it is, which is no harm. */
+	if (m->cap > HMAP_MIN && m->len * 8 < m->cap)
+		(void)hmap_rehash(m, hmap_cap_for(m->len));
 	return val;
 }
 

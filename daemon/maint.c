@@ -92,7 +92,8 @@ compact(int64_t t)
 	int	 n;
 
 	if (!m.compacting) {
-		store_meta_get("last_compact", &last);
+		if ((n = store_meta_get("last_compact", &last)) < 0)
+			return n;
 		if (t - last < BUCKET_HOUR && t >= last)
 			return 0;
 		m.compacting = true;
@@ -194,6 +195,9 @@ maint_cb(sd_event_source *s, uint64_t usec, void *arg)
 {
 	int	 rc = maint_run();
 
+	if (rc < 0)
+		log_warnx("maintenance: a round failed (%s); next try in %llu s",
+		    tokq_code_name(-rc), MAINT_USEC / 1000000);
 	control_commit_soon();
 	sd_event_source_set_time_relative(s, rc == 1 ? MAINT_SOON_USEC : MAINT_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

@@ -6,9 +6,11 @@
  * reverse.  SIGTERM and SIGINT commit what is in flight and exit 0; SIGHUP
  * reloads the config file.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -32,12 +34,23 @@ struct config {
 	char	 admin_group[64];
 	int64_t	 idle_exit;		/* seconds; 0: never */
 	int	 counter_cache_mib;
+	int64_t	 max_pending_bytes;
+	int	 wal_buffer;		/* WALBUF_AUTO or WALBUF_OFF */
 };
 static const struct config config_defaults = {
 	.retention_days = 30, .warn = { 80, 95, 100 }, .nwarn = 3,
 	.admin_group = "tokq-admin", .idle_exit = 0, .counter_cache_mib = 128,
+	.max_pending_bytes = 64 << 20, .wal_buffer = WALBUF_AUTO,
 };
+/*
+ * max_pending_bytes: at least 4 MiB, so that a few frames of the largest
+ * size always fit; at most 64 GiB.
+ */
+#define PENDING_MIN	(4LL << 20)
+#define PENDING_MAX	(64LL << 30)
 static struct config	 conf;
+static bool		 config_named;	/* --config given: it must be readable */
+static int		 wal_buffer_started = -1;	/* read once, at start */
 static int64_t		 idle_exit_opt = -1;	/* --idle-exit beats the file */
 static int64_t		 idle_exit;
 static sd_event_source	*idle_timer;
@@ -74,10 +87,53 @@ parse_thresholds(const char *v, int *out, int *n)
 }
 
 /*
+ * A size in bytes: digits, then optionally K, M or G (KiB, MiB, GiB).
+ * 0, or -1 when it is no such size or outside [min, max].
+ */
+static int
+parse_size(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	char	 num[32];
+	size_t	 n = strspn(v, "0123456789");
+	int	 shift = 0;
+	int64_t	 x;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	switch (v[n]) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	default:
+		return -1;
+	}
+	if (v[n] != '\0' && v[n + 1] != '\0')
+		return -1;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	if (tokq_parse_u64(num, &x) == -1 || x > (max >> shift) ||
+	    (x << shift) < min)
+		return -1;
+	*out = x << shift;
+	return 0;
+}
+
+/*
  * Read `key = value` lines into *c, starting from the defaults; # starts a
  * comment.  Unknown keys and bad values are errors naming the file and
  * line, and leave *c partly filled: the caller uses it only on success.  A
- * missing default config file is fine; a missing named one is not.
+ * missing default config file is fine; a missing named one, or any file
+ * that cannot be read (a directory, no permission, an I/O error), is an
+ * error of one line.  Returns 0, -1 for bad settings, -2 for a file that
+ * cannot be read.
  */
 static int
 config_parse(const char *path, bool named, struct config *c)
@@ -90,8 +146,8 @@ config_parse(const char *path, bool named, struct config *c)
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !named)
 			return 0;
-		log_warn("%s", path);
-		return -1;
+		log_warn("%s: cannot read the configuration", path);
+		return -2;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char	*k = line, *v, *e;
@@ -131,13 +187,71 @@ config_parse(const char *path, bool named, struct config *c)
 		else if (strcmp(k, "counter_cache_mib") == 0 &&
 		    tokq_parse_u64(v, &x) == 0 && x >= 1 && x <= 1048576)
 			c->counter_cache_mib = (int)x;
+		else if (strcmp(k, "max_pending_bytes") == 0 &&
+		    parse_size(v, PENDING_MIN, PENDING_MAX, &x) == 0)
+			c->max_pending_bytes = x;
+		else if (strcmp(k, "wal_buffer") == 0 && strcmp(v, "auto") == 0)
+			c->wal_buffer = WALBUF_AUTO;
+		else if (strcmp(k, "wal_buffer") == 0 && strcmp(v, "off") == 0)
+			c->wal_buffer = WALBUF_OFF;
 		else {
 			log_warnx("%s:%d: bad setting '%s = %s'", path, lineno, k, v);
 			bad = 1;
 		}
 	}
+	if (ferror(f)) {
+		log_warn("%s: cannot read the configuration", path);
+		bad = 2;
+	}
 	fclose(f);
-	return bad ? -1 : 0;
+	return -bad;
+}
+
+/*
+ * Take the database for this process alone: an exclusive flock on PATH.lock
+ * (created 0660 beside it, parents made as store_open makes them), held
+ * until exit, with our pid written in it.  Two daemons on one database
+ * would each count in memory what the other does not see, overspend the
+ * limits, and fail on each other's event ids.  Exits at once, with one line
+ * naming the database and the holder's pid, when another process has it.
+ *
+ * A file of its own, not the database: SQLite locks the database with
+ * POSIX record locks, which any close() of any descriptor of that file in
+ * the process drops, and on NFS Linux emulates flock() with record locks
+ * that would collide with SQLite's own.  Readers (sqlite3, tokq-preload
+ * --check) ignore the lock file; the file stays after exit, unlocked, so a
+ * lock is never mistaken for a stale file (nothing to clean up).
+ */
+static int
+db_lock(const char *dbpath)
+{
+	char	 path[PATH_MAX], pid[32], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", dbpath) >= sizeof(path))
+		fatalx("%s: path too long", dbpath);
+	for (p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(path, 0750) == -1 && errno != EEXIST)
+			fatal("mkdir %s", path);
+		*p = '/';
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1)
+		fatal("%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("flock %s", path);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strspn(pid, "0123456789")] = '\0';
+		fatalx("%s: another tokqd (pid %s) serves this database", dbpath,
+		    *pid ? pid : "unknown");
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s: cannot write our pid", path);
+	return fd;
 }
 
 /* Make a parsed config the one in force. */
@@ -151,6 +265,10 @@ config_apply(const struct config *c)
 	memcpy(env.warn, c->warn, sizeof(env.warn));
 	env.nwarn = c->nwarn;
 	env.counter_cache = (size_t)c->counter_cache_mib << 20;
+	env.max_pending = (size_t)c->max_pending_bytes;
+	if (wal_buffer_started != -1 && c->wal_buffer != wal_buffer_started)
+		log_info("wal_buffer = %s takes effect at the next start",
+		    c->wal_buffer == WALBUF_OFF ? "off" : "auto");
 	idle_exit = idle_exit_opt >= 0 ? idle_exit_opt : c->idle_exit;
 	gr = getgrnam(c->admin_group);
 	env.admin_gid = gr ? gr->gr_gid : (gid_t)-1;
@@ -184,7 +302,7 @@ signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	if (si->ssi_signo == SIGHUP) {
 		struct config	 c;
 
-		if (config_parse(env.config_path, false, &c) == -1) {
+		if (config_parse(env.config_path, config_named, &c) < 0) {
 			log_warnx("%s: config not reloaded; the old one stays", env.config_path);
 			return 0;
 		}
@@ -228,8 +346,8 @@ main(int argc, char *argv[])
 	};
 	char		 sockpath[PATH_MAX], dbpath[PATH_MAX];
 	const char	*sockopt = NULL, *dbopt = NULL;
-	bool		 check_only = false, named_config = false;
-	int		 ch, verbose = 0, rc;
+	bool		 check_only = false;
+	int		 ch, verbose = 0, rc, lockfd;
 	int64_t		 x;
 	sd_event	*ev = NULL;
 	sigset_t	 mask;
@@ -245,7 +363,7 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			env.config_path = optarg;
-			named_config = true;
+			config_named = true;
 			break;
 		case 'T':
 			env.test_clock = true;
@@ -273,13 +391,17 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(64);
 	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
-	if (config_parse(env.config_path, named_config, &conf) == -1)
+	if ((rc = config_parse(env.config_path, config_named, &conf)) == -2)
+		exit(1);	/* its one line is out */
+	if (rc < 0)
 		fatalx("%s: configuration error", env.config_path);
 	if (check_only) {
 		printf("%s: configuration OK\n", env.config_path);
 		return 0;
 	}
 	config_apply(&conf);
+	wal_buffer_started = conf.wal_buffer;
+	walbuf_configure(conf.wal_buffer);
 	if (tokq_socket_path(sockopt, sockpath, sizeof(sockpath)) == -1)
 		fatalx("no socket path: use --socket or set TOKQ_SOCKET");
 	if (tokq_db_path(dbopt, dbpath, sizeof(dbpath)) == -1)
@@ -290,6 +412,7 @@ main(int argc, char *argv[])
 	env.started = time(NULL);
 	umask(0007);
 
+	lockfd = db_lock(dbpath);
 	if (store_open(dbpath) < 0)
 		fatalx("cannot open the database %s", dbpath);
 	clock_init();
@@ -326,6 +449,7 @@ main(int argc, char *argv[])
 	control_shutdown();
 	quota_shutdown();
 	store_close();
+	close(lockfd);
 	sd_event_unref(ev);
 	log_info("stopped");
 	return rc < 0 ? 1 : 0;

@@ -99,6 +99,7 @@ extern struct tokqd_env {
 	int		 warn[8];		/* ascending thresholds, then 100 */
 	int		 nwarn;
 	size_t		 counter_cache;		/* bytes of counters kept; 0: no bound */
+	size_t		 max_pending;		/* bytes of unanswered input, all connections */
 } env;
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
 uint64_t mono_usec(void);		/* monotonic microseconds */
@@ -229,8 +230,14 @@ int	 store_events_page(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit,
 	    int (*cb)(void *, const struct event *), void *arg);
 
-/* walbuf.c: an SQLite VFS that writes the WAL in runs of frames */
+/*
+ * walbuf.c: an SQLite VFS that writes the WAL in runs of frames.  It is
+ * registered under WALBUF_VFS always; with WALBUF_OFF, or an SQLite it was
+ * not checked against, that name is the default VFS itself.
+ */
 #define WALBUF_VFS	"tokq-walbuf"
+enum { WALBUF_AUTO = 0, WALBUF_OFF };
+void	 walbuf_configure(int mode);	/* before walbuf_register */
 int	 walbuf_register(void);		/* 0, or -1 */
 
 /* normalize.c: provider usage JSON -> events */

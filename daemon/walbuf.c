@@ -54,6 +54,15 @@
  * frame is in the WAL file before it is copied into the database.  Only a
  * process alone with its database that stops at the first error
  * (tokq-preload) may use the VFS so.
+ *
+ * All of this rests on SQLite's internals as they are in the versions in
+ * [WALBUF_SQLITE_MIN, WALBUF_SQLITE_END): read in the 3.40 sources, and
+ * tested (tests/unit/test_walbuf.c, make check, make bench) against 3.40.1,
+ * Debian 12's.  With any other SQLite, found at run time, or with
+ * `wal_buffer = off` in tokqd.conf, WALBUF_VFS names the default VFS
+ * itself, unchanged; one log line says why.  To widen the range, read
+ * sqlite3WalFrames() in wal.c and seekAndWriteFd() in os_unix.c of the new
+ * version against the paragraphs above, and run the tests on it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +78,10 @@
  */
 #define WALBUF_CAP	0x1ffff
 
+/* The SQLite versions walbuf.c was checked against: 3.40.0 to 3.40.x. */
+#define WALBUF_SQLITE_MIN	3040000
+#define WALBUF_SQLITE_END	3041000
+
 struct walfile {
 	sqlite3_file	 base;
 	sqlite3_file	*real;		/* the default VFS's file, after this */
@@ -79,6 +92,8 @@ struct walfile {
 
 static sqlite3_vfs	*real_vfs;
 static sqlite3_vfs	 walbuf_vfs;
+static int		 walbuf_mode = WALBUF_AUTO;
+static bool		 buffering;
 
 #define REAL(f)		(((struct walfile *)(f))->real)
 #define RM(f)		(REAL(f)->pMethods)
@@ -275,15 +290,27 @@ wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	return SQLITE_OK;
 }
 
+/* WALBUF_AUTO (buffer when SQLite is a version checked) or WALBUF_OFF. */
+void
+walbuf_configure(int mode)
+{
+	walbuf_mode = mode;
+}
+
 /*
  * Register the VFS named WALBUF_VFS over the default one, not as the
  * default; once.  Its other methods are the default VFS's own, called with
  * this copy of its struct (the unix VFS reads only its pAppData and
- * mxPathname, which the copy keeps).  Returns 0 or -1.
+ * mxPathname, which the copy keeps).  Switched off, or on an SQLite not
+ * checked, the copy keeps the default's xOpen and file size too: the name
+ * then stands for the default VFS, and the store need not know.  Returns
+ * 0 or -1.
  */
 int
 walbuf_register(void)
 {
+	int	 v = sqlite3_libversion_number();
+
 	if (real_vfs != NULL)
 		return 0;
 	if ((real_vfs = sqlite3_vfs_find(NULL)) == NULL)
@@ -291,8 +318,17 @@ walbuf_register(void)
 	walbuf_vfs = *real_vfs;
 	walbuf_vfs.pNext = NULL;
 	walbuf_vfs.zName = WALBUF_VFS;
-	walbuf_vfs.szOsFile = sizeof(struct walfile) + real_vfs->szOsFile;
-	walbuf_vfs.xOpen = wb_open;
+	buffering = walbuf_mode != WALBUF_OFF && v >= WALBUF_SQLITE_MIN &&
+	    v < WALBUF_SQLITE_END;
+	if (buffering) {
+		walbuf_vfs.szOsFile = sizeof(struct walfile) + real_vfs->szOsFile;
+		walbuf_vfs.xOpen = wb_open;
+	} else if (walbuf_mode == WALBUF_OFF)
+		log_info("wal_buffer = off: the WAL is written as SQLite writes it");
+	else
+		log_info("SQLite %s: the WAL is written as SQLite writes it "
+		    "(WAL buffering was checked against 3.40 only)",
+		    sqlite3_libversion());
 	if (sqlite3_vfs_register(&walbuf_vfs, 0) != SQLITE_OK) {
 		real_vfs = NULL;
 		return -1;

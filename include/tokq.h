@@ -119,4 +119,12 @@ int	 tokq_frame_check(const char *buf, size_t len);
 uint32_t tokq_frame_len(const unsigned char hdr[TOKQ_FRAME_HDR]);
 void	 tokq_frame_hdr(unsigned char hdr[TOKQ_FRAME_HDR], uint32_t len);
 
+/*
+ * UTF-8 for strings sent to a peer: tokq_utf8_escape copies len bytes into
+ * out (room for 4 * len) with each byte that is no valid UTF-8 written as
+ * \xHH, and returns the bytes written.
+ */
+bool	 tokq_utf8_valid(const char *s, size_t len);
+size_t	 tokq_utf8_escape(const char *s, size_t len, char *out);
+
 #endif

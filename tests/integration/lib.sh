@@ -262,7 +262,9 @@ start_tokqd() {
 # Wait for pid $1 for at most ~10 s, then SIGKILL it; sets $wait_rc.
 _wait_bounded() {
 	local pid=$1 dog
-	( for _ in $(seq 100); do sleep 0.1; done; kill -KILL "$pid" ) >/dev/null 2>&1 &
+	# The watchdog's output is /dev/null from its birth: killed before it
+	# could redirect, its inherited traps would speak on our stderr.
+	{ ( for _ in $(seq 100); do sleep 0.1; done; kill -KILL "$pid" ) & } >/dev/null 2>&1
 	dog=$!
 	wait "$pid" 2>/dev/null
 	wait_rc=$?

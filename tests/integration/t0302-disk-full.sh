@@ -128,7 +128,10 @@ if ! kill -0 "$TOKQD_PID" 2>/dev/null; then
 	stop_tokqd
 	done_testing
 fi
-is running running "fsize: tokqd is still running after the failed commit"
+# Here kill -0 found it alive; it must also still answer.
+tqj status
+is "$rc $(kill -0 "$TOKQD_PID" 2>/dev/null && echo running)" "0 running" \
+	"fsize: tokqd is still running and answers status after the failed commit"
 tq record --user u2 --model m1 --prompt "$hit" --key "fs-$hit" --meta "$META"
 is "$rc" 75 "fsize: the same key retried while still full: 75 again"
 tq check --user u2 --tokens 1

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Hostile clients harm no one.  Many at once (t0008 has the single cases):
-#  1. 300 connections that send half a header and stall, 20 that send all
+#  1. 300 connections that send half a header and stall, 64 that send all
 #     but the last byte of a 1 MiB frame and stall, and a few hundred
 #     oversize, garbage and malformed frames from 16 clients at a time,
 #     while a good client keeps asking `tokq status`: each answer within
 #     3 s, every hostile frame refused on its own connection, nothing
-#     recorded, tokqd alive.
+#     recorded, tokqd alive.  With max_pending_bytes = 8M the unfinished
+#     frames hold at most 8 MiB: the oldest are closed, and tokqd's RSS
+#     grows by that bound plus slack, not by the 64 MiB sent.
 #  2. A client that pipelines requests and never reads the replies: tokqd
 #     must stop reading from it (backpressure) rather than buffer replies
 #     without bound.  And one that pipelines without pause while reading
@@ -62,13 +64,15 @@ start_with_nofile() {
 }
 
 # ---- 1. a crowd of hostile clients ----------------------------------------------
-start_tokqd
+PENDING_MIB=8
+echo "max_pending_bytes = ${PENDING_MIB}M" >"$T/pending.conf"
+start_tokqd --config "$T/pending.conf"
 tq clock set 2026-12-01T10:00:00Z
 rss0=$(rss_kb)
 
 "$PYTHON" "$HOSTILE" stall "$SOCK" 300 "$T/stop1" "$T/ready1" >"$T/stall1.json" &
 s1=$!
-"$PYTHON" "$HOSTILE" stall "$SOCK" 20 "$T/stop1" "$T/ready1b" 1mib >"$T/stall1b.json" &
+"$PYTHON" "$HOSTILE" stall "$SOCK" 64 "$T/stop1" "$T/ready1b" 1mib >"$T/stall1b.json" &
 s1b=$!
 EXTRA_PIDS+=("$s1" "$s1b")
 if ! wait_ready "$T/ready1" || ! wait_ready "$T/ready1b"; then
@@ -103,8 +107,15 @@ is "$(jq .sent <<<"$garb")" 1400 "all 1400 hostile frames were sent"
 is "$failed" 0 "the good client got every answer ($good of them) meanwhile"
 is "$slow" 0 "each within 3 s (slowest: $maxlat ms)"
 is "$(jq .refused "$T/stall1.json")+$(jq .refused "$T/stall1b.json")" "0+0" \
-	"all 320 stalling clients were let in"
-diag "tokqd RSS: $rss0 kB before, $rss1 kB with 320 stalled clients"
+	"all 364 stalling clients were let in"
+grow=$(((rss1 - rss0) / 1024))
+diag "tokqd RSS: $rss0 kB before, $rss1 kB with 364 stalled clients (+$grow MiB)"
+ok "RSS grew by at most max_pending_bytes + 16 MiB ($grow <= $((PENDING_MIB + 16)) MiB), not by the 64 MiB sent" \
+	test "$grow" -le $((PENDING_MIB + 16))
+closed=$(jq .closed_early "$T/stall1b.json")
+ok "the oldest unfinished 1 MiB frames were closed to stay within ${PENDING_MIB} MiB ($closed of 64 >= 56)" \
+	test "$closed" -ge 56
+is "$(jq .closed_early "$T/stall1.json")" 0 "the 300 half headers (600 bytes in all) were left alone"
 ok "tokqd is still running" kill -0 "$TOKQD_PID"
 tqj status
 is "$(jqv .events)" 0 "none of it recorded anything"

@@ -51,5 +51,15 @@ ok "LimitNOFILE ($nofile) leaves room for 1024 connections and the database" \
 	test "${nofile:-0}" -ge 2048
 is "$(setting Type)" notify "Type=notify"
 like "$(setting WatchdogSec)" '^[0-9]+' "a watchdog"
+# MemoryMax= caps tokqd, above what its defaults may use: counters 128 MiB,
+# page cache 32 MiB, unfinished frames 64 MiB (max_pending_bytes), + 128 MiB.
+mem=$(setting MemoryMax)
+case $mem in
+*G) mem_mib=$((${mem%G} * 1024)) ;;
+*M) mem_mib=${mem%M} ;;
+*) mem_mib=0 ;;
+esac
+ok "MemoryMax=$mem caps tokqd's memory, with room for its defaults (>= 352 MiB)" \
+	test "$mem_mib" -ge 352
 
 done_testing

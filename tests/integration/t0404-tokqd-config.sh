@@ -3,6 +3,9 @@
 # refuses a bad key or value naming file:line; tokqd will not start with a
 # bad file; SIGHUP rereads warn_thresholds, so that `record --json .crossed`
 # follows the new thresholds, and a bad file on SIGHUP changes nothing.
+# A --config that cannot be read (missing, a directory) is one line and
+# exit 1, for -n, at start, and on SIGHUP (not a silent return to the
+# defaults).  max_pending_bytes and wal_buffer take their values.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2317
 . "$(dirname "$0")/lib.sh"
 need jq
@@ -25,6 +28,8 @@ warn_thresholds = 50, 75,90   # spaces after commas are fine
 admin_group=tokq-admin
 idle_exit = 15m
 counter_cache_mib = 64
+max_pending_bytes = 16M
+wal_buffer = off
 CONF
 tokqd_n "$conf"
 is "$rc" 0 "tokqd -n: a good file exits 0"
@@ -35,8 +40,8 @@ is "$rc" 0 "tokqd -n: the shipped etc/tokqd.conf.example is good"
 sed 's/^#\([a-z_]* = \)/\1/' "$TEST_ROOT/etc/tokqd.conf.example" >"$T/example-uncommented.conf"
 tokqd_n "$T/example-uncommented.conf"
 is "$rc" 0 "tokqd -n: and so are its defaults, uncommented"
-is "$(grep -cE '^(retention_days|warn_thresholds|admin_group|idle_exit|counter_cache_mib) = ' "$T/example-uncommented.conf")" 5 \
-	"the example names all five settings"
+is "$(grep -cE '^(retention_days|warn_thresholds|admin_group|idle_exit|counter_cache_mib|max_pending_bytes|wal_buffer) = ' "$T/example-uncommented.conf")" 7 \
+	"the example names all seven settings"
 
 bad() {	# bad NAME LINE2: a file whose line 2 is LINE2 is refused, naming line 2
 	printf '# line 1\n%s\nretention_days = 30\n' "$2" >"$T/bad.conf"
@@ -54,9 +59,30 @@ bad "a warn threshold above 100" "warn_thresholds = 80,150"
 bad "an empty warn_thresholds" "warn_thresholds ="
 bad "a bad idle_exit" "idle_exit = 5 minutes"
 bad "counter_cache_mib = 0" "counter_cache_mib = 0"
+bad "max_pending_bytes below 4 MiB" "max_pending_bytes = 1M"
+bad "max_pending_bytes with a bad unit" "max_pending_bytes = 64MB"
+bad "max_pending_bytes past 64 GiB" "max_pending_bytes = 65G"
+bad "wal_buffer = on" "wal_buffer = on"
+for v in 4194304 4096K 64M 64m 1G 64G; do
+	printf 'max_pending_bytes = %s\n' "$v" >"$T/size.conf"
+	tokqd_n "$T/size.conf"
+	is "$rc" 0 "tokqd -n takes max_pending_bytes = $v"
+done
 
 "$TOKQD" -n --config "$T/does-not-exist.conf" >"$T/n.out" 2>&1
 isnt "$?" 0 "tokqd -n refuses a named config file that does not exist"
+is "$(wc -l <"$T/n.out" | tr -d ' ')" 1 "  with one line"
+like "$(<"$T/n.out")" "^tokqd: $T/does-not-exist.conf: cannot read the configuration: No such file or directory\$" \
+	"  naming the file and why"
+tokqd_n "$T"
+is "$rc" 1 "tokqd -n refuses a directory as its config file"
+like "$out" "^tokqd: $T: cannot read the configuration: Is a directory\$" "  in one line"
+"$TOKQD" --socket "$SOCK" --db "$DB" --config "$T/does-not-exist.conf" >"$T/start.out" 2>&1 &
+pid=$!
+_wait_bounded "$pid"
+is "$wait_rc" 1 "tokqd will not start with a named config file that does not exist"
+is "$(wc -l <"$T/start.out" | tr -d ' ')" 1 "  and says so in one line"
+ok "  and does not listen" test ! -S "$SOCK"
 
 printf 'retention_dayz = 30\n' >"$T/bad.conf"
 "$TOKQD" --socket "$SOCK" --db "$DB" --config "$T/bad.conf" >"$T/start.out" 2>&1 &
@@ -120,6 +146,19 @@ ok "SIGHUP with an empty file reloads" wait_log "config reloaded" 2
 tq limit set --user u4 --tokens 1000 --per day
 tqj record --user u4 --model m --prompt 850 --completion 0
 is "$(jqv .crossed)" 80 "a setting removed from the file is back to its default: 850 crosses 80"
+
+# The named file gone: SIGHUP keeps what it had, not the defaults.
+printf 'warn_thresholds = 30\n' >"$conf"
+kill -HUP "$TOKQD_PID"
+ok "SIGHUP: thresholds 30" wait_log "config reloaded" 3
+rm -f "$conf"
+kill -HUP "$TOKQD_PID"
+ok "SIGHUP with the named file gone: tokqd logs that it did not reload" \
+	wait_log "config not reloaded" 2
+like "$(<"$T/tokqd.log")" "$conf: cannot read the configuration: No such file" "  and why"
+tq limit set --user u5 --tokens 1000 --per day
+tqj record --user u5 --model m --prompt 350 --completion 0
+is "$(jqv .crossed)" 30 "the thresholds are still 30, not the defaults"
 
 stop_tokqd
 done_testing

@@ -28,6 +28,15 @@
         answers them, reading every reply (a greedy but well-behaved
         client), until STOPFILE exists.  Writes "ready" to READYFILE once
         10,000 replies came back.  Prints JSON: replies.
+
+    hostile_clients.py utf8 SOCK
+        Send requests whose strings are not UTF-8 (an operation, an
+        argument's name, values a reply echoes) and decode every reply
+        strictly: each str must be valid UTF-8 (bytes.decode('utf-8',
+        errors='strict')), as Python's msgpack with raw=False demands.
+        Prints JSON: a list of {name, code, error, strict} per request
+        (strict: false when a reply string was not UTF-8; error is the
+        reply's error text with bad bytes shown as \\xHH by us).
 """
 import json
 import os
@@ -267,6 +276,153 @@ def greedy(path, stopfile, readyfile):
     print(json.dumps({'replies': replies}))
 
 
+def mp_str(b):
+    """A msgpack str holding the bytes b as they are."""
+    n = len(b)
+    if n < 32:
+        return bytes([0xa0 | n]) + b
+    if n < 256:
+        return b'\xd9' + bytes([n]) + b
+    return b'\xda' + struct.pack('>H', n) + b
+
+
+def mp_pack(o):
+    """Pack a request: dicts, bytes and str (as str), ints >= 0, lists."""
+    if isinstance(o, dict):
+        out = bytes([0x80 | len(o)])
+        for k, v in o.items():
+            out += mp_pack(k) + mp_pack(v)
+        return out
+    if isinstance(o, list):
+        return bytes([0x90 | len(o)]) + b''.join(mp_pack(v) for v in o)
+    if isinstance(o, str):
+        return mp_str(o.encode())
+    if isinstance(o, bytes):
+        return mp_str(o)
+    if isinstance(o, bool):
+        return b'\xc3' if o else b'\xc2'
+    if isinstance(o, int) and 0 <= o < 128:
+        return bytes([o])
+    raise ValueError(o)
+
+
+class Strict(Exception):
+    pass
+
+
+def mp_unpack(b, i=0):
+    """Decode one msgpack object at b[i:]; (object, next index).  A str
+    that is not valid UTF-8 raises Strict."""
+    t = b[i]
+    i += 1
+    if t <= 0x7f:
+        return t, i
+    if t >= 0xe0:
+        return t - 256, i
+    if 0x80 <= t <= 0x8f or t in (0xde, 0xdf):
+        if t <= 0x8f:
+            n = t & 0x0f
+        elif t == 0xde:
+            n, i = struct.unpack('>H', b[i:i + 2])[0], i + 2
+        else:
+            n, i = struct.unpack('>I', b[i:i + 4])[0], i + 4
+        d = {}
+        for _ in range(n):
+            k, i = mp_unpack(b, i)
+            v, i = mp_unpack(b, i)
+            d[k] = v
+        return d, i
+    if 0x90 <= t <= 0x9f or t in (0xdc, 0xdd):
+        if t <= 0x9f:
+            n = t & 0x0f
+        elif t == 0xdc:
+            n, i = struct.unpack('>H', b[i:i + 2])[0], i + 2
+        else:
+            n, i = struct.unpack('>I', b[i:i + 4])[0], i + 4
+        a = []
+        for _ in range(n):
+            v, i = mp_unpack(b, i)
+            a.append(v)
+        return a, i
+    if 0xa0 <= t <= 0xbf or t in (0xd9, 0xda, 0xdb):
+        if t <= 0xbf:
+            n = t & 0x1f
+        elif t == 0xd9:
+            n, i = b[i], i + 1
+        elif t == 0xda:
+            n, i = struct.unpack('>H', b[i:i + 2])[0], i + 2
+        else:
+            n, i = struct.unpack('>I', b[i:i + 4])[0], i + 4
+        raw = b[i:i + n]
+        try:
+            return raw.decode('utf-8', errors='strict'), i + n
+        except UnicodeDecodeError:
+            raise Strict(raw)
+    if t == 0xc0:
+        return None, i
+    if t in (0xc2, 0xc3):
+        return t == 0xc3, i
+    fixed = {0xcc: ('>B', 1), 0xcd: ('>H', 2), 0xce: ('>I', 4), 0xcf: ('>Q', 8),
+             0xd0: ('>b', 1), 0xd1: ('>h', 2), 0xd2: ('>i', 4), 0xd3: ('>q', 8),
+             0xca: ('>f', 4), 0xcb: ('>d', 8)}
+    if t in fixed:
+        f, n = fixed[t]
+        return struct.unpack(f, b[i:i + n])[0], i + n
+    raise ValueError('msgpack type 0x%02x' % t)
+
+
+# Each: a name and a request whose strings are not all UTF-8.
+UTF8_CASES = [
+    ('op', {'v': 1, 'op': b'\xff\xfe\xfd'}),
+    ('argument-name', {'v': 1, 'op': 'status', b'\xc3(zz': 1}),
+    ('hold', {'v': 1, 'op': 'release', 'hold': b'h\xff\xfe'}),
+    ('selector', {'v': 1, 'op': 'limit_set', 'selector': b'us\xe9r',
+                  'metric': 'tokens', 'limit': 5}),
+    ('metric', {'v': 1, 'op': 'limit_set', 'selector': 'user', 'subject': 'u1',
+                'metric': b'tok\xedens', 'limit': 5}),
+    ('window', {'v': 1, 'op': 'limit_set', 'selector': 'user', 'subject': 'u1',
+                'metric': 'tokens', 'window': b'1\xffh', 'limit': 5}),
+    ('surrogate', {'v': 1, 'op': b'\xed\xa0\x80op'}),
+    ('overlong', {'v': 1, 'op': b'\xc0\xafop'}),
+    ('import-key', {'v': 1, 'op': 'import', 'events': [{b'\xf8key': 1}]}),
+    # A valid name cut by the 255-byte bound of an error text: the cut
+    # must not leave half a character.
+    ('long-valid', {'v': 1, 'op': 'release', 'hold': 'hh' + '\u00e9' * 200}),
+    ('valid', {'v': 1, 'op': 'd\u00e9j\u00e0-vu'}),
+]
+
+
+def utf8(path):
+    res = []
+    for name, req in UTF8_CASES:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(frame(mp_pack(req)))
+        buf = b''
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack('>I', buf[:4])[0]:
+            c = s.recv(65536)
+            if not c:
+                break
+            buf += c
+        s.close()
+        r = {'name': name, 'code': None, 'error': None, 'strict': True}
+        if len(buf) < 4:
+            r['error'] = 'no reply'
+            res.append(r)
+            continue
+        body = buf[4:4 + struct.unpack('>I', buf[:4])[0]]
+        try:
+            rep, _ = mp_unpack(body)
+            r['code'] = rep.get('code')
+            r['error'] = rep.get('error')
+        except Strict as e:
+            r['strict'] = False
+            r['error'] = repr(e.args[0])
+        res.append(r)
+    print(json.dumps(res))
+
+
 def main():
     mode = sys.argv[1]
     if mode == 'garbage':
@@ -278,6 +434,8 @@ def main():
         flood(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif mode == 'greedy':
         greedy(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == 'utf8':
+        utf8(sys.argv[2])
     else:
         sys.exit('unknown mode %s' % mode)
 
