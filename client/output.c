@@ -469,8 +469,29 @@ top_limit(const msgpack_object *limits)
 }
 
 /*
- * check: "allowed" or "denied: <rule>: <used> used + <held> held + <asked>
- * asked > <limit> (room at <time>)", then the hold and the warning.
+ * Where a limit stands: "reached" when used + held is the limit exactly
+ * (100 %), "exceeded" beyond it, NULL below it or when it is unlimited.
+ * Cost travels as float USD of whole nano-USD: equal within half of one.
+ */
+static const char *
+limit_state(const msgpack_object *l)
+{
+	double	 u = mp_num(l, "used", 0) + mp_num(l, "held", 0);
+	double	 lim = mp_num(l, "limit", -1);
+
+	if (l == NULL || lim < 0)
+		return NULL;
+	if (u > lim + 5e-10)
+		return "exceeded";
+	if (u >= lim - 5e-10)
+		return "reached";
+	return NULL;
+}
+
+/*
+ * check: "allowed" or "denied: limit reached: <rule>: <used> used + <held>
+ * held + <asked> asked > <limit> (room at <time>)" ("exceeded" beyond 100 %,
+ * "no room" below it), then the hold and the warning.
  */
 void
 print_check(const struct req *r, const msgpack_object *reply)
@@ -493,7 +514,9 @@ print_check(const struct req *r, const msgpack_object *reply)
 		fmt_amount(met, mp_get(d, "used"), a, sizeof(a));
 		fmt_amount(met, mp_get(d, "held"), b, sizeof(b));
 		fmt_amount(met, mp_get(d, "limit"), c, sizeof(c));
-		printf("denied: %s: %s used + %s held", rule_label(d, label, sizeof(label)),
+		printf("denied: %s: %s: %s used + %s held", limit_state(d) ?
+		    (strcmp(limit_state(d), "reached") == 0 ? "limit reached" :
+		    "limit exceeded") : "no room", rule_label(d, label, sizeof(label)),
 		    a, b);
 		if (obj_num(asked, 0) > 0)
 			printf(" + %s asked > %s", fmt_amount(met, asked, e, sizeof(e)), c);
@@ -559,7 +582,8 @@ print_record(const struct req *r, const msgpack_object *reply)
 		printf("\n");
 	}
 	if (!mp_bool(reply, "allowed")) {
-		printf("limit exceeded");
+		printf("limit %s", top != NULL && limit_state(top) != NULL ?
+		    limit_state(top) : "exceeded");
 		if (top != NULL)
 			printf(": %s (%s)", rule_label(top, label, sizeof(label)),
 			    used_of(top, nums, sizeof(nums)));

@@ -575,8 +575,15 @@ general_help(FILE *f, const char *group)
 		}
 	}
 	if (group == NULL)
-		fputs("\nExit: 0 ok, 1 denied, 64 usage, 65 invalid data, 69 tokqd unreachable,\n"
-		    "70 internal error, 75 try again, 77 permission denied.\n", f);
+		fputs("\nexit codes:\n"
+		    "  0   ok                  1   denied (check)\n"
+		    "  64  usage error: a missing, unknown or malformed flag, or a value outside\n"
+		    "      its range (tokq(1) lists them), judged by tokq before anything is sent\n"
+		    "  65  invalid data: tokqd refused it (unknown hold, key reused, no such rule)\n"
+		    "  69  tokqd unreachable   70  internal error   77  permission denied\n"
+		    "  75  temporary: refused for now (nothing was kept), or the connection was\n"
+		    "      lost after the request was sent (the outcome is unknown); either way\n"
+		    "      a retry with the same --key is safe and never counts twice\n", f);
 }
 
 /*
