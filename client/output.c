@@ -521,7 +521,8 @@ print_check(const struct req *r, const msgpack_object *reply)
 		if (obj_num(asked, 0) > 0)
 			printf(" + %s asked > %s", fmt_amount(met, asked, e, sizeof(e)), c);
 		else
-			printf(" >= %s", c);
+			printf(" %s %s", limit_state(d) != NULL &&
+			    strcmp(limit_state(d), "exceeded") == 0 ? ">" : "=", c);
 		if (mp_str(reply, "retry_at", t, sizeof(t)) != NULL ||
 		    mp_str(d, "resets_at", t, sizeof(t)) != NULL)
 			printf(" (room at %s)", t);
