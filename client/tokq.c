@@ -74,8 +74,8 @@ static const struct flag f_record[] = {
 	{ "meta", "JSON", K_JSON, "meta", NULL, 0, "a JSON document kept with the event" },
 	{ "key", "KEY", K_KEY, "key", NULL, 0, "idempotency key: the same key counts once" },
 	{ "hold", "ID", K_ID, "hold", NULL, 0, "settle this hold from check --reserve" },
-	{ "usage-json", "FILE|-|JSON", K_USAGE, "usage_json", NULL, 0,
-	    "provider usage JSON from FILE, - for stdin, or the document itself" },
+	{ "usage-json", "FILE|-|DOCUMENT", K_USAGE, "usage_json", NULL, 0,
+	    "usage JSON: a file, - for stdin, or {...} inline" },
 	{ "at", "TIME", K_TIME, "at", NULL, 0, "the event's time (admin, for imports)" },
 	FL_END
 };
