@@ -23,6 +23,7 @@
 
 static int	 check_check(const struct req *);
 static int	 check_record(const struct req *);
+static int	 check_span(const struct req *);
 
 /* Flags that several commands share. */
 #define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
@@ -232,13 +233,13 @@ static const struct cmd cmds[] = {
 	    "list the prices" },
 	{ { "price", "rm" }, "price_rm", S_ADMIN, f_price_rm, NULL, print_price_rm,
 	    "remove a model's price" },
-	{ { "stats", NULL }, "stats", S_ADMIN, f_stats, NULL, print_stats,
+	{ { "stats", NULL }, "stats", S_ADMIN, f_stats, check_span, print_stats,
 	    "totals, top users and guilds, by model, service and day" },
 	{ { "report", NULL }, "report", S_ADMIN, f_report, NULL, print_report,
 	    "the period's top users with medals, ready to post" },
 	{ { "log", NULL }, "log", S_ADMIN, f_log, NULL, print_log,
 	    "recent events, newest first" },
-	{ { "export", NULL }, "export", S_ADMIN, f_export, NULL, NULL,
+	{ { "export", NULL }, "export", S_ADMIN, f_export, check_span, NULL,
 	    "raw events as JSON lines or CSV", run_export },
 	{ { "import", NULL }, "import", S_ADMIN, f_import, NULL, NULL,
 	    "events with their times, from export or another tool", run_import },
@@ -291,6 +292,18 @@ check_record(const struct req *r)
 		if (req_val(r, "usage-json")->set && req_val(r, usage_counts[i])->set)
 			usage_fail(r->cmd, "--%s and --usage-json cannot be combined "
 			    "(the usage JSON carries the counts)", usage_counts[i]);
+	return 0;
+}
+
+/* --since and --until, both given: a span that is empty or reversed is a usage error. */
+static int
+check_span(const struct req *r)
+{
+	const struct val	*since = req_val(r, "since"), *until = req_val(r, "until");
+
+	if (since->set && until->set && until->i <= since->i)
+		usage_fail(r->cmd, "--until must be after --since (got \"%s\" and \"%s\")",
+		    until->s, since->s);
 	return 0;
 }
 

@@ -171,6 +171,16 @@ is "$err" 'tokq: record: --user: must be an id of 1 to 128 bytes of UTF-8 withou
 	"a newline in an id is shown escaped, on one line"
 tq record --user "$id129" --model m --prompt 1
 like "$err" '\(got "x{48}…"\)$' "a long value is cut in the message"
+for c in stats export; do
+	for span in "2026-12-05 2026-12-01" "2026-12-01 2026-12-01" "2026-12-01T10:00:01Z 2026-12-01T10:00:00Z"; do
+		read -r a b <<<"$span"
+		tq $c --since "$a" --until "$b"
+		is "$rc $(stderr_lines)" "64 1" "$c --since $a --until $b: an empty or reversed span exits 64"
+	done
+	like "$err" "^tokq: $c: --until must be after --since" "$c: it says so"
+done
+tq export --since 2026-12-01 --until 2026-12-01T00:00:01Z
+is "$rc" 0 "export: a span of one second is fine"
 tq --json check --user u --tokens -5
 is "$rc $out" "64 " "--json: still 64, nothing on stdout"
 
