@@ -88,12 +88,13 @@ wait_for(int fd, short ev, int64_t deadline)
 	int		 n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0 && ev == POLLOUT)
-			temp_fail(false, "tokqd did not take the request within %d s",
-			    REPLY_TIMEOUT_MS / 1000);
-		if (left <= 0)
+		if ((left = deadline - now_ms()) <= 0) {
+			if (ev == POLLOUT)
+				temp_fail(false, "tokqd did not take the request "
+				    "within %d s", REPLY_TIMEOUT_MS / 1000);
 			temp_fail(true, "tokqd did not answer within %d s",
 			    REPLY_TIMEOUT_MS / 1000);
+		}
 		n = poll(&pfd, 1, (int)left);
 		if (n == -1 && errno == EINTR)
 			continue;

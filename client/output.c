@@ -499,7 +499,7 @@ print_check(const struct req *r, const msgpack_object *reply)
 	const msgpack_object	*d, *top;
 	char			 label[512], metric[32], a[64], b[64], c[64], e[64];
 	char			 hold[128], t[64], nums[160];
-	const char		*met, *ekey;
+	const char		*met, *ekey, *st;
 	int64_t			 warn;
 
 	if (!mp_bool(reply, "allowed")) {
@@ -514,15 +514,13 @@ print_check(const struct req *r, const msgpack_object *reply)
 		fmt_amount(met, mp_get(d, "used"), a, sizeof(a));
 		fmt_amount(met, mp_get(d, "held"), b, sizeof(b));
 		fmt_amount(met, mp_get(d, "limit"), c, sizeof(c));
-		printf("denied: %s: %s: %s used + %s held", limit_state(d) ?
-		    (strcmp(limit_state(d), "reached") == 0 ? "limit reached" :
-		    "limit exceeded") : "no room", rule_label(d, label, sizeof(label)),
-		    a, b);
+		st = limit_state(d);
+		printf("denied: %s%s: %s: %s used + %s held", st ? "limit " : "",
+		    st ? st : "no room", rule_label(d, label, sizeof(label)), a, b);
 		if (obj_num(asked, 0) > 0)
 			printf(" + %s asked > %s", fmt_amount(met, asked, e, sizeof(e)), c);
 		else
-			printf(" %s %s", limit_state(d) != NULL &&
-			    strcmp(limit_state(d), "exceeded") == 0 ? ">" : "=", c);
+			printf(" %s %s", st && strcmp(st, "exceeded") == 0 ? ">" : "=", c);
 		if (mp_str(reply, "retry_at", t, sizeof(t)) != NULL ||
 		    mp_str(d, "resets_at", t, sizeof(t)) != NULL)
 			printf(" (room at %s)", t);
