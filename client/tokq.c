@@ -746,46 +746,72 @@ static const char *const w_period[] = { "day", "week", "month", NULL };
 static const char *const w_rformat[] = { "text", "markdown", "json", NULL };
 static const char *const w_xformat[] = { "jsonl", "csv", NULL };
 
+/*
+ * A kind's words: noun, then for numbers "from MIN to MAX" formed from the
+ * very bounds that are checked, then tail.
+ */
 static const struct vkind {
 	enum syntax		 syn;
 	int64_t			 min, max;
 	const char *const	*words;
-	const char		*want;		/* after "must be " */
+	const char		*noun;		/* after "must be " */
+	const char		*tail;
 } vkinds[K__MAX] = {
 	[K_ID] = { X_ID, 0, 0, NULL,
-	    "an id of 1 to 128 bytes of UTF-8 without control characters" },
+	    "an id of 1 to 128 bytes of UTF-8 without control characters", "" },
 	[K_SEL] = { X_ID, 0, 0, NULL,
-	    "an id of 1 to 128 bytes of UTF-8 without control characters" },
+	    "an id of 1 to 128 bytes of UTF-8 without control characters", "" },
 	[K_KEY] = { X_KEY, 0, 0, NULL,
-	    "a key of 1 to 255 bytes without control characters" },
-	[K_TOKENS] = { X_INT, 0, TOKQ_TOKENS_MAX, NULL,
-	    "a whole number from 0 to 1000000000000" },
-	[K_CALL] = { X_INT, 0, CALL_MAX, NULL,
-	    "a whole number from 0 to 1000000000" },
-	[K_TTL] = { X_INT, 1, TTL_MAX, NULL,
-	    "a whole number of seconds from 1 to 86400" },
-	[K_DAYS] = { X_INT, 1, DAYS_MAX, NULL, "a whole number from 1 to 3660" },
-	[K_TOP] = { X_INT, 1, TOP_MAX, NULL, "a whole number from 1 to 1000" },
-	[K_RTOP] = { X_INT, 1, RTOP_MAX, NULL, "a whole number from 1 to 100" },
-	[K_LAST] = { X_INT, 1, LAST_MAX, NULL, "a whole number from 1 to 1000" },
-	[K_MLIMIT] = { X_LIMIT, 0, TOKQ_LIMIT_MAX, NULL,
-	    "a whole number from 0 to 1000000000000000, or -1 for unlimited" },
-	[K_USD] = { X_USD, 0, TOKQ_COST_MAX, NULL,
-	    "a dollar amount from 0 to 1000000 like 0.0125" },
-	[K_PRICE] = { X_USD, 0, TOKQ_COST_MAX, NULL,
-	    "a dollar amount per 1M tokens from 0 to 1000000 like 0.15" },
-	[K_MCOST] = { X_USD_LIMIT, 0, TOKQ_LIMIT_COST_MAX, NULL,
-	    "a dollar amount from 0 to 1000000000 like 2.50, or -1 for unlimited" },
+	    "a key of 1 to 255 bytes without control characters", "" },
+	[K_TOKENS] = { X_INT, 0, TOKQ_TOKENS_MAX, NULL, "a whole number", "" },
+	[K_CALL] = { X_INT, 0, CALL_MAX, NULL, "a whole number", "" },
+	[K_TTL] = { X_INT, 1, TTL_MAX, NULL, "a whole number of seconds", "" },
+	[K_DAYS] = { X_INT, 1, DAYS_MAX, NULL, "a whole number", "" },
+	[K_TOP] = { X_INT, 1, TOP_MAX, NULL, "a whole number", "" },
+	[K_RTOP] = { X_INT, 1, RTOP_MAX, NULL, "a whole number", "" },
+	[K_LAST] = { X_INT, 1, LAST_MAX, NULL, "a whole number", "" },
+	[K_MLIMIT] = { X_LIMIT, 0, TOKQ_LIMIT_MAX, NULL, "a whole number",
+	    ", or -1 for unlimited" },
+	[K_USD] = { X_USD, 0, TOKQ_COST_MAX, NULL, "a dollar amount", " like 0.0125" },
+	[K_PRICE] = { X_USD, 0, TOKQ_COST_MAX, NULL, "a dollar amount per 1M tokens",
+	    " like 0.15" },
+	[K_MCOST] = { X_USD_LIMIT, 0, TOKQ_LIMIT_COST_MAX, NULL, "a dollar amount",
+	    " like 2.50, or -1 for unlimited" },
 	[K_TIME] = { X_TIME, 0, 0, NULL,
-	    "a UTC time like 2026-12-01T00:00:00Z or a date like 2026-12-01" },
+	    "a UTC time like 2026-12-01T00:00:00Z or a date like 2026-12-01", "" },
 	[K_WINDOW] = { X_WINDOW, 0, 0, NULL,
-	    "a window from 1m to 3660d (30d, 24h, 90m) or day, week or month" },
+	    "a window from 1m to 3660d (30d, 24h, 90m) or day, week or month", "" },
 	[K_DURATION] = { X_DURATION, 1, TOKQ_WINDOW_MAX_SECS, NULL,
-	    "a duration from 1s to 3660d like 90s, 15m, 2h or 3d" },
-	[K_PERIOD] = { X_WORD, 0, 0, w_period, "day, week or month" },
-	[K_RFORMAT] = { X_WORD, 0, 0, w_rformat, "text, markdown or json" },
-	[K_XFORMAT] = { X_WORD, 0, 0, w_xformat, "jsonl or csv" },
+	    "a duration from 1s to 3660d like 90s, 15m, 2h or 3d", "" },
+	[K_PERIOD] = { X_WORD, 0, 0, w_period, "day, week or month", "" },
+	[K_RFORMAT] = { X_WORD, 0, 0, w_rformat, "text, markdown or json", "" },
+	[K_XFORMAT] = { X_WORD, 0, 0, w_xformat, "jsonl or csv", "" },
 };
+
+/* What a value of kind k must be, in words, into buf. */
+static const char *
+vkind_want(const struct vkind *k, char *buf, size_t len)
+{
+	char	 lo[32], hi[32];
+
+	switch (k->syn) {
+	case X_INT:
+	case X_LIMIT:
+		snprintf(buf, len, "%s from %lld to %lld%s", k->noun, (long long)k->min,
+		    (long long)k->max, k->tail);
+		break;
+	case X_USD:
+	case X_USD_LIMIT:
+		snprintf(buf, len, "%s from %s to %s%s", k->noun,
+		    tokq_fmt_usd(k->min, lo, sizeof(lo)),
+		    tokq_fmt_usd(k->max, hi, sizeof(hi)), k->tail);
+		break;
+	default:
+		snprintf(buf, len, "%s%s", k->noun, k->tail);
+		break;
+	}
+	return buf;
+}
 
 /*
  * s as it may be shown inside quotes on one line: control bytes, quotes,
@@ -842,10 +868,11 @@ key_valid(const char *s)
 static void __attribute__((noreturn))
 value_fail(const struct cmd *c, const struct flag *fl, const char *arg)
 {
-	char	 q[256];
+	char	 q[256], want[256];
 
 	usage_fail(c, "%s%s: must be %s (got \"%s\")", fl->opts & F_POS ? "" : "--",
-	    fl->name, vkinds[fl->kind].want, quote_value(arg, q, sizeof(q)));
+	    fl->name, vkind_want(&vkinds[fl->kind], want, sizeof(want)),
+	    quote_value(arg, q, sizeof(q)));
 }
 
 /*
