@@ -18,29 +18,41 @@
 #include "tokq.h"
 
 /*
- * What a flag's argument is, which decides how it is checked here and how
- * it travels.  The K_SEL*, K_M* and K_CONST kinds fold a flag into fixed
- * wire keys: `--user 42` in `limit set` is {"selector":"user",
- * "subject":"42"}, `--cost 2` is {"metric":"cost","limit":2.0}.
+ * What a flag's argument is: its syntax and range, which tokq.c's table
+ * vkinds[] judges in one place before anything is sent, and how it travels.
+ * The K_SEL*, K_M* and K_CONST kinds fold a flag into fixed wire keys:
+ * `--user 42` in `limit set` is {"selector":"user", "subject":"42"},
+ * `--cost 2` is {"metric":"cost","limit":2.0}.
  */
 enum argkind {
-	K_ID,		/* str, validated by the daemon */
-	K_STR,		/* str (hold ids, idempotency keys) */
-	K_JSON,		/* str holding a JSON document, validated by the daemon */
-	K_FILE,		/* a file (or - for stdin) sent as a str */
-	K_INT,		/* int >= 0 */
-	K_USD,		/* money >= 0, sent as float64 USD */
+	K_ID,		/* an id (user, guild, model, hold …), sent as str */
+	K_KEY,		/* an idempotency key, sent as str */
+	K_JSON,		/* str holding a JSON document, judged by the daemon */
+	K_USAGE,	/* usage JSON: a file, - for stdin, or the document */
+	K_TOKENS,	/* a token count of an event or an estimate, sent as int */
+	K_CALL,		/* a call's index in its session */
+	K_TTL,		/* a hold's seconds */
+	K_DAYS,		/* stats --days */
+	K_TOP,		/* stats --top */
+	K_RTOP,		/* report --top */
+	K_LAST,		/* log --last */
+	K_USD,		/* the cost of an event or an estimate, sent as float64 USD */
+	K_PRICE,	/* USD per 1M tokens, sent as float64 USD */
 	K_TIME,		/* ISO 8601 UTC or YYYY-MM-DD, sent as int Unix seconds */
 	K_WINDOW,	/* 30d, 1h, month ..., sent in canonical form */
-	K_DURATION,	/* 90s, 15m, 2h, 3d, sent as int seconds > 0 */
+	K_DURATION,	/* 90s, 15m, 2h, 3d, sent as int seconds */
+	K_PERIOD,	/* report --period: day, week or month, sent as str */
+	K_RFORMAT,	/* report --format: text, markdown or json; never sent */
+	K_XFORMAT,	/* export/import --format: jsonl or csv; never sent */
 	K_BOOL,		/* no argument, sends true */
 	K_CONST,	/* no argument, sends key = cval */
-	K_SEL,		/* selector with a subject: selector = key, subject = arg */
+	K_SEL,		/* selector with a subject (an id): selector = key, subject = arg */
 	K_SEL0,		/* selector without subject: selector = key */
-	K_MLIMIT,	/* metric = key, limit = int >= 0 or -1 */
+	K_MLIMIT,	/* metric = key, limit = int, or -1 */
 	K_MCOST,	/* metric = key, limit = usd, or int -1 */
 	K_METRIC,	/* metric = key, no argument */
-	K_LOCAL,	/* str for tokq itself (--format, a file name): never sent */
+	K_LOCAL,	/* str for tokq itself (a file name): never sent */
+	K__MAX
 };
 
 /* flag.opts */
@@ -63,7 +75,7 @@ struct flag {
 /* A flag's value once parsed; parallel to the command's flag table. */
 struct val {
 	bool		 set;
-	const char	*s;		/* as given (for K_FILE: the contents) */
+	const char	*s;		/* as given (for K_USAGE: the document) */
 	size_t		 slen;
 	int64_t		 i;		/* ints, times, durations, nano-USD */
 	char		 canon[32];	/* K_WINDOW: the canonical form */
@@ -97,6 +109,8 @@ struct cmd {
 };
 
 /* tokq.c */
+extern bool	 client_json;		/* --json was given */
+extern const struct cmd *client_cmd;	/* the command, once known */
 const struct val *req_val(const struct req *, const char *);
 const char	*req_str(const struct req *, const char *);
 void		 usage_fail(const struct cmd *, const char *, ...)
@@ -108,6 +122,16 @@ void		 usage_fail(const struct cmd *, const char *, ...)
  */
 const msgpack_object *client_call(int fd, const msgpack_sbuffer *req,
 		    msgpack_unpacked *up, char **buf);
+
+/*
+ * tokq.c: exit 75 in its two cases, with one stderr line and, under --json,
+ * one object on stdout: refused as temporary, nothing kept (sent is false
+ * or the daemon said so), or the connection lost after the request was
+ * sent (the outcome is unknown).
+ */
+void		 temp_fail(bool unknown, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3), noreturn));
+const char	*cmd_name(const struct cmd *, char *, size_t);
 
 /* conn.c */
 char		*conn_roundtrip(const char *, const char *, size_t, size_t *);

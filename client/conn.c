@@ -3,9 +3,10 @@
  *
  * Connect, write one frame, read one frame, all within one deadline.  Every
  * failure prints its one stderr line and exits with the contract's code:
- * 69 when tokqd cannot be reached, 75 when it does not answer in time or
- * hangs up before answering (safe to retry with the same --key), 70 when
- * what comes back is not a frame.
+ * 69 when tokqd cannot be reached; 75 in its two cases: busy or gone before
+ * the whole request was sent (nothing was kept: tokqd acts only on a whole
+ * frame), or silent or gone after it was sent (the outcome is unknown);
+ * 70 when what comes back is not a frame.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -66,8 +67,7 @@ conn_open(const char *path)
 		return fd;
 	e = errno;
 	if (e == EAGAIN)
-		fail(TOKQ_EXIT_TEMPFAIL, "tokqd at %s is busy (its backlog is full); "
-		    "try again", path);
+		temp_fail(false, "tokqd at %s is busy (its backlog is full)", path);
 	if (e == EACCES || e == EPERM)
 		fail(TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
 		    "denied: is your user in the tokq group?", path);
@@ -75,7 +75,11 @@ conn_open(const char *path)
 	    "running?)", path, strerror(e));
 }
 
-/* Wait until fd is ready for ev, or exit 75 at the deadline. */
+/*
+ * Wait until fd is ready for ev, or exit 75 at the deadline: with nothing
+ * kept while sending (POLLOUT), with the outcome unknown while waiting for
+ * the answer.
+ */
 static void
 wait_for(int fd, short ev, int64_t deadline)
 {
@@ -84,9 +88,13 @@ wait_for(int fd, short ev, int64_t deadline)
 	int		 n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
-			fail(TOKQ_EXIT_TEMPFAIL, "tokqd did not answer within %d s",
+		if ((left = deadline - now_ms()) <= 0) {
+			if (ev == POLLOUT)
+				temp_fail(false, "tokqd did not take the request "
+				    "within %d s", REPLY_TIMEOUT_MS / 1000);
+			temp_fail(true, "tokqd did not answer within %d s",
 			    REPLY_TIMEOUT_MS / 1000);
+		}
 		n = poll(&pfd, 1, (int)left);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -109,8 +117,8 @@ send_all(int fd, const char *p, size_t len, int64_t deadline)
 			continue;
 		}
 		if (n == -1)
-			fail(TOKQ_EXIT_TEMPFAIL, "tokqd closed the connection: %s",
-			    strerror(errno));
+			temp_fail(false, "tokqd closed the connection before the "
+			    "request was sent (%s)", strerror(errno));
 		p += n;
 		len -= n;
 	}
@@ -128,11 +136,11 @@ recv_all(int fd, char *p, size_t len, int64_t deadline)
 			continue;
 		}
 		if (n == -1)
-			fail(TOKQ_EXIT_TEMPFAIL, "tokqd closed the connection: %s",
-			    strerror(errno));
+			temp_fail(true, "tokqd closed the connection before "
+			    "answering (%s)", strerror(errno));
 		if (n == 0)
-			fail(TOKQ_EXIT_TEMPFAIL, "tokqd closed the connection "
-			    "without answering");
+			temp_fail(true, "tokqd closed the connection before "
+			    "answering");
 		p += n;
 		len -= n;
 	}

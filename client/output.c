@@ -469,8 +469,29 @@ top_limit(const msgpack_object *limits)
 }
 
 /*
- * check: "allowed" or "denied: <rule>: <used> used + <held> held + <asked>
- * asked > <limit> (room at <time>)", then the hold and the warning.
+ * Where a limit stands: "reached" when used + held is the limit exactly
+ * (100 %), "exceeded" beyond it, NULL below it or when it is unlimited.
+ * Cost travels as float USD of whole nano-USD: equal within half of one.
+ */
+static const char *
+limit_state(const msgpack_object *l)
+{
+	double	 u = mp_num(l, "used", 0) + mp_num(l, "held", 0);
+	double	 lim = mp_num(l, "limit", -1);
+
+	if (l == NULL || lim < 0)
+		return NULL;
+	if (u > lim + 5e-10)
+		return "exceeded";
+	if (u >= lim - 5e-10)
+		return "reached";
+	return NULL;
+}
+
+/*
+ * check: "allowed" or "denied: limit reached: <rule>: <used> used + <held>
+ * held + <asked> asked > <limit> (room at <time>)" ("exceeded" beyond 100 %,
+ * "no room" below it), then the hold and the warning.
  */
 void
 print_check(const struct req *r, const msgpack_object *reply)
@@ -478,7 +499,7 @@ print_check(const struct req *r, const msgpack_object *reply)
 	const msgpack_object	*d, *top;
 	char			 label[512], metric[32], a[64], b[64], c[64], e[64];
 	char			 hold[128], t[64], nums[160];
-	const char		*met, *ekey;
+	const char		*met, *ekey, *st;
 	int64_t			 warn;
 
 	if (!mp_bool(reply, "allowed")) {
@@ -493,12 +514,13 @@ print_check(const struct req *r, const msgpack_object *reply)
 		fmt_amount(met, mp_get(d, "used"), a, sizeof(a));
 		fmt_amount(met, mp_get(d, "held"), b, sizeof(b));
 		fmt_amount(met, mp_get(d, "limit"), c, sizeof(c));
-		printf("denied: %s: %s used + %s held", rule_label(d, label, sizeof(label)),
-		    a, b);
+		st = limit_state(d);
+		printf("denied: %s%s: %s: %s used + %s held", st ? "limit " : "",
+		    st ? st : "no room", rule_label(d, label, sizeof(label)), a, b);
 		if (obj_num(asked, 0) > 0)
 			printf(" + %s asked > %s", fmt_amount(met, asked, e, sizeof(e)), c);
 		else
-			printf(" >= %s", c);
+			printf(" %s %s", st && strcmp(st, "exceeded") == 0 ? ">" : "=", c);
 		if (mp_str(reply, "retry_at", t, sizeof(t)) != NULL ||
 		    mp_str(d, "resets_at", t, sizeof(t)) != NULL)
 			printf(" (room at %s)", t);
@@ -559,7 +581,8 @@ print_record(const struct req *r, const msgpack_object *reply)
 		printf("\n");
 	}
 	if (!mp_bool(reply, "allowed")) {
-		printf("limit exceeded");
+		printf("limit %s", top != NULL && limit_state(top) != NULL ?
+		    limit_state(top) : "exceeded");
 		if (top != NULL)
 			printf(": %s (%s)", rule_label(top, label, sizeof(label)),
 			    used_of(top, nums, sizeof(nums)));

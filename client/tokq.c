@@ -23,9 +23,7 @@
 
 static int	 check_check(const struct req *);
 static int	 check_record(const struct req *);
-static int	 check_report(const struct req *);
-static int	 check_export(const struct req *);
-static int	 check_import(const struct req *);
+static int	 check_span(const struct req *);
 
 /* Flags that several commands share. */
 #define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
@@ -53,37 +51,38 @@ static int	 check_import(const struct req *);
 
 static const struct flag f_check[] = {
 	FL_USER(F_REQ), FL_GUILD, FL_CHANNEL, FL_MODEL(0),
-	{ "tokens", "N", K_INT, "tokens", NULL, 0, "tokens this call is expected to use" },
+	{ "tokens", "N", K_TOKENS, "tokens", NULL, 0, "tokens this call is expected to use" },
 	{ "cost", "USD", K_USD, "cost", NULL, 0, "cost this call is expected to have" },
 	{ "reserve", NULL, K_BOOL, "reserve", NULL, 0, "hold the estimate until recorded or released" },
-	{ "ttl", "S", K_INT, "ttl", NULL, 0, "seconds the hold lasts (default 300)" },
+	{ "ttl", "S", K_TTL, "ttl", NULL, 0, "seconds the hold lasts (default 300)" },
 	FL_END
 };
 
 static const struct flag f_record[] = {
 	FL_USER(F_REQ), FL_GUILD, FL_CHANNEL,
 	FL_MODEL(0),	/* required unless --usage-json: check_record */
-	{ "prompt", "N", K_INT, "prompt", NULL, 0, "input tokens, cached included" },
-	{ "completion", "N", K_INT, "completion", NULL, 0, "output tokens, reasoning included" },
-	{ "total", "N", K_INT, "total", NULL, 0, "total tokens (default prompt + completion)" },
-	{ "cached", "N", K_INT, "cached", NULL, 0, "prompt tokens read from a cache" },
-	{ "cache-write", "N", K_INT, "cache_write", NULL, 0, "prompt tokens written to a cache" },
-	{ "reasoning", "N", K_INT, "reasoning", NULL, 0, "completion tokens spent reasoning" },
+	{ "prompt", "N", K_TOKENS, "prompt", NULL, 0, "input tokens, cached included" },
+	{ "completion", "N", K_TOKENS, "completion", NULL, 0, "output tokens, reasoning included" },
+	{ "total", "N", K_TOKENS, "total", NULL, 0, "total tokens (default prompt + completion)" },
+	{ "cached", "N", K_TOKENS, "cached", NULL, 0, "prompt tokens read from a cache" },
+	{ "cache-write", "N", K_TOKENS, "cache_write", NULL, 0, "prompt tokens written to a cache" },
+	{ "reasoning", "N", K_TOKENS, "reasoning", NULL, 0, "completion tokens spent reasoning" },
 	{ "cost", "USD", K_USD, "cost", NULL, 0, "cost (default: from the price table)" },
 	{ "service", "S", K_ID, "service", NULL, 0, "the bot or service" },
 	{ "kind", "K", K_ID, "kind", NULL, 0, "the kind of call (chat, summary, ...)" },
 	{ "session", "ID", K_ID, "session", NULL, 0, "the session or conversation" },
-	{ "call", "N", K_INT, "call", NULL, 0, "the call's index in its session" },
+	{ "call", "N", K_CALL, "call", NULL, 0, "the call's index in its session" },
 	{ "meta", "JSON", K_JSON, "meta", NULL, 0, "a JSON document kept with the event" },
-	{ "key", "KEY", K_STR, "key", NULL, 0, "idempotency key: the same key counts once" },
-	{ "hold", "ID", K_STR, "hold", NULL, 0, "settle this hold from check --reserve" },
-	{ "usage-json", "FILE|-", K_FILE, "usage_json", NULL, 0, "provider usage JSON from FILE, - for stdin" },
+	{ "key", "KEY", K_KEY, "key", NULL, 0, "idempotency key: the same key counts once" },
+	{ "hold", "ID", K_ID, "hold", NULL, 0, "settle this hold from check --reserve" },
+	{ "usage-json", "FILE|-|DOCUMENT", K_USAGE, "usage_json", NULL, 0,
+	    "usage JSON: a file, - for stdin, or {...} inline" },
 	{ "at", "TIME", K_TIME, "at", NULL, 0, "the event's time (admin, for imports)" },
 	FL_END
 };
 
 static const struct flag f_release[] = {
-	{ "HOLD", "HOLD", K_STR, "hold", NULL, F_POS | F_REQ, "the hold id from check --reserve" },
+	{ "HOLD", "HOLD", K_ID, "hold", NULL, F_POS | F_REQ, "the hold id from check --reserve" },
 	FL_END
 };
 
@@ -135,10 +134,10 @@ static const struct flag f_reset[] = {
 
 static const struct flag f_price_set[] = {
 	{ "MODEL", "MODEL", K_ID, "model", NULL, F_POS | F_REQ, "the model, or * for the fallback" },
-	{ "input", "USD", K_USD, "input", NULL, F_REQ, "per 1M input tokens" },
-	{ "output", "USD", K_USD, "output", NULL, F_REQ, "per 1M output tokens" },
-	{ "cached", "USD", K_USD, "cached", NULL, 0, "per 1M cached input tokens (default: input)" },
-	{ "cache-write", "USD", K_USD, "cache_write", NULL, 0, "per 1M cache-write tokens (default: input)" },
+	{ "input", "USD", K_PRICE, "input", NULL, F_REQ, "per 1M input tokens" },
+	{ "output", "USD", K_PRICE, "output", NULL, F_REQ, "per 1M output tokens" },
+	{ "cached", "USD", K_PRICE, "cached", NULL, 0, "per 1M cached input tokens (default: input)" },
+	{ "cache-write", "USD", K_PRICE, "cache_write", NULL, 0, "per 1M cache-write tokens (default: input)" },
 	FL_END
 };
 
@@ -161,24 +160,24 @@ static const struct flag f_clock_advance[] = {
 #define FL_UNTIL	{ "until", "T", K_TIME, "until", NULL, 0, "up to time T, excluded" }
 
 static const struct flag f_stats[] = {
-	{ "days", "N", K_INT, "days", NULL, F_GROUP(1), "the N days ending today (default 30)" },
+	{ "days", "N", K_DAYS, "days", NULL, F_GROUP(1), "the N days ending today (default 30)" },
 	FL_SINCE(F_GROUP(1)), FL_UNTIL, FL_GUILD,
-	{ "top", "N", K_INT, "top", NULL, 0, "top N users and guilds (default 10)" },
+	{ "top", "N", K_TOP, "top", NULL, 0, "top N users and guilds (default 10)" },
 	FL_END
 };
 
 static const struct flag f_report[] = {
-	{ "period", "P", K_STR, "period", NULL, 0, "day (default), week or month: the current one" },
-	{ "top", "N", K_INT, "top", NULL, 0, "top N users (default 10)" },
+	{ "period", "P", K_PERIOD, "period", NULL, 0, "day (default), week or month: the current one" },
+	{ "top", "N", K_RTOP, "top", NULL, 0, "top N users (default 10)" },
 	FL_GUILD,
-	{ "format", "F", K_LOCAL, NULL, NULL, 0, "text (default), markdown (for Discord) or json" },
+	{ "format", "F", K_RFORMAT, NULL, NULL, 0, "text (default), markdown (for Discord) or json" },
 	FL_END
 };
 
 static const struct flag f_log[] = {
 	{ "user", "U", K_ID, "user", NULL, 0, "this user's events only" },
 	{ "guild", "G", K_ID, "guild", NULL, 0, "this guild's events only" },
-	{ "last", "N", K_INT, "last", NULL, 0, "the last N events (default 10, at most 1000)" },
+	{ "last", "N", K_LAST, "last", NULL, 0, "the last N events (default 10, at most 1000)" },
 	FL_END
 };
 
@@ -186,12 +185,12 @@ static const struct flag f_export[] = {
 	FL_SINCE(0), FL_UNTIL,
 	{ "user", "U", K_ID, "user", NULL, 0, "this user's events only" },
 	{ "guild", "G", K_ID, "guild", NULL, 0, "this guild's events only" },
-	{ "format", "F", K_LOCAL, NULL, NULL, 0, "jsonl (default) or csv" },
+	{ "format", "F", K_XFORMAT, NULL, NULL, 0, "jsonl (default) or csv" },
 	FL_END
 };
 
 static const struct flag f_import[] = {
-	{ "format", "F", K_LOCAL, NULL, NULL, 0, "jsonl or csv (default: guessed from the first line)" },
+	{ "format", "F", K_XFORMAT, NULL, NULL, 0, "jsonl or csv (default: guessed from the first line)" },
 	{ "FILE", "FILE", K_LOCAL, NULL, NULL, F_POS | F_REQ, "what export wrote, or a table's CSV; - for stdin" },
 	FL_END
 };
@@ -234,15 +233,15 @@ static const struct cmd cmds[] = {
 	    "list the prices" },
 	{ { "price", "rm" }, "price_rm", S_ADMIN, f_price_rm, NULL, print_price_rm,
 	    "remove a model's price" },
-	{ { "stats", NULL }, "stats", S_ADMIN, f_stats, NULL, print_stats,
+	{ { "stats", NULL }, "stats", S_ADMIN, f_stats, check_span, print_stats,
 	    "totals, top users and guilds, by model, service and day" },
-	{ { "report", NULL }, "report", S_ADMIN, f_report, check_report, print_report,
+	{ { "report", NULL }, "report", S_ADMIN, f_report, NULL, print_report,
 	    "the period's top users with medals, ready to post" },
 	{ { "log", NULL }, "log", S_ADMIN, f_log, NULL, print_log,
 	    "recent events, newest first" },
-	{ { "export", NULL }, "export", S_ADMIN, f_export, check_export, NULL,
+	{ { "export", NULL }, "export", S_ADMIN, f_export, check_span, NULL,
 	    "raw events as JSON lines or CSV", run_export },
-	{ { "import", NULL }, "import", S_ADMIN, f_import, check_import, NULL,
+	{ { "import", NULL }, "import", S_ADMIN, f_import, NULL, NULL,
 	    "events with their times, from export or another tool", run_import },
 	{ { "clock", "set" }, "clock_set", S_TEST, f_clock_set, NULL, print_clock,
 	    "set the daemon's clock (tokqd --test-clock only)" },
@@ -272,73 +271,44 @@ struct globals {
 static int
 check_check(const struct req *r)
 {
-	const struct val	*ttl = req_val(r, "ttl");
-
-	if (ttl->set && !req_val(r, "reserve")->set)
+	if (req_val(r, "ttl")->set && !req_val(r, "reserve")->set)
 		usage_fail(r->cmd, "--ttl needs --reserve");
-	if (ttl->set && (ttl->i < 1 || ttl->i > 86400))
-		usage_fail(r->cmd, "--ttl: bad value '%s' (want seconds, 1 to 86400)",
-		    ttl->s);
 	return 0;
 }
+
+/* The counts that --usage-json brings itself: giving both is a usage error. */
+static const char *const usage_counts[] = {
+	"prompt", "completion", "total", "cached", "cache-write", "reasoning", NULL
+};
 
 static int
 check_record(const struct req *r)
 {
+	size_t	 i;
+
 	if (!req_val(r, "model")->set && !req_val(r, "usage-json")->set)
 		usage_fail(r->cmd, "--model is required (unless --usage-json names it)");
+	for (i = 0; usage_counts[i] != NULL; i++)
+		if (req_val(r, "usage-json")->set && req_val(r, usage_counts[i])->set)
+			usage_fail(r->cmd, "--%s and --usage-json cannot be combined "
+			    "(the usage JSON carries the counts)", usage_counts[i]);
 	return 0;
 }
 
-/* --format: one of the words in list (NULL-terminated), when given. */
-static void
-check_format(const struct req *r, const char *const *list)
-{
-	const char	*f = req_str(r, "format");
-	char		 want[128] = "";
-	size_t		 i;
-
-	if (f == NULL)
-		return;
-	for (i = 0; list[i] != NULL; i++) {
-		if (strcmp(f, list[i]) == 0)
-			return;
-		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
-		    i == 0 ? "" : list[i + 1] ? ", " : " or ", list[i]);
-	}
-	usage_fail(r->cmd, "--format: bad value '%s' (want %s)", f, want);
-}
-
+/* --since and --until, both given: a span that is empty or reversed is a usage error. */
 static int
-check_report(const struct req *r)
+check_span(const struct req *r)
 {
-	static const char *const formats[] = { "text", "markdown", "json", NULL };
-	const char	*p = req_str(r, "period");
+	const struct val	*since = req_val(r, "since"), *until = req_val(r, "until");
 
-	if (p != NULL && strcmp(p, "day") != 0 && strcmp(p, "week") != 0 &&
-	    strcmp(p, "month") != 0)
-		usage_fail(r->cmd, "--period: bad value '%s' (want day, week or month)", p);
-	check_format(r, formats);
+	if (since->set && until->set && until->i <= since->i)
+		usage_fail(r->cmd, "--until must be after --since (got \"%s\" and \"%s\")",
+		    until->s, since->s);
 	return 0;
-}
-
-static int
-check_export(const struct req *r)
-{
-	static const char *const formats[] = { "jsonl", "csv", NULL };
-
-	check_format(r, formats);
-	return 0;
-}
-
-static int
-check_import(const struct req *r)
-{
-	return check_export(r);
 }
 
 /* "limit set", or "check": a command's name in messages and help. */
-static const char *
+const char *
 cmd_name(const struct cmd *c, char *buf, size_t len)
 {
 	if (c->words[1] != NULL)
@@ -618,8 +588,15 @@ general_help(FILE *f, const char *group)
 		}
 	}
 	if (group == NULL)
-		fputs("\nExit: 0 ok, 1 denied, 64 usage, 65 invalid data, 69 tokqd unreachable,\n"
-		    "70 internal error, 75 try again, 77 permission denied.\n", f);
+		fputs("\nexit codes:\n"
+		    "  0   ok                  1   denied (check)\n"
+		    "  64  usage error: a missing, unknown or malformed flag, or a value outside\n"
+		    "      its range (tokq(1) lists them), judged by tokq before anything is sent\n"
+		    "  65  invalid data: tokqd refused it (unknown hold, key reused, no such rule)\n"
+		    "  69  tokqd unreachable   70  internal error   77  permission denied\n"
+		    "  75  temporary: refused for now (nothing was kept), or the connection was\n"
+		    "      lost after the request was sent (the outcome is unknown); either way\n"
+		    "      a retry with the same --key is safe and never counts twice\n", f);
 }
 
 /*
@@ -735,91 +712,231 @@ read_file(const struct cmd *c, const char *flag, const char *path, size_t max,
 	return buf;
 }
 
-/* What a value of each kind looks like, for "bad value" messages. */
+/*
+ * What each kind of value may be, in one place.  Every flag's argument is
+ * judged here, before anything is sent: one that does not parse, or lies
+ * outside its range, is a usage error (64) in one form,
+ *	tokq: check: --tokens: must be a whole number from 0 to … (got "-5")
+ * whatever the mistake was (a sign, a letter, 40 digits, an exponent).
+ * tokqd checks everything again (65 when a raw client sends it); the
+ * ranges are the contract's (include/tokq.h) and tokq(1) lists them.
+ */
+enum syntax {
+	X_NONE,		/* anything (a file name), or no argument */
+	X_ID,		/* tokq_id_valid: 1-128 bytes of UTF-8, no control characters */
+	X_KEY,		/* 1-255 bytes, no control characters */
+	X_INT,		/* digits, min..max */
+	X_LIMIT,	/* digits 0..max, or -1 */
+	X_USD,		/* a dollar amount, min..max nano-USD */
+	X_USD_LIMIT,	/* a dollar amount 0..max, or -1 */
+	X_TIME,		/* tokq_parse_time */
+	X_WINDOW,	/* tokq_parse_window: up to TOKQ_WINDOW_MAX_SECS */
+	X_DURATION,	/* tokq_parse_duration, min..max seconds */
+	X_WORD,		/* one of words */
+};
+
+#define CALL_MAX	1000000000LL	/* a call's index in its session */
+#define TTL_MAX		86400		/* a hold's seconds: one day */
+#define DAYS_MAX	3660		/* stats --days: ten years, the longest window */
+#define TOP_MAX		1000		/* stats --top */
+#define RTOP_MAX	100		/* report --top: a post in a channel */
+#define LAST_MAX	1000		/* log --last: one page of events */
+
+static const char *const w_period[] = { "day", "week", "month", NULL };
+static const char *const w_rformat[] = { "text", "markdown", "json", NULL };
+static const char *const w_xformat[] = { "jsonl", "csv", NULL };
+
+/*
+ * A kind's words: noun, then for numbers "from MIN to MAX" formed from the
+ * very bounds that are checked, then tail.
+ */
+static const struct vkind {
+	enum syntax		 syn;
+	int64_t			 min, max;
+	const char *const	*words;
+	const char		*noun;		/* after "must be " */
+	const char		*tail;
+} vkinds[K__MAX] = {
+	[K_ID] = { X_ID, 0, 0, NULL,
+	    "an id of 1 to 128 bytes of UTF-8 without control characters", "" },
+	[K_SEL] = { X_ID, 0, 0, NULL,
+	    "an id of 1 to 128 bytes of UTF-8 without control characters", "" },
+	[K_KEY] = { X_KEY, 0, 0, NULL,
+	    "a key of 1 to 255 bytes without control characters", "" },
+	[K_TOKENS] = { X_INT, 0, TOKQ_TOKENS_MAX, NULL, "a whole number", "" },
+	[K_CALL] = { X_INT, 0, CALL_MAX, NULL, "a whole number", "" },
+	[K_TTL] = { X_INT, 1, TTL_MAX, NULL, "a whole number of seconds", "" },
+	[K_DAYS] = { X_INT, 1, DAYS_MAX, NULL, "a whole number", "" },
+	[K_TOP] = { X_INT, 1, TOP_MAX, NULL, "a whole number", "" },
+	[K_RTOP] = { X_INT, 1, RTOP_MAX, NULL, "a whole number", "" },
+	[K_LAST] = { X_INT, 1, LAST_MAX, NULL, "a whole number", "" },
+	[K_MLIMIT] = { X_LIMIT, 0, TOKQ_LIMIT_MAX, NULL, "a whole number",
+	    ", or -1 for unlimited" },
+	[K_USD] = { X_USD, 0, TOKQ_COST_MAX, NULL, "a dollar amount", " like 0.0125" },
+	[K_PRICE] = { X_USD, 0, TOKQ_COST_MAX, NULL, "a dollar amount per 1M tokens",
+	    " like 0.15" },
+	[K_MCOST] = { X_USD_LIMIT, 0, TOKQ_LIMIT_COST_MAX, NULL, "a dollar amount",
+	    " like 2.50, or -1 for unlimited" },
+	[K_TIME] = { X_TIME, 0, 0, NULL,
+	    "a UTC time like 2026-12-01T00:00:00Z or a date like 2026-12-01", "" },
+	[K_WINDOW] = { X_WINDOW, 0, 0, NULL,
+	    "a window from 1m to 3660d (30d, 24h, 90m) or day, week or month", "" },
+	[K_DURATION] = { X_DURATION, 1, TOKQ_WINDOW_MAX_SECS, NULL,
+	    "a duration from 1s to 3660d like 90s, 15m, 2h or 3d", "" },
+	[K_PERIOD] = { X_WORD, 0, 0, w_period, "day, week or month", "" },
+	[K_RFORMAT] = { X_WORD, 0, 0, w_rformat, "text, markdown or json", "" },
+	[K_XFORMAT] = { X_WORD, 0, 0, w_xformat, "jsonl or csv", "" },
+};
+
+/* What a value of kind k must be, in words, into buf. */
 static const char *
-kind_want(enum argkind k)
+vkind_want(const struct vkind *k, char *buf, size_t len)
 {
-	switch (k) {
-	case K_INT:
-		return "a whole number >= 0";
-	case K_MLIMIT:
-		return "a whole number >= 0, or -1 for unlimited";
-	case K_USD:
-		return "a dollar amount like 0.0125";
-	case K_MCOST:
-		return "a dollar amount like 2.50, or -1 for unlimited";
-	case K_TIME:
-		return "a UTC time like 2026-12-01T00:00:00Z or a date 2026-12-01";
-	case K_WINDOW:
-		return "30d, 24h, 90m, day, week or month";
-	case K_DURATION:
-		return "a duration > 0 like 90s, 15m, 2h or 3d";
+	char	 lo[32], hi[32];
+
+	switch (k->syn) {
+	case X_INT:
+	case X_LIMIT:
+		snprintf(buf, len, "%s from %lld to %lld%s", k->noun, (long long)k->min,
+		    (long long)k->max, k->tail);
+		break;
+	case X_USD:
+	case X_USD_LIMIT:
+		snprintf(buf, len, "%s from %s to %s%s", k->noun,
+		    tokq_fmt_usd(k->min, lo, sizeof(lo)),
+		    tokq_fmt_usd(k->max, hi, sizeof(hi)), k->tail);
+		break;
 	default:
-		return "a value";
+		snprintf(buf, len, "%s%s", k->noun, k->tail);
+		break;
 	}
+	return buf;
 }
 
 /*
- * Check and convert one flag's argument into v, by kind: numbers, money,
- * times, windows and durations are checked here with the shared parsers;
- * ids and JSON travel as given and the daemon judges them.  A bad value
- * exits 64 naming the flag and the value.
+ * s as it may be shown inside quotes on one line: control bytes, quotes,
+ * backslashes and bytes that are not UTF-8 escaped, cut after 48 bytes.
+ */
+static char *
+quote_value(const char *s, char *buf, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 o = 0, i, n, k, cut = 48;
+
+	buf[0] = '\0';
+	for (i = 0; p[i] != '\0' && o + 8 < len; ) {
+		if (i >= cut) {
+			snprintf(buf + o, len - o, "…");
+			return buf;
+		}
+		/* the length of a UTF-8 sequence at p + i, 0 when it is none */
+		n = p[i] < 0x80 ? 1 : p[i] >= 0xc2 && p[i] <= 0xdf ? 2 :
+		    p[i] >= 0xe0 && p[i] <= 0xef ? 3 : p[i] >= 0xf0 && p[i] <= 0xf4 ? 4 : 0;
+		for (k = 1; k < n; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				n = 0;
+		if (n > 1 && o + n + 8 < len) {
+			memcpy(buf + o, p + i, n);
+			o += n, i += n;
+		} else if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '"' &&
+		    p[i] != '\\')
+			buf[o++] = p[i++];
+		else if (p[i] == '"' || p[i] == '\\')
+			o += snprintf(buf + o, len - o, "\\%c", p[i++]);
+		else
+			o += snprintf(buf + o, len - o, "\\x%02x", p[i++]);
+		buf[o] = '\0';
+	}
+	return buf;
+}
+
+/* A key: 1-255 bytes, none of them a control character (C0 or DEL). */
+static bool
+key_valid(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n > TOKQ_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* The one form of a bad value; exits 64. */
+static void __attribute__((noreturn))
+value_fail(const struct cmd *c, const struct flag *fl, const char *arg)
+{
+	char	 q[256], want[256];
+
+	usage_fail(c, "%s%s: must be %s (got \"%s\")", fl->opts & F_POS ? "" : "--",
+	    fl->name, vkind_want(&vkinds[fl->kind], want, sizeof(want)),
+	    quote_value(arg, q, sizeof(q)));
+}
+
+/*
+ * Check and convert one flag's argument into v by its kind's row of
+ * vkinds[]; a bad value exits 64.  --usage-json reads its file here, or
+ * takes the document itself when it starts with { or [.
  */
 static void
 parse_value(const struct cmd *c, const struct flag *fl, const char *arg,
     struct val *v)
 {
+	const struct vkind	*k = &vkinds[fl->kind];
 	struct tokq_window	 w;
-	char			 dash[72];
-	int			 rc = 0;
+	size_t			 i;
+	bool			 good = true;
 
 	v->s = arg;
 	v->slen = strlen(arg);
-	switch (fl->kind) {
-	case K_INT:
-		rc = tokq_parse_u64(arg, &v->i);
+	switch (k->syn) {
+	case X_NONE:
 		break;
-	case K_MLIMIT:
-		rc = tokq_parse_limit(arg, &v->i);
+	case X_ID:
+		good = tokq_id_valid(arg);
 		break;
-	case K_USD:
-		if ((rc = tokq_parse_usd(arg, &v->i)) == 0 && v->i < 0)
-			rc = -1, errno = EINVAL;
+	case X_KEY:
+		good = key_valid(arg);
 		break;
-	case K_MCOST:
-		rc = tokq_parse_usd(arg, &v->i);
+	case X_INT:
+		good = tokq_parse_u64(arg, &v->i) == 0 &&
+		    v->i >= k->min && v->i <= k->max;
 		break;
-	case K_TIME:
-		rc = tokq_parse_time(arg, &v->i);
+	case X_LIMIT:
+		good = tokq_parse_limit(arg, &v->i) == 0 && v->i <= k->max;
 		break;
-	case K_DURATION:
-		if ((rc = tokq_parse_duration(arg, &v->i)) == 0 && v->i <= 0)
-			rc = -1, errno = EINVAL;
+	case X_USD:
+		good = tokq_parse_usd(arg, &v->i) == 0 &&
+		    v->i >= k->min && v->i <= k->max;
 		break;
-	case K_WINDOW:
-		if ((rc = tokq_parse_window(arg, &w)) == 0)
+	case X_USD_LIMIT:
+		good = tokq_parse_usd(arg, &v->i) == 0 && v->i <= k->max;
+		break;
+	case X_TIME:
+		good = tokq_parse_time(arg, &v->i) == 0;
+		break;
+	case X_WINDOW:
+		if ((good = tokq_parse_window(arg, &w) == 0))
 			tokq_fmt_window(&w, v->canon, sizeof(v->canon));
 		break;
-	case K_FILE:
+	case X_DURATION:
+		good = tokq_parse_duration(arg, &v->i) == 0 &&
+		    v->i >= k->min && v->i <= k->max;
+		break;
+	case X_WORD:
+		for (i = 0, good = false; k->words[i] != NULL && !good; i++)
+			good = strcmp(arg, k->words[i]) == 0;
+		break;
+	}
+	if (!good)
+		value_fail(c, fl, arg);
+	if (fl->kind == K_USAGE && arg[0] != '{' && arg[0] != '[')
 		v->s = read_file(c, fl->name, arg, USAGE_JSON_MAX, &v->slen);
-		break;
-	default:
-		break;
-	}
-	if (rc == 0)
-		return;
-	/* a negative count is invalid data (65), as tokqd would judge it */
-	if (fl->kind == K_INT && arg[0] == '-' && arg[1] != '\0' &&
-	    strspn(arg + 1, "0123456789") == strlen(arg + 1)) {
-		fprintf(stderr, "tokq: --%s: must not be negative (%s)\n", fl->name, arg);
-		exit(TOKQ_EXIT_DATAERR);
-	}
-	if (fl->opts & F_POS)
-		snprintf(dash, sizeof(dash), "%s", fl->name);
-	else
-		snprintf(dash, sizeof(dash), "--%s", fl->name);
-	usage_fail(c, "%s: bad value '%s' (%s%s)", dash, arg,
-	    errno == ERANGE ? "out of range; want " : "want ", kind_want(fl->kind));
+	else if (fl->kind == K_USAGE && v->slen > USAGE_JSON_MAX)
+		usage_fail(c, "--%s: the document is larger than %d KiB", fl->name,
+		    USAGE_JSON_MAX / 1024);
 }
 
 /* Name a flag for messages: "--user" or "HOLD". */
@@ -942,6 +1059,13 @@ parse_args(struct req *r, char **av, int ac)
 	check_required(r);
 }
 
+/* The kinds that are for tokq itself and never travel. */
+static bool
+unsent(enum argkind k)
+{
+	return k == K_LOCAL || k == K_RFORMAT || k == K_XFORMAT;
+}
+
 /*
  * Pack r as the request map {"v":1,"op":…, args…}.  The map's size comes
  * first in msgpack, so the flags are counted in a first pass.
@@ -956,7 +1080,7 @@ pack_request(const struct req *r, msgpack_packer *pk)
 #define PSTR(s, len)	msgpack_pack_str_with_body(pk, (s), (len))
 #define PKEY(s)		PSTR((s), strlen(s))
 	for (i = 0; f[i].name != NULL; i++)
-		if (r->v[i].set && f[i].kind != K_LOCAL)
+		if (r->v[i].set && !unsent(f[i].kind))
 			n += (f[i].kind == K_SEL || f[i].kind == K_MLIMIT ||
 			    f[i].kind == K_MCOST) ? 2 : 1;
 	msgpack_pack_map(pk, n);
@@ -970,21 +1094,32 @@ pack_request(const struct req *r, msgpack_packer *pk)
 			continue;
 		switch (f[i].kind) {
 		case K_LOCAL:
+		case K_RFORMAT:
+		case K_XFORMAT:
+		case K__MAX:
 			break;
 		case K_ID:
-		case K_STR:
+		case K_KEY:
 		case K_JSON:
-		case K_FILE:
+		case K_USAGE:
+		case K_PERIOD:
 			PKEY(f[i].key);
 			PSTR(v->s, v->slen);
 			break;
-		case K_INT:
+		case K_TOKENS:
+		case K_CALL:
+		case K_TTL:
+		case K_DAYS:
+		case K_TOP:
+		case K_RTOP:
+		case K_LAST:
 		case K_TIME:
 		case K_DURATION:
 			PKEY(f[i].key);
 			msgpack_pack_int64(pk, v->i);
 			break;
 		case K_USD:
+		case K_PRICE:
 			PKEY(f[i].key);
 			msgpack_pack_double(pk, (double)v->i / TOKQ_NUSD_PER_USD);
 			break;
@@ -1081,16 +1216,86 @@ resolve(struct globals *g, char **rest, int *nrest)
 	return c;
 }
 
-/* Print the error of a reply with code != 0 and exit with its exit code. */
+bool			 client_json;
+const struct cmd	*client_cmd;
+static const struct req	*client_req;	/* once its flags are being read */
+
+/*
+ * Exit 75 in one of its two cases (contract, Output and exit codes):
+ * refused as temporary, so nothing was kept, or the connection lost after
+ * the whole request was sent, so the outcome is unknown.  One stderr line
+ * says which and how to retry; under --json stdout gets one object with
+ * "exit", "temporary" ("refused" or "unknown") and "error".
+ */
+void
+temp_fail(bool unknown, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		 what[1024], line[1600], name[64];
+	const char	*retry = "retry";
+	bool		 rec = client_cmd != NULL && strcmp(client_cmd->op, "record") == 0;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (rec && client_req != NULL && req_val(client_req, "key")->set)
+		retry = "retry with the same --key, which never counts twice";
+	else if (rec)
+		retry = "retry, and give --key next time: the same key never counts twice";
+	snprintf(line, sizeof(line), "%s%s%s: %s; %s",
+	    client_cmd ? cmd_name(client_cmd, name, sizeof(name)) : "",
+	    client_cmd ? ": " : "", what,
+	    unknown ? "the outcome is unknown" : "nothing was kept", retry);
+	fprintf(stderr, "tokq: %s\n", line);
+	if (client_json) {
+		printf("{\"exit\":%d,\"temporary\":\"%s\",\"error\":", TOKQ_EXIT_TEMPFAIL,
+		    unknown ? "unknown" : "refused");
+		json_string(stdout, line, strlen(line));
+		printf("}\n");
+		fflush(stdout);
+	}
+	exit(TOKQ_EXIT_TEMPFAIL);
+}
+
+/*
+ * Print the error of a reply with code != 0 and exit with its exit code,
+ * in the command's own words: "limit set needs an admin …", not the wire
+ * op; "only an admin may give --at", not the wire key.
+ */
 static void __attribute__((noreturn))
 reply_fail(const msgpack_object *reply, int64_t code)
 {
-	char	 err[1024];
+	static const char	 give[] = "only an admin may give ";
+	const struct flag	*fl;
+	const char		*op = client_cmd->op;
+	char			 err[1024], name[64], *cut;
+	size_t			 n = strlen(op);
 
 	if (mp_str(reply, "error", err, sizeof(err)) == NULL)
 		snprintf(err, sizeof(err), "%s (code %lld)", tokq_code_name((int)code),
 		    (long long)code);
-	fprintf(stderr, "tokq: %s\n", err);
+	if (code == TOKQ_E_TEMP) {
+		/* the daemon's own "nothing was kept, retry" comes once, below */
+		if ((cut = strstr(err, "nothing was kept")) != NULL) {
+			while (cut > err && strchr(";, ", cut[-1]) != NULL)
+				cut--;
+			*cut = '\0';
+		}
+		temp_fail(false, "tokqd refused the request for now (%s)",
+		    err[0] ? err : "busy");
+	}
+	cmd_name(client_cmd, name, sizeof(name));
+	if (code == TOKQ_E_PERM && strncmp(err, give, sizeof(give) - 1) == 0)
+		for (fl = client_cmd->flags; fl->name != NULL; fl++)
+			if (fl->key != NULL && strcmp(fl->key, err + sizeof(give) - 1) == 0) {
+				snprintf(err + sizeof(give) - 1, sizeof(err) - sizeof(give) + 1,
+				    "--%s", fl->name);
+				break;
+			}
+	if (strncmp(err, op, n) == 0 && err[n] == ' ')
+		fprintf(stderr, "tokq: %s%s\n", name, err + n);
+	else
+		fprintf(stderr, "tokq: %s: %s\n", name, err);
 	exit(tokq_code_exit((int)code));
 }
 
@@ -1194,13 +1399,13 @@ complete(int argc, char **argv)
 	}
 	for (fl = c->flags; prev && prev[0] == '-' && fl->name; fl++)
 		if (!(fl->opts & F_POS) && strcmp(prev + 2, fl->name) == 0 && fl->meta) {
-			if (fl->kind == K_FILE)
+			if (fl->kind == K_USAGE)
 				puts("@file");
 			return TOKQ_EXIT_OK;
 		}
 	if (argv[argc - 1][0] != '-')
 		for (fl = c->flags; fl->name; fl++)
-			if ((fl->opts & F_POS) && (fl->kind == K_FILE ||
+			if ((fl->opts & F_POS) && (fl->kind == K_USAGE ||
 			    (fl->meta && strcmp(fl->meta, "FILE") == 0))) {
 				puts("@file");
 				return TOKQ_EXIT_OK;
@@ -1231,7 +1436,9 @@ main(int argc, char *argv[])
 	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
 		return TOKQ_EXIT_SOFTWARE;
 	nrest = parse_globals(argc, argv, &g, rest);
-	r.cmd = resolve(&g, rest, &nrest);
+	client_json = g.json;
+	r.cmd = client_cmd = resolve(&g, rest, &nrest);
+	client_req = &r;
 	parse_args(&r, rest, nrest);
 
 	msgpack_sbuffer_init(&sb);

@@ -72,8 +72,9 @@ class Tokq {
     });
   }
 
-  // Run tokq; retry exit 75 (busy, disk full) with backoff: the same
-  // arguments, so the same --key, count once.  Throw TokqError for the codes
+  // Run tokq; retry exit 75 (refused for now, or the answer lost with the
+  // outcome unknown) with backoff: the same arguments, so the same --key,
+  // count once even if the first try was kept.  Throw TokqError for the codes
   // a bot cannot do anything about right now.
   async call(args, { stdin = null, jsonOut = true, retries = 5 } = {}) {
     let delay = 100, code, out;

@@ -74,8 +74,9 @@ class Tokq:
         return r.returncode, r.stderr.strip()
 
     def call(self, args, stdin=None, json_out=True, retries=5):
-        """Run tokq; retry exit 75 (busy, disk full) with backoff: the same
-        arguments, so the same --key, count once.  Raise TokqError for the
+        """Run tokq; retry exit 75 (refused for now, or the answer lost with
+        the outcome unknown) with backoff: the same arguments, so the same
+        --key, count once even if the first try was kept.  Raise TokqError for the
         codes a bot cannot do anything about right now."""
         delay = 0.1
         for attempt in range(retries + 1):

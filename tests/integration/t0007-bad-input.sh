@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input is refused with the contract's exit code and one clear stderr
-# line: 64 for usage errors (caught by tokq), 65 for invalid data (refused
-# by tokqd, and nothing is recorded), 69 when tokqd cannot be reached.
+# line: 64 for usage errors and values outside their range, ids included
+# (caught by tokq before anything is sent), 65 for invalid data (refused by
+# tokqd, and nothing is recorded), 69 when tokqd cannot be reached.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 need jq
@@ -26,7 +27,7 @@ tq check --user 42 --tokens abc
 is "$rc" 64 "--tokens abc exits 64"
 like "$err" 'abc' "the message quotes the bad value"
 tq record --user 42 --model gpt-4o --prompt -5
-is "$rc" 65 "--prompt -5 exits 65 (negative tokens are invalid data)"
+is "$rc" 64 "--prompt -5 exits 64 (a count below its range is a usage error)"
 tq limit set --user 42 --tokens 5 --per 3x
 is "$rc" 64 "--per 3x exits 64"
 like "$err" '3x' "the message quotes the bad window"
@@ -49,22 +50,24 @@ is "$rc" 69 "a socket nobody listens on exits 69"
 is "$(stderr_lines)" 1 "with one line on stderr"
 like "$err" "$T/nowhere.sock" "that names the socket path"
 
-# --- invalid data: 65, nothing recorded ---------------------------------------
+# --- bad ids: 64 (judged by tokq), nothing recorded ---------------------------
 n0=$(events)
 is "$n0" 0 "no events yet"
 
 tq record --user $'a\tb' --model gpt-4o --prompt 1
-is "$rc" 65 "a user id with a tab exits 65"
+is "$rc" 64 "a user id with a tab exits 64"
 is "$(stderr_lines)" 1 "with one line on stderr"
 tq record --user 42 --model $'gpt\x01' --prompt 1
-is "$rc" 65 "a model id with a control character exits 65"
+is "$rc" 64 "a model id with a control character exits 64"
 tq check --user $'a\nb'
-is "$rc" 65 "check with a newline in the user id exits 65"
+is "$rc" 64 "check with a newline in the user id exits 64"
 id129=$(printf 'x%.0s' $(seq 129))
 tq record --user "$id129" --model gpt-4o --prompt 1
-is "$rc" 65 "a 129-byte user id exits 65"
+is "$rc" 64 "a 129-byte user id exits 64"
 tq record --user 42 --guild "$id129" --model gpt-4o --prompt 1
-is "$rc" 65 "a 129-byte guild id exits 65"
+is "$rc" 64 "a 129-byte guild id exits 64"
+
+# --- invalid data: 65, nothing recorded ---------------------------------------
 tq record --user 42 --model gpt-4o --prompt 1 --hold no-such-hold
 is "$rc" 65 "record --hold with an unknown hold exits 65"
 tq release no-such-hold
@@ -103,7 +106,7 @@ is "$(jqv .periods.all.total)" 110 "and counted nothing twice"
 
 keylong=$(printf 'k%.0s' $(seq 256))
 tq record --user 42 --model gpt-4o --prompt 1 --key "$keylong"
-like "$rc" '^6[45]$' "a 256-byte key is refused (64 or 65)"
+is "$rc" 64 "a 256-byte key is refused (64, judged by tokq)"
 is "$(events)" "$n1" "and is not recorded"
 
 stop_tokqd

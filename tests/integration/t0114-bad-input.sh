@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bad input is refused with the contract's exit code and one clear stderr
-# line, and changes nothing: values that do not parse (64), and data the
-# daemon rejects (65): an unknown hold, a key reused with other fields, an
-# id with control characters, empty or over 128 bytes, negative tokens.
+# line, and changes nothing: values that do not parse or lie outside their
+# range (64, judged by tokq: an id with control characters, empty or over
+# 128 bytes, negative tokens), and data the daemon rejects (65): an unknown
+# hold, a key reused with other fields, counts that do not add up.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 need jq
@@ -37,22 +38,10 @@ e0=$(events) r0=$(rules)
 refused 65 "record --hold with an unknown hold" record --user u --model m --prompt 10 --hold no-such-hold
 refused 65 "release of an unknown hold" release no-such-hold
 refused 65 "key k1 reused with other fields" record --user u --model m --prompt 11 --key k1
-refused 65 "a user id with a tab" record --user "$(printf 'a\tb')" --model m --prompt 10
-refused 65 "a user id with a newline" check --user "$(printf 'a\nb')"
-refused 65 "a user id with DEL" record --user "$(printf 'a\177b')" --model m --prompt 10
-refused 65 "a model id with an escape" record --user u --model "$(printf 'gpt\033[31m')" --prompt 10
-refused 65 "a guild id with a ^A (0x01) byte" record --user u --guild "$(printf 'g\001')" --model m --prompt 10
-refused 65 "a 129-byte user id" record --user "$id129" --model m --prompt 10
-refused 65 "a 129-byte subject in limit set" limit set --user "$id129" --tokens 5
-refused 65 "an id that is not UTF-8" record --user "$(printf '\377\376')" --model m --prompt 10
-refused 65 "an empty user id" record --user "" --model m --prompt 10
-refused 65 "a 129-byte session id" record --user u --model m --prompt 10 --session "$id129"
 refused 65 "cached tokens beyond the prompt" record --user u --model m --prompt 10 --cached 11
 refused 65 "reasoning tokens beyond the completion" record --user u --model m --completion 10 --reasoning 11
 refused 65 "limit rm of no such rule" limit rm --user nobody --tokens
 refused 65 "price rm of no such price" price rm no-such-model
-# The contract names negative tokens among the daemon's rejections (65).
-refused 65 "negative prompt tokens" record --user u --model m --prompt -5
 
 is "$(rules)" "$r0" "none of them changed a rule"
 
@@ -64,8 +53,21 @@ is "$rc" 0 "a UTF-8 id is fine"
 tqj usage --user "ユーザー🎉"
 is "$(jqv .user)" "ユーザー🎉" "and comes back as it was"
 
-# --- values that do not parse: 64 ------------------------------------------------------
+# --- values that do not parse or lie outside their range: 64 ---------------------------
+# Judged by tokq before anything is sent (the contract, Values): ids and
+# negative counts too; tokqd would refuse them from a raw client with 65.
 e0=$(events) r0=$(rules)
+refused 64 "a user id with a tab" record --user "$(printf 'a\tb')" --model m --prompt 10
+refused 64 "a user id with a newline" check --user "$(printf 'a\nb')"
+refused 64 "a user id with DEL" record --user "$(printf 'a\177b')" --model m --prompt 10
+refused 64 "a model id with an escape" record --user u --model "$(printf 'gpt\033[31m')" --prompt 10
+refused 64 "a guild id with a ^A (0x01) byte" record --user u --guild "$(printf 'g\001')" --model m --prompt 10
+refused 64 "a 129-byte user id" record --user "$id129" --model m --prompt 10
+refused 64 "a 129-byte subject in limit set" limit set --user "$id129" --tokens 5
+refused 64 "an id that is not UTF-8" record --user "$(printf '\377\376')" --model m --prompt 10
+refused 64 "an empty user id" record --user "" --model m --prompt 10
+refused 64 "a 129-byte session id" record --user u --model m --prompt 10 --session "$id129"
+refused 64 "negative prompt tokens" record --user u --model m --prompt -5
 refused 64 "--per 3x" limit set --user u --tokens 1 --per 3x
 refused 64 "--per 0d" limit set --user u --tokens 1 --per 0d
 refused 64 "--cost 1.2.3 in limit set" limit set --user u --cost 1.2.3

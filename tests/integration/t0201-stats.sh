@@ -58,9 +58,9 @@ is "$(jqv '[.days, .totals.total] | join(" ")')" "10 9361" "--since alone runs t
 tq stats --days 3 --since 2026-12-01
 is "$rc" 64 "--days with --since is a usage error"
 tq stats --days 0
-is "$rc" 65 "--days 0 is refused"
+is "$rc" 64 "--days 0 is refused (a usage error, judged by tokq)"
 tq stats --since 2026-12-05 --until 2026-12-01
-is "$rc" 65 "--until before --since is refused"
+is "$rc" 64 "--until before --since is refused (a usage error, judged by tokq)"
 
 tq stats
 is "$rc" 0 "human stats exits 0"

@@ -30,7 +30,7 @@ is "$(jqv '[.events[] | .prompt] | join(" ")')" "11 9 7 5 3 1" "--guild"
 tqj log --user u1 --guild g1
 is "$(jqv '[.events[] | .prompt] | join(" ")')" "7 1" "--user and --guild"
 tq log --last 0
-is "$rc" 65 "--last 0 is refused"
+is "$rc" 64 "--last 0 is refused (a usage error, judged by tokq)"
 tq log --last 2
 like "$out" $'^time \\(UTC\\) +user +guild.*\n2026-12-10 12:00:00  u1 ' "human log: a table, newest first"
 tq log --user nobody

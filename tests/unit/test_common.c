@@ -734,6 +734,32 @@ test_usd_refuses_overflow(void **state)
 	usd_fails("99999999999999999999999", ERANGE);
 }
 
+/*
+ * The extremes tokq feeds through every numeric flag (t0120): each one is
+ * refused by the parser itself or lands where the client's range check
+ * sees it, never wrapped into something small.
+ */
+static void
+test_parsers_refuse_or_keep_int64_extremes(void **state)
+{
+	int64_t	 v;
+
+	u64_fails("-9223372036854775808", EINVAL);
+	u64_fails("1e12", EINVAL);
+	assert_int_equal(tokq_parse_u64("1000000000001", &v), 0);
+	assert_true(v > TOKQ_TOKENS_MAX);
+	assert_int_equal(tokq_parse_limit("-9223372036854775808", &v), -1);
+	assert_int_equal(tokq_parse_limit("9223372036854775808", &v), -1);
+	assert_int_equal(errno, ERANGE);
+	usd_fails("99999999999999999999.5", ERANGE);
+	usd_fails("-9223372036854775808", EINVAL);
+	usd_fails("9223372036854775807", ERANGE);
+	assert_int_equal(tokq_parse_usd("1000000.000000001", &v), 0);
+	assert_true(v > TOKQ_COST_MAX);
+	assert_int_equal(tokq_parse_usd("1000000000.000000001", &v), 0);
+	assert_true(v > TOKQ_LIMIT_COST_MAX);
+}
+
 static void
 test_fmt_usd_is_exact_with_trailing_zeros_cut(void **state)
 {
@@ -1673,6 +1699,7 @@ main(void)
 		cmocka_unit_test(test_usd_refuses_other_negatives),
 		cmocka_unit_test(test_usd_refuses_more_than_nine_fraction_digits),
 		cmocka_unit_test(test_usd_refuses_exponents_and_garbage),
+		cmocka_unit_test(test_parsers_refuse_or_keep_int64_extremes),
 		cmocka_unit_test(test_usd_accepts_int64_max_nano),
 		cmocka_unit_test(test_usd_refuses_overflow),
 		cmocka_unit_test(test_fmt_usd_is_exact_with_trailing_zeros_cut),
