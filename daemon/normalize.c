@@ -221,7 +221,8 @@ static const struct {
 	{ "totalTokens",			SHAPE_BEDROCK },
 	{ "cacheReadInputTokens",		SHAPE_BEDROCK },
 	{ "cacheWriteInputTokens",		SHAPE_BEDROCK },
-	{ "billed_units",			SHAPE_COHERE_BILLED },
+	{ "billed_units.input_tokens",		SHAPE_COHERE_BILLED },
+	{ "billed_units.output_tokens",		SHAPE_COHERE_BILLED },
 	{ "cache_creation_input_tokens",	SHAPE_ANTHROPIC },
 	{ "cache_read_input_tokens",		SHAPE_ANTHROPIC },
 	{ "output_tokens_details.thinking_tokens", SHAPE_ANTHROPIC },
@@ -229,7 +230,8 @@ static const struct {
 	{ "output_token_details",		SHAPE_LANGCHAIN },
 	{ "input_tokens",			SHAPE_RESPONSES },
 	{ "output_tokens",			SHAPE_RESPONSES },
-	{ "tokens",				SHAPE_COHERE_TOKENS },
+	{ "tokens.input_tokens",		SHAPE_COHERE_TOKENS },
+	{ "tokens.output_tokens",		SHAPE_COHERE_TOKENS },
 	{ "total_tokens",			SHAPE_OPENAI },
 };
 

@@ -773,6 +773,15 @@ anthropic_usage_with_only_thinking_details_is_anthropic(void **state)
 	assert_int_equal(items[0].u.total, 100);
 }
 
+static void
+cohere_falls_back_to_tokens_without_billed_units(void **state)
+{
+	assert_int_equal(norm_str("{\"usage\": {\"billed_units\": {}, "
+	    "\"tokens\": {\"input_tokens\": 215, \"output_tokens\": 12}}}"), 0);
+	assert_int_equal(items[0].u.prompt, 215);
+	assert_int_equal(items[0].u.completion, 12);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -825,6 +834,7 @@ main(void)
 		T(refuses_detail_that_is_not_an_object),
 		T(litellm_cache_creation_that_does_not_fit_is_not_cache_write),
 		T(anthropic_usage_with_only_thinking_details_is_anthropic),
+		T(cohere_falls_back_to_tokens_without_billed_units),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
