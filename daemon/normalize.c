@@ -66,8 +66,9 @@ struct norm_field {
 };
 
 enum norm_shape { SHAPE_NONE = 0, SHAPE_OPENAI, SHAPE_RESPONSES,
-	SHAPE_ANTHROPIC, SHAPE_GEMINI, SHAPE_GEMINI_SNAKE, SHAPE_LANGCHAIN,
-	SHAPE_BEDROCK, SHAPE_COHERE_BILLED, SHAPE_COHERE_TOKENS, SHAPE_N };
+	SHAPE_REALTIME, SHAPE_ANTHROPIC, SHAPE_GEMINI, SHAPE_GEMINI_SNAKE,
+	SHAPE_LANGCHAIN, SHAPE_BEDROCK, SHAPE_COHERE_BILLED, SHAPE_COHERE_TOKENS,
+	SHAPE_N };
 
 /*
  * OpenAI chat completions, and everyone who speaks it: LiteLLM, DSPy,
@@ -98,6 +99,18 @@ static const struct norm_field f_responses[] = {
 	{ "input_tokens_details.cached_tokens",		TO(R_CACHED) },
 	{ "input_tokens_details.cache_write_tokens",	TO(R_CACHE_WRITE) },
 	{ "output_tokens_details.reasoning_tokens",	TO(R_REASONING) },
+	{ NULL, 0 }
+};
+
+/*
+ * OpenAI Realtime (response.done) and audio transcriptions: the Responses
+ * names with input_token_details (singular); cached is within input_tokens.
+ */
+static const struct norm_field f_realtime[] = {
+	{ "input_tokens",				TO(R_PROMPT) },
+	{ "output_tokens",				TO(R_COMPLETION) },
+	{ "total_tokens",				TO(R_TOTAL) },
+	{ "input_token_details.cached_tokens",		TO(R_CACHED) },
 	{ NULL, 0 }
 };
 
@@ -181,6 +194,7 @@ static const struct norm_field f_cohere_tokens[] = {
 static const struct norm_field *const shapes[SHAPE_N] = {
 	[SHAPE_OPENAI] = f_openai,
 	[SHAPE_RESPONSES] = f_responses,
+	[SHAPE_REALTIME] = f_realtime,
 	[SHAPE_ANTHROPIC] = f_anthropic,
 	[SHAPE_GEMINI] = f_gemini,
 	[SHAPE_GEMINI_SNAKE] = f_gemini_snake,
@@ -194,7 +208,9 @@ static const struct norm_field *const shapes[SHAPE_N] = {
  * Which family a usage object belongs to: the first marker it has (present,
  * even as null) decides.  Anthropic's cache fields come before input_tokens,
  * which Anthropic shares with the Responses API; where neither cache fields
- * nor thinking_tokens are there, the two read input/output the same.
+ * nor thinking_tokens are there, the two read input/output the same.  The
+ * Realtime API and LangChain share input_token_details: only Realtime's
+ * has cached_tokens, and without it the two read the same too.
  */
 static const struct {
 	const char	*path;
@@ -226,6 +242,7 @@ static const struct {
 	{ "cache_creation_input_tokens",	SHAPE_ANTHROPIC },
 	{ "cache_read_input_tokens",		SHAPE_ANTHROPIC },
 	{ "output_tokens_details.thinking_tokens", SHAPE_ANTHROPIC },
+	{ "input_token_details.cached_tokens",	SHAPE_REALTIME },
 	{ "input_token_details",		SHAPE_LANGCHAIN },
 	{ "output_token_details",		SHAPE_LANGCHAIN },
 	{ "input_tokens",			SHAPE_RESPONSES },
