@@ -3,9 +3,14 @@
 # total / cached / cache_write / reasoning (and cost, for DSPy), as the
 # contract's normalisation says: OpenAI (and LiteLLM, DSPy) usage, a whole
 # OpenAI chat completion, an Anthropic message, a Gemini response, a DSPy
-# lm.history entry, a bare usage object with --model, and arrays of these.
-# No model anywhere: exit 64; JSON that does not parse: exit 65; neither
-# records anything.
+# lm.history entry, a bare usage object with --model, and arrays of these;
+# and the shapes of current SDKs (docs/usage-shapes.md): OpenAI's
+# cache_write_tokens, Anthropic's thinking_tokens and stream events, Gemini's
+# tool-use prompt and Python dumps, a Responses event, OpenRouter's cost,
+# Bedrock, Cohere, Groq's stream, each checked in the reply and the log.
+# No model anywhere: exit 64; JSON that does not parse, a total below
+# prompt + completion, a count over 10^12 or no counts at all: exit 65;
+# none records anything.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 need jq
@@ -74,6 +79,65 @@ tqj record --user 5 --usage-json "$data/responses_api.json"
 is "$rc" 0 "an OpenAI Responses API response: exit 0"
 is "$(fields)" "gpt-4.1-2025-04-14 1536 310 1846 1024 0 256" \
 	"input_tokens, output_tokens, input_tokens_details.cached_tokens, output_tokens_details.reasoning_tokens"
+
+# --- the shapes of current SDKs (issue 19): what the reply and the event log say ---------
+logged() { tqj log --user "$1" --last 1; jqv '.events[0] | [.model, .prompt, .completion, .total, .cached, .cache_write, .reasoning] | map(tostring) | join(" ")'; }
+shape() {	# user, expected fields, what, then record's arguments
+	local u=$1 want=$2 what=$3
+	shift 3
+	tqj record --user "$u" "$@"
+	is "$rc" 0 "$what: exit 0"
+	is "$(fields)" "$want" "$what: the reply's counts"
+	is "$(logged "$u")" "$want" "$what: the event as logged"
+}
+shape 20 "gpt-5.1-2025-11-13 6144 512 6656 2048 4096 384" \
+	"OpenAI chat with prompt_tokens_details.cache_write_tokens" --usage-json "$data/openai_chat_cache_write.json"
+shape 21 "claude-opus-4-7 12600 1450 14050 10240 2048 1210" \
+	"Anthropic message with output_tokens_details.thinking_tokens" --usage-json "$data/anthropic_thinking.json"
+shape 22 "claude-sonnet-4-6 12600 1 12601 10240 2048 0" \
+	"Anthropic message_start event: the input side, output as of the start" --usage-json "$data/anthropic_message_start.json"
+shape 23 "claude-sonnet-4-6 12600 1450 14050 10240 2048 1210" \
+	"Anthropic message_delta event (cumulative usage at the top)" --model claude-sonnet-4-6 \
+	--usage-json "$data/anthropic_message_delta.json"
+shape 24 "gemini-2.5-pro 2544 1246 3790 1024 0 1150" \
+	"Gemini with toolUsePromptTokenCount: prompt + completion = totalTokenCount" --usage-json "$data/gemini_tool_use.json"
+# 1520 plain x 1 + 1024 cached x 0.5 + 1246 x 2 = 4524 per 1M: the tool-use input is paid for
+is "$(nano .cost_usd)" 4524000 "Gemini: the tool-use prompt tokens are priced as input (\$0.004524)"
+shape 25 "gemini-2.5-pro 2544 1246 3790 1024 0 1150" \
+	"Gemini as a Python SDK dumps it (usage_metadata, snake_case)" --usage-json "$data/gemini_python_dump.json"
+shape 26 "gpt-5-mini-2025-08-07 3300 720 4020 2048 1024 640" \
+	"OpenAI Responses response.completed event" --usage-json "$data/responses_completed_event.json"
+shape 27 "openai/gpt-4o-mini 1940 18 1958 1792 0 0" \
+	"OpenRouter chat completion" --usage-json "$data/openrouter_chat.json"
+is "$(nano .cost_usd)" 169800 "OpenRouter: usage.cost is the event's cost (\$0.0001698)"
+tqj record --user 27 --cost 0.5 --usage-json "$data/openrouter_chat.json"
+is "$(jqv .cost_usd)" 0.5 "OpenRouter: an explicit --cost beats usage.cost"
+shape 28 "claude-sonnet-4 1211 378 1589 0 1201 0" \
+	"AWS Bedrock Converse: prompt adds the cache reads and writes to inputTokens" --model claude-sonnet-4 \
+	--usage-json "$data/bedrock_converse.json"
+shape 29 "command-r 17 12 29 0 0 0" \
+	"Cohere v2 chat: usage.billed_units" --model command-r --usage-json "$data/cohere_v2_chat.json"
+shape 30 "llama-3.3-70b-versatile 244 31 275 0 0 0" \
+	"Groq stream's last chunk: x_groq.usage" --usage-json "$data/groq_stream_x_groq.json"
+
+# --- refused: a total below prompt + completion, counts over 10^12, no counts at all ----------
+n0=$(events)
+tq record --user 31 --usage-json "$data/refused_total_below_sum.json"
+is "$rc" 65 "total_tokens below prompt + completion: exit 65"
+is "$(stderr_lines)" 1 "one stderr line"
+like "$err" 'total_tokens \(120\) is less than prompt \+ completion \(150\)' "that names both numbers"
+tq record --user 31 --usage-json "$data/refused_count_over_max.json"
+is "$rc" 65 "a count over 10^12: exit 65"
+like "$err" 'promptTokenCount .* more than 10\^12' "that names the field"
+tq record --user 31 --usage-json "$data/refused_prompt_sum_over_max.json"
+is "$rc" 65 "a prompt that adds up to over 10^12: exit 65"
+tq record --user 31 --usage-json "$data/refused_cost_over_max.json"
+is "$rc" 65 "a usage.cost over \$1,000,000: exit 65"
+tq record --user 31 --model gpt-4o --usage-json "$data/openai_chat_stream_chunk_without_usage.json"
+is "$rc" 65 "a stream chunk without usage: exit 65"
+is "$(stderr_lines)" 1 "one stderr line"
+like "$err" 'no token counts found: looked for usage, usageMetadata, usage_metadata' "that says where it looked"
+is "$(events)" "$n0" "none of these recorded anything"
 
 # --- arrays: one event per element, in one session, call 0, 1, 2 ---------------------------
 n0=$(events)

@@ -3,7 +3,12 @@
  *
  * Realistic samples live in tests/data/usage/, found relative to this
  * file's path as the compiler saw it, so run the test from the top of the
- * tree (as `make unit` does).  One behaviour per test.
+ * tree (as `make unit` does).  Each sample NAME.json has NAME.expect
+ * beside it: one line per event, "prompt completion total cached
+ * cache_write reasoning model cost" (cost in nano-USD, "-" for no model or
+ * no cost), or one line "refused REASON" (a part of the one-line reason).
+ * every_fixture_gives_its_expected_counts walks them all.  One behaviour
+ * per test.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <inttypes.h>
 
 #include "tokqd.h"
 
@@ -20,26 +27,26 @@ static struct norm_item	*items;
 static size_t		 nitems;
 static char		 err[256];
 
-static const char *const samples[] = {
-	"openai_chat_completion.json", "litellm_usage.json",
-	"dspy_usage_array.json", "dspy_history_entry.json",
-	"anthropic_message.json", "anthropic_cache_read.json",
-	"gemini_response.json", "responses_api.json",
-};
+/* The path of tests/data/usage/name. */
+static void
+data_path(char *path, size_t len, const char *name)
+{
+	const char	*slash = strrchr(__FILE__, '/');
+
+	snprintf(path, len, "%.*s/../data/usage/%s",
+	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
+}
 
 /* Read tests/data/usage/name into a malloc'd buffer; fails the test if not. */
 static char *
 load_sample(const char *name, size_t *len)
 {
 	char		 path[1024];
-	const char	*slash;
 	FILE		*f;
 	char		*buf;
 	long		 n;
 
-	slash = strrchr(__FILE__, '/');
-	snprintf(path, sizeof(path), "%.*s/../data/usage/%s",
-	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
+	data_path(path, sizeof(path), name);
 	if ((f = fopen(path, "rb")) == NULL)
 		fail_msg("cannot open %s", path);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
@@ -52,6 +59,36 @@ load_sample(const char *name, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return buf;
+}
+
+static int
+is_json(const struct dirent *d)
+{
+	size_t	 n = strlen(d->d_name);
+
+	return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+/* The fixtures, *.json in tests/data/usage, sorted; free with free_fixtures. */
+static int
+list_fixtures(struct dirent ***list)
+{
+	char	 dir[1024];
+	int	 n;
+
+	data_path(dir, sizeof(dir), "");
+	n = scandir(dir, list, is_json, alphasort);
+	if (n <= 0)
+		fail_msg("no fixtures in %s", dir);
+	return n;
+}
+
+static void
+free_fixtures(struct dirent **list, int n)
+{
+	while (n-- > 0)
+		free(list[n]);
+	free(list);
 }
 
 /* Normalize a sample file; returns the result code. */
@@ -303,12 +340,20 @@ refuses_count_beyond_int64(void **state)
 	    "usage JSON: line 1");
 }
 
+/*
+ * Every count is bounded by 10^12 (contract, Values), so a sum of them
+ * cannot wrap: what once overflowed 64 bits is now refused as too large.
+ */
 static void
 refuses_anthropic_sum_that_overflows(void **state)
 {
 	assert_refused(norm_str("{\"input_tokens\": 9223372036854775807, "
 	    "\"cache_read_input_tokens\": 1, \"output_tokens\": 0}"),
-	    "overflows");
+	    "input_tokens (9223372036854775807) is more than 10^12 tokens");
+	assert_refused(norm_str("{\"input_tokens\": 1000000000000, "
+	    "\"cache_read_input_tokens\": 1, \"output_tokens\": 0}"),
+	    "prompt tokens (input_tokens + cache_creation_input_tokens + "
+	    "cache_read_input_tokens) are more than 10^12");
 }
 
 static void
@@ -494,12 +539,14 @@ small_error_buffer_is_not_overrun(void **state)
 static void
 truncated_and_corrupted_samples_fail_cleanly(void **state)
 {
-	size_t	 s, len, i;
-	char	*buf;
-	int	 r;
+	struct dirent	**list;
+	size_t		 len, i;
+	char		*buf;
+	int		 s, n, r;
 
-	for (s = 0; s < sizeof(samples) / sizeof(samples[0]); s++) {
-		buf = load_sample(samples[s], &len);
+	n = list_fixtures(&list);
+	for (s = 0; s < n; s++) {
+		buf = load_sample(list[s]->d_name, &len);
 		for (i = 0; i < len; i++) {
 			r = normalize_usage_json(buf, i, &items, &nitems, err,
 			    sizeof(err));
@@ -518,6 +565,221 @@ truncated_and_corrupted_samples_fail_cleanly(void **state)
 		nitems = 0;
 		free(buf);
 	}
+	free_fixtures(list, n);
+}
+
+/*
+ * Check one fixture against its .expect file; print each difference and
+ * return how many there were.
+ */
+static int
+check_fixture(const char *name)
+{
+	char		 path[1024], line[512], model[256], cost[64], want[300];
+	long long	 v[6];
+	FILE		*f;
+	size_t		 k = 0, nl, j;
+	int		 bad = 0, r;
+	size_t		 len;
+	char		*buf;
+
+	snprintf(want, sizeof(want), "%.*s.expect",
+	    (int)(strlen(name) - 5), name);
+	data_path(path, sizeof(path), want);
+	if ((f = fopen(path, "r")) == NULL) {
+		print_message("%s: no %s beside it\n", name, want);
+		return 1;
+	}
+	buf = load_sample(name, &len);
+	r = normalize_usage_json(buf, len, &items, &nitems, err, sizeof(err));
+	free(buf);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if ((nl = strcspn(line, "\n")) == 0 || line[0] == '#')
+			continue;
+		line[nl] = '\0';
+		if (strncmp(line, "refused ", 8) == 0) {
+			if (r != -TOKQ_E_INVALID || strstr(err, line + 8) ==
+			    NULL) {
+				print_message("%s: want refused \"%s\", got %d "
+				    "\"%s\"\n", name, line + 8, r, err);
+				bad++;
+			}
+			k = nitems;
+			continue;
+		}
+		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %255s %63s",
+		    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], model,
+		    cost) != 8) {
+			print_message("%s: bad line \"%s\"\n", want, line);
+			bad++;
+			continue;
+		}
+		if (r != 0 || k >= nitems) {
+			print_message("%s: event %zu: want \"%s\", got %d "
+			    "\"%s\" (%zu events)\n", name, k, line, r, err,
+			    nitems);
+			bad++;
+			k++;
+			continue;
+		}
+		{
+			const struct norm_item	*it = &items[k];
+			const int64_t		 got[6] = { it->u.prompt,
+			    it->u.completion, it->u.total, it->u.cached,
+			    it->u.cache_write, it->u.reasoning };
+			char			 gc[64];
+
+			snprintf(gc, sizeof(gc), it->has_cost ? "%" PRId64 :
+			    "-", it->u.cost);
+			for (j = 0; j < 6; j++)
+				if (got[j] != v[j])
+					break;
+			if (j < 6 || strcmp(model, it->model ? it->model :
+			    "-") != 0 || strcmp(cost, gc) != 0 ||
+			    it->u.requests != 1) {
+				print_message("%s: event %zu: want \"%s\", got "
+				    "\"%" PRId64 " %" PRId64 " %" PRId64 " %"
+				    PRId64 " %" PRId64 " %" PRId64 " %s %s\"\n",
+				    name, k, line, got[0], got[1], got[2],
+				    got[3], got[4], got[5],
+				    it->model ? it->model : "-", gc);
+				bad++;
+			}
+		}
+		k++;
+	}
+	fclose(f);
+	if (k != nitems) {
+		print_message("%s: %zu events, %zu expected\n", name, nitems,
+		    k);
+		bad++;
+	}
+	normalize_free(items, nitems);
+	items = NULL;
+	nitems = 0;
+	return bad;
+}
+
+/*
+ * Every fixture in tests/data/usage gives exactly the counts, model and
+ * cost its .expect file names, or the refusal it names.
+ */
+static void
+every_fixture_gives_its_expected_counts(void **state)
+{
+	struct dirent	**list;
+	int		 i, n, bad = 0;
+
+	n = list_fixtures(&list);
+	for (i = 0; i < n; i++)
+		bad += check_fixture(list[i]->d_name);
+	free_fixtures(list, n);
+	if (bad)
+		fail_msg("%d fixture mismatches (above)", bad);
+	assert_true(n >= 30);
+}
+
+static void
+unreadable_shape_names_what_was_looked_for(void **state)
+{
+	char	 buf[512];
+	int	 i, n = 0;
+
+	assert_refused(norm_str("{\"id\": \"x\", \"usage\": {\"foo\": 1}}"),
+	    "no token counts found: looked for usage, usageMetadata, "
+	    "usage_metadata, message.usage, response.usage");
+	/* The whole list fits the daemon's 256-byte reply, element prefix and all. */
+	n += snprintf(buf, sizeof(buf), "[");
+	for (i = 0; i < 12; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"prompt_tokens\": 1}",
+		    i ? "," : "");
+	snprintf(buf + n, sizeof(buf) - n, ",{\"model\": \"m\"}]");
+	assert_refused(norm_str(buf), "element 12: no token counts found");
+	assert_non_null(strstr(err, "prompt_tokens, input_tokens, inputTokens, "
+	    "promptTokenCount"));
+}
+
+static void
+given_total_may_exceed_but_not_undercut_the_sum(void **state)
+{
+	assert_int_equal(norm_str("{\"prompt_tokens\": 100, "
+	    "\"completion_tokens\": 50, \"total_tokens\": 150}"), 0);
+	assert_int_equal(items[0].u.total, 150);
+	teardown(state);
+	assert_int_equal(norm_str("{\"usageMetadata\": {\"promptTokenCount\": 10, "
+	    "\"candidatesTokenCount\": 5, \"toolUsePromptTokenCount\": 4, "
+	    "\"totalTokenCount\": 18}}"), -TOKQ_E_INVALID);
+	assert_non_null(strstr(err, "totalTokenCount (18) is less than prompt + "
+	    "completion (19)"));
+}
+
+static void
+refuses_real_count_over_10_12(void **state)
+{
+	assert_refused(norm_str("{\"usage\": {\"inputTokens\": 1e13, "
+	    "\"outputTokens\": 1}}"),
+	    "inputTokens (10000000000000) is more than 10^12 tokens");
+}
+
+static void
+refuses_sum_of_prompt_and_completion_over_10_12(void **state)
+{
+	assert_refused(norm_str("{\"prompt_tokens\": 1000000000000, "
+	    "\"completion_tokens\": 1}"),
+	    "prompt + completion (1000000000001) is more than 10^12 tokens");
+}
+
+static void
+accepts_counts_and_cost_at_the_bounds(void **state)
+{
+	assert_int_equal(norm_str("{\"usage\": {\"prompt_tokens\": 999999999999, "
+	    "\"completion_tokens\": 1, \"cost\": 1000000}}"), 0);
+	assert_int_equal(items[0].u.total, TOKQ_TOKENS_MAX);
+	assert_true(items[0].has_cost);
+	assert_int_equal(items[0].u.cost, TOKQ_COST_MAX);
+}
+
+static void
+refuses_detail_that_is_not_an_object(void **state)
+{
+	assert_refused(norm_str("{\"usage\": {\"prompt_tokens\": 1, "
+	    "\"prompt_tokens_details\": 5}}"),
+	    "usage JSON: prompt_tokens_details must be an object");
+}
+
+static void
+litellm_cache_creation_that_does_not_fit_is_not_cache_write(void **state)
+{
+	/* prompt_tokens without the creations: 188086 cannot be a part of 71. */
+	assert_int_equal(norm_str("{\"prompt_tokens\": 71, "
+	    "\"completion_tokens\": 3, \"cache_creation_input_tokens\": 188086}"),
+	    0);
+	assert_int_equal(items[0].u.prompt, 71);
+	assert_int_equal(items[0].u.cache_write, 0);
+	teardown(state);
+	assert_int_equal(norm_str("{\"prompt_tokens\": 188157, "
+	    "\"completion_tokens\": 3, \"cache_creation_input_tokens\": 188086}"),
+	    0);
+	assert_int_equal(items[0].u.cache_write, 188086);
+}
+
+static void
+anthropic_usage_with_only_thinking_details_is_anthropic(void **state)
+{
+	assert_int_equal(norm_str("{\"input_tokens\": 10, \"output_tokens\": 90, "
+	    "\"output_tokens_details\": {\"thinking_tokens\": 80}}"), 0);
+	assert_int_equal(items[0].u.prompt, 10);
+	assert_int_equal(items[0].u.reasoning, 80);
+	assert_int_equal(items[0].u.total, 100);
+}
+
+static void
+cohere_falls_back_to_tokens_without_billed_units(void **state)
+{
+	assert_int_equal(norm_str("{\"usage\": {\"billed_units\": {}, "
+	    "\"tokens\": {\"input_tokens\": 215, \"output_tokens\": 12}}}"), 0);
+	assert_int_equal(items[0].u.prompt, 215);
+	assert_int_equal(items[0].u.completion, 12);
 }
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -563,6 +825,16 @@ main(void)
 		T(error_is_one_printable_line),
 		T(small_error_buffer_is_not_overrun),
 		T(truncated_and_corrupted_samples_fail_cleanly),
+		T(every_fixture_gives_its_expected_counts),
+		T(unreadable_shape_names_what_was_looked_for),
+		T(given_total_may_exceed_but_not_undercut_the_sum),
+		T(refuses_real_count_over_10_12),
+		T(refuses_sum_of_prompt_and_completion_over_10_12),
+		T(accepts_counts_and_cost_at_the_bounds),
+		T(refuses_detail_that_is_not_an_object),
+		T(litellm_cache_creation_that_does_not_fit_is_not_cache_write),
+		T(anthropic_usage_with_only_thinking_details_is_anthropic),
+		T(cohere_falls_back_to_tokens_without_billed_units),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
