@@ -309,8 +309,14 @@ test_memory_fold_matches_store_fold(void **state)
 	add("u", NULL, NULL, h8 + 61 * MIN, 40, 0);
 	add("u", NULL, NULL, T0 - 30 * MIN, 80, 0);
 	set_clock(T0 + HOUR);
-	/* Minute precision before the fold: the first 10 ends at 08:06 + W. */
-	assert_int_equal(used1("u", NULL, NULL, at[0]), 140);
+	/*
+	 * Before the fold a 30d window already counts each minute bucket to
+	 * the end of its hour, as it will once folded (the fold policy,
+	 * tokqd.h): the first 10 still counts at 08:06 + W, when its minute
+	 * has ended, so what a check sees never depends on when
+	 * maintenance ran.
+	 */
+	assert_int_equal(used1("u", NULL, NULL, at[0]), 150);
 
 	quota_fold(T0 - DAY);				/* memory only */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
