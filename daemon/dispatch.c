@@ -831,10 +831,16 @@ out:
 static int
 h_status(struct request *rq, struct reply *rp)
 {
-	int64_t	 events = 0, users = 0, v;
+	int64_t	 events = 0, users = 0, pruned = 0, v;
 	int	 rc;
 
-	if ((rc = store_counts(&events, &users)) < 0)
+	/*
+	 * events: the raw events the database holds (log and export show
+	 * them); events_all_time: every event ever recorded, which the daily
+	 * totals keep; users: every user ever recorded.
+	 */
+	if ((rc = store_counts(&events, &users)) < 0 ||
+	    (rc = store_meta_get("events_pruned", &pruned)) < 0)
 		return rq_failed(rq, rc);
 	kv_str(rp, "version", TOKQ_VERSION);
 	kv_int(rp, "protocol", TOKQ_PROTOCOL);
@@ -842,7 +848,8 @@ h_status(struct request *rq, struct reply *rp)
 	kv_str(rp, "socket", env.socket_path);
 	kv_str(rp, "db", env.db_path);
 	kv_int(rp, "db_bytes", store_db_bytes());
-	kv_int(rp, "events", events);
+	kv_int(rp, "events", events - pruned > 0 ? events - pruned : 0);
+	kv_int(rp, "events_all_time", events);
 	kv_int(rp, "users", users);
 	kv_int(rp, "holds", (int64_t)quota_nholds());
 	kv_int(rp, "rules", (int64_t)quota_nrules());

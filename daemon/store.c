@@ -222,6 +222,16 @@ static const char *const migrations[] = {
 	"  MIN(id), MAX(id) FROM events WHERE id <= COALESCE((SELECT val"
 	"  FROM meta WHERE name = 'totals_through'), 0) GROUP BY 1, 2;"
 	"DROP INDEX IF EXISTS events_user_at;",
+	/*
+	 * 7: how many raw events maintenance pruned, kept up as it prunes,
+	 * so that status counts the events the database still holds (all
+	 * events ever, in the daily totals, less these) without a scan.
+	 */
+	"INSERT OR REPLACE INTO meta(name, val)"
+	"  SELECT 'events_pruned', MAX(0, COALESCE((SELECT val FROM meta"
+	"  WHERE name = 'daily_requests'), 0) - (SELECT COUNT(*) FROM events"
+	"  WHERE id <= COALESCE((SELECT val FROM meta"
+	"  WHERE name = 'totals_through'), 0)));",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -2915,7 +2925,8 @@ store_events_prune(int64_t before, int limit)
 		return rc;
 	sqlite3_bind_int64(stmt(S_EVENTS_PRUNE), 1, before);
 	sqlite3_bind_int(stmt(S_EVENTS_PRUNE), 2, limit);
-	if ((n = rc = run(stmt(S_EVENTS_PRUNE), "events_prune")) >= 0) {
+	if ((n = rc = run(stmt(S_EVENTS_PRUNE), "events_prune")) >= 0 &&
+	    (n == 0 || (rc = meta_add("events_pruned", n)) >= 0)) {
 		sqlite3_bind_int64(stmt(S_KEYS_PRUNE), 1, before);
 		rc = run(stmt(S_KEYS_PRUNE), "events_prune");
 	}
