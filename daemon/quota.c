@@ -907,11 +907,7 @@ quota_reset(const char *user, const char *model)
 
 /* Holds. */
 
-/*
- * A counter's held sum with a hold's amount added (sign 1) or taken away
- * (-1): saturating, and never below zero, which only a sum that saturated
- * before could reach.
- */
+/* A counter's held sum with a hold's amount added (sign 1) or taken away (-1). */
 static int64_t
 held_move(int64_t held, int sign, int64_t v)
 {
@@ -934,6 +930,18 @@ hold_account(const struct hold *h, int sign)
 		/* A counter not in memory sums its holds when it loads. */
 		if (c == NULL)
 			continue;
+		/*
+		 * A saturated sum less a hold is no sum: add up the active
+		 * holds again (the one going has been made inactive).
+		 */
+		if (sign < 0 && (c->held[MET_TOKENS] == INT64_MAX ||
+		    c->held[MET_COST] == INT64_MAX)) {
+			struct held_sum	 hs = { c, k[i].sc, k[i].subject, k[i].model };
+
+			memset(c->held, 0, sizeof(c->held));
+			hmap_foreach(&q.holds, held_sum_cb, &hs);
+			continue;
+		}
 		c->held[MET_TOKENS] = held_move(c->held[MET_TOKENS], sign, h->tokens);
 		c->held[MET_COST] = held_move(c->held[MET_COST], sign, h->cost);
 		c->held[MET_REQUESTS] = held_move(c->held[MET_REQUESTS], sign, 1);
@@ -1033,8 +1041,10 @@ quota_hold_drop(const char *id)
 		return -TOKQ_E_INVALID;
 	if ((rc = store_hold_del(id)) < 0)
 		return rc;
-	if (qh->active)
+	if (qh->active) {
+		qh->active = false;	/* before hold_account, which may sum the rest */
 		hold_account(&qh->h, -1);
+	}
 	qhold_free(hmap_del(&q.holds, id));
 	return 0;
 }
