@@ -1560,7 +1560,7 @@ test_replay_after_crash(void **state)
 static void
 add_ten(int64_t t)
 {
-	char	 user[8];
+	char	 user[16];
 	int	 i;
 
 	assert_int_equal(store_begin(), 0);
@@ -1575,7 +1575,7 @@ static void
 assert_ten_used(int64_t t, int64_t n)
 {
 	struct judgement j;
-	char		 user[8];
+	char		 user[16];
 	int		 i;
 
 	for (i = 0; i < 10; i++) {
