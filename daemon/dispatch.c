@@ -44,6 +44,15 @@ static int	h_clock_advance(struct request *, struct reply *);
 /* How long a move of the test clock runs maintenance before answering. */
 #define CLOCK_MAINT_USEC	(200 * 1000)
 
+/*
+ * Every number has its bound (docs/protocol.md): tokens and cost of an
+ * event or an estimate as tokq.h gives them, the others as named here.
+ */
+#define TOKENS(n)	{ n, A_COUNT, .max = TOKQ_TOKENS_MAX }
+#define COST(n)		{ n, A_USD, .max = TOKQ_COST_MAX }
+#define COUNT(n, m)	{ n, A_COUNT, .max = (m) }
+#define TTL_MAX		86400
+
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
 	{ "metric", A_STR, true }, { "window", A_WINDOW }
@@ -51,14 +60,14 @@ static int	h_clock_advance(struct request *, struct reply *);
 static const struct op ops[] = {
 	{ "check", h_check, false, false, {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
-		{ "model", A_ID }, { "tokens", A_COUNT }, { "cost", A_USD },
-		{ "reserve", A_BOOL }, { "ttl", A_COUNT } } },
+		{ "model", A_ID }, TOKENS("tokens"), COST("cost"),
+		{ "reserve", A_BOOL }, COUNT("ttl", TTL_MAX) } },
 	{ "record", h_record, false, true, {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
-		{ "model", A_ID }, { "prompt", A_COUNT }, { "completion", A_COUNT },
-		{ "total", A_COUNT }, { "cached", A_COUNT }, { "cache_write", A_COUNT },
-		{ "reasoning", A_COUNT }, { "cost", A_USD }, { "service", A_ID },
-		{ "kind", A_ID }, { "session", A_ID }, { "call", A_COUNT },
+		{ "model", A_ID }, TOKENS("prompt"), TOKENS("completion"),
+		TOKENS("total"), TOKENS("cached"), TOKENS("cache_write"),
+		TOKENS("reasoning"), COST("cost"), { "service", A_ID },
+		{ "kind", A_ID }, { "session", A_ID }, COUNT("call", CALL_MAX),
 		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
 		{ "usage_json", A_STR }, { "at", A_TIME, false, true } }, true },
 	/* touches no totals: as record, it may leave them pending */
@@ -80,25 +89,27 @@ static const struct op ops[] = {
 	{ "bypass_list", h_bypass_list, true, false, { { NULL } } },
 	{ "reset", h_reset, true, true, { { "user", A_ID, true }, { "model", A_ID } } },
 	{ "price_set", h_price_set, true, true, {
-		{ "model", A_MODEL, true }, { "input", A_USD, true },
-		{ "output", A_USD, true }, { "cached", A_USD }, { "cache_write", A_USD } } },
+		{ "model", A_MODEL, true }, { "input", A_USD, true, .max = TOKQ_COST_MAX },
+		{ "output", A_USD, true, .max = TOKQ_COST_MAX }, COST("cached"),
+		COST("cache_write") } },
 	{ "price_list", h_price_list, true, false, { { NULL } } },
 	{ "price_rm", h_price_rm, true, true, { { "model", A_MODEL, true } } },
 	{ "clock_set", h_clock_set, true, true, { { "at", A_TIME, true } } },
-	{ "clock_advance", h_clock_advance, true, true, { { "seconds", A_COUNT, true } } },
-	/* the admin views, in report.c */
+	{ "clock_advance", h_clock_advance, true, true, {
+		{ "seconds", A_COUNT, true, .max = TOKQ_WINDOW_MAX_SECS } } },
+	/* the admin views, in report.c, whose handlers bound days, top, last, limit */
 	{ "stats", report_stats, true, false, {
-		{ "days", A_COUNT }, { "since", A_TIME }, { "until", A_TIME },
-		{ "guild", A_ID }, { "top", A_COUNT } }, false, true },
+		COUNT("days", INT64_MAX), { "since", A_TIME }, { "until", A_TIME },
+		{ "guild", A_ID }, COUNT("top", INT64_MAX) }, false, true },
 	{ "report", report_report, true, false, {
-		{ "period", A_STR }, { "top", A_COUNT }, { "guild", A_ID } },
+		{ "period", A_STR }, COUNT("top", INT64_MAX), { "guild", A_ID } },
 		false, true },
 	{ "log", report_log, true, false, {
-		{ "user", A_ID }, { "guild", A_ID }, { "last", A_COUNT } } },
+		{ "user", A_ID }, { "guild", A_ID }, COUNT("last", INT64_MAX) } },
 	{ "export", report_export, true, false, {
 		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
-		{ "guild", A_ID }, { "after_at", A_TIME }, { "after_id", A_COUNT },
-		{ "limit", A_COUNT } } },
+		{ "guild", A_ID }, { "after_at", A_TIME }, COUNT("after_id", INT64_MAX),
+		COUNT("limit", INT64_MAX) } },
 	{ "import", report_import, true, true, { { "events", A_ARRAY, true } }, true },
 };
 
@@ -425,6 +436,10 @@ h_check(struct request *rq, struct reply *rp)
 		est.cost = rq_int(rq, "cost", 0);
 	else if (est.tokens > 0)
 		est.cost = quota_cost_estimate(model, est.tokens);
+	/* An estimate is bounded as an event is, its priced cost too. */
+	if (est.cost > TOKQ_COST_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "the estimate's cost at the price of "
+		    "%s exceeds 1000000 USD", model ? model : "*");
 	if ((rc = quota_judge(user, guild, model, t, &est, &j)) < 0)
 		return rq_failed(rq, rc);
 	allowed = j.denied == -1;
@@ -537,6 +552,7 @@ record_items(struct request *rq, struct norm_item **items, size_t *n)
 	it->call = rq_int(rq, "call", -1);
 	*items = it;
 	*n = 1;
+	/* Each count is at most 10^12 (the table): no sum here overflows. */
 	if (it->u.cached + it->u.cache_write > it->u.prompt && rq_arg(rq, "prompt"))
 		return rq_fail(rq, TOKQ_E_INVALID,
 		    "cached and cache-write tokens are part of the prompt: they cannot exceed it");
@@ -675,10 +691,21 @@ h_record(struct request *rq, struct reply *rp)
 			.meta = rq_str(rq, "meta"), .u = it->u,
 		};
 
+		const char		*why;
+
 		if (n == 1 && rq_arg(rq, "cost"))
 			ev.u.cost = rq_int(rq, "cost", 0);
 		else if (!it->has_cost)
 			ev.u.cost = quota_cost(ev.model, &ev.u);
+		/*
+		 * The event as it will be kept, whatever made it (flags or
+		 * usage JSON): bounded, and consistent (contract, Values).
+		 */
+		if ((why = quota_usage_check(&ev.u)) != NULL) {
+			rc = n == 1 ? rq_fail(rq, TOKQ_E_INVALID, "%s", why) :
+			    rq_fail(rq, TOKQ_E_INVALID, "usage item %zu: %s", i, why);
+			goto out;
+		}
 		if ((rc = store_event_add(&ev)) < 0 ||
 		    (rc = quota_add(user, guild, ev.model, t, ev.u.total, ev.u.cost)) < 0)
 			goto out;
@@ -845,10 +872,16 @@ out:
 static int
 h_status(struct request *rq, struct reply *rp)
 {
-	int64_t	 events = 0, users = 0, v;
+	int64_t	 events = 0, users = 0, pruned = 0, v;
 	int	 rc;
 
-	if ((rc = store_counts(&events, &users)) < 0)
+	/*
+	 * events: the raw events the database holds (log and export show
+	 * them); events_all_time: every event ever recorded, which the daily
+	 * totals keep; users: every user ever recorded.
+	 */
+	if ((rc = store_counts(&events, &users)) < 0 ||
+	    (rc = store_meta_get("events_pruned", &pruned)) < 0)
 		return rq_failed(rq, rc);
 	kv_str(rp, "version", TOKQ_VERSION);
 	kv_int(rp, "protocol", TOKQ_PROTOCOL);
@@ -856,7 +889,8 @@ h_status(struct request *rq, struct reply *rp)
 	kv_str(rp, "socket", env.socket_path);
 	kv_str(rp, "db", env.db_path);
 	kv_int(rp, "db_bytes", store_db_bytes());
-	kv_int(rp, "events", events);
+	kv_int(rp, "events", events - pruned > 0 ? events - pruned : 0);
+	kv_int(rp, "events_all_time", events);
 	kv_int(rp, "users", users);
 	kv_int(rp, "holds", (int64_t)quota_nholds());
 	kv_int(rp, "rules", (int64_t)quota_nrules());
@@ -919,11 +953,15 @@ h_limit_set(struct request *rq, struct reply *rp)
 		return rq_fail(rq, TOKQ_E_INVALID, "a %s limit is a whole number",
 		    metric_names[r.metric]);
 	if (r.metric == MET_COST && !l->is_float && l->i != -1) {
-		if (l->i > INT64_MAX / TOKQ_NUSD_PER_USD)
-			return rq_fail(rq, TOKQ_E_INVALID, "cost limit too large");
+		if (l->i > TOKQ_LIMIT_COST_MAX / TOKQ_NUSD_PER_USD)
+			return rq_fail(rq, TOKQ_E_INVALID, "a cost limit must be -1, "
+			    "or 0 to %lld USD", TOKQ_LIMIT_COST_MAX / TOKQ_NUSD_PER_USD);
 		r.limit = l->i * TOKQ_NUSD_PER_USD;
 	} else
 		r.limit = l->i;
+	if (r.metric != MET_COST && r.limit > TOKQ_LIMIT_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "a %s limit must be -1, or 0 to %lld",
+		    metric_names[r.metric], TOKQ_LIMIT_MAX);
 	if ((rc = store_begin()) < 0 || (rc = quota_rule_set(&r, &replaced)) < 0)
 		return rq_failed(rq, rc);
 	rq->wrote = true;
@@ -1240,7 +1278,11 @@ h_clock_set(struct request *rq, struct reply *rp)
 static int
 h_clock_advance(struct request *rq, struct reply *rp)
 {
-	return clock_to(rq, rp, now() + rq_int(rq, "seconds", 0));
+	int64_t	 t = now() + rq_int(rq, "seconds", 0);	/* both bounded: no overflow */
+
+	if (t > TIME_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "the clock would pass 9999-12-31T23:59:59Z");
+	return clock_to(rq, rp, t);
 }
 
 /* Argument checking, once for every operation. */
@@ -1284,12 +1326,16 @@ obj_num(const msgpack_object *o, double *d)
 	return false;
 }
 
+/* USD to nano-USD, 0 to max nano-USD; compared before any product can overflow. */
 static int
-usd_of(struct request *rq, const char *name, double d, int64_t *nusd)
+usd_of(struct request *rq, const char *name, double d, int64_t max, int64_t *nusd)
 {
-	if (d < 0 || d > 9e9)
-		return rq_fail(rq, TOKQ_E_INVALID, "%s must be 0 to 9e9 USD", name);
+	if (d < 0 || d > (double)max / 1e9)
+		return rq_fail(rq, TOKQ_E_INVALID, "%s must be 0 to %lld USD", name,
+		    (long long)(max / TOKQ_NUSD_PER_USD));
 	*nusd = llround(d * 1e9);
+	if (*nusd > max)
+		*nusd = max;
 	return 0;
 }
 
@@ -1317,21 +1363,36 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 			return -TOKQ_E_INTERNAL;
 		break;
 	case A_COUNT:
-		if (!obj_int(o, &v->i))
+		if (!obj_is_int(o))
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an integer", n);
+		if (!obj_int(o, &v->i))
+			return rq_fail(rq, TOKQ_E_INVALID, "%s must be at most %lld", n,
+			    (long long)as->max);
 		if (v->i < 0)
 			return rq_fail(rq, TOKQ_E_INVALID, "%s must not be negative", n);
+		if (v->i > as->max)
+			return rq_fail(rq, TOKQ_E_INVALID, "%s must be at most %lld", n,
+			    (long long)as->max);
 		break;
 	case A_TIME:
-		if (!obj_int(o, &v->i))
+		/* A huge integer is a time still: out of range, not mistyped. */
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an integer time", n);
+		if (!obj_int(o, &v->i) || v->i < 0 || v->i > TIME_MAX)
+			return rq_fail(rq, TOKQ_E_INVALID, "%s must be a time from 1970 "
+			    "to 9999-12-31T23:59:59Z (Unix seconds 0 to %lld)", n,
+			    (long long)TIME_MAX);
 		break;
 	case A_USD:
 		if (!obj_num(o, &d))
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be a number of USD", n);
-		return usd_of(rq, n, d, &v->i);
+		return usd_of(rq, n, d, as->max, &v->i);
 	case A_LIMIT:
-		if (obj_is_int(o) && obj_int(o, &v->i)) {
+		/* Bounded by metric in h_limit_set. */
+		if (obj_is_int(o)) {
+			if (!obj_int(o, &v->i))
+				v->i = INT64_MAX;
 			if (v->i < -1)
 				return rq_fail(rq, TOKQ_E_INVALID, "%s must be >= 0, or -1", n);
 			return 0;
@@ -1343,7 +1404,7 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 			v->i = -1;
 			return 0;
 		}
-		return usd_of(rq, n, d, &v->i);
+		return usd_of(rq, n, d, TOKQ_LIMIT_COST_MAX, &v->i);
 	case A_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be true or false", n);

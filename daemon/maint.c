@@ -43,10 +43,18 @@ static struct {
 static int
 rollover(int64_t t)
 {
-	int64_t	 last, month = tokq_period_start(TOKQ_W_MONTH, t), next;
+	int64_t	 last, month = tokq_period_start(TOKQ_W_MONTH, t), next, when;
 	char	 buf[32];
 	int	 rc, n;
 
+	/*
+	 * The last rollover is a time on the daemon's clock: when that went
+	 * back before it (the test clock set back, or the system's), the
+	 * month it stands in was entered no later than now.
+	 */
+	if (store_meta_get("last_rollover", &when) == 1 && when > t &&
+	    (rc = store_meta_set("last_rollover", t)) < 0)
+		return rc;
 	if (store_meta_get("rollover_month", &last) != 1) {
 		/* A new database: nothing ended yet. */
 		if ((rc = store_meta_set("rollover_month", month)) < 0)
@@ -97,7 +105,7 @@ compact(int64_t t)
 		if (t - last < BUCKET_HOUR && t >= last)
 			return 0;
 		m.compacting = true;
-		m.fold_before = t - 25 * 3600;
+		m.fold_before = t - FOLD_AGE;		/* the fold policy: tokqd.h */
 		quota_fold(m.fold_before);
 	}
 	if ((n = store_bucket_compact(m.fold_before, BUCKET_STEP)) != 0)

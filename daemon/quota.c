@@ -264,9 +264,9 @@ bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
 		/* Merged usage keeps counting until the later end: never early. */
 		if (start + span > b->start + b->span)
 			b->span = start + span - b->start;
-		b->tokens += tokens;
-		b->cost += cost;
-		b->requests += requests;
+		b->tokens = sat_add(b->tokens, tokens);
+		b->cost = sat_add(b->cost, cost);
+		b->requests = sat_add(b->requests, requests);
 		if (b->span > c->maxspan)
 			c->maxspan = b->span;
 		return 0;
@@ -320,9 +320,9 @@ counter_fold(struct counter *c)
 
 			if (end > p->start + p->span)
 				p->span = end - p->start;
-			p->tokens += b.tokens;
-			p->cost += b.cost;
-			p->requests += b.requests;
+			p->tokens = sat_add(p->tokens, b.tokens);
+			p->cost = sat_add(p->cost, b.cost);
+			p->requests = sat_add(p->requests, b.requests);
 		} else
 			c->b[w++] = (struct bucket){ start, end - start, b.tokens,
 			    b.cost, b.requests };
@@ -362,9 +362,9 @@ held_sum_cb(void *arg, const char *key, void *val)
 	struct qhold	*qh = val;
 
 	if (qh->active && hold_matches(&qh->h, hs->sc, hs->subject, hs->model)) {
-		hs->c->held[MET_TOKENS] += qh->h.tokens;
-		hs->c->held[MET_COST] += qh->h.cost;
-		hs->c->held[MET_REQUESTS] += 1;
+		hs->c->held[MET_TOKENS] = sat_add(hs->c->held[MET_TOKENS], qh->h.tokens);
+		hs->c->held[MET_COST] = sat_add(hs->c->held[MET_COST], qh->h.cost);
+		hs->c->held[MET_REQUESTS] = sat_add(hs->c->held[MET_REQUESTS], 1);
 	}
 }
 
@@ -436,15 +436,35 @@ bucket_amount(const struct bucket *b, enum metric m)
 }
 
 /*
+ * The end bucket b has while rolling window w counts it: its own, or for
+ * a window longer than FOLD_WINDOW the end of the hour it will be folded
+ * into (tokqd.h, the fold policy).  A window counts b until this end plus
+ * the window: never early, and the same before and after any fold.
+ */
+int64_t
+quota_bucket_end(const struct bucket *b, const struct tokq_window *w)
+{
+	int64_t	 end = b->start + b->span, hour;
+
+	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
+	    b->span < BUCKET_HOUR) {
+		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
+		if (end < hour)
+			end = hour;
+	}
+	return end;
+}
+
+/*
  * Does bucket b count in window w at time t?  A rolling window counts a
- * bucket until its end plus the window: never early, at most one bucket
- * span late (a minute for recent usage, an hour once folded).
+ * bucket until its end (quota_bucket_end) plus the window: never early,
+ * at most a minute late for windows up to a day, an hour for longer ones.
  */
 static bool
 bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t from)
 {
 	if (w->kind == TOKQ_W_ROLLING)
-		return b->start + b->span > from;
+		return quota_bucket_end(b, w) > from;
 	return b->start >= from;
 }
 
@@ -464,6 +484,8 @@ window_first(const struct counter *c, const struct tokq_window *w, int64_t t,
 	if (w->kind == TOKQ_W_ROLLING) {
 		*from = t - w->secs;
 		key = *from - c->maxspan;
+		if (w->secs > FOLD_WINDOW && c->maxspan < BUCKET_HOUR)
+			key = *from - BUCKET_HOUR;
 	} else {
 		*from = tokq_period_start(w->kind, t);
 		key = *from - 1;
@@ -581,7 +603,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	const char	*subject;
 	enum scope	 sc = rule_scope(r, &subject, user, guild);
 	struct counter	*c = counter_get(sc, subject, cmodel ? cmodel : "");
-	int64_t		 used = 0, need, freed = 0, from;
+	int64_t		 used = 0, occupied, room, need, freed = 0, from;
 	size_t		 i, first = SIZE_MAX;
 
 	if (c == NULL)
@@ -591,7 +613,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	e->model = cmodel;
 	for (i = window_first(c, &r->win, t, &from); i < c->n; i++)
 		if (bucket_counts(&c->b[i], &r->win, from)) {
-			used += bucket_amount(&c->b[i], r->metric);
+			used = sat_add(used, bucket_amount(&c->b[i], r->metric));
 			if (first == SIZE_MAX)
 				first = i;
 		}
@@ -601,32 +623,43 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 		e->remaining = -1;
 		return 0;
 	}
-	e->remaining = r->limit - used - e->held;
-	if (e->remaining < 0)
-		e->remaining = 0;
+	/* Every sum saturates: a huge history denies, it never wraps. */
+	occupied = sat_add(used, e->held);
+	e->remaining = occupied < r->limit ? r->limit - occupied : 0;
 	if (r->limit > 0)
-		e->percent = (double)(used + e->held) * 100.0 / (double)r->limit;
+		e->percent = (double)occupied * 100.0 / (double)r->limit;
 	else
 		e->percent = 100.0;
-	e->denies = amount > 0 ? used + e->held + amount > r->limit :
-	    used + e->held >= r->limit;
+	/*
+	 * room: what used + held may be for the request to fit (the limit
+	 * less the estimate, or less one with none); < 0: it never fits,
+	 * and no retry_at is foreseeable.
+	 */
+	room = amount > 0 ? (amount > r->limit ? -1 : r->limit - amount) : r->limit - 1;
+	e->denies = room < 0 || occupied > room;
 
 	if (r->win.kind != TOKQ_W_ROLLING) {
 		e->resets_at = tokq_period_next(r->win.kind, t);
-		e->retry_at = r->limit > 0 && amount <= r->limit ? e->resets_at : 0;
+		/* At the boundary the usage is gone; what is held stays until it expires. */
+		e->retry_at = room >= 0 && e->held <= room ? e->resets_at : 0;
 		return 0;
 	}
 	if (first == SIZE_MAX)
 		return 0;
-	e->resets_at = c->b[first].start + c->b[first].span + r->win.secs;
-	/* Room frees when enough of the oldest counted usage has left the window. */
-	need = used + e->held + (amount > 0 ? amount - r->limit : 1 - r->limit);
-	for (i = first; i < c->n && e->denies; i++) {
+	e->resets_at = quota_bucket_end(&c->b[first], &r->win) + r->win.secs;
+	if (!e->denies || room < 0)
+		return 0;
+	/*
+	 * Room frees when enough of the oldest counted usage has left the
+	 * window, each bucket at the end it has while it counts; holds stay.
+	 */
+	need = occupied - room;
+	for (i = first; i < c->n && need <= used; i++) {
 		if (!bucket_counts(&c->b[i], &r->win, from))
 			continue;
-		freed += bucket_amount(&c->b[i], r->metric);
-		if (freed >= need && need <= used) {
-			e->retry_at = c->b[i].start + c->b[i].span + r->win.secs;
+		freed = sat_add(freed, bucket_amount(&c->b[i], r->metric));
+		if (freed >= need) {
+			e->retry_at = quota_bucket_end(&c->b[i], &r->win) + r->win.secs;
 			break;
 		}
 	}
@@ -874,6 +907,14 @@ quota_reset(const char *user, const char *model)
 
 /* Holds. */
 
+/* A counter's held sum with a hold's amount added (sign 1) or taken away (-1). */
+static int64_t
+held_move(int64_t held, int sign, int64_t v)
+{
+	held = sign > 0 ? sat_add(held, v) : sat_sub(held, v);
+	return held < 0 ? 0 : held;
+}
+
 static void
 hold_account(const struct hold *h, int sign)
 {
@@ -889,9 +930,21 @@ hold_account(const struct hold *h, int sign)
 		/* A counter not in memory sums its holds when it loads. */
 		if (c == NULL)
 			continue;
-		c->held[MET_TOKENS] += sign * h->tokens;
-		c->held[MET_COST] += sign * h->cost;
-		c->held[MET_REQUESTS] += sign;
+		/*
+		 * A saturated sum less a hold is no sum: add up the active
+		 * holds again (the one going has been made inactive).
+		 */
+		if (sign < 0 && (c->held[MET_TOKENS] == INT64_MAX ||
+		    c->held[MET_COST] == INT64_MAX)) {
+			struct held_sum	 hs = { c, k[i].sc, k[i].subject, k[i].model };
+
+			memset(c->held, 0, sizeof(c->held));
+			hmap_foreach(&q.holds, held_sum_cb, &hs);
+			continue;
+		}
+		c->held[MET_TOKENS] = held_move(c->held[MET_TOKENS], sign, h->tokens);
+		c->held[MET_COST] = held_move(c->held[MET_COST], sign, h->cost);
+		c->held[MET_REQUESTS] = held_move(c->held[MET_REQUESTS], sign, 1);
 	}
 }
 
@@ -988,8 +1041,10 @@ quota_hold_drop(const char *id)
 		return -TOKQ_E_INVALID;
 	if ((rc = store_hold_del(id)) < 0)
 		return rc;
-	if (qh->active)
+	if (qh->active) {
+		qh->active = false;	/* before hold_account, which may sum the rest */
 		hold_account(&qh->h, -1);
+	}
 	qhold_free(hmap_del(&q.holds, id));
 	return 0;
 }
@@ -1284,15 +1339,30 @@ quota_price_rm(const char *model)
 	return 1;
 }
 
-static int64_t
+/*
+ * tokens at per_m nano-USD per 1M tokens, rounded, in 128 bits: 10^12
+ * tokens at any int64 price fit (10^12 x 9.3e18 < 1.7e38), and so does a
+ * sum of four of them.
+ */
+static __int128
 priced(int64_t tokens, int64_t per_m)
 {
-	__int128	 v = (__int128)tokens * per_m;
+	__int128	 v = (__int128)(tokens < 0 ? 0 : tokens) * (per_m < 0 ? 0 : per_m);
 
-	return (int64_t)((v + 500000) / 1000000);
+	return (v + 500000) / 1000000;
 }
 
-/* The cost of u at the current price of model (or "*"), in nano-USD; 0 unpriced. */
+static int64_t
+nusd_sat(__int128 v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/*
+ * The cost of u at the current price of model (or "*"), in nano-USD; 0
+ * unpriced; INT64_MAX when it does not fit, which the bound on an event's
+ * cost (quota_usage_check) then refuses.
+ */
 int64_t
 quota_cost(const char *model, const struct usage *u)
 {
@@ -1301,15 +1371,18 @@ quota_cost(const char *model, const struct usage *u)
 
 	if (p == NULL)
 		return 0;
-	plain = u->prompt - u->cached - u->cache_write;
+	plain = sat_sub(u->prompt, sat_add(u->cached, u->cache_write));
 	if (plain < 0)
 		plain = 0;
-	return priced(plain, p->input) + priced(u->completion, p->output) +
+	return nusd_sat(priced(plain, p->input) + priced(u->completion, p->output) +
 	    priced(u->cached, p->cached >= 0 ? p->cached : p->input) +
-	    priced(u->cache_write, p->cache_write >= 0 ? p->cache_write : p->input);
+	    priced(u->cache_write, p->cache_write >= 0 ? p->cache_write : p->input));
 }
 
-/* A cost estimate for tokens not yet split: priced at the dearer of input and output. */
+/*
+ * A cost estimate for tokens not yet split: priced at the dearer of input
+ * and output; INT64_MAX when it does not fit.
+ */
 int64_t
 quota_cost_estimate(const char *model, int64_t tokens)
 {
@@ -1317,7 +1390,42 @@ quota_cost_estimate(const char *model, int64_t tokens)
 
 	if (p == NULL)
 		return 0;
-	return priced(tokens, p->input > p->output ? p->input : p->output);
+	return nusd_sat(priced(tokens, p->input > p->output ? p->input : p->output));
+}
+
+/*
+ * Is u an event tokqd may keep (contract, Values and Token normalisation)?
+ * Every count 0 to TOKQ_TOKENS_MAX, the cost 0 to TOKQ_COST_MAX, cached
+ * and cache-write tokens within the prompt, reasoning within the
+ * completion, and the total at least prompt + completion.  Returns NULL,
+ * or why not, in words fit for a reply.
+ */
+const char *
+quota_usage_check(const struct usage *u)
+{
+	static const char *const names[] = { "prompt", "completion", "total",
+	    "cached", "cache_write", "reasoning" };
+	const int64_t	 v[] = { u->prompt, u->completion, u->total, u->cached,
+	    u->cache_write, u->reasoning };
+	static char	 why[96];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i] < 0 || v[i] > TOKQ_TOKENS_MAX) {
+			snprintf(why, sizeof(why), "%s must be 0 to 10^12 tokens", names[i]);
+			return why;
+		}
+	if (u->cost < 0 || u->cost > TOKQ_COST_MAX)
+		return "an event's cost must be 0 to 1000000 USD";
+	/* Each is at most 10^12 here: no sum below can overflow. */
+	if (u->cached + u->cache_write > u->prompt)
+		return "cached and cache-write tokens are part of the prompt: "
+		    "they cannot exceed it";
+	if (u->reasoning > u->completion)
+		return "reasoning tokens are part of the completion: they cannot exceed it";
+	if (u->total < u->prompt + u->completion)
+		return "total must be at least prompt + completion";
+	return NULL;
 }
 
 /* Start-up and shutdown. */

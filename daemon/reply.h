@@ -32,6 +32,7 @@ struct argspec {
 	enum akind	 kind;
 	bool		 required;
 	bool		 admin;		/* only an admin may pass it */
+	int64_t		 max;		/* A_COUNT, A_USD (nano-USD): the largest value */
 };
 
 struct argval {

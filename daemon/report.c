@@ -427,6 +427,7 @@ report_export(struct request *rq, struct reply *rp)
 struct imp {
 	struct event	 ev;
 	char		*s[8];		/* user guild channel model service kind session meta */
+	char		*meta;		/* meta taken as a JSON string, when it was no JSON */
 	bool		 has_total, has_cost;
 };
 
@@ -442,14 +443,43 @@ mp_key(const msgpack_object *k, const char *s)
 	    memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
 }
 
+/*
+ * An import's meta is a JSON document, as record's is: the text export
+ * wrote.  Tables from other tools carry free text there too, and a JSON
+ * line's reader may hand over a string document decoded: text that is no
+ * JSON document is kept as the JSON string holding it, so that no event is
+ * refused for its meta.
+ */
+static int
+imp_meta(struct request *rq, uint32_t i, struct imp *im)
+{
+	json_error_t	 je;
+	json_t		*js = json_loads(im->s[7], JSON_DECODE_ANY, &je);
+
+	if (js != NULL) {
+		json_decref(js);
+		return 0;
+	}
+	if ((js = json_string(im->s[7])) == NULL)
+		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: meta is neither JSON "
+		    "nor UTF-8 text", i);
+	im->meta = json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(js);
+	if (im->meta == NULL)
+		return -TOKQ_E_INTERNAL;
+	return 0;
+}
+
 /* Take item i of the batch into im; a failure names it as events[i]. */
 static int
 imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im)
 {
 	int64_t		*ints[8];
+	const char	*why;
 	bool		 seen_at = false;
 	uint32_t	 j;
 	size_t		 k;
+	int		 rc;
 
 	ints[0] = &im->ev.u.prompt, ints[1] = &im->ev.u.completion;
 	ints[2] = &im->ev.u.total, ints[3] = &im->ev.u.cached;
@@ -487,15 +517,8 @@ imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im
 				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: invalid %s: an id is "
 				    "1 to %d bytes of UTF-8 without control characters", i,
 				    imp_str_keys[k], TOKQ_ID_MAX);
-			if (k == 7) {
-				json_error_t	 je;
-				json_t		*js = json_loads(im->s[k], JSON_DECODE_ANY, &je);
-
-				if (js == NULL)
-					return rq_fail(rq, TOKQ_E_INVALID,
-					    "events[%u]: meta is not JSON: %s", i, je.text);
-				json_decref(js);
-			}
+			if (k == 7 && (rc = imp_meta(rq, i, im)) < 0)
+				return rc;
 			continue;
 		}
 		for (k = 0; k < 8; k++)
@@ -505,12 +528,21 @@ imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im
 			if (val->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && k < 7)
 				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s must not be "
 				    "negative", i, imp_int_keys[k]);
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    val->via.u64 > INT64_MAX)
+			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be %s", i,
 				    imp_int_keys[k], k == 7 ? "a time in Unix seconds >= 0" :
 				    "an integer >= 0");
+			/* Too large is out of range, not mistyped; the bounds follow. */
+			if (val->via.u64 > INT64_MAX)
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s is out "
+				    "of range", i, imp_int_keys[k]);
 			*ints[k] = (int64_t)val->via.u64;
+			if (k == 6 && *ints[k] > CALL_MAX)
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: call must be "
+				    "at most %lld", i, (long long)CALL_MAX);
+			if (k == 7 && *ints[k] > TIME_MAX)
+				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at must be a "
+				    "time before 10000-01-01", i);
 			seen_at |= k == 7;
 			im->has_total |= k == 2;
 			continue;
@@ -526,9 +558,9 @@ imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im
 			else
 				return rq_fail(rq, TOKQ_E_USAGE,
 				    "events[%u]: cost must be a number of USD", i);
-			if (!isfinite(d) || d < 0 || d > 9e9)
+			if (!isfinite(d) || d < 0 || d > (double)TOKQ_COST_MAX / 1e9)
 				return rq_fail(rq, TOKQ_E_INVALID,
-				    "events[%u]: cost must be 0 to 9e9 USD", i);
+				    "events[%u]: an event's cost must be 0 to 1000000 USD", i);
 			im->ev.u.cost = llround(d * 1e9);
 			im->has_cost = true;
 			continue;
@@ -541,17 +573,16 @@ imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im
 		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'user'", i);
 	if (im->ev.at > now() + IMPORT_SKEW)
 		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at is in the future", i);
-	if (im->ev.u.cached + im->ev.u.cache_write > im->ev.u.prompt)
-		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: cached and cache-write "
-		    "tokens are part of the prompt: they cannot exceed it", i);
-	if (im->ev.u.reasoning > im->ev.u.completion)
-		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: reasoning tokens are "
-		    "part of the completion: they cannot exceed it", i);
 	if (!im->has_total)
-		im->ev.u.total = im->ev.u.prompt + im->ev.u.completion;
+		im->ev.u.total = sat_add(im->ev.u.prompt, im->ev.u.completion);
 	im->ev.user = im->s[0], im->ev.guild = im->s[1], im->ev.channel = im->s[2];
 	im->ev.model = im->s[3], im->ev.service = im->s[4], im->ev.kind = im->s[5];
-	im->ev.session = im->s[6], im->ev.meta = im->s[7];
+	im->ev.session = im->s[6], im->ev.meta = im->meta ? im->meta : im->s[7];
+	/* Priced now, so that the bound on its cost is checked before any write. */
+	if (!im->has_cost)
+		im->ev.u.cost = quota_cost(im->ev.model, &im->ev.u);
+	if ((why = quota_usage_check(&im->ev.u)) != NULL)
+		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s", i, why);
 	return 0;
 }
 
@@ -585,8 +616,6 @@ report_import(struct request *rq, struct reply *rp)
 	for (i = 0; i < n; i++) {
 		struct event	*ev = &ims[i].ev;
 
-		if (!ims[i].has_cost)
-			ev->u.cost = quota_cost(ev->model, &ev->u);
 		if ((rc = store_event_add(ev)) < 0)
 			goto out;
 		if (ev->at >= horizon && (rc = quota_add(ev->user, ev->guild, ev->model,
@@ -601,9 +630,11 @@ report_import(struct request *rq, struct reply *rp)
 	kv_int(rp, "last_event", n ? last : 0);
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		for (k = 0; k < 8; k++)
 			free(ims[i].s[k]);
+		free(ims[i].meta);
+	}
 	free(ims);
 	return rq_failed(rq, rc);
 }

@@ -37,11 +37,75 @@
 
 #define USAGE_COLS \
 	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
+/*
+ * Sums in SQL saturate at INT64_MAX (ssum, sadd: store_open registers
+ * them), where SQLite's SUM() fails with "integer overflow" and its +
+ * turns to a float: no history fails a view or wraps a total.
+ */
 #define USAGE_SUMS \
-	"COALESCE(SUM(requests), 0), COALESCE(SUM(prompt), 0)," \
-	" COALESCE(SUM(completion), 0), COALESCE(SUM(total), 0)," \
-	" COALESCE(SUM(cached), 0), COALESCE(SUM(cache_write), 0)," \
-	" COALESCE(SUM(reasoning), 0), COALESCE(SUM(cost), 0)"
+	"COALESCE(ssum(requests), 0), COALESCE(ssum(prompt), 0)," \
+	" COALESCE(ssum(completion), 0), COALESCE(ssum(total), 0)," \
+	" COALESCE(ssum(cached), 0), COALESCE(ssum(cache_write), 0)," \
+	" COALESCE(ssum(reasoning), 0), COALESCE(ssum(cost), 0)"
+
+/*
+ * A value of a sum's column as an integer: a float (which SQLite's + made
+ * of an overflowing sum before ssum and sadd) taken at its nearest
+ * integer, saturating; NULL as 0.
+ */
+static int64_t
+sql_int(sqlite3_value *v)
+{
+	double	 d;
+
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_INTEGER:
+		return sqlite3_value_int64(v);
+	case SQLITE_FLOAT:
+		d = sqlite3_value_double(v);
+		if (!(d < 9223372036854775807.0))
+			return d != d ? 0 : INT64_MAX;
+		if (d < -9223372036854775807.0)
+			return INT64_MIN;
+		return (int64_t)d;
+	case SQLITE_NULL:
+		return 0;
+	default:
+		return sqlite3_value_int64(v);
+	}
+}
+
+/* sadd(a, b): a + b, saturating. */
+static void
+sql_sadd(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sqlite3_result_int64(ctx, sat_add(sql_int(argv[0]), sql_int(argv[1])));
+}
+
+/* ssum(x): SUM(x) that saturates instead of failing; NULL over no row, as SUM. */
+static void
+sql_ssum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	int64_t	*sum = sqlite3_aggregate_context(ctx, sizeof(*sum));
+
+	if (sum == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) != SQLITE_NULL)
+		*sum = sat_add(*sum, sql_int(argv[0]));
+}
+
+static void
+sql_ssum_final(sqlite3_context *ctx)
+{
+	int64_t	*sum = sqlite3_aggregate_context(ctx, 0);
+
+	if (sum == NULL)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int64(ctx, *sum);
+}
 
 /*
  * Version n of the schema is migrations[0..n-1] applied in order.  Times
@@ -158,6 +222,16 @@ static const char *const migrations[] = {
 	"  MIN(id), MAX(id) FROM events WHERE id <= COALESCE((SELECT val"
 	"  FROM meta WHERE name = 'totals_through'), 0) GROUP BY 1, 2;"
 	"DROP INDEX IF EXISTS events_user_at;",
+	/*
+	 * 7: how many raw events maintenance pruned, kept up as it prunes,
+	 * so that status counts the events the database still holds (all
+	 * events ever, in the daily totals, less these) without a scan.
+	 */
+	"INSERT OR REPLACE INTO meta(name, val)"
+	"  SELECT 'events_pruned', MAX(0, COALESCE((SELECT val FROM meta"
+	"  WHERE name = 'daily_requests'), 0) - (SELECT COUNT(*) FROM events"
+	"  WHERE id <= COALESCE((SELECT val FROM meta"
+	"  WHERE name = 'totals_through'), 0)));",
 };
 #define NMIGRATIONS	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -176,7 +250,7 @@ static const char *const migrations[] = {
 	" FROM daily WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR guild = ?3)"
 #define VIEW_GROUP(col) \
 	"SELECT NULLIF(" col ", ''), " USAGE_SUMS VIEW_WHERE " GROUP BY " col \
-	" ORDER BY SUM(total) DESC, " col " LIMIT ?4"
+	" ORDER BY ssum(total) DESC, " col " LIMIT ?4"
 
 /*
  * Pages of raw events in (at, id) order: ?1 user and ?2 guild (NULL: any),
@@ -202,12 +276,12 @@ static const char *const migrations[] = {
 	" ORDER BY at DESC, id DESC LIMIT ?7"
 
 #define USAGE_ADD \
-	"requests = requests + excluded.requests," \
-	" prompt = prompt + excluded.prompt," \
-	" completion = completion + excluded.completion," \
-	" total = total + excluded.total, cached = cached + excluded.cached," \
-	" cache_write = cache_write + excluded.cache_write," \
-	" reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost"
+	"requests = sadd(requests, excluded.requests)," \
+	" prompt = sadd(prompt, excluded.prompt)," \
+	" completion = sadd(completion, excluded.completion)," \
+	" total = sadd(total, excluded.total), cached = sadd(cached, excluded.cached)," \
+	" cache_write = sadd(cache_write, excluded.cache_write)," \
+	" reasoning = sadd(reasoning, excluded.reasoning), cost = sadd(cost, excluded.cost)"
 
 enum stmt_id {
 	S_BEGIN,
@@ -327,8 +401,8 @@ static const struct {
 	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
 	    " cost, requests, thru) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"
-	    " tokens = tokens + excluded.tokens, cost = cost + excluded.cost,"
-	    " requests = requests + excluded.requests, thru = excluded.thru" },
+	    " tokens = sadd(tokens, excluded.tokens), cost = sadd(cost, excluded.cost),"
+	    " requests = sadd(requests, excluded.requests), thru = excluded.thru" },
 	{ S_BUCKET_THRU,
 	    "SELECT thru FROM buckets WHERE scope = ?1 AND subject = ?2"
 	    " AND model = ?3 AND start = ?4 AND span = ?5" },
@@ -351,11 +425,11 @@ static const struct {
 	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
 	    " cost, requests)"
 	    " SELECT scope, subject, model, start - start % 3600 AS hour, 3600,"
-	    " SUM(tokens), SUM(cost), SUM(requests) FROM (" FOLD_BATCH ")"
+	    " ssum(tokens), ssum(cost), ssum(requests) FROM (" FOLD_BATCH ")"
 	    " GROUP BY scope, subject, model, hour"
 	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"
-	    " tokens = tokens + excluded.tokens, cost = cost + excluded.cost,"
-	    " requests = requests + excluded.requests" },
+	    " tokens = sadd(tokens, excluded.tokens), cost = sadd(cost, excluded.cost),"
+	    " requests = sadd(requests, excluded.requests)" },
 	{ S_BUCKET_DROP_MINUTES,
 	    "DELETE FROM buckets WHERE (scope, subject, model, start, span)"
 	    " IN (SELECT scope, subject, model, start, span FROM (" FOLD_BATCH "))" },
@@ -422,7 +496,7 @@ static const struct {
 	    " GROUP BY model ORDER BY model" },
 	{ S_META_ADD,
 	    "INSERT INTO meta(name, val) VALUES (?1, ?2)"
-	    " ON CONFLICT(name) DO UPDATE SET val = val + excluded.val" },
+	    " ON CONFLICT(name) DO UPDATE SET val = sadd(val, excluded.val)" },
 	{ S_USER_WRITTEN,
 	    "SELECT 1 FROM daily INDEXED BY daily_user_day WHERE user = ?1 LIMIT 1" },
 	/* Only events whose amounts the totals hold: not the pending ones. */
@@ -575,15 +649,14 @@ struct pend_undo {
 	struct pend	*p;		/* a bucket's addition, p->b[i] */
 	size_t		 i;
 	struct usage	*du;		/* or, when p is NULL, a daily total's */
-	struct usage	 d;		/* what was added (a bucket's: total,
-					   cost, requests) */
+	struct usage	 d;		/* the amounts before the addition (a
+					   bucket's: total, cost, requests) */
 };
 #define SP_DEPTH_MAX	8
 static void	pend_undo(size_t);
 static int	pend_flush(const char *);
 static void	pend_step(void);
 static int	totals_pend(const struct event *);
-static void	usage_sub(struct usage *, const struct usage *);
 static bool	usage_empty(const struct usage *);
 static void	pend_clear(void);
 static uint64_t		 pend_usec = PEND_USEC;
@@ -983,6 +1056,13 @@ store_open(const char *path)
 	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_create_function(db, "sadd", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+	    SQLITE_INNOCUOUS, NULL, sql_sadd, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "ssum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+	    SQLITE_INNOCUOUS, NULL, NULL, sql_ssum_step, sql_ssum_final) != SQLITE_OK) {
+		log_warnx("store: cannot register sadd and ssum: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
 	    NULL) != SQLITE_OK) {
 		log_warnx("store: journal_mode: %s", sqlite3_errmsg(db));
@@ -1551,7 +1631,10 @@ pend_clear(void)
 	undo_n = 0;
 }
 
-/* Log an addition for the savepoints open, if any. */
+/*
+ * Log an addition for the savepoints open, if any: the amounts before it
+ * (old), which an undo puts back exactly, even where the sum saturated.
+ */
 static int
 undo_log(struct pend *p, size_t i, struct usage *du, const struct usage *d)
 {
@@ -1579,13 +1662,13 @@ pend_undo(size_t mark)
 		struct bucket		*b;
 
 		if (u->p == NULL) {
-			usage_sub(u->du, &u->d);
+			*u->du = u->d;
 			continue;
 		}
 		b = &u->p->b[u->i];
-		b->tokens -= u->d.total;
-		b->cost -= u->d.cost;
-		b->requests -= u->d.requests;
+		b->tokens = u->d.total;
+		b->cost = u->d.cost;
+		b->requests = u->d.requests;
 	}
 }
 
@@ -1622,7 +1705,7 @@ totals_pend(const struct event *ev)
 		if (day < pend.min_day)
 			pend.min_day = day;
 	}
-	if (undo_log(NULL, 0, &d->u, &ev->u) < 0)
+	if (undo_log(NULL, 0, &d->u, &d->u) < 0)
 		return -TOKQ_E_INTERNAL;
 	usage_add(&d->u, &ev->u);
 
@@ -1634,7 +1717,7 @@ totals_pend(const struct event *ev)
 		h->hour = hour;
 		h->first = h->last = ev->id;
 	}
-	if (undo_log(NULL, 0, &h->u, &ev->u) < 0)
+	if (undo_log(NULL, 0, &h->u, &h->u) < 0)
 		return -TOKQ_E_INTERNAL;
 	usage_add(&h->u, &ev->u);
 	if (ev->id < h->first)
@@ -1814,7 +1897,7 @@ daily_write(const struct pend_row *r, int64_t *requests, int64_t *users)
 			return -TOKQ_E_INTERNAL;
 		(*users)++;
 	}
-	*requests += d->u.requests;
+	*requests = sat_add(*requests, d->u.requests);
 	bind_daily(st, r);
 	bind_usage(st, 7, &d->u);
 	sqlite3_bind_int64(st, 15, out.through);
@@ -2150,12 +2233,12 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
 		}
 		p->b[p->n++] = (struct bucket){ b->start, b->span, 0, 0, 0 };
 	}
-	if (undo_log(p, i, NULL, &(struct usage){ .total = b->tokens,
-	    .cost = b->cost, .requests = b->requests }) < 0)
+	if (undo_log(p, i, NULL, &(struct usage){ .total = p->b[i].tokens,
+	    .cost = p->b[i].cost, .requests = p->b[i].requests }) < 0)
 		return -TOKQ_E_INTERNAL;
-	p->b[i].tokens += b->tokens;
-	p->b[i].cost += b->cost;
-	p->b[i].requests += b->requests;
+	p->b[i].tokens = sat_add(p->b[i].tokens, b->tokens);
+	p->b[i].cost = sat_add(p->b[i].cost, b->cost);
+	p->b[i].requests = sat_add(p->b[i].requests, b->requests);
 	pend_started();
 	return 0;
 }
@@ -2509,30 +2592,18 @@ store_hold_load(int (*cb)(void *, const struct hold *), void *arg)
 	return rows_done(st, rc, cbrc, "hold_load");
 }
 
+/* sum += u, each amount saturating (tokqd.h, sat_add). */
 void
 usage_add(struct usage *sum, const struct usage *u)
 {
-	sum->requests += u->requests;
-	sum->prompt += u->prompt;
-	sum->completion += u->completion;
-	sum->total += u->total;
-	sum->cached += u->cached;
-	sum->cache_write += u->cache_write;
-	sum->reasoning += u->reasoning;
-	sum->cost += u->cost;
-}
-
-static void
-usage_sub(struct usage *sum, const struct usage *u)
-{
-	sum->requests -= u->requests;
-	sum->prompt -= u->prompt;
-	sum->completion -= u->completion;
-	sum->total -= u->total;
-	sum->cached -= u->cached;
-	sum->cache_write -= u->cache_write;
-	sum->reasoning -= u->reasoning;
-	sum->cost -= u->cost;
+	sum->requests = sat_add(sum->requests, u->requests);
+	sum->prompt = sat_add(sum->prompt, u->prompt);
+	sum->completion = sat_add(sum->completion, u->completion);
+	sum->total = sat_add(sum->total, u->total);
+	sum->cached = sat_add(sum->cached, u->cached);
+	sum->cache_write = sat_add(sum->cache_write, u->cache_write);
+	sum->reasoning = sat_add(sum->reasoning, u->reasoning);
+	sum->cost = sat_add(sum->cost, u->cost);
 }
 
 static bool
@@ -2826,7 +2897,7 @@ store_counts(int64_t *events, int64_t *users)
 
 			if (r->kind != ROW_DAILY || usage_empty(&d->u))
 				continue;
-			*events += d->u.requests;
+			*events = sat_add(*events, d->u.requests);
 			if (hmap_get(&seen, user) != NULL ||
 			    (rc = user_written(user)) != 0)
 				continue;
@@ -2854,7 +2925,8 @@ store_events_prune(int64_t before, int limit)
 		return rc;
 	sqlite3_bind_int64(stmt(S_EVENTS_PRUNE), 1, before);
 	sqlite3_bind_int(stmt(S_EVENTS_PRUNE), 2, limit);
-	if ((n = rc = run(stmt(S_EVENTS_PRUNE), "events_prune")) >= 0) {
+	if ((n = rc = run(stmt(S_EVENTS_PRUNE), "events_prune")) >= 0 &&
+	    (n == 0 || (rc = meta_add("events_pruned", n)) >= 0)) {
 		sqlite3_bind_int64(stmt(S_KEYS_PRUNE), 1, before);
 		rc = run(stmt(S_KEYS_PRUNE), "events_prune");
 	}

@@ -25,7 +25,40 @@ struct usage {
 	int64_t	 requests, prompt, completion, total, cached, cache_write, reasoning;
 	int64_t	 cost;
 };
-void	 usage_add(struct usage *sum, const struct usage *u);	/* store.c */
+void	 usage_add(struct usage *sum, const struct usage *u);	/* store.c, saturating */
+
+/*
+ * Sums of amounts saturate at INT64_MAX (INT64_MIN below): each amount
+ * that enters is bounded (TOKQ_TOKENS_MAX, TOKQ_COST_MAX), but a sum over
+ * any history, or a database written before the bounds, must never wrap
+ * into a small or negative count that lets a check pass (contract, Values).
+ */
+static inline int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t	 r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static inline int64_t
+sat_sub(int64_t a, int64_t b)
+{
+	int64_t	 r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/*
+ * The bounds of the daemon's other integer arguments (docs/protocol.md):
+ * times are 1970 to the end of 9999, an event's call index at most 10^9.
+ */
+#define TIME_MAX	253402300799LL		/* 9999-12-31T23:59:59Z */
+#define CALL_MAX	1000000000LL
 
 /* A raw usage event as stored.  Strings are borrowed; NULL when absent. */
 struct event {
@@ -52,6 +85,18 @@ struct bucket {
 };
 #define BUCKET_MINUTE	60
 #define BUCKET_HOUR	3600
+/*
+ * The fold policy.  Maintenance folds minute buckets that start FOLD_AGE
+ * before its time into their hours.  A rolling window of FOLD_WINDOW or
+ * less lets a minute bucket go before that age, so it counts every bucket
+ * to its own end (a minute late at most); a longer window may still count
+ * a bucket when it is folded, so it counts each minute bucket to the end
+ * of its hour from the start: what it counts, and so its retry_at and
+ * resets_at, never depend on when maintenance ran (an hour late at most).
+ */
+#define FOLD_AGE	(25 * 3600)
+#define FOLD_WINDOW	86400
+_Static_assert(FOLD_AGE >= FOLD_WINDOW + BUCKET_HOUR, "a short window never sees a fold");
 
 enum selector { SEL_USER = 0, SEL_MEMBERS, SEL_PLAN, SEL_DEFAULT, SEL_GUILD, SEL_GLOBAL };
 enum metric { MET_TOKENS = 0, MET_COST, MET_REQUESTS };
@@ -321,6 +366,8 @@ int	 quota_price_set(const struct price *p);
 int	 quota_price_rm(const char *model);
 int64_t	 quota_cost(const char *model, const struct usage *u);
 int64_t	 quota_cost_estimate(const char *model, int64_t tokens);
+const char *quota_usage_check(const struct usage *u);	/* NULL: a valid event */
+int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
 
 /* dispatch.c: one request in, one reply out */
 struct peer {

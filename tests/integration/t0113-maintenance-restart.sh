@@ -49,7 +49,8 @@ forty_days u
 # --- pruning: 6 raw events (2026-11-10 .. 2026-11-20) are older than 30 days ----
 is "$(pruned)" 6 "tokqd pruned the 6 raw events older than 30 days"
 tqj status
-is "$(jqv .events)" 20 "status .events is still the all-time count: 20"
+is "$(jqv .events)" 14 "status .events counts the 14 raw events the database still holds"
+is "$(jqv .events_all_time)" 20 "status .events_all_time is still the all-time count: 20"
 like "$(jqv .last_prune)" '^2026-12-20T13:[23][0-9]:[0-9][0-9]Z$' "last_prune: now"
 tqj usage --user u
 is "$(period all)" "20 3000 3000000" "usage all-time: 20 requests, 3000 tokens, \$0.003 (nothing lost)"
@@ -77,7 +78,7 @@ start_tokqd -v
 tq clock set 2026-12-20T13:30:00Z
 is "$(snapshot u)" "$before" "after kill -9 and a restart: the same totals and limits"
 tqj status
-is "$(jqv .events)" 20 "status .events: 20"
+is "$(jqv '[.events, .events_all_time] | join(" ")')" "14 20" "status .events: 14 kept, 20 all-time"
 
 # --- and the next month ----------------------------------------------------------------
 tq clock set 2027-01-01T00:30:00Z

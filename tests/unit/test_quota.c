@@ -309,8 +309,14 @@ test_memory_fold_matches_store_fold(void **state)
 	add("u", NULL, NULL, h8 + 61 * MIN, 40, 0);
 	add("u", NULL, NULL, T0 - 30 * MIN, 80, 0);
 	set_clock(T0 + HOUR);
-	/* Minute precision before the fold: the first 10 ends at 08:06 + W. */
-	assert_int_equal(used1("u", NULL, NULL, at[0]), 140);
+	/*
+	 * Before the fold a 30d window already counts each minute bucket to
+	 * the end of its hour, as it will once folded (the fold policy,
+	 * tokqd.h): the first 10 still counts at 08:06 + W, when its minute
+	 * has ended, so what a check sees never depends on when
+	 * maintenance ran.
+	 */
+	assert_int_equal(used1("u", NULL, NULL, at[0]), 150);
 
 	quota_fold(T0 - DAY);				/* memory only */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
@@ -1554,7 +1560,7 @@ test_replay_after_crash(void **state)
 static void
 add_ten(int64_t t)
 {
-	char	 user[8];
+	char	 user[16];
 	int	 i;
 
 	assert_int_equal(store_begin(), 0);
@@ -1569,7 +1575,7 @@ static void
 assert_ten_used(int64_t t, int64_t n)
 {
 	struct judgement j;
-	char		 user[8];
+	char		 user[16];
 	int		 i;
 
 	for (i = 0; i < 10; i++) {
@@ -1748,12 +1754,214 @@ test_threshold_from_judged_percent(void **state)
 	assert_int_equal(quota_threshold(j.e[0].percent), 100);
 }
 
+/* Checked arithmetic: limits no input can fool. */
+
+static void
+test_sat_add_sub_extremes(void **state)
+{
+	assert_true(sat_add(INT64_MAX, 1) == INT64_MAX);
+	assert_true(sat_add(INT64_MAX, INT64_MAX) == INT64_MAX);
+	assert_true(sat_add(INT64_MIN, -1) == INT64_MIN);
+	assert_true(sat_add(INT64_MAX, INT64_MIN) == -1);
+	assert_true(sat_add(40, 2) == 42);
+	assert_true(sat_sub(INT64_MIN, 1) == INT64_MIN);
+	assert_true(sat_sub(INT64_MAX, -1) == INT64_MAX);
+	assert_true(sat_sub(0, INT64_MAX) == -INT64_MAX);
+	assert_true(sat_sub(44, 2) == 42);
+}
+
+static void
+test_usage_check_bounds(void **state)
+{
+	struct usage	 u = { 1, TOKQ_TOKENS_MAX, 0, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX,
+	    0, 0, TOKQ_COST_MAX };
+
+	assert_null(quota_usage_check(&u));		/* the largest event */
+	u.prompt = TOKQ_TOKENS_MAX + 1;
+	u.total = u.prompt;
+	assert_non_null(quota_usage_check(&u));
+	u = (struct usage){ 1, INT64_MAX, 1, INT64_MIN, 0, 0, 0, 0 };	/* wrapped */
+	assert_non_null(quota_usage_check(&u));
+	u = (struct usage){ 1, 10, 5, 14, 0, 0, 0, 0 };	/* total below p + c */
+	assert_string_equal(quota_usage_check(&u),
+	    "total must be at least prompt + completion");
+	u.total = 15;
+	assert_null(quota_usage_check(&u));
+	u.total = 16;					/* above is fine */
+	assert_null(quota_usage_check(&u));
+	u.cost = TOKQ_COST_MAX + 1;
+	assert_non_null(quota_usage_check(&u));
+	u.cost = -1;
+	assert_non_null(quota_usage_check(&u));
+	u = (struct usage){ 1, 10, 5, 15, 8, 3, 0, 0 };	/* cached + cw > prompt */
+	assert_non_null(quota_usage_check(&u));
+	u = (struct usage){ 1, 10, 5, 15, 0, 0, 6, 0 };	/* reasoning > completion */
+	assert_non_null(quota_usage_check(&u));
+	u = (struct usage){ 1, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, 0, 0, 0, 0 };
+	assert_non_null(quota_usage_check(&u));		/* total can't hold p + c */
+}
+
+static void
+test_cost_never_overflows(void **state)
+{
+	struct usage	 u = { 1, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, 2 * TOKQ_TOKENS_MAX,
+	    0, 0, 0, 0 };
+
+	/* $1M per 1M tokens, 10^12 tokens: $10^12, more than int64 nano-USD hold */
+	price_set("dear", TOKQ_COST_MAX, TOKQ_COST_MAX, -1, -1);
+	assert_true(quota_cost("dear", &u) == INT64_MAX);
+	assert_true(quota_cost_estimate("dear", TOKQ_TOKENS_MAX) == INT64_MAX);
+	/* a price a database may hold from before the bounds */
+	price_set("dearer", INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX);
+	assert_true(quota_cost("dearer", &u) == INT64_MAX);
+	assert_true(quota_cost_estimate("dearer", INT64_MAX) == INT64_MAX);
+	/* exact where it fits: 10^12 tokens at $1 per 1M is $10^6 */
+	price_set("one", USD, USD, -1, -1);
+	u = (struct usage){ 1, TOKQ_TOKENS_MAX, 0, TOKQ_TOKENS_MAX, 0, 0, 0, 0 };
+	assert_true(quota_cost("one", &u) == TOKQ_COST_MAX);
+}
+
+/* Buckets and held sums that would wrap saturate: the check is denied. */
+static void
+test_saturated_usage_denies(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+	struct hold	 h1, h2;
+
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_30D, TOKQ_LIMIT_MAX);
+	add("u", NULL, NULL, T0, INT64_MAX, 0);
+	add("u", NULL, NULL, T0 + 10, INT64_MAX, 0);	/* the same minute bucket */
+	add("u", NULL, NULL, T0 + HOUR, 5, 0);
+	judge("u", NULL, NULL, T0 + HOUR, &est, &j);
+	assert_true(j.e[0].used == INT64_MAX);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.e[0].remaining, 0);
+	assert_int_equal(j.retry_at, T0 + HOUR + 30 * DAY);	/* when the huge ones leave */
+	judge("u", NULL, NULL, T0 + HOUR, NULL, &j);
+	assert_int_equal(j.denied, 0);
+
+	/* held: two holds of INT64_MAX tokens, then one released */
+	rule_set(SEL_USER, "v", NULL, MET_TOKENS, W_30D, TOKQ_LIMIT_MAX);
+	hold("v", NULL, NULL, T0, 3600, INT64_MAX, 0, &h1);
+	hold("v", NULL, NULL, T0, 3600, INT64_MAX, 0, &h2);
+	judge("v", NULL, NULL, T0, &est, &j);
+	assert_true(j.e[0].held == INT64_MAX);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);		/* held: not foreseeable */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold_drop(h1.id), 0);
+	assert_int_equal(store_commit(), 0);
+	judge("v", NULL, NULL, T0, &est, &j);
+	assert_true(j.e[0].held >= 0);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_hold_drop(h2.id), 0);
+	assert_int_equal(store_commit(), 0);
+	judge("v", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, -1);
+}
+
+/* An estimate larger than the limit never fits: denied, with no retry_at. */
+static void
+test_estimate_over_limit_never_fits(void **state)
+{
+	struct estimate	 est = { 101, 0, 1 };
+	struct judgement j;
+
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_1H, 100);
+	rule_set(SEL_USER, "v", NULL, MET_TOKENS, W_DAY, 100);
+	judge("u", NULL, NULL, T0, &est, &j);		/* no usage at all */
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	add("u", NULL, NULL, T0, 50, 0);
+	judge("u", NULL, NULL, T0 + 10, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	judge("v", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	est.tokens = TOKQ_TOKENS_MAX;
+	judge("u", NULL, NULL, T0 + 10, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+	est.tokens = 100;				/* fits an empty window */
+	judge("v", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, -1);
+}
+
+/*
+ * retry_at of a rolling window longer than a day is the end of the hour a
+ * minute bucket folds into, plus the window, before and after the fold
+ * alike: at retry_at the check is allowed, a second before denied.
+ */
+static void
+test_retry_at_30d_holds_across_fold(void **state)
+{
+	struct estimate	 est = { 1, 0, 1 };
+	struct judgement j;
+	int64_t		 rec = T0 + 30 * MIN, want = T0 + HOUR + 30 * DAY;
+
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_30D, 100);
+	rule_set(SEL_USER, "w", NULL, MET_TOKENS, rolling(DAY), 100);
+	add("u", NULL, NULL, rec, 100, 0);
+	add("w", NULL, NULL, rec, 100, 0);
+	judge("u", NULL, NULL, rec + 20, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, want);
+	assert_int_equal(j.e[0].resets_at, want);
+	judge("w", NULL, NULL, rec + 20, &est, &j);	/* a day: to the minute */
+	assert_int_equal(j.retry_at, rec + MIN + DAY);
+
+	/* maintenance folds it (memory and store), the answer stays */
+	set_clock(rec + 2 * DAY);
+	quota_fold(rec + DAY);
+	judge("u", NULL, NULL, rec + 2 * DAY, &est, &j);
+	assert_int_equal(j.retry_at, want);
+	assert_int_equal(store_begin(), 0);
+	assert_true(store_bucket_compact(rec + DAY, 1000) > 0);
+	assert_int_equal(store_commit(), 0);
+	quota_flush_counters();
+	set_clock(want - 1);
+	judge("u", NULL, NULL, want - 1, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, want);
+	set_clock(want);
+	judge("u", NULL, NULL, want, &est, &j);
+	assert_int_equal(j.denied, -1);
+}
+
+/* A calendar window's retry_at: the boundary, unless what is held alone fills it. */
+static void
+test_calendar_retry_with_holds(void **state)
+{
+	struct estimate	 est = { 10, 0, 1 };
+	struct judgement j;
+	struct hold	 h;
+
+	rule_set(SEL_USER, "u", NULL, MET_TOKENS, W_DAY, 100);
+	add("u", NULL, NULL, T0, 95, 0);
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.retry_at, NEXT_DAY);
+	hold("u", NULL, NULL, T0, 60, 95, 0, &h);	/* held 95: 95 + 10 > 100 */
+	judge("u", NULL, NULL, T0, &est, &j);
+	assert_int_equal(j.denied, 0);
+	assert_int_equal(j.retry_at, 0);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_sat_add_sub_extremes),
+		T(test_usage_check_bounds),
+		T(test_cost_never_overflows),
+		T(test_saturated_usage_denies),
+		T(test_estimate_over_limit_never_fits),
+		T(test_retry_at_30d_holds_across_fold),
+		T(test_calendar_retry_with_holds),
 		T(test_rolling_1h_counts_until_window_end),
 		T(test_rolling_1h_gone_within_a_minute_late),
 		T(test_rolling_1h_never_early_at_minute_end),

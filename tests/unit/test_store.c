@@ -128,7 +128,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	commit();
 	store_close();
 
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(side_int(f->path,
 	    "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -157,7 +157,7 @@ test_open_creates_directory_and_reopen_keeps_data(void **state)
 	    " PRAGMA user_version = 1");
 	assert_int_equal(store_open(f->path), 0);
 	store_close();
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM"
 	    " pragma_table_info('buckets') WHERE name = 'thru'"), 1);
 }
@@ -1226,7 +1226,7 @@ test_migration_builds_hourly(void **state)
 	    " CREATE INDEX events_user_at ON events(user, at);"
 	    " PRAGMA user_version = 5");
 	assert_int_equal(store_open(f->path), 0);
-	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(side_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
 	    " WHERE name = 'events_user_at'"), 0);
 	assert_int_equal(side_int(f->path, "SELECT COUNT(*) FROM hourly"), 3);
@@ -1452,6 +1452,101 @@ test_events_prune(void **state)
 	assert_int_equal(store_counts(&events, &users), 0);
 	assert_int_equal(events, 6);
 	assert_int_equal(users, 1);
+	/* status counts the raw events kept: all-time less these */
+	assert_int_equal(store_meta_get("events_pruned", &count), 1);
+	assert_int_equal(count, 5);
+}
+
+/*
+ * Sums saturate at INT64_MAX, in C (pending rows) and in SQL (ssum, sadd):
+ * rows that already hold huge amounts, as a database written before the
+ * bounds may, give views and user totals of INT64_MAX, never SQLite's
+ * "integer overflow" nor a wrapped, negative count; a float that SQLite's
+ * own + once made of an overflow reads as INT64_MAX too.
+ */
+static void
+test_sums_saturate(void **state)
+{
+	struct fixture	*f = *state;
+	struct view	 v = { T0, T0 + DAY, NULL };
+	struct usage	 u;
+	struct event	 e[3];
+	struct bucket	 b = { T0, 60, INT64_MAX - 1, INT64_MAX, 1 };
+	struct buckets	 bs;
+	int64_t		 users, guilds;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		e[i] = mkevent(T0 + 10 + (int64_t)i, i == 1 ? "u2" : "u1", "g", "m",
+		    INT64_MAX, 0, INT64_MAX);
+		e[i].u.total = INT64_MAX;
+	}
+	assert_int_equal(store_begin(), 0);
+	add_event(&e[0]);
+	add_event(&e[1]);
+	commit();				/* written: two rows of INT64_MAX */
+	assert_int_equal(store_begin(), 0);
+	add_event(&e[2]);			/* added to u1's row in SQL: sadd */
+	commit();
+
+	assert_int_equal(store_view_totals(&v, &u, &users, &guilds), 0);
+	assert_int_equal(u.requests, 3);
+	assert_true(u.total == INT64_MAX && u.prompt == INT64_MAX && u.cost == INT64_MAX);
+	assert_int_equal(users, 2);
+	assert_int_equal(store_view_user_all("u1", NULL, &u), 0);
+	assert_true(u.total == INT64_MAX && u.requests == 2);
+	assert_int_equal(store_user_daily_totals("u1", T0, T0 + DAY, &u), 0);
+	assert_true(u.total == INT64_MAX);
+	assert_int_equal(store_events_sum(e[0].id, 3, &u), 0);
+	assert_true(u.total == INT64_MAX && u.requests == 3);
+	assert_int_equal(store_user_hours_totals("u1", T0, T0 + 3600, &u), 0);
+	assert_true(u.total == INT64_MAX);
+
+	/* A float in a sum's column, as SQLite's + made of an overflow. */
+	side_exec(f->path, "UPDATE daily SET total = 1e19 WHERE user = 'u2'");
+	assert_int_equal(store_view_totals(&v, &u, &users, &guilds), 0);
+	assert_true(u.total == INT64_MAX);
+	assert_int_equal(store_view_user_all("u2", NULL, &u), 0);
+	assert_true(u.total == INT64_MAX);
+
+	/* A bucket: pending sums in C, written ones in SQL. */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	commit();
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	commit();
+	bs = load(SCOPE_USER, "u1", "", 0);
+	assert_int_equal(bs.n, 1);
+	assert_true(bs.b[0].tokens == INT64_MAX && bs.b[0].cost == INT64_MAX);
+	assert_int_equal(bs.b[0].requests, 3);
+}
+
+/*
+ * A request's savepoint undone puts back the pending sums as they were
+ * before it, exactly, even where its addition saturated them.
+ */
+static void
+test_undo_after_saturation_is_exact(void **state)
+{
+	struct view	 v = { T0, T0 + DAY, NULL };
+	struct event	 a = mkevent(T0 + 10, "u1", NULL, "m", 0, 0, 0);
+	struct event	 b = mkevent(T0 + 20, "u1", NULL, "m", 0, 0, 0);
+	struct usage	 u;
+	int64_t		 users, guilds;
+
+	a.u.total = INT64_MAX - 5;
+	b.u.total = 100;
+	assert_int_equal(store_begin(), 0);
+	add_event(&a);
+	assert_int_equal(store_mark(true), 0);
+	add_event(&b);				/* saturates the pending daily row */
+	assert_int_equal(store_unmark(-TOKQ_E_INVALID), -TOKQ_E_INVALID);
+	commit();
+	assert_int_equal(store_view_totals(&v, &u, &users, &guilds), 0);
+	assert_true(u.total == INT64_MAX - 5);
+	assert_int_equal(u.requests, 1);
 }
 
 /*
@@ -1492,6 +1587,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates_directory_and_reopen_keeps_data),
+		T(test_sums_saturate),
+		T(test_undo_after_saturation_is_exact),
 		T(test_events_and_totals),
 		T(test_user_models_totals),
 		T(test_user_totals_read_pending),
