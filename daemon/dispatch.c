@@ -479,27 +479,46 @@ h_check(struct request *rq, struct reply *rp)
 
 /*
  * A fingerprint of a record's arguments but its key: the same key with
- * the same fields is a retry, with other fields a mistake.
+ * the same fields is a retry, with other fields a mistake.  Usage JSON
+ * counts by what it says, not how it is spelled: the same usage sent from
+ * a file and inline, or re-serialised by a retrying bot, is the same
+ * record.  With raw_json the JSON's text is hashed instead, as earlier
+ * builds did, so a key they stored still matches its retry.
  */
 static uint64_t
-fingerprint(const struct request *rq)
+fingerprint(const struct request *rq, const struct norm_item *items, size_t n,
+    bool raw_json)
 {
-	uint64_t	 h = 1469598103934665603ULL;
+	uint64_t	 h = HASH_SEED;
 	size_t		 i;
+	char		 num[32];
+	int		 l;
 
 	for (i = 0; i < MAX_ARGS && rq->op->args[i].name; i++) {
 		const struct argval	*a = &rq->v[i];
-		const char		*p;
-		char			 num[32];
+		const char		*name = rq->op->args[i].name;
 
-		if (!a->set || strcmp(rq->op->args[i].name, "key") == 0)
+		if (!a->set || strcmp(name, "key") == 0 ||
+		    (!raw_json && strcmp(name, "usage_json") == 0))
 			continue;
-		snprintf(num, sizeof(num), "%zu=%" PRId64 "/%d", i, a->i, a->b);
-		for (p = num; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		for (p = a->s ? a->s : ""; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
+		l = snprintf(num, sizeof(num), "%zu=%" PRId64 "/%d", i, a->i, a->b);
+		h = hash_bytes(h, num, (size_t)l);
+		if (a->s)
+			h = hash_bytes(h, a->s, strlen(a->s));
+		h = hash_bytes(h, "\xff", 1);
+	}
+	if (raw_json || rq_str(rq, "usage_json") == NULL)
+		return h;
+	for (i = 0; i < n; i++) {
+		const struct norm_item	*it = &items[i];
+		int64_t			 f[] = { it->call, it->has_cost, it->has_total,
+		    it->u.prompt, it->u.completion, it->u.total, it->u.cached,
+		    it->u.cache_write, it->u.reasoning, it->has_cost ? it->u.cost : 0 };
+
+		h = hash_bytes(h, f, sizeof(f));
+		if (it->model)
+			h = hash_bytes(h, it->model, strlen(it->model) + 1);
+		h = hash_bytes(h, "\xfe", 1);
 	}
 	return h;
 }
@@ -648,10 +667,11 @@ h_record(struct request *rq, struct reply *rp)
 	model = rq_str(rq, "model") ? rq_str(rq, "model") : items[0].model;
 
 	if (kstr) {
-		fp = fingerprint(rq);
+		fp = fingerprint(rq, items, n, false);
 		if ((rc = store_key_get(kstr, &ofp, &first, &cnt)) < 0)
 			goto out;
-		if (rc == 1 && ofp != fp) {
+		if (rc == 1 && ofp != fp && (rq_str(rq, "usage_json") == NULL ||
+		    ofp != fingerprint(rq, items, n, true))) {
 			rc = rq_fail(rq, TOKQ_E_INVALID,
 			    "key '%s' was used before for a different record", kstr);
 			goto out;

@@ -25,16 +25,26 @@
 #define HMAP_MIN	16
 static char	 hmap_tombstone;
 
-static uint64_t
-hmap_hash(const char *k, size_t len)
+/*
+ * FNV-1a of n bytes, continuing from h (HASH_SEED to start): the maps' hash,
+ * and the fingerprint of a record's fields (dispatch.c).
+ */
+uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
 {
-	uint64_t	 h = 1469598103934665603ULL;
+	const unsigned char	*b = p;
 
-	while (len--) {
-		h ^= (unsigned char)*k++;
+	while (n--) {
+		h ^= *b++;
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+static uint64_t
+hmap_hash(const char *k, size_t len)
+{
+	return hash_bytes(HASH_SEED, k, len);
 }
 
 static struct hmap_slot *

@@ -152,6 +152,8 @@ int	 clock_init(void);
 int	 clock_set(int64_t t);
 
 /* hmap.c: string keys (copied) -> the caller's pointers */
+#define HASH_SEED	1469598103934665603ULL
+uint64_t hash_bytes(uint64_t h, const void *p, size_t n);
 struct hmap_slot {
 	char	*key;
 	size_t	 klen;

@@ -109,5 +109,22 @@ tqj record --user u --model gpt-4o --prompt 1 --completion 0 --key req-3
 is "$(jqv .duplicate)" true "a key acknowledged just before kill -9 is still known"
 is "$(alltime u | jq -c '.[:2]')" "[3,2401]" "and its record counted once"
 
+
+# --- the same usage, spelled another way, is the same record ---------------------------
+uj='{"usage":{"prompt_tokens":300,"completion_tokens":40,"total_tokens":340}}'
+printf '{ "usage" : {\n  "total_tokens": 340, "prompt_tokens": 300,\n  "completion_tokens": 40 } }\n' \
+	>"$T/spaced.json"
+tqj record --user sp --model gpt-4o --key spell-1 --usage-json "$uj"
+is "$rc" 0 "usage JSON given inline: recorded"
+ev_sp=$(jqv .event)
+tqj record --user sp --model gpt-4o --key spell-1 --usage-json "$T/spaced.json"
+is "$rc" 0 "the retry from a file with other spacing and key order: exit 0"
+is "$(jqv '[.duplicate, .event] | map(tostring) | join(" ")')" "true $ev_sp" \
+	"is a duplicate of the first event"
+tq record --user sp --model gpt-4o --key spell-1 \
+	--usage-json '{"usage":{"prompt_tokens":300,"completion_tokens":41}}'
+is "$rc" 65 "other counts under the same key: exit 65"
+is "$(alltime sp | jq -c '.[:2]')" "[1,340]" "sp's usage counted once"
+
 stop_tokqd
 done_testing
