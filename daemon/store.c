@@ -3,7 +3,7 @@
  * batch's transaction.
  *
  * The store is the only part of tokqd that includes sqlite3.h, with
- * walbuf.c, the VFS beneath it.  Its files share store_impl.h, and their
+ * walbuf.c, the VFS beneath it.  Its files share store_db.h, and their
  * calls run one way, from the top down:
  *
  *	store.c			open, close, the batch, a request's mark
@@ -26,7 +26,7 @@
  * behind, and a rollback forgets those waiting: the replay adds them again
  * from the events the database kept (store_totals.c).
  */
-#include "store_impl.h"
+#include "store_db.h"
 
 /*
  * Open (creating it and its directory if need be) the database at path,

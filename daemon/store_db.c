@@ -2,7 +2,7 @@
  * store_db.c: the database beneath the store: the connection, its schema
  * and migrations, the SQL functions sadd and ssum, the table of every
  * statement, the meta table, and the helpers with which the store's files
- * bind and step statements (more in store_impl.h).  It calls no other
+ * bind and step statements (more in store_db.h).  It calls no other
  * store file.
  *
  * The daemon is the single writer of one SQLite file in WAL mode with
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 
 #define USAGE_COLS \

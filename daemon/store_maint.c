@@ -10,7 +10,7 @@
  */
 #include <stdio.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 /*
  * Fold up to limit minute buckets that start before `before` into the hour

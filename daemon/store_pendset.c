@@ -1,5 +1,5 @@
 /*
- * store_pendset.c: a set of pending rows (store_impl.h, struct pendset):
+ * store_pendset.c: a set of pending rows (store_db.h, struct pendset):
  * the memory under it and the order it is written in.  It knows a row's
  * kind, key and time; what the amounts mean is store_totals.c's.
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 #define DAY		86400
 #define PEND_BLOCK	(256 * 1024)

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 /* The sums of the events with ids in [first, first + count). */
 int

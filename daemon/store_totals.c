@@ -50,7 +50,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 #define PEND_USEC	(1000 * 1000)
 #define PEND_MAX	50000

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_impl.h"
+#include "store_db.h"
 
 /* One row of eight sums from the bound statement st into u. */
 static int

@@ -187,7 +187,7 @@ void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 /*
  * The store: store.c and the store_*.c beside it, the only files that
  * include sqlite3.h (with walbuf.c, the VFS beneath them); they share the
- * private store_impl.h, and store.c's head comment maps them.  Every
+ * private store_db.h, and store.c's head comment maps them.  Every
  * function returns 0 on success (or a count, where said) and a negative
  * TOKQ_E_* code on failure, logged where it happened.  Writes must happen
  * between store_begin() and store_commit() (outside, they fail with

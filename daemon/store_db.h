@@ -1,5 +1,9 @@
 /*
- * store_impl.h: what the store's files share; only store*.c include it.
+ * store_db.h: the store's private header; only store*.c include it.  It
+ * belongs with store_db.c, the bottom of the store: the statements, the
+ * connection and the helpers that bind and step them; and it carries the
+ * pending rows' types and what store_pendset.c and store_totals.c offer
+ * the files above them.
  *
  * The store's calls run one way, from the top down: store.c (open, close,
  * the batch's transaction); store_views.c, store_maint.c and
@@ -8,8 +12,8 @@
  * (the pending rows' memory and order); store_db.c (the connection, schema,
  * statements and meta), which calls no other store file.
  */
-#ifndef STORE_IMPL_H
-#define STORE_IMPL_H
+#ifndef STORE_DB_H
+#define STORE_DB_H
 
 #include <stddef.h>
 #include <string.h>
@@ -208,6 +212,7 @@ writable(const char *what)
 	return 0;
 }
 
+/* All amounts zero: none added, or every addition undone. */
 static inline bool
 usage_empty(const struct usage *u)
 {
