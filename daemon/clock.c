@@ -4,7 +4,8 @@
  * now() is the real time, or with --test-clock the time the tests set with
  * `tokq clock set|advance`.  The test clock is kept as an offset from the
  * real clock in the database's meta table, so a restarted daemon still
- * lives in the tests' future.
+ * lives in the tests' future.  So clock.c calls the store, never the
+ * other way: the store times its write-behind with its own stopwatch.
  */
 #include <time.h>
 

@@ -185,45 +185,46 @@ void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * store.c: every function returns 0 on success (or a count, where said)
- * and a negative TOKQ_E_* code on failure, logged where it happened.  Writes
- * must happen between store_begin() and store_commit() (outside, they fail
- * with -TOKQ_E_INTERNAL); store_commit() rolls back by itself when the
- * commit fails.  Strings passed in are copied or bound, never kept.
- * Callbacks return 0 to go on, > 0 to stop, < 0 to fail the call.
+ * The store: store.c and the store_*.c beside it, the only files that
+ * include sqlite3.h (with walbuf.c, the VFS beneath them); they share the
+ * private store_db.h, and store.c's head comment maps them.  Every
+ * function returns 0 on success (or a count, where said) and a negative
+ * TOKQ_E_* code on failure, logged where it happened.  Writes must happen
+ * between store_begin() and store_commit() (outside, they fail with
+ * -TOKQ_E_INTERNAL); store_commit() rolls back by itself when the commit
+ * fails.  Strings passed in are copied or bound, never kept.  Callbacks
+ * return 0 to go on, > 0 to stop, < 0 to fail the call.
  */
+/* store.c: open, close, the batch's transaction, a request's mark */
 int	 store_open(const char *path);
 void	 store_close(void);
-int64_t	 store_db_bytes(void);
 int	 store_begin(void);			/* BEGIN IMMEDIATE unless open */
-int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
 int	 store_mark(bool leaves_pending);	/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
+int	 store_settle(void);		/* write the pending totals; 1 if any */
+
+/* store_db.c: the database's size and mode, the meta table */
+int64_t	 store_db_bytes(void);
+int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
 int	 store_meta_set(const char *name, int64_t val);
 
-int	 store_settle(void);		/* write the pending totals; 1 if any */
-void	 store_tune_parts(uint64_t, size_t);	/* tests only */
-int	 store_replay(int (*cb)(void *, const struct event *), void *arg);
-
+/* store_totals.c: the record and the totals written behind it */
 int	 store_event_add(struct event *ev);	/* sets ev->id; adds to daily totals */
-int	 store_events_sum(int64_t first, int64_t count, struct usage *u);
-int	 store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count); /* 1/0 */
-int	 store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
-	    int64_t created);
-
+int	 store_replay(int (*cb)(void *, const struct event *), void *arg);
+void	 store_tune_parts(uint64_t, size_t);	/* tests only */
 int	 store_bucket_add(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);		/* model "" = pooled; adds to an existing one */
 int	 store_bucket_load(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
 int	 store_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);			/* model NULL: every model and pooled */
-int	 store_bucket_compact(int64_t before, int limit); /* minutes before -> hours; n */
-int	 store_bucket_prune(int64_t before, int limit);	/* drop ones ending by before; n */
+int	 store_counts(int64_t *events, int64_t *users);
 
+/* store_settings.c: what quota.c loads; idempotency keys */
 int	 store_rule_put(const struct rule *r);	/* returns 1 when it replaced one */
 int	 store_rule_del(const struct rule *r);	/* returns 1 when one was removed */
 int	 store_rule_load(int (*cb)(void *, const struct rule *), void *arg);
@@ -237,24 +238,33 @@ int	 store_price_load(int (*cb)(void *, const struct price *), void *arg);
 int	 store_hold_put(const struct hold *h);
 int	 store_hold_del(const char *id);
 int	 store_hold_load(int (*cb)(void *, const struct hold *), void *arg);
+int	 store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count); /* 1/0 */
+int	 store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created);
+int	 store_events_sum(int64_t first, int64_t count, struct usage *u);
 
-int	 store_user_hours_totals(const char *user, int64_t since, int64_t until,
-	    struct usage *u);			/* the hours that overlap [since, until) */
-int	 store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
-	    struct usage *u);			/* days [from, to), day starts in Unix s */
-int	 store_user_models_totals(const char *user,
-	    int (*cb)(void *, const char *model, const struct usage *), void *arg);
-int	 store_counts(int64_t *events, int64_t *users);
+/* store_maint.c: maintenance's bounded steps */
+int	 store_bucket_compact(int64_t before, int limit); /* minutes before -> hours; n */
+int	 store_bucket_prune(int64_t before, int limit);	/* drop ones ending by before; n */
 int	 store_events_prune(int64_t before, int limit);	/* returns rows deleted */
 int	 store_hourly_prune(int64_t before, int limit);	/* returns rows deleted */
 int	 store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
 	    size_t cursorlen, int users);	/* returns users archived */
 
 /*
- * store.c: the admin views (stats, report, log, export), read only.  A view
- * is whole UTC days [from, to) of the daily totals, which are kept forever,
- * so its sums stay exact after the raw events are pruned.
+ * store_views.c: a user's own totals, with what waits in memory, then the
+ * admin views (stats, report, log, export), read only.  A view is whole UTC
+ * days [from, to) of the daily totals, which are kept forever, so its sums
+ * stay exact after the raw events are pruned.
  */
+int	 store_user_hours_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u);			/* the hours that overlap [since, until) */
+int	 store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
+	    struct usage *u);			/* days [from, to), day starts in Unix s */
+int	 store_user_models_totals(const char *user,
+	    int (*cb)(void *, const char *model, const struct usage *), void *arg);
+int	 store_user_models_since(const char *user, int64_t since,
+	    int (*cb)(void *, const char *), void *arg);	/* from the daily totals */
 struct view {
 	int64_t		 from, to;	/* day starts, Unix s */
 	const char	*guild;		/* NULL: every guild */
@@ -271,8 +281,6 @@ int	 store_view_group(const struct view *v, enum view_group g, int64_t limit,
 	    int (*cb)(void *, const char *name, int64_t day, const struct usage *),
 	    void *arg);
 int	 store_view_user_all(const char *user, const char *guild, struct usage *u);
-int	 store_user_models_since(const char *user, int64_t since,
-	    int (*cb)(void *, const char *), void *arg);	/* from the daily totals */
 int	 store_events_page(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit,
 	    int (*cb)(void *, const struct event *), void *arg);

@@ -1,8 +1,8 @@
 /*
- * test_store.c: store.c against a real database file in a temporary
- * directory.  Each test gets a fresh directory and an open store; a second
- * connection (raw sqlite3) looks behind the store's back where a test needs
- * to check the file itself or to make a commit fail.
+ * test_store.c: the store (store*.c) against a real database file in a
+ * temporary directory.  Each test gets a fresh directory and an open store;
+ * a second connection (raw sqlite3) looks behind the store's back where a
+ * test needs to check the file itself or to make a commit fail.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
