@@ -22,7 +22,7 @@ override CFLAGS += -std=gnu11 $(WARN) -MMD -MP -Iinclude -Idaemon -D_GNU_SOURCE
 # Recursively expanded: pkg-config runs when a recipe needs it, after `deps`.
 D_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS))
 D_LIBS	 = $(shell pkg-config --libs $(PC_LIBS)) -lm
-C_LIBS	 = $(shell pkg-config --libs msgpack)
+C_LIBS	 = $(shell pkg-config --libs msgpack jansson)
 # Every bot call spawns tokq: linked static-pie it maps no shared object and
 # relocates no symbol at start (it uses no NSS, dlopen or iconv, which a
 # static glibc cannot serve).  Sanitizer builds link it dynamically.

@@ -71,20 +71,6 @@ col_of(const char *name, size_t n)
 	return -1;
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int ex, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fflush(stdout);
-	fputs("tokq: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(ex);
-}
-
 /* USD to nano-USD, rounded (no -lm for one llround). */
 static int64_t
 nusd_of(double d)
@@ -137,7 +123,7 @@ write_event(FILE *f, const msgpack_object *e, bool csv)
 		if (i > 0)
 			fputc(',', f);
 		if (!csv) {
-			json_string(f, col_names[i], strlen(col_names[i]));
+			json_write_str(f, col_names[i], strlen(col_names[i]));
 			fputc(':', f);
 		}
 		if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
@@ -162,7 +148,7 @@ write_event(FILE *f, const msgpack_object *e, bool csv)
 		else if (i == C_META)
 			json_raw(f, o->via.str.ptr, o->via.str.size);
 		else
-			json_string(f, o->via.str.ptr, o->via.str.size);
+			json_write_str(f, o->via.str.ptr, o->via.str.size);
 	}
 	fputs(csv ? "\r\n" : "}\n", f);
 }
@@ -214,10 +200,10 @@ pack_export(const struct req *r, msgpack_sbuffer *sb, bool more, int64_t at, int
  * --json the lines are JSON (jsonl), whatever --format says.
  */
 int
-run_export(const struct req *r, const char *sock, bool json)
+run_export(struct run *rn, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format");
-	bool			 csv = !json && fmt != NULL && strcmp(fmt, "csv") == 0;
+	bool			 csv = !rn->json && fmt != NULL && strcmp(fmt, "csv") == 0;
 	msgpack_sbuffer		 sb;
 	msgpack_unpacked	 up;
 	const msgpack_object	*reply, *evs, *next;
@@ -226,8 +212,10 @@ run_export(const struct req *r, const char *sock, bool json)
 	bool			 more = false;
 	uint32_t		 i;
 	size_t			 c;
-	int			 fd = conn_connect(sock);
+	int			 fd = conn_connect(rn, sock), rc = 0;
 
+	if (fd == -1)
+		return rn->exit;
 	msgpack_sbuffer_init(&sb);
 	msgpack_unpacked_init(&up);
 	if (csv) {
@@ -237,7 +225,8 @@ run_export(const struct req *r, const char *sock, bool json)
 	}
 	for (;;) {
 		pack_export(r, &sb, more, at, id);
-		reply = client_call(fd, &sb, &up, &buf);
+		if ((rc = client_call(rn, fd, &sb, &up, &buf, &reply)) != 0)
+			break;
 		evs = mp_get(reply, "events");
 		for (i = 0; evs && evs->type == MSGPACK_OBJECT_ARRAY && i < evs->via.array.size; i++)
 			write_event(stdout, &evs->via.array.ptr[i], csv);
@@ -254,8 +243,11 @@ run_export(const struct req *r, const char *sock, bool json)
 	free(buf);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
+	if (rc != 0)
+		return rc;
 	if (fflush(stdout) == EOF || ferror(stdout))
-		die(TOKQ_EXIT_SOFTWARE, "cannot write output: %s", strerror(errno));
+		return fail(rn, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
+		    strerror(errno));
 	return TOKQ_EXIT_OK;
 }
 
@@ -285,10 +277,11 @@ struct input {
 	enum col	 cols[256];	/* CSV: the header's columns */
 	int		 ncols;
 	const char	*what;		/* the file's name, for messages */
+	struct run	*rn;		/* where a bad line is told */
 };
 
 static char *
-slurp(const char *path, size_t *len)
+slurp(struct run *rn, const char *path, size_t *len)
 {
 	char	*buf = NULL, *nb;
 	size_t	 cap = 0, n = 0;
@@ -298,19 +291,19 @@ slurp(const char *path, size_t *len)
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		die(TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path, strerror(errno));
+		die(rn, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path, strerror(errno));
 	for (;;) {
 		if (cap - n < 65536) {
 			cap = cap ? cap * 2 : 1 << 20;
 			if ((nb = realloc(buf, cap + 1)) == NULL)
-				die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
+				die(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
 			buf = nb;
 		}
 		k = read(fd, buf + n, cap - n);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k == -1)
-			die(TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path, strerror(errno));
+			die(rn, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path, strerror(errno));
 		if (k == 0)
 			break;
 		n += k;
@@ -331,7 +324,8 @@ bad(const struct input *in, int64_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	die(TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was imported)", in->what,
+	die(in->rn, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was imported)",
+	    in->what,
 	    (long long)line, msg);
 }
 
@@ -839,11 +833,11 @@ input_rewind(struct input *in)
 }
 
 /*
- * Send the n packed events as one import request.  A refusal names the
- * line of the event it was about (tokqd says "events[i]: ...") and what
- * was imported before it, then exits with the reply's code.
+ * Send the n packed events as one import request: 0, or the code of the
+ * error.  A refusal names the line of the event it was about (tokqd says
+ * "events[i]: ...") and what was imported before it.
  */
-static void
+static int
 batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lines,
     int64_t done, int64_t *first, int64_t *last, const struct input *in)
 {
@@ -866,21 +860,26 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 	msgpack_pack_str_with_body(&pk, "events", 6);
 	msgpack_pack_array(&pk, n);
 	msgpack_sbuffer_write(&sb, events->data, events->size);
-	buf = conn_call(fd, sb.data, sb.size, &len);
+	buf = conn_call(in->rn, fd, sb.data, sb.size, &len);
 	msgpack_sbuffer_destroy(&sb);
+	if (buf == NULL)
+		return in->rn->exit;
 	msgpack_unpacked_init(&up);
 	if (tokq_frame_check(buf, len) != 0 ||
 	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
 	    (code = mp_get(&up.data, "code")) == NULL ||
-	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		die(TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		msgpack_unpacked_destroy(&up);
+		free(buf);
+		return fail(in->rn, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+	}
 	if (code->via.u64 == TOKQ_OK) {
 		if (*first == 0)
 			*first = mp_int(&up.data, "first_event", 0);
 		*last = mp_int(&up.data, "last_event", 0);
 		msgpack_unpacked_destroy(&up);
 		free(buf);
-		return;
+		return 0;
 	}
 	if (mp_str(&up.data, "error", err, sizeof(err)) == NULL)
 		snprintf(err, sizeof(err), "%s", tokq_code_name((int)code->via.u64));
@@ -888,10 +887,13 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 		msg = err + k;
 	else
 		idx = 0;
-	die(tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
+	fail(in->rn, tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
 	    "import: %s line %lld: %s (%lld event%s before line %lld were imported, "
 	    "none from there on)", in->what, (long long)lines[idx], msg, (long long)done,
 	    done == 1 ? "" : "s", (long long)lines[0]);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	return in->rn->exit;
 }
 
 /*
@@ -901,7 +903,7 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
  * or go away half way, the message says which lines made it in.
  */
 int
-run_import(const struct req *r, const char *sock, bool json)
+run_import(struct run *rn, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format"), *path = req_str(r, "FILE");
 	struct input		 in;
@@ -914,19 +916,20 @@ run_import(const struct req *r, const char *sock, bool json)
 	size_t			 len, mark;
 	char			 num[4][32];
 	const char		*q;
-	int			 fd;
+	int			 fd, rc = 0;
 
 	memset(&in, 0, sizeof(in));
+	in.rn = rn;
 	in.what = strcmp(path, "-") == 0 ? "stdin" : path;
-	in.buf = slurp(path, &len);
+	in.buf = slurp(rn, path, &len);
 	in.end = in.buf + len;
 	in.scap = 2 * len + 64;
 	if ((in.scratch = malloc(in.scap + 1)) == NULL)
-		die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
+		die(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
 	q = js_ws(in.buf, in.end);
 	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
 	if (q >= in.end)
-		die(TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
+		die(rn, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
 
 	/* the first pass: every row checked, and its packed size */
 	msgpack_sbuffer_init(&ev);
@@ -940,10 +943,15 @@ run_import(const struct req *r, const char *sock, bool json)
 		total++;
 	}
 	if (total == 0)
-		die(TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+		die(rn, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
 
 	/* the second pass: send */
-	fd = conn_connect(sock);
+	if ((fd = conn_connect(rn, sock)) == -1) {
+		free(in.scratch);
+		free(in.buf);
+		msgpack_sbuffer_destroy(&ev);
+		return rn->exit;
+	}
 	msgpack_sbuffer_clear(&ev);
 	input_rewind(&in);
 	for (;;) {
@@ -960,7 +968,7 @@ run_import(const struct req *r, const char *sock, bool json)
 			if (more)
 				msgpack_sbuffer_write(&rest, ev.data + mark, ev.size - mark);
 			ev.size = mark;
-			batch_send(fd, &ev, n, lines, done, &first, &last, &in);
+			rc = batch_send(fd, &ev, n, lines, done, &first, &last, &in);
 			done += n;
 			msgpack_sbuffer_clear(&ev);
 			if (more)
@@ -968,15 +976,17 @@ run_import(const struct req *r, const char *sock, bool json)
 			msgpack_sbuffer_destroy(&rest);
 			n = 0;
 		}
-		if (!more)
+		if (!more || rc != 0)
 			break;
 		lines[n++] = lastline = rw.line;
 	}
 	close(fd);
-	if (json)
-		printf("{\"imported\":%lld,\"first_event\":%lld,\"last_event\":%lld,"
-		    "\"format\":\"%s\"}\n", (long long)done, (long long)first,
-		    (long long)last, in.csv ? "csv" : "jsonl");
+	if (rc != 0)
+		;
+	else if (rn->json)
+		rn->out = json_pack("{s:I,s:I,s:I,s:s}", "imported", (json_int_t)done,
+		    "first_event", (json_int_t)first, "last_event", (json_int_t)last,
+		    "format", in.csv ? "csv" : "jsonl");
 	else
 		printf("imported %s event%s from %s (%s, last line %s): events %s to %s\n",
 		    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s", in.what,
@@ -985,5 +995,5 @@ run_import(const struct req *r, const char *sock, bool json)
 	free(in.scratch);
 	free(in.buf);
 	msgpack_sbuffer_destroy(&ev);
-	return TOKQ_EXIT_OK;
+	return rc;
 }
