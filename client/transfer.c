@@ -329,162 +329,39 @@ bad(const struct input *in, int64_t line, const char *fmt, ...)
 	    (long long)line, msg);
 }
 
+/* Past JSON's whitespace. */
 static const char *
-js_ws(const char *p, const char *e)
+skip_ws(const char *p, const char *e)
 {
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
 		p++;
 	return p;
 }
 
-static int
-hexval(const char *p)
-{
-	int	 v = 0, i;
-
-	for (i = 0; i < 4; i++) {
-		v <<= 4;
-		if (p[i] >= '0' && p[i] <= '9')
-			v |= p[i] - '0';
-		else if (p[i] >= 'a' && p[i] <= 'f')
-			v |= p[i] - 'a' + 10;
-		else if (p[i] >= 'A' && p[i] <= 'F')
-			v |= p[i] - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
 /*
- * A JSON string at p (at its opening quote), decoded into out when out is
- * not NULL (room for its raw length is enough).  Returns the byte after
- * its closing quote, or NULL when it is no valid string.
+ * One JSON value at p, up to e, parsed by jansson: the value (a new
+ * reference), and in *endp the byte after it, so that its text is there
+ * too (a number as it was written, meta verbatim).  A number beyond what
+ * jansson holds (99999999999999999999, 1e400) is no value to it but is
+ * one here, given as json_null() with *num set: the columns judge it.
+ * NULL when there is no valid value at p.
  */
-static const char *
-js_string(const char *p, const char *e, char *out, size_t *olen)
+static json_t *
+js_value(const char *p, const char *e, const char **endp, bool *num)
 {
-	size_t	 o = 0;
-	int	 c, c2;
+	json_error_t	 err;
+	json_t		*j;
 
-	if (p >= e || *p++ != '"')
-		return NULL;
-	while (p < e && *p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p != '\\') {
-			if (out)
-				out[o] = *p;
-			o++, p++;
-			continue;
-		}
-		if (++p >= e)
-			return NULL;
-		switch (*p) {
-		case '"': case '\\': case '/':
-			c = *p; break;
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
-		case 'u':
-			if (e - p < 5 || (c = hexval(p + 1)) == -1)
-				return NULL;
-			p += 4;
-			if (c >= 0xd800 && c < 0xdc00) {
-				if (e - p < 7 || p[1] != '\\' || p[2] != 'u' ||
-				    (c2 = hexval(p + 3)) < 0xdc00 || c2 > 0xdfff)
-					return NULL;
-				c = 0x10000 + ((c - 0xd800) << 10) + (c2 - 0xdc00);
-				p += 6;
-			} else if (c >= 0xdc00 && c < 0xe000)
-				return NULL;
-			if (out) {
-				if (c < 0x80)
-					out[o++] = c;
-				else if (c < 0x800) {
-					out[o++] = 0xc0 | c >> 6;
-					out[o++] = 0x80 | (c & 0x3f);
-				} else if (c < 0x10000) {
-					out[o++] = 0xe0 | c >> 12;
-					out[o++] = 0x80 | ((c >> 6) & 0x3f);
-					out[o++] = 0x80 | (c & 0x3f);
-				} else {
-					out[o++] = 0xf0 | c >> 18;
-					out[o++] = 0x80 | ((c >> 12) & 0x3f);
-					out[o++] = 0x80 | ((c >> 6) & 0x3f);
-					out[o++] = 0x80 | (c & 0x3f);
-				}
-			} else
-				o += 4;
-			p++;
-			continue;
-		default:
-			return NULL;
-		}
-		if (out)
-			out[o] = c;
-		o++, p++;
+	*num = false;
+	j = json_loadb(p, e - p, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK |
+	    JSON_ALLOW_NUL, &err);
+	if (j == NULL && json_error_code(&err) == json_error_numeric_overflow) {
+		*num = true;
+		j = json_null();
 	}
-	if (p >= e)
-		return NULL;
-	if (olen)
-		*olen = o;
-	return p + 1;
-}
-
-/* Skip one JSON value of any kind; NULL when it is not one. */
-static const char *
-js_skip(const char *p, const char *e, int depth)
-{
-	char	 close;
-
-	p = js_ws(p, e);
-	if (p >= e || depth > TOKQ_NEST_MAX)
-		return NULL;
-	if (*p == '"')
-		return js_string(p, e, NULL, NULL);
-	if (*p == '{' || *p == '[') {
-		close = *p == '{' ? '}' : ']';
-		p = js_ws(p + 1, e);
-		if (p < e && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				if ((p = js_string(js_ws(p, e), e, NULL, NULL)) == NULL)
-					return NULL;
-				p = js_ws(p, e);
-				if (p >= e || *p++ != ':')
-					return NULL;
-			}
-			if ((p = js_skip(p, e, depth + 1)) == NULL)
-				return NULL;
-			p = js_ws(p, e);
-			if (p < e && *p == ',') {
-				p++;
-				continue;
-			}
-			if (p < e && *p == close)
-				return p + 1;
-			return NULL;
-		}
-	}
-	if (e - p >= 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0))
-		return p + 4;
-	if (e - p >= 5 && memcmp(p, "false", 5) == 0)
-		return p + 5;
-	if (*p == '-' || (*p >= '0' && *p <= '9')) {
-		const char	*s = p;
-
-		if (*p == '-')
-			p++;
-		while (p < e && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
-		    *p == 'E' || *p == '+' || *p == '-'))
-			p++;
-		return p > s + (*s == '-') ? p : NULL;
-	}
-	return NULL;
+	if (j != NULL)
+		*endp = p + err.position;
+	return j;
 }
 
 static char *
@@ -516,13 +393,19 @@ take(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen
 		rw->f[c] = fv;
 }
 
-/* The next JSON line into rw; false at the end of the input. */
+/*
+ * The next JSON line into rw; false at the end of the input.  jansson
+ * reads each key and each value; this walks only the braces, colons and
+ * commas between them, to keep each value's own text.
+ */
 static bool
 read_jsonl(struct input *in, struct row *rw)
 {
-	const char	*p, *e, *k, *q;
+	const char	*p, *e, *q, *k;
+	json_t		*key, *v;
 	char		*s;
 	size_t		 kl, n;
+	bool		 num;
 
 	for (;;) {
 		if (in->p >= in->end)
@@ -531,14 +414,14 @@ read_jsonl(struct input *in, struct row *rw)
 		if (e == NULL)
 			e = in->end;
 		rw->line = in->line++;
-		p = js_ws(in->p, e);
+		p = skip_ws(in->p, e);
 		in->p = (char *)(e < in->end ? e + 1 : e);
 		if (p < e)
 			break;
 	}
 	if (*p++ != '{')
 		bad(in, rw->line, "not a JSON object");
-	p = js_ws(p, e);
+	p = skip_ws(p, e);
 	if (p < e && *p == '}') {
 		p++;
 		goto end;
@@ -546,38 +429,39 @@ read_jsonl(struct input *in, struct row *rw)
 	for (;;) {
 		struct field	 fv = { NULL, 0, false, false, false };
 
-		if (p >= e || *p != '"' || (q = js_string(p, e, NULL, &kl)) == NULL)
+		if (p >= e || *p != '"' || (key = js_value(p, e, &q, &num)) == NULL ||
+		    !json_is_string(key))
 			bad(in, rw->line, "not a JSON object (a key is missing or malformed)");
-		k = p + 1;	/* keys we know need no unescaping */
-		kl = q - p - 2;
-		p = js_ws(q, e);
+		k = json_string_value(key);
+		kl = json_string_length(key);
+		p = skip_ws(q, e);
 		if (p >= e || *p++ != ':')
 			bad(in, rw->line, "not a JSON object (':' expected)");
-		p = js_ws(p, e);
-		if (p < e && *p == '"') {
-			if (js_string(p, e, NULL, &n) == NULL || (s = scratch(in, n)) == NULL ||
-			    (q = js_string(p, e, s, &n)) == NULL)
+		p = skip_ws(p, e);
+		if ((v = js_value(p, e, &q, &num)) == NULL)
+			bad(in, rw->line, p < e && *p == '"' ? "a malformed string" :
+			    "a malformed value");
+		if (json_is_string(v)) {
+			n = json_string_length(v);
+			if ((s = scratch(in, n)) == NULL)
 				bad(in, rw->line, "a malformed string");
+			memcpy(s, json_string_value(v), n);
 			s[n] = '\0';
 			fv = (struct field){ s, n, n > 0, false, false };
-		} else {
-			if ((q = js_skip(p, e, 1)) == NULL)
-				bad(in, rw->line, "a malformed value");
+		} else if (!json_is_null(v) || num) {
 			if ((s = scratch(in, q - p)) == NULL)
 				bad(in, rw->line, "a malformed value");
 			memcpy(s, p, q - p);
 			s[q - p] = '\0';
-			if (strcmp(s, "null") != 0)
-				fv = (struct field){ s, (size_t)(q - p), true,
-				    *p == '-' || (*p >= '0' && *p <= '9'),
-				    *p == '{' || *p == '['};
-			if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
-				fv.raw = true;
+			num |= json_is_number(v);
+			fv = (struct field){ s, (size_t)(q - p), true, num, !num };
 		}
+		json_decref(v);
 		take(in, rw, col_of(k, kl), k, kl, fv);
-		p = js_ws(q, e);
+		json_decref(key);
+		p = skip_ws(q, e);
 		if (p < e && *p == ',') {
-			p = js_ws(p + 1, e);
+			p = skip_ws(p + 1, e);
 			continue;
 		}
 		if (p < e && *p == '}') {
@@ -587,7 +471,7 @@ read_jsonl(struct input *in, struct row *rw)
 		bad(in, rw->line, "not a JSON object (',' or '}' expected)");
 	}
 end:
-	if (js_ws(p, e) != e)
+	if (skip_ws(p, e) != e)
 		bad(in, rw->line, "more than one JSON object on the line");
 	return true;
 }
@@ -768,10 +652,11 @@ check_row(const struct input *in, struct row *rw)
 	}
 	f = &rw->f[C_META];
 	if (f->set && !f->raw) {
-		const char	*e = js_skip(f->s, f->s + f->n, 1);
+		json_t	*j = json_loadb(f->s, f->n, JSON_DECODE_ANY, NULL);
 
-		if (e == NULL || js_ws(e, f->s + f->n) != f->s + f->n)
+		if (j == NULL)
 			bad(in, rw->line, "meta is not JSON");
+		json_decref(j);
 	}
 	if (rw->v[C_CACHED] + rw->v[C_CACHE_WRITE] > rw->v[C_PROMPT])
 		bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
@@ -926,7 +811,7 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 	in.scap = 2 * len + 64;
 	if ((in.scratch = malloc(in.scap + 1)) == NULL)
 		die(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
-	q = js_ws(in.buf, in.end);
+	q = skip_ws(in.buf, in.end);
 	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
 	if (q >= in.end)
 		die(rn, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
