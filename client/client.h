@@ -15,8 +15,8 @@
  *	json.c		JSON output (jansson)
  *	reply.c		reading the reply map
  *	fail.c		the one error path: the stderr line and the exit code
- * Nothing below main exits (but the import reader, through die()): an
- * error is formed once in the run by fail.c and its code returned.
+ * Nothing below main exits: an error is formed once in the run by fail.c
+ * and its code returned upward.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -238,6 +238,7 @@ void		 table_row(struct table *, const char **);
 void		 table_print(const struct table *, const char *, bool);
 
 /* json.c */
+void		 json_init(void);
 json_t		*json_of(const msgpack_object *);
 json_t		*json_of_reply(const msgpack_object *);
 void		 json_write(FILE *, const json_t *);
@@ -268,7 +269,5 @@ int		 group_fail(struct run *, const char *, const char *, ...)
 int		 temp_fail(struct run *, bool, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 run_print(struct run *, int);
-void		 die(struct run *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4), noreturn));
 
 #endif

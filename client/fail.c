@@ -10,7 +10,6 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
@@ -135,19 +134,4 @@ run_print(struct run *rn, int rc)
 		rn->out = NULL;
 	}
 	return rc;
-}
-
-/*
- * For the import reader only, where a bad line is found deep inside:
- * the same line and code, then exit.  Bot commands never come here.
- */
-void
-die(struct run *rn, int ex, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vfail(rn, ex, NULL, fmt, ap);
-	va_end(ap);
-	exit(run_print(rn, ex));
 }

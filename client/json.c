@@ -23,6 +23,20 @@
 #define JSON_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | \
 			    JSON_REAL_PRECISION(17))
 
+/*
+ * Seed jansson's hash before its first object.  Left to itself it reads
+ * /dev/urandom (an open, a read and a close on every spawn of tokq); the
+ * objects here are tokqd's replies and the lines of an import, so an
+ * address that ASLR places anew each run is seed enough.
+ */
+void
+json_init(void)
+{
+	static char	 here;
+
+	json_object_seed((size_t)(uintptr_t)&here ^ 0x9e3779b97f4a7c15ULL);
+}
+
 /* A string of the reply as a JSON string: valid UTF-8 as it is. */
 static json_t *
 json_str(const char *s, size_t n)

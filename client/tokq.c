@@ -123,6 +123,7 @@ main(int argc, char *argv[])
 		return complete(argc - 2, argv + 2);
 	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
 		return TOKQ_EXIT_SOFTWARE;
+	json_init();
 	nrest = parse_globals(&rn, argc, argv, &g, rest);
 	rn.json = g.json;
 	if (nrest == -1)

@@ -23,6 +23,7 @@
 #define PAGE_LIMIT	1000
 #define BATCH_MAX	500
 #define BATCH_BYTES	(768 * 1024)
+#define END		(-1)		/* no more rows: not an exit code */
 
 /* The columns of an export, in order; import knows them and some aliases. */
 enum col {
@@ -280,8 +281,9 @@ struct input {
 	struct run	*rn;		/* where a bad line is told */
 };
 
-static char *
-slurp(struct run *rn, const char *path, size_t *len)
+/* All of path (or stdin for "-") into *bufp, NUL-terminated: 0, or the code. */
+static int
+slurp(struct run *rn, const char *path, char **bufp, size_t *len)
 {
 	char	*buf = NULL, *nb;
 	size_t	 cap = 0, n = 0;
@@ -291,31 +293,43 @@ slurp(struct run *rn, const char *path, size_t *len)
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		die(rn, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path, strerror(errno));
+		return fail(rn, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path,
+		    strerror(errno));
 	for (;;) {
 		if (cap - n < 65536) {
 			cap = cap ? cap * 2 : 1 << 20;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				die(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				fail(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+				break;
+			}
 			buf = nb;
 		}
 		k = read(fd, buf + n, cap - n);
 		if (k == -1 && errno == EINTR)
 			continue;
-		if (k == -1)
-			die(rn, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path, strerror(errno));
+		if (k == -1) {
+			fail(rn, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path,
+			    strerror(errno));
+			break;
+		}
 		if (k == 0)
 			break;
 		n += k;
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
+	if (rn->exit != 0) {
+		free(buf);
+		return rn->exit;
+	}
 	buf[n] = '\0';
+	*bufp = buf;
 	*len = n;
-	return buf;
+	return 0;
 }
 
-static void __attribute__((noreturn, format(printf, 3, 4)))
+/* A bad line of the input, found before anything is sent: 65. */
+static int __attribute__((format(printf, 3, 4)))
 bad(const struct input *in, int64_t line, const char *fmt, ...)
 {
 	char	 msg[512];
@@ -324,9 +338,8 @@ bad(const struct input *in, int64_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	die(in->rn, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was imported)",
-	    in->what,
-	    (long long)line, msg);
+	return fail(in->rn, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was "
+	    "imported)", in->what, (long long)line, msg);
 }
 
 /* Past JSON's whitespace. */
@@ -376,40 +389,44 @@ scratch(struct input *in, size_t n)
 	return s;
 }
 
-static void
+/* A field into its column of rw: 0, or 65 for an unknown or a repeated one. */
+static int
 take(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
     struct field fv)
 {
 	if ((int)c == -1)
-		bad(in, rw->line, "unknown %s '%.*s' (known: the columns export writes, "
+		return bad(in, rw->line, "unknown %s '%.*s' (known: the columns export writes, "
 		    "and user_id, guild_id, channel_id, session_id, call_index, "
 		    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
 		    in->csv ? "column" : "key", (int)(nlen > 64 ? 64 : nlen), name);
 	if (c == C_IGNORE || c == C_ID)
-		return;
+		return 0;
 	if (rw->f[c].set && fv.set)
-		bad(in, rw->line, "%s given twice", col_names[c]);
+		return bad(in, rw->line, "%s given twice", col_names[c]);
 	if (fv.set)
 		rw->f[c] = fv;
+	return 0;
 }
 
 /*
- * The next JSON line into rw; false at the end of the input.  jansson
+ * The next JSON line into rw: 0, END at the end of the input, or 65 for a
+ * line that is no JSON object of known keys.  jansson
  * reads each key and each value; this walks only the braces, colons and
  * commas between them, to keep each value's own text.
  */
-static bool
+static int
 read_jsonl(struct input *in, struct row *rw)
 {
 	const char	*p, *e, *q, *k;
 	json_t		*key, *v;
 	char		*s;
 	size_t		 kl, n;
+	int		 rc;
 	bool		 num;
 
 	for (;;) {
 		if (in->p >= in->end)
-			return false;
+			return END;
 		e = memchr(in->p, '\n', in->end - in->p);
 		if (e == NULL)
 			e = in->end;
@@ -420,7 +437,7 @@ read_jsonl(struct input *in, struct row *rw)
 			break;
 	}
 	if (*p++ != '{')
-		bad(in, rw->line, "not a JSON object");
+		return bad(in, rw->line, "not a JSON object");
 	p = skip_ws(p, e);
 	if (p < e && *p == '}') {
 		p++;
@@ -429,36 +446,48 @@ read_jsonl(struct input *in, struct row *rw)
 	for (;;) {
 		struct field	 fv = { NULL, 0, false, false, false };
 
-		if (p >= e || *p != '"' || (key = js_value(p, e, &q, &num)) == NULL ||
-		    !json_is_string(key))
-			bad(in, rw->line, "not a JSON object (a key is missing or malformed)");
-		k = json_string_value(key);
-		kl = json_string_length(key);
+		if (p >= e || *p != '"' || (key = js_value(p, e, &q, &num)) == NULL)
+			return bad(in, rw->line, "not a JSON object (a key is missing or "
+			    "malformed)");
 		p = skip_ws(q, e);
-		if (p >= e || *p++ != ':')
-			bad(in, rw->line, "not a JSON object (':' expected)");
+		if (p >= e || *p++ != ':') {
+			json_decref(key);
+			return bad(in, rw->line, "not a JSON object (':' expected)");
+		}
 		p = skip_ws(p, e);
-		if ((v = js_value(p, e, &q, &num)) == NULL)
-			bad(in, rw->line, p < e && *p == '"' ? "a malformed string" :
+		if ((v = js_value(p, e, &q, &num)) == NULL) {
+			json_decref(key);
+			return bad(in, rw->line, p < e && *p == '"' ? "a malformed string" :
 			    "a malformed value");
+		}
 		if (json_is_string(v)) {
 			n = json_string_length(v);
-			if ((s = scratch(in, n)) == NULL)
-				bad(in, rw->line, "a malformed string");
+			if ((s = scratch(in, n)) == NULL) {
+				json_decref(key);
+				json_decref(v);
+				return bad(in, rw->line, "a malformed string");
+			}
 			memcpy(s, json_string_value(v), n);
 			s[n] = '\0';
 			fv = (struct field){ s, n, n > 0, false, false };
 		} else if (!json_is_null(v) || num) {
-			if ((s = scratch(in, q - p)) == NULL)
-				bad(in, rw->line, "a malformed value");
+			if ((s = scratch(in, q - p)) == NULL) {
+				json_decref(key);
+				json_decref(v);
+				return bad(in, rw->line, "a malformed value");
+			}
 			memcpy(s, p, q - p);
 			s[q - p] = '\0';
 			num |= json_is_number(v);
 			fv = (struct field){ s, (size_t)(q - p), true, num, !num };
 		}
 		json_decref(v);
-		take(in, rw, col_of(k, kl), k, kl, fv);
+		k = json_string_value(key);
+		kl = json_string_length(key);
+		rc = take(in, rw, col_of(k, kl), k, kl, fv);
 		json_decref(key);
+		if (rc != 0)
+			return rc;
 		p = skip_ws(q, e);
 		if (p < e && *p == ',') {
 			p = skip_ws(p + 1, e);
@@ -468,18 +497,26 @@ read_jsonl(struct input *in, struct row *rw)
 			p++;
 			break;
 		}
-		bad(in, rw->line, "not a JSON object (',' or '}' expected)");
+		return bad(in, rw->line, "not a JSON object (',' or '}' expected)");
 	}
 end:
 	if (skip_ws(p, e) != e)
-		bad(in, rw->line, "more than one JSON object on the line");
-	return true;
+		return bad(in, rw->line, "more than one JSON object on the line");
+	return 0;
+}
+
+/* A bad CSV field: its line told (65), -1 for csv_next to return. */
+static int
+bad_field(const struct input *in, int64_t line, const char *what)
+{
+	bad(in, line, "%s", what);
+	return -1;
 }
 
 /*
  * One CSV field at in->p into *f (RFC 4180: quoted fields may hold commas,
  * "" and line breaks).  Returns the character that ended it: ',', '\n' or
- * 0 at the end of the input.
+ * 0 at the end of the input; -1 for a bad field (65 formed).
  */
 static int
 csv_next(struct input *in, struct field *f, int64_t line)
@@ -495,10 +532,10 @@ csv_next(struct input *in, struct field *f, int64_t line)
 			if (*q == '"' && (q + 1 >= in->end || *++q != '"'))
 				break;
 		if ((s = o = scratch(in, n)) == NULL)
-			bad(in, line, "a field too long");
+			return bad_field(in, line, "a field too long");
 		for (in->p++;; in->p++) {
 			if (in->p >= in->end)
-				bad(in, line, "a quoted field does not end");
+				return bad_field(in, line, "a quoted field does not end");
 			if (*in->p == '"') {
 				if (in->p + 1 < in->end && in->p[1] == '"') {
 					*o++ = '"';
@@ -517,7 +554,7 @@ csv_next(struct input *in, struct field *f, int64_t line)
 		if (in->p < in->end && *in->p == '\r')
 			in->p++;
 		if (in->p < in->end && *in->p != ',' && *in->p != '\n')
-			bad(in, line, "text after a quoted field");
+			return bad_field(in, line, "text after a quoted field");
 	} else {
 		s = in->p;
 		while (in->p < in->end && *in->p != ',' && *in->p != '\n')
@@ -526,7 +563,7 @@ csv_next(struct input *in, struct field *f, int64_t line)
 		if (f->n > 0 && s[f->n - 1] == '\r' && (in->p >= in->end || *in->p == '\n'))
 			f->n--;
 		if ((f->s = o = scratch(in, f->n)) == NULL)
-			bad(in, line, "a field too long");
+			return bad_field(in, line, "a field too long");
 		memcpy(o, s, f->n);
 		o[f->n] = '\0';
 	}
@@ -539,12 +576,12 @@ csv_next(struct input *in, struct field *f, int64_t line)
 	return c;
 }
 
-/* The next CSV record into rw; false at the end of the input. */
-static bool
+/* The next CSV record into rw: 0, END at the end of the input, or 65. */
+static int
 read_csv(struct input *in, struct row *rw)
 {
 	struct field	 f;
-	int		 i = 0, c;
+	int		 i = 0, c, rc;
 
 	while (in->p < in->end && (*in->p == '\n' || *in->p == '\r')) {
 		if (*in->p == '\n')
@@ -552,22 +589,26 @@ read_csv(struct input *in, struct row *rw)
 		in->p++;
 	}
 	if (in->p >= in->end)
-		return false;
+		return END;
 	rw->line = in->line;
 	do {
 		memset(&f, 0, sizeof(f));
-		c = csv_next(in, &f, rw->line);
+		if ((c = csv_next(in, &f, rw->line)) == -1)
+			return in->rn->exit;
 		if (i >= in->ncols)
-			bad(in, rw->line, "more fields than the header has columns");
-		take(in, rw, in->cols[i], col_names[0], 0, f);
+			return bad(in, rw->line, "more fields than the header has columns");
+		if ((rc = take(in, rw, in->cols[i], col_names[0], 0, f)) != 0)
+			return rc;
 		i++;
 	} while (c == ',');
 	if (i != in->ncols)
-		bad(in, rw->line, "%d fields, the header has %d columns", i, in->ncols);
-	return true;
+		return bad(in, rw->line, "%d fields, the header has %d columns", i,
+		    in->ncols);
+	return 0;
 }
 
-static void
+/* The CSV header's columns into in->cols: 0, or 65. */
+static int
 read_header(struct input *in)
 {
 	struct field	 f;
@@ -579,23 +620,25 @@ read_header(struct input *in)
 	do {
 		in->sused = 0;
 		memset(&f, 0, sizeof(f));
-		c = csv_next(in, &f, 1);
+		if ((c = csv_next(in, &f, 1)) == -1)
+			return in->rn->exit;
 		if (in->ncols == 256)
-			bad(in, 1, "more than 256 columns");
+			return bad(in, 1, "more than 256 columns");
 		k = col_of(f.s, f.n);
 		if ((int)k == -1)
-			bad(in, 1, "unknown column '%.*s' (known: the columns export writes, "
+			return bad(in, 1, "unknown column '%.*s' (known: the columns export writes, "
 			    "and user_id, guild_id, channel_id, session_id, call_index, "
 			    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
 			    (int)(f.n > 64 ? 64 : f.n), f.s);
 		in->cols[in->ncols++] = k;
 	} while (c == ',');
+	return 0;
 }
 
 /* ---- import: checking ----------------------------------------------------- */
 
-/* The row's values checked as tokqd will check them; rw->v filled. */
-static void
+/* The row's values checked as tokqd will check them, rw->v filled: 0, or 65. */
+static int
 check_row(const struct input *in, struct row *rw)
 {
 	static const enum col ids[] = { C_USER, C_GUILD, C_CHANNEL, C_MODEL, C_SERVICE,
@@ -608,31 +651,31 @@ check_row(const struct input *in, struct row *rw)
 	int64_t		 v;
 
 	if (!rw->f[C_USER].set)
-		bad(in, rw->line, "no user");
+		return bad(in, rw->line, "no user");
 	if (!rw->f[C_AT].set)
-		bad(in, rw->line, "no time (at or timestamp)");
+		return bad(in, rw->line, "no time (at or timestamp)");
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		f = &rw->f[ids[i]];
 		if (f->set && (f->raw || strlen(f->s) != f->n || !tokq_id_valid(f->s)))
-			bad(in, rw->line, "invalid %s '%.*s': an id is 1 to %d bytes of UTF-8 "
+			return bad(in, rw->line, "invalid %s '%.*s': an id is 1 to %d bytes of UTF-8 "
 			    "without control characters", col_names[ids[i]],
 			    (int)(f->n > 64 ? 64 : f->n), f->s, TOKQ_ID_MAX);
 	}
 	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		f = &rw->f[nums[i]];
 		if (f->set && (f->raw || tokq_parse_u64(f->s, &rw->v[nums[i]]) == -1))
-			bad(in, rw->line, "%s: bad value '%.*s' (want a whole number >= 0)",
+			return bad(in, rw->line, "%s: bad value '%.*s' (want a whole number >= 0)",
 			    col_names[nums[i]], (int)(f->n > 64 ? 64 : f->n), f->s);
 	}
 	f = &rw->f[C_AT];
 	if (f->raw || f->n >= sizeof(t) - 1)
-		bad(in, rw->line, "at: bad time");
+		return bad(in, rw->line, "at: bad time");
 	if (strspn(f->s, "0123456789") == f->n)
 		snprintf(t, sizeof(t), "@%s", f->s);	/* Unix seconds */
 	else
 		snprintf(t, sizeof(t), "%s", f->s);
 	if (tokq_parse_time(t, &rw->v[C_AT]) == -1 || rw->v[C_AT] < 0)
-		bad(in, rw->line, "at: bad time '%.*s' (want 2026-12-01T10:00:00Z, "
+		return bad(in, rw->line, "at: bad time '%.*s' (want 2026-12-01T10:00:00Z, "
 		    "2026-12-01 10:00:00 or Unix seconds)", (int)(f->n > 64 ? 64 : f->n), f->s);
 	f = &rw->f[C_COST];
 	if (f->set) {
@@ -646,7 +689,7 @@ check_row(const struct input *in, struct row *rw)
 			v = ok ? nusd_of(d) : 0;
 		}
 		if (!ok || v < 0 || v > 9000000000LL * TOKQ_NUSD_PER_USD)
-			bad(in, rw->line, "cost: bad value '%.*s' (want a dollar amount >= 0)",
+			return bad(in, rw->line, "cost: bad value '%.*s' (want a dollar amount >= 0)",
 			    (int)(f->n > 64 ? 64 : f->n), f->s);
 		rw->v[C_COST] = v;
 	}
@@ -655,26 +698,29 @@ check_row(const struct input *in, struct row *rw)
 		json_t	*j = json_loadb(f->s, f->n, JSON_DECODE_ANY, NULL);
 
 		if (j == NULL)
-			bad(in, rw->line, "meta is not JSON");
+			return bad(in, rw->line, "meta is not JSON");
 		json_decref(j);
 	}
 	if (rw->v[C_CACHED] + rw->v[C_CACHE_WRITE] > rw->v[C_PROMPT])
-		bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
+		return bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
 		    "they cannot exceed it");
 	if (rw->v[C_REASONING] > rw->v[C_COMPLETION])
-		bad(in, rw->line, "reasoning tokens are part of the completion: they cannot "
+		return bad(in, rw->line, "reasoning tokens are part of the completion: they cannot "
 		    "exceed it");
+	return 0;
 }
 
-static bool
+/* The next row, read and checked: 0, END at the end of the input, or 65. */
+static int
 next_row(struct input *in, struct row *rw)
 {
+	int	 rc;
+
 	memset(rw, 0, sizeof(*rw));
 	in->sused = 0;
-	if (!(in->csv ? read_csv(in, rw) : read_jsonl(in, rw)))
-		return false;
-	check_row(in, rw);
-	return true;
+	if ((rc = in->csv ? read_csv(in, rw) : read_jsonl(in, rw)) != 0)
+		return rc;
+	return check_row(in, rw);
 }
 
 /* One event as a map of the import op. */
@@ -706,15 +752,20 @@ pack_row(msgpack_packer *pk, const struct row *rw)
 	}
 }
 
-static void
+/* Back to the first row (past a CSV header): 0, or 65 for a bad header. */
+static int
 input_rewind(struct input *in)
 {
+	int	 rc;
+
 	in->p = in->buf;
 	in->line = 1;
 	if (in->csv) {
-		read_header(in);
+		if ((rc = read_header(in)) != 0)
+			return rc;
 		in->line = 2;
 	}
+	return 0;
 }
 
 /*
@@ -798,7 +849,7 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 	int64_t			 total = 0, done = 0, first = 0, last = 0, lastline = 0;
 	int64_t			 lines[BATCH_MAX];
 	uint32_t		 n = 0;
-	size_t			 len, mark;
+	size_t			 len = 0, mark;
 	char			 num[4][32];
 	const char		*q;
 	int			 fd, rc = 0;
@@ -806,41 +857,52 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 	memset(&in, 0, sizeof(in));
 	in.rn = rn;
 	in.what = strcmp(path, "-") == 0 ? "stdin" : path;
-	in.buf = slurp(rn, path, &len);
-	in.end = in.buf + len;
-	in.scap = 2 * len + 64;
-	if ((in.scratch = malloc(in.scap + 1)) == NULL)
-		die(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
-	q = skip_ws(in.buf, in.end);
-	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
-	if (q >= in.end)
-		die(rn, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
-
-	/* the first pass: every row checked, and its packed size */
 	msgpack_sbuffer_init(&ev);
 	msgpack_packer_init(&pk, &ev, msgpack_sbuffer_write);
-	input_rewind(&in);
-	while (next_row(&in, &rw)) {
+	if ((rc = slurp(rn, path, &in.buf, &len)) != 0)
+		goto out;
+	in.end = in.buf + len;
+	in.scap = 2 * len + 64;
+	if ((in.scratch = malloc(in.scap + 1)) == NULL) {
+		rc = fail(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+		goto out;
+	}
+	q = skip_ws(in.buf, in.end);
+	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
+	if (q >= in.end) {
+		rc = fail(rn, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
+		goto out;
+	}
+
+	/* the first pass: every row checked, and its packed size */
+	if ((rc = input_rewind(&in)) != 0)
+		goto out;
+	while ((rc = next_row(&in, &rw)) == 0) {
 		msgpack_sbuffer_clear(&ev);
 		pack_row(&pk, &rw);
-		if (ev.size > BATCH_BYTES)
-			bad(&in, rw.line, "the event is too large");
+		if (ev.size > BATCH_BYTES) {
+			rc = bad(&in, rw.line, "the event is too large");
+			goto out;
+		}
 		total++;
 	}
-	if (total == 0)
-		die(rn, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+	if (rc != END)
+		goto out;
+	rc = 0;
+	if (total == 0) {
+		rc = fail(rn, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+		goto out;
+	}
 
-	/* the second pass: send */
+	/* the second pass, over rows known good: send */
 	if ((fd = conn_connect(rn, sock)) == -1) {
-		free(in.scratch);
-		free(in.buf);
-		msgpack_sbuffer_destroy(&ev);
-		return rn->exit;
+		rc = rn->exit;
+		goto out;
 	}
 	msgpack_sbuffer_clear(&ev);
 	input_rewind(&in);
 	for (;;) {
-		bool	 more = next_row(&in, &rw);
+		bool	 more = next_row(&in, &rw) == 0;
 
 		mark = ev.size;
 		if (more)
@@ -877,6 +939,7 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 		    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s", in.what,
 		    in.csv ? "csv" : "jsonl", fmt_int(lastline, num[1], sizeof(num[1])),
 		    fmt_int(first, num[2], sizeof(num[2])), fmt_int(last, num[3], sizeof(num[3])));
+out:
 	free(in.scratch);
 	free(in.buf);
 	msgpack_sbuffer_destroy(&ev);
