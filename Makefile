@@ -76,7 +76,7 @@ $(B)/libtokqd.a: $(DAEMON) $(COMMON)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libtokqd.a | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(D_CFLAGS) -o $@ $(filter %.c %.a,$^) $(D_LIBS) $(T_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(D_CFLAGS) -o $@ $< $(filter %.a,$^) $(D_LIBS) $(T_LIBS) $(LDFLAGS)
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
