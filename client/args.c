@@ -114,7 +114,7 @@ suggest(const char *typed, const char **words, const char *pfx, char *buf, size_
  * "--", so `--json` is never someone's value; `--flag=value` passes anything.
  */
 int
-parse_globals(struct run *rn, int argc, char **argv, struct globals *g, char **rest)
+parse_globals(struct job *jb, int argc, char **argv, struct globals *g, char **rest)
 {
 	int	 i, n = 0;
 	bool	 dashdash = false;
@@ -139,7 +139,7 @@ parse_globals(struct run *rn, int argc, char **argv, struct globals *g, char **r
 			g->socket = a + 9;
 		else if (strcmp(a, "--socket") == 0) {
 			if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-				usage_fail(rn, "--socket needs a value (a PATH)");
+				usage_fail(jb, "--socket needs a value (a PATH)");
 				return -1;
 			}
 			g->socket = argv[++i];
@@ -152,10 +152,10 @@ parse_globals(struct run *rn, int argc, char **argv, struct globals *g, char **r
 
 /*
  * Read all of path (or stdin for "-"), at most max bytes, into *bufp
- * (malloc'd, NUL-terminated); 0, or 64 with the run's error formed.
+ * (malloc'd, NUL-terminated); 0, or 64 with the job's error formed.
  */
 static int
-read_file(struct run *rn, const char *flag, const char *path, size_t max,
+read_file(struct job *jb, const char *flag, const char *path, size_t max,
     char **bufp, size_t *lenp)
 {
 	char	*buf;
@@ -166,19 +166,19 @@ read_file(struct run *rn, const char *flag, const char *path, size_t max,
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return usage_fail(rn, "--%s: cannot open %s: %s", flag, path,
+		return usage_fail(jb, "--%s: cannot open %s: %s", flag, path,
 		    strerror(errno));
 	if ((buf = malloc(max + 1)) == NULL) {
 		if (fd != STDIN_FILENO)
 			close(fd);
-		return usage_fail(rn, "--%s: out of memory", flag);
+		return usage_fail(jb, "--%s: out of memory", flag);
 	}
 	for (;;) {
 		n = read(fd, buf + len, max + 1 - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			usage_fail(rn, "--%s: cannot read %s: %s", flag,
+			usage_fail(jb, "--%s: cannot read %s: %s", flag,
 			    strcmp(path, "-") == 0 ? "stdin" : path, strerror(errno));
 			break;
 		}
@@ -186,16 +186,16 @@ read_file(struct run *rn, const char *flag, const char *path, size_t max,
 			break;
 		len += n;
 		if (len > max) {
-			usage_fail(rn, "--%s: %s is larger than %zu KiB", flag,
+			usage_fail(jb, "--%s: %s is larger than %zu KiB", flag,
 			    strcmp(path, "-") == 0 ? "stdin" : path, max / 1024);
 			break;
 		}
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (rn->exit != 0) {
+	if (jb->exit != 0) {
 		free(buf);
-		return rn->exit;
+		return jb->exit;
 	}
 	buf[len] = '\0';
 	*bufp = buf;
@@ -357,11 +357,11 @@ key_valid(const char *s)
 
 /* The one form of a bad value; returns 64. */
 static int
-value_fail(struct run *rn, const struct flag *fl, const char *arg)
+value_fail(struct job *jb, const struct flag *fl, const char *arg)
 {
 	char	 q[256], want[256];
 
-	return usage_fail(rn, "%s%s: must be %s (got \"%s\")", fl->opts & F_POS ? "" : "--",
+	return usage_fail(jb, "%s%s: must be %s (got \"%s\")", fl->opts & F_POS ? "" : "--",
 	    fl->name, vkind_want(&vkinds[fl->kind], want, sizeof(want)),
 	    quote_value(arg, q, sizeof(q)));
 }
@@ -372,7 +372,7 @@ value_fail(struct run *rn, const struct flag *fl, const char *arg)
  * takes the document itself when it starts with { or [.
  */
 static int
-parse_value(struct run *rn, const struct flag *fl, const char *arg, struct val *v)
+parse_value(struct job *jb, const struct flag *fl, const char *arg, struct val *v)
 {
 	const struct vkind	*k = &vkinds[fl->kind];
 	struct tokq_window	 w;
@@ -422,16 +422,16 @@ parse_value(struct run *rn, const struct flag *fl, const char *arg, struct val *
 		break;
 	}
 	if (!good)
-		return value_fail(rn, fl, arg);
+		return value_fail(jb, fl, arg);
 	if (fl->kind == K_USAGE && arg[0] != '{' && arg[0] != '[') {
-		if ((rc = read_file(rn, fl->name, arg, USAGE_JSON_MAX, &v->buf,
+		if ((rc = read_file(jb, fl->name, arg, USAGE_JSON_MAX, &v->buf,
 		    &v->slen)) != 0)
 			return rc;
 		v->s = v->buf;
 		return 0;
 	}
 	if (fl->kind == K_USAGE && v->slen > USAGE_JSON_MAX)
-		return usage_fail(rn, "--%s: the document is larger than %d KiB", fl->name,
+		return usage_fail(jb, "--%s: the document is larger than %d KiB", fl->name,
 		    USAGE_JSON_MAX / 1024);
 	return 0;
 }
@@ -449,7 +449,7 @@ flag_label(const struct flag *fl, char *buf, size_t len)
  * exactly one where the group says F_ONE.
  */
 static int
-check_required(struct run *rn, const struct req *r)
+check_required(struct job *jb, const struct req *r)
 {
 	const struct flag	*f = r->cmd->flags;
 	char			 a[40], b[40], list[256];
@@ -460,7 +460,7 @@ check_required(struct run *rn, const struct req *r)
 
 	for (i = 0; f[i].name != NULL; i++)
 		if ((f[i].opts & F_REQ) && !r->v[i].set)
-			return usage_fail(rn, "%s is required", flag_label(&f[i], a, sizeof(a)));
+			return usage_fail(jb, "%s is required", flag_label(&f[i], a, sizeof(a)));
 	for (g = 1; g < 16; g++) {
 		first = second = -1;
 		off = 0;
@@ -479,13 +479,13 @@ check_required(struct run *rn, const struct req *r)
 				    off ? ", " : "", f[i].name);
 		}
 		if (second != -1)
-			return usage_fail(rn, "%s and %s cannot be combined",
+			return usage_fail(jb, "%s and %s cannot be combined",
 			    flag_label(&f[first], a, sizeof(a)),
 			    flag_label(&f[second], b, sizeof(b)));
 		if (first == -1 && one)
-			return usage_fail(rn, "give one of %s", list);
+			return usage_fail(jb, "give one of %s", list);
 	}
-	return r->cmd->check != NULL ? r->cmd->check(rn, r) : 0;
+	return r->cmd->check != NULL ? r->cmd->check(jb, r) : 0;
 }
 
 /*
@@ -494,7 +494,7 @@ check_required(struct run *rn, const struct req *r)
  * Every mistake is a usage error naming the flag: 0, or 64.
  */
 int
-parse_args(struct run *rn, struct req *r, char **av, int ac)
+parse_args(struct job *jb, struct req *r, char **av, int ac)
 {
 	const struct cmd	*c = r->cmd;
 	const struct flag	*f = c->flags, *fl;
@@ -518,14 +518,14 @@ parse_args(struct run *rn, struct req *r, char **av, int ac)
 				if ((f[k].opts & F_POS) && !r->v[k].set)
 					break;
 			if (f[k].name == NULL)
-				return usage_fail(rn, "unexpected argument '%s'", arg);
+				return usage_fail(jb, "unexpected argument '%s'", arg);
 			r->v[k].set = true;
-			if ((rc = parse_value(rn, &f[k], arg, &r->v[k])) != 0)
+			if ((rc = parse_value(jb, &f[k], arg, &r->v[k])) != 0)
 				return rc;
 			continue;
 		}
 		if (arg[1] != '-')
-			return usage_fail(rn, "unknown flag '%s'", arg);
+			return usage_fail(jb, "unknown flag '%s'", arg);
 		name = arg + 2;
 		eq = strchr(name, '=');
 		k = flag_index(f, name, eq ? (size_t)(eq - name) : strlen(name));
@@ -535,27 +535,27 @@ parse_args(struct run *rn, struct req *r, char **av, int ac)
 			snprintf(bare, sizeof(bare), "%.*s",
 			    (int)(eq ? eq - name : (int)strlen(name)), name);
 			suggest(bare, names, "--", hint, sizeof(hint));
-			return usage_fail(rn, "unknown flag '--%s'%s", bare, hint);
+			return usage_fail(jb, "unknown flag '--%s'%s", bare, hint);
 		}
 		fl = &f[k];
 		if (r->v[k].set)
-			return usage_fail(rn, "--%s given twice", fl->name);
+			return usage_fail(jb, "--%s given twice", fl->name);
 		r->v[k].set = true;
 		if (fl->meta == NULL) {
 			if (eq != NULL)
-				return usage_fail(rn, "--%s takes no value", fl->name);
+				return usage_fail(jb, "--%s takes no value", fl->name);
 			continue;
 		}
 		if (eq != NULL)
-			rc = parse_value(rn, fl, eq + 1, &r->v[k]);
+			rc = parse_value(jb, fl, eq + 1, &r->v[k]);
 		else if (i + 1 < ac && strncmp(av[i + 1], "--", 2) != 0)
-			rc = parse_value(rn, fl, av[++i], &r->v[k]);
+			rc = parse_value(jb, fl, av[++i], &r->v[k]);
 		else
-			rc = usage_fail(rn, "--%s needs a value (%s)", fl->name, fl->meta);
+			rc = usage_fail(jb, "--%s needs a value (%s)", fl->name, fl->meta);
 		if (rc != 0)
 			return rc;
 	}
-	return check_required(rn, r);
+	return check_required(jb, r);
 }
 
 /* What parsing r took for itself: the documents read from files. */

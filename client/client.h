@@ -15,7 +15,7 @@
  *	json.c		JSON output (jansson)
  *	reply.c		reading the reply map
  *	fail.c		the one error path: the stderr line and the exit code
- * Nothing below main exits: an error is formed once in the run by fail.c
+ * Nothing below main exits: an error is formed once in the job by fail.c
  * and its code returned upward.
  */
 #ifndef CLIENT_H
@@ -104,11 +104,12 @@ struct req {
 };
 
 /*
- * One command's run: what the error path and the output share.  A run
- * starts zeroed; fail.c fills exit and err once, and --json output (an
- * answer, or a temporary error's object) waits in out.
+ * A job: one command as tokq runs it, what the error path and the output
+ * share.  It starts zeroed; fail.c fills exit and err once, and the --json
+ * output (an answer, or a temporary error's object) waits in out, so a
+ * caller in the same process (`tokq batch`, one job a line) gets both.
  */
-struct run {
+struct job {
 	const struct cmd	*cmd;		/* the command, once known */
 	bool			 json;		/* --json: one object on stdout */
 	bool			 keyed;		/* --key given: a retry counts once */
@@ -132,9 +133,9 @@ struct answer {
 	const msgpack_object	*reply;
 };
 
-typedef int	 (*check_fn)(struct run *, const struct req *);
+typedef int	 (*check_fn)(struct job *, const struct req *);
 typedef void	 (*print_fn)(const struct req *, const msgpack_object *);
-typedef int	 (*run_fn)(struct run *, const struct req *, const char *sock);
+typedef int	 (*run_fn)(struct job *, const struct req *, const char *sock);
 
 /* cmd.section, for `tokq help` */
 enum { S_BOT = 0, S_ADMIN, S_TEST };
@@ -156,18 +157,18 @@ struct cmd {
 /* help.c */
 void		 cmd_help(FILE *, const struct cmd *);
 void		 general_help(FILE *, const char *);
-int		 complete(int, char **);
+int		 help_complete(int, char **);
 
 /* cmds.c */
 extern const struct cmd cmds[];
 extern const size_t ncmds;
-int		 cmd_match(struct run *, char **, int, int *, const char **,
+int		 cmd_match(struct job *, char **, int, int *, const char **,
 		    const struct cmd **);
 void		 group_words(const char *, char *, size_t);
 
 /* transfer.c: export and import, page by page and batch by batch */
-int		 run_export(struct run *, const struct req *, const char *);
-int		 run_import(struct run *, const struct req *, const char *);
+int		 run_export(struct job *, const struct req *, const char *);
+int		 run_import(struct job *, const struct req *, const char *);
 
 /* screen_bot.c */
 void		 print_check(const struct req *, const msgpack_object *);
@@ -194,8 +195,8 @@ void		 print_report(const struct req *, const msgpack_object *);
 void		 print_log(const struct req *, const msgpack_object *);
 
 /* args.c */
-int		 parse_globals(struct run *, int, char **, struct globals *, char **);
-int		 parse_args(struct run *, struct req *, char **, int);
+int		 parse_globals(struct job *, int, char **, struct globals *, char **);
+int		 parse_args(struct job *, struct req *, char **, int);
 const struct val *req_val(const struct req *, const char *);
 const char	*req_str(const struct req *, const char *);
 void		 req_free(struct req *);
@@ -203,19 +204,19 @@ void		 suggest(const char *, const char **, const char *, char *, size_t);
 
 /* request.c */
 void		 request_pack(const struct req *, msgpack_packer *);
-int		 request_prepare(struct run *, const struct req *, const char *,
+int		 request_prepare(struct job *, const struct req *, const char *,
 		    msgpack_sbuffer *, char *, size_t);
-int		 cmd_exec(struct run *, const struct req *, const char *,
+int		 cmd_exec(struct job *, const struct req *, const char *,
 		    struct answer *);
 void		 answer_free(struct answer *);
-int		 client_call(struct run *, int, const msgpack_sbuffer *,
+int		 client_call(struct job *, int, const msgpack_sbuffer *,
 		    msgpack_unpacked *, char **, const msgpack_object **);
-int		 reply_of(struct run *, const char *, size_t, msgpack_unpacked *,
+int		 reply_of(struct job *, const char *, size_t, msgpack_unpacked *,
 		    const msgpack_object **);
 
 /* conn.c */
-int		 conn_connect(struct run *, const char *);
-char		*conn_call(struct run *, int, const char *, size_t, size_t *);
+int		 conn_connect(struct job *, const char *);
+char		*conn_call(struct job *, int, const char *, size_t, size_t *);
 
 /* fmt.c */
 /* A little table: cells copied in, columns sized, first column left. */
@@ -253,21 +254,21 @@ double		 mp_num(const msgpack_object *, const char *, double);
 bool		 mp_bool(const msgpack_object *, const char *);
 const char	*mp_str(const msgpack_object *, const char *, char *, size_t);
 uint32_t	 mp_len(const msgpack_object *);
-bool		 obj_is_str(const msgpack_object *, const char *);
-double		 obj_num(const msgpack_object *, double);
-int64_t		 obj_int(const msgpack_object *, int64_t);
-const char	*obj_str(const msgpack_object *, char *, size_t);
+bool		 mp_is_str(const msgpack_object *, const char *);
+double		 mp_as_num(const msgpack_object *, double);
+int64_t		 mp_as_int(const msgpack_object *, int64_t);
+const char	*mp_as_str(const msgpack_object *, char *, size_t);
 
 /* fail.c */
 const char	*cmd_name(const struct cmd *, char *, size_t);
-int		 fail(struct run *, int, const char *, ...)
+int		 job_fail(struct job *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-int		 usage_fail(struct run *, const char *, ...)
+int		 usage_fail(struct job *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-int		 group_fail(struct run *, const char *, const char *, ...)
+int		 group_fail(struct job *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-int		 temp_fail(struct run *, bool, const char *, ...)
+int		 temp_fail(struct job *, bool, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-int		 run_print(struct run *, int);
+int		 job_print(struct job *, int);
 
 #endif

@@ -13,9 +13,9 @@
 
 #include "client.h"
 
-static int	 check_check(struct run *, const struct req *);
-static int	 check_record(struct run *, const struct req *);
-static int	 check_span(struct run *, const struct req *);
+static int	 check_check(struct job *, const struct req *);
+static int	 check_record(struct job *, const struct req *);
+static int	 check_span(struct job *, const struct req *);
 
 /* Flags that several commands share. */
 #define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
@@ -248,10 +248,10 @@ const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
  * the usage error and returns 64.
  */
 static int
-check_check(struct run *rn, const struct req *r)
+check_check(struct job *jb, const struct req *r)
 {
 	if (req_val(r, "ttl")->set && !req_val(r, "reserve")->set)
-		return usage_fail(rn, "--ttl needs --reserve");
+		return usage_fail(jb, "--ttl needs --reserve");
 	return 0;
 }
 
@@ -261,27 +261,27 @@ static const char *const usage_counts[] = {
 };
 
 static int
-check_record(struct run *rn, const struct req *r)
+check_record(struct job *jb, const struct req *r)
 {
 	size_t	 i;
 
 	if (!req_val(r, "model")->set && !req_val(r, "usage-json")->set)
-		return usage_fail(rn, "--model is required (unless --usage-json names it)");
+		return usage_fail(jb, "--model is required (unless --usage-json names it)");
 	for (i = 0; usage_counts[i] != NULL; i++)
 		if (req_val(r, "usage-json")->set && req_val(r, usage_counts[i])->set)
-			return usage_fail(rn, "--%s and --usage-json cannot be combined "
+			return usage_fail(jb, "--%s and --usage-json cannot be combined "
 			    "(the usage JSON carries the counts)", usage_counts[i]);
 	return 0;
 }
 
 /* --since and --until, both given: a span that is empty or reversed is a usage error. */
 static int
-check_span(struct run *rn, const struct req *r)
+check_span(struct job *jb, const struct req *r)
 {
 	const struct val	*since = req_val(r, "since"), *until = req_val(r, "until");
 
 	if (since->set && until->set && until->i <= since->i)
-		return usage_fail(rn, "--until must be after --since (got \"%s\" and \"%s\")",
+		return usage_fail(jb, "--until must be after --since (got \"%s\" and \"%s\")",
 		    until->s, since->s);
 	return 0;
 }
@@ -294,7 +294,7 @@ check_span(struct run *rn, const struct req *r)
  * say what is missing.
  */
 int
-cmd_match(struct run *rn, char **av, int ac, int *used, const char **group,
+cmd_match(struct job *jb, char **av, int ac, int *used, const char **group,
     const struct cmd **out)
 {
 	const char	*firsts[NCMDS + 1], *seconds[NCMDS + 1];
@@ -330,7 +330,7 @@ cmd_match(struct run *rn, char **av, int ac, int *used, const char **group,
 		suggest(av[0], firsts, "", hint, sizeof(hint));
 		if (hint[0] == '\0')
 			snprintf(hint, sizeof(hint), " (see 'tokq help')");
-		return usage_fail(rn, "unknown command '%s'%s", av[0], hint);
+		return usage_fail(jb, "unknown command '%s'%s", av[0], hint);
 	}
 	*group = av[0];
 	if (ac < 2 || av[1][0] == '-')
@@ -345,7 +345,7 @@ cmd_match(struct run *rn, char **av, int ac, int *used, const char **group,
 	suggest(av[1], seconds, "", hint, sizeof(hint));
 	if (hint[0] == '\0')
 		snprintf(hint, sizeof(hint), " (see 'tokq %s --help')", av[0]);
-	return group_fail(rn, av[0], "unknown subcommand '%s'%s", av[1], hint);
+	return group_fail(jb, av[0], "unknown subcommand '%s'%s", av[1], hint);
 }
 
 /* "a, b or c" from the words of a group, for "missing subcommand". */

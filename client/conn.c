@@ -35,11 +35,11 @@ now_ms(void)
 /*
  * Connect to the socket at path, non-blocking from the start so that a
  * daemon with a full backlog is "busy" (75) rather than a hang.  Returns
- * the socket, or -1 with the error formed in rn.  A connection may carry
+ * the socket, or -1 with the error formed in jb.  A connection may carry
  * several requests in turn (export, import).
  */
 int
-conn_connect(struct run *rn, const char *path)
+conn_connect(struct job *jb, const char *path)
 {
 	struct sockaddr_un	 sun;
 	int			 fd, e;
@@ -47,12 +47,12 @@ conn_connect(struct run *rn, const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fail(rn, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
-		fail(rn, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
@@ -60,12 +60,12 @@ conn_connect(struct run *rn, const char *path)
 	e = errno;
 	close(fd);
 	if (e == EAGAIN)
-		temp_fail(rn, false, "tokqd at %s is busy (its backlog is full)", path);
+		temp_fail(jb, false, "tokqd at %s is busy (its backlog is full)", path);
 	else if (e == EACCES || e == EPERM)
-		fail(rn, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
+		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
 		    "denied: is your user in the tokq group?", path);
 	else
-		fail(rn, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
+		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
 		    "running?)", path, strerror(e));
 	return -1;
 }
@@ -76,7 +76,7 @@ conn_connect(struct run *rn, const char *path)
  * the answer.
  */
 static int
-wait_for(struct run *rn, int fd, short ev, int64_t deadline)
+wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = ev };
 	int64_t		 left;
@@ -85,35 +85,35 @@ wait_for(struct run *rn, int fd, short ev, int64_t deadline)
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0) {
 			if (ev == POLLOUT)
-				return temp_fail(rn, false, "tokqd did not take the "
+				return temp_fail(jb, false, "tokqd did not take the "
 				    "request within %d s", REPLY_TIMEOUT_MS / 1000);
-			return temp_fail(rn, true, "tokqd did not answer within %d s",
+			return temp_fail(jb, true, "tokqd did not answer within %d s",
 			    REPLY_TIMEOUT_MS / 1000);
 		}
 		n = poll(&pfd, 1, (int)left);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return fail(rn, TOKQ_EXIT_SOFTWARE, "poll: %s", strerror(errno));
+			return job_fail(jb, TOKQ_EXIT_SOFTWARE, "poll: %s", strerror(errno));
 		if (n > 0)
 			return 0;
 	}
 }
 
 static int
-send_all(struct run *rn, int fd, const char *p, size_t len, int64_t deadline)
+send_all(struct job *jb, int fd, const char *p, size_t len, int64_t deadline)
 {
 	ssize_t	 n;
 
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_for(rn, fd, POLLOUT, deadline) != 0)
-				return rn->exit;
+			if (wait_for(jb, fd, POLLOUT, deadline) != 0)
+				return jb->exit;
 			continue;
 		}
 		if (n == -1)
-			return temp_fail(rn, false, "tokqd closed the connection before "
+			return temp_fail(jb, false, "tokqd closed the connection before "
 			    "the request was sent (%s)", strerror(errno));
 		p += n;
 		len -= n;
@@ -122,22 +122,22 @@ send_all(struct run *rn, int fd, const char *p, size_t len, int64_t deadline)
 }
 
 static int
-recv_all(struct run *rn, int fd, char *p, size_t len, int64_t deadline)
+recv_all(struct job *jb, int fd, char *p, size_t len, int64_t deadline)
 {
 	ssize_t	 n;
 
 	while (len > 0) {
 		n = recv(fd, p, len, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_for(rn, fd, POLLIN, deadline) != 0)
-				return rn->exit;
+			if (wait_for(jb, fd, POLLIN, deadline) != 0)
+				return jb->exit;
 			continue;
 		}
 		if (n == -1)
-			return temp_fail(rn, true, "tokqd closed the connection before "
+			return temp_fail(jb, true, "tokqd closed the connection before "
 			    "answering (%s)", strerror(errno));
 		if (n == 0)
-			return temp_fail(rn, true, "tokqd closed the connection before "
+			return temp_fail(jb, true, "tokqd closed the connection before "
 			    "answering");
 		p += n;
 		len -= n;
@@ -150,10 +150,10 @@ recv_all(struct run *rn, int fd, char *p, size_t len, int64_t deadline)
  * request req (len bytes) sent as one frame, and the reply frame's body
  * returned (malloc'd, *replylen bytes), its length checked against
  * TOKQ_FRAME_MAX before anything is allocated; NULL with the error formed
- * in rn.
+ * in jb.
  */
 char *
-conn_call(struct run *rn, int fd, const char *req, size_t len, size_t *replylen)
+conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 {
 	unsigned char	 hdr[TOKQ_FRAME_HDR];
 	int64_t		 deadline;
@@ -162,21 +162,21 @@ conn_call(struct run *rn, int fd, const char *req, size_t len, size_t *replylen)
 
 	deadline = now_ms() + REPLY_TIMEOUT_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
-	if (send_all(rn, fd, (const char *)hdr, sizeof(hdr), deadline) != 0 ||
-	    send_all(rn, fd, req, len, deadline) != 0 ||
-	    recv_all(rn, fd, (char *)hdr, sizeof(hdr), deadline) != 0)
+	if (send_all(jb, fd, (const char *)hdr, sizeof(hdr), deadline) != 0 ||
+	    send_all(jb, fd, req, len, deadline) != 0 ||
+	    recv_all(jb, fd, (char *)hdr, sizeof(hdr), deadline) != 0)
 		return NULL;
 	n = tokq_frame_len(hdr);
 	if (n == 0 || n > TOKQ_FRAME_MAX) {
-		fail(rn, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd (a frame of %u "
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd (a frame of %u "
 		    "bytes)", n);
 		return NULL;
 	}
 	if ((buf = malloc(n)) == NULL) {
-		fail(rn, TOKQ_EXIT_SOFTWARE, "out of memory");
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
 		return NULL;
 	}
-	if (recv_all(rn, fd, buf, n, deadline) != 0) {
+	if (recv_all(jb, fd, buf, n, deadline) != 0) {
 		free(buf);
 		return NULL;
 	}

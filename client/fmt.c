@@ -70,12 +70,12 @@ fmt_amount(const char *metric, const msgpack_object *o, char *buf, size_t len)
 {
 	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
 		snprintf(buf, len, "-");
-	else if (obj_num(o, 0) == -1)
+	else if (mp_as_num(o, 0) == -1)
 		snprintf(buf, len, "unlimited");
 	else if (metric != NULL && strcmp(metric, "cost") == 0)
-		fmt_money(obj_num(o, 0), buf, len);
+		fmt_money(mp_as_num(o, 0), buf, len);
 	else
-		fmt_int(obj_int(o, 0), buf, len);
+		fmt_int(mp_as_int(o, 0), buf, len);
 	return buf;
 }
 

@@ -138,7 +138,7 @@ general_help(FILE *f, const char *group)
  * a flag that takes another kind of value.  The script filters by prefix.
  */
 int
-complete(int argc, char **argv)
+help_complete(int argc, char **argv)
 {
 	const char		*w[2] = { NULL, NULL }, *prev = NULL;
 	const struct cmd	*c = NULL;

@@ -175,7 +175,7 @@ json_map(const msgpack_object *o, bool skip_vcode)
 	for (i = 0; i < o->via.map.size; i++) {
 		const msgpack_object_kv *kv = &o->via.map.ptr[i];
 
-		if (skip_vcode && (obj_is_str(&kv->key, "v") || obj_is_str(&kv->key, "code")))
+		if (skip_vcode && (mp_is_str(&kv->key, "v") || mp_is_str(&kv->key, "code")))
 			continue;
 		k = json_keyof(&kv->key, kb, sizeof(kb), &kn);
 		json_object_setn_new_nocheck(m, k, kn, json_of(&kv->val));

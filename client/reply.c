@@ -28,8 +28,9 @@ mp_get(const msgpack_object *m, const char *key)
 	return NULL;
 }
 
+/* True iff o is the string s. */
 bool
-obj_is_str(const msgpack_object *o, const char *s)
+mp_is_str(const msgpack_object *o, const char *s)
 {
 	return o != NULL && o->type == MSGPACK_OBJECT_STR &&
 	    o->via.str.size == strlen(s) && memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
@@ -39,11 +40,12 @@ obj_is_str(const msgpack_object *o, const char *s)
 bool
 mp_is(const msgpack_object *m, const char *key, const char *s)
 {
-	return obj_is_str(mp_get(m, key), s);
+	return mp_is_str(mp_get(m, key), s);
 }
 
+/* o as a number (int or float), or def when absent, nil or no number. */
 double
-obj_num(const msgpack_object *o, double def)
+mp_as_num(const msgpack_object *o, double def)
 {
 	if (o == NULL)
 		return def;
@@ -60,8 +62,9 @@ obj_num(const msgpack_object *o, double def)
 	}
 }
 
+/* o as a whole number (a float cut, a huge one capped), or def. */
 int64_t
-obj_int(const msgpack_object *o, int64_t def)
+mp_as_int(const msgpack_object *o, int64_t def)
 {
 	if (o == NULL)
 		return def;
@@ -82,15 +85,17 @@ obj_int(const msgpack_object *o, int64_t def)
 int64_t
 mp_int(const msgpack_object *m, const char *key, int64_t def)
 {
-	return obj_int(mp_get(m, key), def);
+	return mp_as_int(mp_get(m, key), def);
 }
 
+/* m[key] as a number, or def. */
 double
 mp_num(const msgpack_object *m, const char *key, double def)
 {
-	return obj_num(mp_get(m, key), def);
+	return mp_as_num(mp_get(m, key), def);
 }
 
+/* True iff m[key] is true. */
 bool
 mp_bool(const msgpack_object *m, const char *key)
 {
@@ -99,8 +104,9 @@ mp_bool(const msgpack_object *m, const char *key)
 	return o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
 }
 
+/* o copied into buf (cut to fit) when it is a string; else NULL. */
 const char *
-obj_str(const msgpack_object *o, char *buf, size_t len)
+mp_as_str(const msgpack_object *o, char *buf, size_t len)
 {
 	size_t	 n;
 
@@ -116,9 +122,10 @@ obj_str(const msgpack_object *o, char *buf, size_t len)
 const char *
 mp_str(const msgpack_object *m, const char *key, char *buf, size_t len)
 {
-	return obj_str(mp_get(m, key), buf, len);
+	return mp_as_str(mp_get(m, key), buf, len);
 }
 
+/* The items of array a; 0 when it is absent or no array. */
 uint32_t
 mp_len(const msgpack_object *a)
 {

@@ -128,11 +128,11 @@ request_pack(const struct req *r, msgpack_packer *pk)
  * "only an admin may give --at", not the wire key.
  */
 static int
-reply_fail(struct run *rn, const msgpack_object *reply, int64_t code)
+reply_fail(struct job *jb, const msgpack_object *reply, int64_t code)
 {
 	static const char	 give[] = "only an admin may give ";
 	const struct flag	*fl;
-	const char		*op = rn->cmd->op;
+	const char		*op = jb->cmd->op;
 	char			 err[1024], name[64], *cut;
 	size_t			 n = strlen(op);
 
@@ -146,20 +146,20 @@ reply_fail(struct run *rn, const msgpack_object *reply, int64_t code)
 				cut--;
 			*cut = '\0';
 		}
-		return temp_fail(rn, false, "tokqd refused the request for now (%s)",
+		return temp_fail(jb, false, "tokqd refused the request for now (%s)",
 		    err[0] ? err : "busy");
 	}
-	cmd_name(rn->cmd, name, sizeof(name));
+	cmd_name(jb->cmd, name, sizeof(name));
 	if (code == TOKQ_E_PERM && strncmp(err, give, sizeof(give) - 1) == 0)
-		for (fl = rn->cmd->flags; fl->name != NULL; fl++)
+		for (fl = jb->cmd->flags; fl->name != NULL; fl++)
 			if (fl->key != NULL && strcmp(fl->key, err + sizeof(give) - 1) == 0) {
 				snprintf(err + sizeof(give) - 1, sizeof(err) - sizeof(give) + 1,
 				    "--%s", fl->name);
 				break;
 			}
 	if (strncmp(err, op, n) == 0 && err[n] == ' ')
-		return fail(rn, tokq_code_exit((int)code), "%s%s", name, err + n);
-	return fail(rn, tokq_code_exit((int)code), "%s: %s", name, err);
+		return job_fail(jb, tokq_code_exit((int)code), "%s%s", name, err + n);
+	return job_fail(jb, tokq_code_exit((int)code), "%s: %s", name, err);
 }
 
 /*
@@ -167,7 +167,7 @@ reply_fail(struct run *rn, const msgpack_object *reply, int64_t code)
  * 0; 70 for a malformed frame; a reply with code != 0 gives its code.
  */
 int
-reply_of(struct run *rn, const char *buf, size_t len, msgpack_unpacked *up,
+reply_of(struct job *jb, const char *buf, size_t len, msgpack_unpacked *up,
     const msgpack_object **reply)
 {
 	const msgpack_object	*code;
@@ -178,10 +178,10 @@ reply_of(struct run *rn, const char *buf, size_t len, msgpack_unpacked *up,
 	    up->data.type != MSGPACK_OBJECT_MAP ||
 	    (code = mp_get(&up->data, "code")) == NULL ||
 	    (code->type != MSGPACK_OBJECT_POSITIVE_INTEGER))
-		return fail(rn, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+		return job_fail(jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
 	*reply = &up->data;
 	if (code->via.u64 != TOKQ_OK)
-		return reply_fail(rn, &up->data,
+		return reply_fail(jb, &up->data,
 		    (int64_t)(code->via.u64 > 255 ? 255 : code->via.u64));
 	return 0;
 }
@@ -191,18 +191,18 @@ reply_of(struct run *rn, const char *buf, size_t len, msgpack_unpacked *up,
  * which points into the frame *buf); 0 or the exit code of what failed.
  */
 int
-client_call(struct run *rn, int fd, const msgpack_sbuffer *req, msgpack_unpacked *up,
+client_call(struct job *jb, int fd, const msgpack_sbuffer *req, msgpack_unpacked *up,
     char **buf, const msgpack_object **reply)
 {
 	size_t	 len;
 
 	if (req->size > TOKQ_FRAME_MAX)
-		return fail(rn, TOKQ_EXIT_SOFTWARE, "a request is larger than %d bytes",
+		return job_fail(jb, TOKQ_EXIT_SOFTWARE, "a request is larger than %d bytes",
 		    TOKQ_FRAME_MAX);
 	free(*buf);
-	if ((*buf = conn_call(rn, fd, req->data, req->size, &len)) == NULL)
-		return rn->exit;
-	return reply_of(rn, *buf, len, up, reply);
+	if ((*buf = conn_call(jb, fd, req->data, req->size, &len)) == NULL)
+		return jb->exit;
+	return reply_of(jb, *buf, len, up, reply);
 }
 
 /*
@@ -211,18 +211,18 @@ client_call(struct run *rn, int fd, const msgpack_sbuffer *req, msgpack_unpacked
  * TOKQ_SOCKET or XDG_RUNTIME_DIR (69 when there is none).
  */
 int
-request_prepare(struct run *rn, const struct req *r, const char *sockopt,
+request_prepare(struct job *jb, const struct req *r, const char *sockopt,
     msgpack_sbuffer *sb, char *sock, size_t socklen)
 {
 	msgpack_packer	 pk;
 
-	rn->keyed = req_val(r, "key")->set;
+	jb->keyed = req_val(r, "key")->set;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	request_pack(r, &pk);
 	if (sb->size > TOKQ_FRAME_MAX)
-		return usage_fail(rn, "the request is larger than %d bytes", TOKQ_FRAME_MAX);
+		return usage_fail(jb, "the request is larger than %d bytes", TOKQ_FRAME_MAX);
 	if (tokq_socket_path(sockopt, sock, socklen) == -1)
-		return fail(rn, TOKQ_EXIT_UNAVAILABLE, "no socket path: give --socket, or "
+		return job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "no socket path: give --socket, or "
 		    "set TOKQ_SOCKET or XDG_RUNTIME_DIR");
 	return 0;
 }
@@ -230,12 +230,12 @@ request_prepare(struct run *rn, const struct req *r, const char *sockopt,
 /*
  * One command in-process, on its own connection to tokqd (sockopt as
  * --socket, or NULL): r's request, its reply in a (for a screen;
- * answer_free() it), the object --json prints in rn->out (when rn->json,
+ * answer_free() it), the object --json prints in jb->out (when jb->json,
  * or report --format json), and the exit code returned: 0, 1 when check
- * denies, or the code of the error formed in rn.
+ * denies, or the code of the error formed in jb.
  */
 int
-cmd_exec(struct run *rn, const struct req *r, const char *sockopt, struct answer *a)
+cmd_exec(struct job *jb, const struct req *r, const char *sockopt, struct answer *a)
 {
 	msgpack_sbuffer		 sb;
 	int			 fd, rc;
@@ -246,11 +246,11 @@ cmd_exec(struct run *rn, const struct req *r, const char *sockopt, struct answer
 	memset(a, 0, sizeof(*a));
 	msgpack_unpacked_init(&a->up);
 	msgpack_sbuffer_init(&sb);
-	if ((rc = request_prepare(rn, r, sockopt, &sb, sock, sizeof(sock))) == 0) {
-		if ((fd = conn_connect(rn, sock)) == -1)
-			rc = rn->exit;
+	if ((rc = request_prepare(jb, r, sockopt, &sb, sock, sizeof(sock))) == 0) {
+		if ((fd = conn_connect(jb, sock)) == -1)
+			rc = jb->exit;
 		else {
-			rc = client_call(rn, fd, &sb, &a->up, &a->buf, &a->reply);
+			rc = client_call(jb, fd, &sb, &a->up, &a->buf, &a->reply);
 			close(fd);
 		}
 	}
@@ -258,8 +258,8 @@ cmd_exec(struct run *rn, const struct req *r, const char *sockopt, struct answer
 	if (rc != 0)
 		return rc;
 	fmt = req_str(r, "format");
-	if (rn->json || (fmt != NULL && strcmp(fmt, "json") == 0))
-		rn->out = json_of_reply(a->reply);
+	if (jb->json || (fmt != NULL && strcmp(fmt, "json") == 0))
+		jb->out = json_of_reply(a->reply);
 	if (strcmp(r->cmd->op, "check") == 0 && !mp_bool(a->reply, "allowed"))
 		return TOKQ_EXIT_DENIED;	/* the one result that is not a success */
 	return TOKQ_EXIT_OK;

@@ -179,7 +179,7 @@ print_bypass_list(const struct req *r, const msgpack_object *reply)
 	for (k = 0; k < 2; k++) {
 		a = mp_get(reply, keys[k]);
 		for (i = 0; i < mp_len(a); i++, n++)
-			if (obj_str(&a->via.array.ptr[i], id, sizeof(id)) != NULL)
+			if (mp_as_str(&a->via.array.ptr[i], id, sizeof(id)) != NULL)
 				printf("%s %s\n", kinds[k], id);
 	}
 	if (n == 0)
@@ -214,7 +214,7 @@ print_price_fields(const msgpack_object *p)
 		o = mp_get(p, keys[i]);
 		if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
 			continue;
-		printf("%s %s %s", n++ ? "," : "", names[i], fmt_money(obj_num(o, 0), m, sizeof(m)));
+		printf("%s %s %s", n++ ? "," : "", names[i], fmt_money(mp_as_num(o, 0), m, sizeof(m)));
 	}
 }
 
@@ -255,7 +255,7 @@ print_price_list(const struct req *r, const msgpack_object *reply)
 		for (k = 0; k < 4; k++) {
 			o = mp_get(p, keys[k]);
 			cells[k + 1] = o == NULL || o->type == MSGPACK_OBJECT_NIL ? "-" :
-			    fmt_money(obj_num(o, 0), c[k + 1], sizeof(c[k + 1]));
+			    fmt_money(mp_as_num(o, 0), c[k + 1], sizeof(c[k + 1]));
 		}
 		table_row(&t, cells);
 	}

@@ -79,7 +79,7 @@ print_check(const struct req *r, const msgpack_object *reply)
 		st = limit_state(d);
 		printf("denied: %s%s: %s: %s used + %s held", st ? "limit " : "",
 		    st ? st : "no room", rule_label(d, label, sizeof(label)), a, b);
-		if (obj_num(asked, 0) > 0)
+		if (mp_as_num(asked, 0) > 0)
 			printf(" + %s asked > %s", fmt_amount(met, asked, e, sizeof(e)), c);
 		else
 			printf(" %s %s", st && strcmp(st, "exceeded") == 0 ? ">" : "=", c);
@@ -117,7 +117,7 @@ print_record(const struct req *r, const msgpack_object *reply)
 	if (n > 1) {
 		printf("recorded events ");
 		for (i = 0; i < n && i < 8; i++)
-			printf("%s%lld", i ? ", " : "", (long long)obj_int(&events->via.array.ptr[i], 0));
+			printf("%s%lld", i ? ", " : "", (long long)mp_as_int(&events->via.array.ptr[i], 0));
 		if (n > 8)
 			printf(", ... (%u in all)", n);
 	} else
@@ -136,7 +136,7 @@ print_record(const struct req *r, const msgpack_object *reply)
 	top = top_limit(mp_get(reply, "limits"));
 	crossed = mp_get(reply, "crossed");
 	if (crossed != NULL && crossed->type != MSGPACK_OBJECT_NIL) {
-		printf("crossed %lld %%", (long long)obj_int(crossed, 0));
+		printf("crossed %lld %%", (long long)mp_as_int(crossed, 0));
 		if (top != NULL)
 			printf(" on %s (%s)", rule_label(top, label, sizeof(label)),
 			    used_of(top, nums, sizeof(nums)));
@@ -309,7 +309,7 @@ print_plain(const msgpack_object *o)
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		fputs(fmt_int(obj_int(o, 0), buf, sizeof(buf)), stdout);
+		fputs(fmt_int(mp_as_int(o, 0), buf, sizeof(buf)), stdout);
 		break;
 	case MSGPACK_OBJECT_STR:
 		fwrite(o->via.str.ptr, 1, o->via.str.size, stdout);
@@ -337,8 +337,8 @@ print_keys(const struct req *r, const msgpack_object *reply)
 	for (i = 0; i < reply->via.map.size; i++) {
 		const msgpack_object_kv *kv = &reply->via.map.ptr[i];
 
-		if (kv->key.type != MSGPACK_OBJECT_STR || obj_is_str(&kv->key, "v") ||
-		    obj_is_str(&kv->key, "code"))
+		if (kv->key.type != MSGPACK_OBJECT_STR || mp_is_str(&kv->key, "v") ||
+		    mp_is_str(&kv->key, "code"))
 			continue;
 		printf("%.*s:%*s ", (int)kv->key.via.str.size, kv->key.via.str.ptr,
 		    w - (int)kv->key.via.str.size, "");

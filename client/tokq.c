@@ -22,10 +22,10 @@
 /*
  * Handle help and version, which need no daemon: their exit code (0, or
  * 64 for a usage error), or -1 when there is a request to send, with its
- * command in rn->cmd and its words shifted off rest.
+ * command in jb->cmd and its words shifted off rest.
  */
 static int
-resolve(struct run *rn, struct globals *g, char **rest, int *nrest)
+resolve(struct job *jb, struct globals *g, char **rest, int *nrest)
 {
 	const struct cmd	*c;
 	const char		*group;
@@ -47,10 +47,10 @@ resolve(struct run *rn, struct globals *g, char **rest, int *nrest)
 			return 0;
 		}
 		if (*nrest == 0)
-			return usage_fail(rn, "give a command (see 'tokq help')");
-		return usage_fail(rn, "give the command before its flags ('%s')", rest[0]);
+			return usage_fail(jb, "give a command (see 'tokq help')");
+		return usage_fail(jb, "give the command before its flags ('%s')", rest[0]);
 	}
-	if ((rc = cmd_match(rn, rest, *nrest, &used, &group, &c)) != 0)
+	if ((rc = cmd_match(jb, rest, *nrest, &used, &group, &c)) != 0)
 		return rc;
 	if (c == NULL) {
 		if (g->help) {
@@ -58,12 +58,12 @@ resolve(struct run *rn, struct globals *g, char **rest, int *nrest)
 			return 0;
 		}
 		group_words(group, words, sizeof(words));
-		return group_fail(rn, group, "missing subcommand: %s", words);
+		return group_fail(jb, group, "missing subcommand: %s", words);
 	}
-	rn->cmd = c;
+	jb->cmd = c;
 	if (g->help) {
 		if (helpcmd && *nrest > used)
-			return usage_fail(rn, "help takes no arguments after the command");
+			return usage_fail(jb, "help takes no arguments after the command");
 		cmd_help(stdout, c);
 		return 0;
 	}
@@ -78,16 +78,16 @@ resolve(struct run *rn, struct globals *g, char **rest, int *nrest)
  * the same checks before it connects, then its own loop.
  */
 static int
-run_many(struct run *rn, const struct req *r, const char *sockopt)
+run_many(struct job *jb, const struct req *r, const char *sockopt)
 {
 	msgpack_sbuffer	 sb;
 	char		 sock[PATH_MAX];
 	int		 rc;
 
 	msgpack_sbuffer_init(&sb);
-	rc = request_prepare(rn, r, sockopt, &sb, sock, sizeof(sock));
+	rc = request_prepare(jb, r, sockopt, &sb, sock, sizeof(sock));
 	msgpack_sbuffer_destroy(&sb);
-	return rc != 0 ? rc : r->cmd->run(rn, r, sock);
+	return rc != 0 ? rc : r->cmd->run(jb, r, sock);
 }
 
 /*
@@ -95,16 +95,16 @@ run_many(struct run *rn, const struct req *r, const char *sockopt)
  * rc, or 70 when stdout could not take it.
  */
 static int
-answer_print(struct run *rn, const struct req *r, const struct answer *a, int rc)
+answer_print(struct job *jb, const struct req *r, const struct answer *a, int rc)
 {
-	if (rn->out != NULL) {
-		json_print(stdout, rn->out);
-		json_decref(rn->out);
-		rn->out = NULL;
+	if (jb->out != NULL) {
+		json_print(stdout, jb->out);
+		json_decref(jb->out);
+		jb->out = NULL;
 	} else
 		r->cmd->print(r, a->reply);
 	if (fflush(stdout) == EOF || ferror(stdout))
-		return fail(rn, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
+		return job_fail(jb, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
 		    strerror(errno));
 	return rc;
 }
@@ -113,35 +113,35 @@ int
 main(int argc, char *argv[])
 {
 	static struct req	 r;
-	struct run		 rn = { 0 };
+	struct job		 jb = { 0 };
 	struct globals		 g = { 0 };
 	struct answer		 a;
 	char			**rest;
 	int			 nrest, rc;
 
 	if (argc >= 3 && strcmp(argv[1], "__complete") == 0)
-		return complete(argc - 2, argv + 2);
+		return help_complete(argc - 2, argv + 2);
 	if ((rest = calloc(argc + 1, sizeof(*rest))) == NULL)
 		return TOKQ_EXIT_SOFTWARE;
 	json_init();
-	nrest = parse_globals(&rn, argc, argv, &g, rest);
-	rn.json = g.json;
+	nrest = parse_globals(&jb, argc, argv, &g, rest);
+	jb.json = g.json;
 	if (nrest == -1)
-		rc = rn.exit;
-	else if ((rc = resolve(&rn, &g, rest, &nrest)) == -1) {
-		r.cmd = rn.cmd;
-		if ((rc = parse_args(&rn, &r, rest, nrest)) != 0)
+		rc = jb.exit;
+	else if ((rc = resolve(&jb, &g, rest, &nrest)) == -1) {
+		r.cmd = jb.cmd;
+		if ((rc = parse_args(&jb, &r, rest, nrest)) != 0)
 			;
 		else if (r.cmd->run != NULL)
-			rc = run_many(&rn, &r, g.socket);
+			rc = run_many(&jb, &r, g.socket);
 		else {
-			rc = cmd_exec(&rn, &r, g.socket, &a);
+			rc = cmd_exec(&jb, &r, g.socket, &a);
 			if (rc == TOKQ_EXIT_OK || rc == TOKQ_EXIT_DENIED)
-				rc = answer_print(&rn, &r, &a, rc);
+				rc = answer_print(&jb, &r, &a, rc);
 			answer_free(&a);
 		}
 	}
-	rc = run_print(&rn, rc);
+	rc = job_print(&jb, rc);
 	req_free(&r);
 	free(rest);
 	return rc;

@@ -201,10 +201,10 @@ pack_export(const struct req *r, msgpack_sbuffer *sb, bool more, int64_t at, int
  * --json the lines are JSON (jsonl), whatever --format says.
  */
 int
-run_export(struct run *rn, const struct req *r, const char *sock)
+run_export(struct job *jb, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format");
-	bool			 csv = !rn->json && fmt != NULL && strcmp(fmt, "csv") == 0;
+	bool			 csv = !jb->json && fmt != NULL && strcmp(fmt, "csv") == 0;
 	msgpack_sbuffer		 sb;
 	msgpack_unpacked	 up;
 	const msgpack_object	*reply, *evs, *next;
@@ -213,10 +213,10 @@ run_export(struct run *rn, const struct req *r, const char *sock)
 	bool			 more = false;
 	uint32_t		 i;
 	size_t			 c;
-	int			 fd = conn_connect(rn, sock), rc = 0;
+	int			 fd = conn_connect(jb, sock), rc = 0;
 
 	if (fd == -1)
-		return rn->exit;
+		return jb->exit;
 	msgpack_sbuffer_init(&sb);
 	msgpack_unpacked_init(&up);
 	if (csv) {
@@ -226,7 +226,7 @@ run_export(struct run *rn, const struct req *r, const char *sock)
 	}
 	for (;;) {
 		pack_export(r, &sb, more, at, id);
-		if ((rc = client_call(rn, fd, &sb, &up, &buf, &reply)) != 0)
+		if ((rc = client_call(jb, fd, &sb, &up, &buf, &reply)) != 0)
 			break;
 		evs = mp_get(reply, "events");
 		for (i = 0; evs && evs->type == MSGPACK_OBJECT_ARRAY && i < evs->via.array.size; i++)
@@ -247,7 +247,7 @@ run_export(struct run *rn, const struct req *r, const char *sock)
 	if (rc != 0)
 		return rc;
 	if (fflush(stdout) == EOF || ferror(stdout))
-		return fail(rn, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
+		return job_fail(jb, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
 		    strerror(errno));
 	return TOKQ_EXIT_OK;
 }
@@ -278,12 +278,12 @@ struct input {
 	enum col	 cols[256];	/* CSV: the header's columns */
 	int		 ncols;
 	const char	*what;		/* the file's name, for messages */
-	struct run	*rn;		/* where a bad line is told */
+	struct job	*jb;		/* where a bad line is told */
 };
 
 /* All of path (or stdin for "-") into *bufp, NUL-terminated: 0, or the code. */
 static int
-slurp(struct run *rn, const char *path, char **bufp, size_t *len)
+slurp(struct job *jb, const char *path, char **bufp, size_t *len)
 {
 	char	*buf = NULL, *nb;
 	size_t	 cap = 0, n = 0;
@@ -293,13 +293,13 @@ slurp(struct run *rn, const char *path, char **bufp, size_t *len)
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return fail(rn, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path,
+		return job_fail(jb, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path,
 		    strerror(errno));
 	for (;;) {
 		if (cap - n < 65536) {
 			cap = cap ? cap * 2 : 1 << 20;
 			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				fail(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+				job_fail(jb, TOKQ_EXIT_SOFTWARE, "import: out of memory");
 				break;
 			}
 			buf = nb;
@@ -308,7 +308,7 @@ slurp(struct run *rn, const char *path, char **bufp, size_t *len)
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k == -1) {
-			fail(rn, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path,
+			job_fail(jb, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path,
 			    strerror(errno));
 			break;
 		}
@@ -318,9 +318,9 @@ slurp(struct run *rn, const char *path, char **bufp, size_t *len)
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (rn->exit != 0) {
+	if (jb->exit != 0) {
 		free(buf);
-		return rn->exit;
+		return jb->exit;
 	}
 	buf[n] = '\0';
 	*bufp = buf;
@@ -338,7 +338,7 @@ bad(const struct input *in, int64_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return fail(in->rn, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was "
+	return job_fail(in->jb, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was "
 	    "imported)", in->what, (long long)line, msg);
 }
 
@@ -391,7 +391,7 @@ scratch(struct input *in, size_t n)
 
 /* A field into its column of rw: 0, or 65 for an unknown or a repeated one. */
 static int
-take(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
+take_field(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
     struct field fv)
 {
 	if ((int)c == -1)
@@ -484,7 +484,7 @@ read_jsonl(struct input *in, struct row *rw)
 		json_decref(v);
 		k = json_string_value(key);
 		kl = json_string_length(key);
-		rc = take(in, rw, col_of(k, kl), k, kl, fv);
+		rc = take_field(in, rw, col_of(k, kl), k, kl, fv);
 		json_decref(key);
 		if (rc != 0)
 			return rc;
@@ -594,10 +594,10 @@ read_csv(struct input *in, struct row *rw)
 	do {
 		memset(&f, 0, sizeof(f));
 		if ((c = csv_next(in, &f, rw->line)) == -1)
-			return in->rn->exit;
+			return in->jb->exit;
 		if (i >= in->ncols)
 			return bad(in, rw->line, "more fields than the header has columns");
-		if ((rc = take(in, rw, in->cols[i], col_names[0], 0, f)) != 0)
+		if ((rc = take_field(in, rw, in->cols[i], col_names[0], 0, f)) != 0)
 			return rc;
 		i++;
 	} while (c == ',');
@@ -621,7 +621,7 @@ read_header(struct input *in)
 		in->sused = 0;
 		memset(&f, 0, sizeof(f));
 		if ((c = csv_next(in, &f, 1)) == -1)
-			return in->rn->exit;
+			return in->jb->exit;
 		if (in->ncols == 256)
 			return bad(in, 1, "more than 256 columns");
 		k = col_of(f.s, f.n);
@@ -796,10 +796,10 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 	msgpack_pack_str_with_body(&pk, "events", 6);
 	msgpack_pack_array(&pk, n);
 	msgpack_sbuffer_write(&sb, events->data, events->size);
-	buf = conn_call(in->rn, fd, sb.data, sb.size, &len);
+	buf = conn_call(in->jb, fd, sb.data, sb.size, &len);
 	msgpack_sbuffer_destroy(&sb);
 	if (buf == NULL)
-		return in->rn->exit;
+		return in->jb->exit;
 	msgpack_unpacked_init(&up);
 	if (tokq_frame_check(buf, len) != 0 ||
 	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
@@ -807,7 +807,7 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		msgpack_unpacked_destroy(&up);
 		free(buf);
-		return fail(in->rn, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+		return job_fail(in->jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
 	}
 	if (code->via.u64 == TOKQ_OK) {
 		if (*first == 0)
@@ -823,13 +823,13 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 		msg = err + k;
 	else
 		idx = 0;
-	fail(in->rn, tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
+	job_fail(in->jb, tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
 	    "import: %s line %lld: %s (%lld event%s before line %lld were imported, "
 	    "none from there on)", in->what, (long long)lines[idx], msg, (long long)done,
 	    done == 1 ? "" : "s", (long long)lines[0]);
 	msgpack_unpacked_destroy(&up);
 	free(buf);
-	return in->rn->exit;
+	return in->jb->exit;
 }
 
 /*
@@ -839,7 +839,7 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
  * or go away half way, the message says which lines made it in.
  */
 int
-run_import(struct run *rn, const struct req *r, const char *sock)
+run_import(struct job *jb, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format"), *path = req_str(r, "FILE");
 	struct input		 in;
@@ -855,22 +855,22 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 	int			 fd, rc = 0;
 
 	memset(&in, 0, sizeof(in));
-	in.rn = rn;
+	in.jb = jb;
 	in.what = strcmp(path, "-") == 0 ? "stdin" : path;
 	msgpack_sbuffer_init(&ev);
 	msgpack_packer_init(&pk, &ev, msgpack_sbuffer_write);
-	if ((rc = slurp(rn, path, &in.buf, &len)) != 0)
+	if ((rc = slurp(jb, path, &in.buf, &len)) != 0)
 		goto out;
 	in.end = in.buf + len;
 	in.scap = 2 * len + 64;
 	if ((in.scratch = malloc(in.scap + 1)) == NULL) {
-		rc = fail(rn, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+		rc = job_fail(jb, TOKQ_EXIT_SOFTWARE, "import: out of memory");
 		goto out;
 	}
 	q = skip_ws(in.buf, in.end);
 	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
 	if (q >= in.end) {
-		rc = fail(rn, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
+		rc = job_fail(jb, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
 		goto out;
 	}
 
@@ -890,13 +890,13 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 		goto out;
 	rc = 0;
 	if (total == 0) {
-		rc = fail(rn, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+		rc = job_fail(jb, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
 		goto out;
 	}
 
 	/* the second pass, over rows known good: send */
-	if ((fd = conn_connect(rn, sock)) == -1) {
-		rc = rn->exit;
+	if ((fd = conn_connect(jb, sock)) == -1) {
+		rc = jb->exit;
 		goto out;
 	}
 	msgpack_sbuffer_clear(&ev);
@@ -930,8 +930,8 @@ run_import(struct run *rn, const struct req *r, const char *sock)
 	close(fd);
 	if (rc != 0)
 		;
-	else if (rn->json)
-		rn->out = json_pack("{s:I,s:I,s:I,s:s}", "imported", (json_int_t)done,
+	else if (jb->json)
+		jb->out = json_pack("{s:I,s:I,s:I,s:s}", "imported", (json_int_t)done,
 		    "first_event", (json_int_t)first, "last_event", (json_int_t)last,
 		    "format", in.csv ? "csv" : "jsonl");
 	else

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* before cmocka.h, whose fail() macro would take client.h's fail() */
+/* before cmocka.h, whose job_fail() macro would take client.h's job_fail() */
 #include "../../client/json.c"
 #include "../../client/reply.c"
 
