@@ -12,8 +12,9 @@
  *    and never as 0.012500000000000001 or 1e-09;
  *  - the escape of a control character is written in lower case
  *    (\u001b), as before.
- * Bytes that are not UTF-8 (tokqd never sends them: it escapes them
- * itself) come through as \xHH text, the daemon's own form.
+ * Two things tokqd never sends print differently than before: bytes
+ * that are not UTF-8 come through as \xHH text (the daemon's own form,
+ * was \ufffd), and an unsigned integer above 2^63 as the nearest double.
  */
 #include <stdlib.h>
 #include <string.h>
