@@ -22,7 +22,7 @@ override CFLAGS += -std=gnu11 $(WARN) -MMD -MP -Iinclude -Idaemon -D_GNU_SOURCE
 # Recursively expanded: pkg-config runs when a recipe needs it, after `deps`.
 D_CFLAGS = $(shell pkg-config --cflags $(PC_LIBS))
 D_LIBS	 = $(shell pkg-config --libs $(PC_LIBS)) -lm
-C_LIBS	 = $(shell pkg-config --libs msgpack)
+C_LIBS	 = $(shell pkg-config --libs msgpack jansson)
 # Every bot call spawns tokq: linked static-pie it maps no shared object and
 # relocates no symbol at start (it uses no NSS, dlopen or iconv, which a
 # static glibc cannot serve).  Sanitizer builds link it dynamically.
@@ -76,7 +76,7 @@ $(B)/libtokqd.a: $(DAEMON) $(COMMON)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libtokqd.a | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(D_CFLAGS) -o $@ $(filter %.c %.a,$^) $(D_LIBS) $(T_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(D_CFLAGS) -o $@ $< $(filter %.a,$^) $(D_LIBS) $(T_LIBS) $(LDFLAGS)
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done

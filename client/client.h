@@ -1,10 +1,22 @@
 /*
- * client.h: the parts of tokq that its files share.
+ * client.h: the table of contents of tokq, the client.
  *
- * tokq.c holds the command table, the matcher that turns argv into a
- * request, and main; conn.c the one connection to tokqd; output.c the JSON
- * writer and the human printers.  Every command is a row of cmds[]: its
- * words, its wire op, a table of its flags, a one-line help and a printer.
+ * The calls go one way, top to bottom, and answers come back up once:
+ *	tokq.c		main: globals, help or one command, the exit code
+ *	help.c		tokq help, CMD --help, the bash completion
+ *	cmds.c		the command table: words, op, flags, printer, help
+ *	transfer.c	export and import: many requests, files both ways
+ *	screen_bot.c	what check, record, release, usage, status print
+ *	screen_admin.c	what the admin commands print
+ *	args.c		argv into a request: the flag kinds and their judging
+ *	request.c	pack, send, check the reply; cmd_exec in-process
+ *	conn.c		the one connection to tokqd
+ *	fmt.c		numbers, money, rules and tables for people
+ *	json.c		JSON output (jansson)
+ *	reply.c		reading the reply map
+ *	fail.c		the one error path: the stderr line and the exit code
+ * Nothing below main exits: an error is formed once in the job by fail.c
+ * and its code returned upward.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -13,12 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "tokq.h"
 
 /*
- * What a flag's argument is: its syntax and range, which tokq.c's table
+ * What a flag's argument is: its syntax and range, which args.c's table
  * vkinds[] judges in one place before anything is sent, and how it travels.
  * The K_SEL*, K_M* and K_CONST kinds fold a flag into fixed wire keys:
  * `--user 42` in `limit set` is {"selector":"user", "subject":"42"},
@@ -79,6 +92,7 @@ struct val {
 	size_t		 slen;
 	int64_t		 i;		/* ints, times, durations, nano-USD */
 	char		 canon[32];	/* K_WINDOW: the canonical form */
+	char		*buf;		/* K_USAGE read from a file: owned */
 };
 
 #define MAXFLAGS	32
@@ -89,9 +103,39 @@ struct req {
 	struct val		 v[MAXFLAGS];
 };
 
-typedef int	 (*check_fn)(const struct req *);
+/*
+ * A job: one command as tokq runs it, what the error path and the output
+ * share.  It starts zeroed; fail.c fills exit and err once, and the --json
+ * output (an answer, or a temporary error's object) waits in out, so a
+ * caller in the same process (`tokq batch`, one job a line) gets both.
+ */
+struct job {
+	const struct cmd	*cmd;		/* the command, once known */
+	bool			 json;		/* --json: one object on stdout */
+	bool			 keyed;		/* --key given: a retry counts once */
+	int			 exit;		/* the code of the error formed */
+	char			 err[1600];	/* its one line, without "tokq: " */
+	json_t			*out;		/* what --json prints, or NULL */
+};
+
+/* The global flags, valid anywhere on the line. */
+struct globals {
+	const char	*socket;
+	bool		 json;
+	bool		 help;
+	bool		 version;
+};
+
+/* A reply kept for a screen: the map in up, pointing into the frame buf. */
+struct answer {
+	msgpack_unpacked	 up;
+	char			*buf;
+	const msgpack_object	*reply;
+};
+
+typedef int	 (*check_fn)(struct job *, const struct req *);
 typedef void	 (*print_fn)(const struct req *, const msgpack_object *);
-typedef int	 (*run_fn)(const struct req *, const char *sock, bool json);
+typedef int	 (*run_fn)(struct job *, const struct req *, const char *sock);
 
 /* cmd.section, for `tokq help` */
 enum { S_BOT = 0, S_ADMIN, S_TEST };
@@ -101,58 +145,39 @@ struct cmd {
 	const char		*op;		/* wire op */
 	int			 section;
 	const struct flag	*flags;		/* ends with a zero row */
-	check_fn		 check;		/* rules across flags, or NULL */
+	check_fn		 check;		/* rules across flags (0 or 64), or NULL */
 	print_fn		 print;		/* human output */
 	const char		*help;
 	run_fn			 run;		/* many requests (export, import): replaces
 						   the one request; returns the exit code */
 };
 
-/* tokq.c */
-extern bool	 client_json;		/* --json was given */
-extern const struct cmd *client_cmd;	/* the command, once known */
-const struct val *req_val(const struct req *, const char *);
-const char	*req_str(const struct req *, const char *);
-void		 usage_fail(const struct cmd *, const char *, ...)
-		    __attribute__((format(printf, 2, 3), noreturn));
+/* tokq.c: main */
 
-/*
- * tokq.c: one request on an open connection; returns the reply map (in
- * up, valid until it is destroyed or reused) or exits as main would.
- */
-const msgpack_object *client_call(int fd, const msgpack_sbuffer *req,
-		    msgpack_unpacked *up, char **buf);
+/* help.c */
+void		 cmd_help(FILE *, const struct cmd *);
+void		 general_help(FILE *, const char *);
+int		 help_complete(int, char **);
 
-/*
- * tokq.c: exit 75 in its two cases, with one stderr line and, under --json,
- * one object on stdout: refused as temporary, nothing kept (sent is false
- * or the daemon said so), or the connection lost after the request was
- * sent (the outcome is unknown).
- */
-void		 temp_fail(bool unknown, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3), noreturn));
-const char	*cmd_name(const struct cmd *, char *, size_t);
+/* cmds.c */
+extern const struct cmd cmds[];
+extern const size_t ncmds;
+int		 cmd_match(struct job *, char **, int, int *, const char **,
+		    const struct cmd **);
+void		 group_words(const char *, char *, size_t);
 
-/* conn.c */
-char		*conn_roundtrip(const char *, const char *, size_t, size_t *);
-int		 conn_connect(const char *);
-char		*conn_call(int, const char *, size_t, size_t *);
+/* transfer.c: export and import, page by page and batch by batch */
+int		 run_export(struct job *, const struct req *, const char *);
+int		 run_import(struct job *, const struct req *, const char *);
 
-/* output.c: the reply */
-const msgpack_object *mp_get(const msgpack_object *, const char *);
-bool		 mp_is(const msgpack_object *, const char *, const char *);
-int64_t		 mp_int(const msgpack_object *, const char *, int64_t);
-double		 mp_num(const msgpack_object *, const char *, double);
-bool		 mp_bool(const msgpack_object *, const char *);
-const char	*mp_str(const msgpack_object *, const char *, char *, size_t);
-
-/* output.c: printing */
-void		 json_reply(FILE *, const msgpack_object *);
+/* screen_bot.c */
 void		 print_check(const struct req *, const msgpack_object *);
 void		 print_record(const struct req *, const msgpack_object *);
 void		 print_release(const struct req *, const msgpack_object *);
 void		 print_usage(const struct req *, const msgpack_object *);
 void		 print_keys(const struct req *, const msgpack_object *);
+
+/* screen_admin.c */
 void		 print_limit_set(const struct req *, const msgpack_object *);
 void		 print_limit_rm(const struct req *, const msgpack_object *);
 void		 print_limit_list(const struct req *, const msgpack_object *);
@@ -168,11 +193,82 @@ void		 print_clock(const struct req *, const msgpack_object *);
 void		 print_stats(const struct req *, const msgpack_object *);
 void		 print_report(const struct req *, const msgpack_object *);
 void		 print_log(const struct req *, const msgpack_object *);
-void		 json_string(FILE *, const char *, size_t);
-char		*fmt_int(int64_t, char *, size_t);
 
-/* transfer.c: export and import, page by page and batch by batch */
-int		 run_export(const struct req *, const char *, bool);
-int		 run_import(const struct req *, const char *, bool);
+/* args.c */
+int		 parse_globals(struct job *, int, char **, struct globals *, char **);
+int		 parse_args(struct job *, struct req *, char **, int);
+const struct val *req_val(const struct req *, const char *);
+const char	*req_str(const struct req *, const char *);
+void		 req_free(struct req *);
+void		 suggest(const char *, const char **, const char *, char *, size_t);
+
+/* request.c */
+void		 request_pack(const struct req *, msgpack_packer *);
+int		 request_prepare(struct job *, const struct req *, const char *,
+		    msgpack_sbuffer *, char *, size_t);
+int		 cmd_exec(struct job *, const struct req *, const char *,
+		    struct answer *);
+void		 answer_free(struct answer *);
+int		 client_call(struct job *, int, const msgpack_sbuffer *,
+		    msgpack_unpacked *, char **, const msgpack_object **);
+int		 reply_of(struct job *, const char *, size_t, msgpack_unpacked *,
+		    const msgpack_object **);
+
+/* conn.c */
+int		 conn_connect(struct job *, const char *);
+char		*conn_call(struct job *, int, const char *, size_t, size_t *);
+
+/* fmt.c */
+/* A little table: cells copied in, columns sized, first column left. */
+#define TROWS	256
+#define TCOLS	12
+struct table {
+	int	 ncol, nrow, more;
+	int	 nleft;		/* columns aligned left; 0: the first only */
+	char	 cell[TROWS][TCOLS][72];
+};
+
+char		*fmt_int(int64_t, char *, size_t);
+char		*fmt_money(double, char *, size_t);
+char		*fmt_usd_short(double, char *, size_t);
+char		*fmt_amount(const char *, const msgpack_object *, char *, size_t);
+char		*rule_label(const msgpack_object *, char *, size_t);
+char		*used_of(const msgpack_object *, char *, size_t);
+bool		 use_colour(void);
+void		 table_row(struct table *, const char **);
+void		 table_print(const struct table *, const char *, bool);
+
+/* json.c */
+void		 json_init(void);
+json_t		*json_of(const msgpack_object *);
+json_t		*json_of_reply(const msgpack_object *);
+void		 json_write(FILE *, const json_t *);
+void		 json_print(FILE *, const json_t *);
+void		 json_write_str(FILE *, const char *, size_t);
+
+/* reply.c */
+const msgpack_object *mp_get(const msgpack_object *, const char *);
+bool		 mp_is(const msgpack_object *, const char *, const char *);
+int64_t		 mp_int(const msgpack_object *, const char *, int64_t);
+double		 mp_num(const msgpack_object *, const char *, double);
+bool		 mp_bool(const msgpack_object *, const char *);
+const char	*mp_str(const msgpack_object *, const char *, char *, size_t);
+uint32_t	 mp_len(const msgpack_object *);
+bool		 mp_is_str(const msgpack_object *, const char *);
+double		 mp_as_num(const msgpack_object *, double);
+int64_t		 mp_as_int(const msgpack_object *, int64_t);
+const char	*mp_as_str(const msgpack_object *, char *, size_t);
+
+/* fail.c */
+const char	*cmd_name(const struct cmd *, char *, size_t);
+int		 job_fail(struct job *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+int		 usage_fail(struct job *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 group_fail(struct job *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+int		 temp_fail(struct job *, bool, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+int		 job_print(struct job *, int);
 
 #endif

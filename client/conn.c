@@ -2,7 +2,7 @@
  * conn.c: tokq's one connection to tokqd.
  *
  * Connect, write one frame, read one frame, all within one deadline.  Every
- * failure prints its one stderr line and exits with the contract's code:
+ * failure forms its one line (fail.c) and returns the contract's code:
  * 69 when tokqd cannot be reached; 75 in its two cases: busy or gone before
  * the whole request was sent (nothing was kept: tokqd acts only on a whole
  * frame), or silent or gone after it was sent (the outcome is unknown);
@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,55 +32,51 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void __attribute__((noreturn))
-fail(int ex, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("tokq: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(ex);
-}
-
 /*
  * Connect to the socket at path, non-blocking from the start so that a
- * daemon with a full backlog is "busy" (75) rather than a hang.
+ * daemon with a full backlog is "busy" (75) rather than a hang.  Returns
+ * the socket, or -1 with the error formed in jb.  A connection may carry
+ * several requests in turn (export, import).
  */
-static int
-conn_open(const char *path)
+int
+conn_connect(struct job *jb, const char *path)
 {
 	struct sockaddr_un	 sun;
 	int			 fd, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		fail(TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+		return -1;
+	}
 	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-		fail(TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
 	e = errno;
+	close(fd);
 	if (e == EAGAIN)
-		temp_fail(false, "tokqd at %s is busy (its backlog is full)", path);
-	if (e == EACCES || e == EPERM)
-		fail(TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
+		temp_fail(jb, false, "tokqd at %s is busy (its backlog is full)", path);
+	else if (e == EACCES || e == EPERM)
+		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
 		    "denied: is your user in the tokq group?", path);
-	fail(TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
-	    "running?)", path, strerror(e));
+	else
+		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
+		    "running?)", path, strerror(e));
+	return -1;
 }
 
 /*
- * Wait until fd is ready for ev, or exit 75 at the deadline: with nothing
+ * Wait until fd is ready for ev: 0, or 75 at the deadline: with nothing
  * kept while sending (POLLOUT), with the outcome unknown while waiting for
  * the answer.
  */
-static void
-wait_for(int fd, short ev, int64_t deadline)
+static int
+wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = ev };
 	int64_t		 left;
@@ -90,87 +85,75 @@ wait_for(int fd, short ev, int64_t deadline)
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0) {
 			if (ev == POLLOUT)
-				temp_fail(false, "tokqd did not take the request "
-				    "within %d s", REPLY_TIMEOUT_MS / 1000);
-			temp_fail(true, "tokqd did not answer within %d s",
+				return temp_fail(jb, false, "tokqd did not take the "
+				    "request within %d s", REPLY_TIMEOUT_MS / 1000);
+			return temp_fail(jb, true, "tokqd did not answer within %d s",
 			    REPLY_TIMEOUT_MS / 1000);
 		}
 		n = poll(&pfd, 1, (int)left);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			fail(TOKQ_EXIT_SOFTWARE, "poll: %s", strerror(errno));
+			return job_fail(jb, TOKQ_EXIT_SOFTWARE, "poll: %s", strerror(errno));
 		if (n > 0)
-			return;
+			return 0;
 	}
 }
 
-static void
-send_all(int fd, const char *p, size_t len, int64_t deadline)
+static int
+send_all(struct job *jb, int fd, const char *p, size_t len, int64_t deadline)
 {
 	ssize_t	 n;
 
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			wait_for(fd, POLLOUT, deadline);
+			if (wait_for(jb, fd, POLLOUT, deadline) != 0)
+				return jb->exit;
 			continue;
 		}
 		if (n == -1)
-			temp_fail(false, "tokqd closed the connection before the "
-			    "request was sent (%s)", strerror(errno));
+			return temp_fail(jb, false, "tokqd closed the connection before "
+			    "the request was sent (%s)", strerror(errno));
 		p += n;
 		len -= n;
 	}
+	return 0;
 }
 
-static void
-recv_all(int fd, char *p, size_t len, int64_t deadline)
+static int
+recv_all(struct job *jb, int fd, char *p, size_t len, int64_t deadline)
 {
 	ssize_t	 n;
 
 	while (len > 0) {
 		n = recv(fd, p, len, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			wait_for(fd, POLLIN, deadline);
+			if (wait_for(jb, fd, POLLIN, deadline) != 0)
+				return jb->exit;
 			continue;
 		}
 		if (n == -1)
-			temp_fail(true, "tokqd closed the connection before "
+			return temp_fail(jb, true, "tokqd closed the connection before "
 			    "answering (%s)", strerror(errno));
 		if (n == 0)
-			temp_fail(true, "tokqd closed the connection before "
+			return temp_fail(jb, true, "tokqd closed the connection before "
 			    "answering");
 		p += n;
 		len -= n;
 	}
+	return 0;
 }
 
 /*
- * Send the msgpack request req (len bytes) as one frame to the socket at
- * path and return the reply frame's body (malloc'd, *replylen bytes), its
- * length checked against TOKQ_FRAME_MAX before anything is allocated.
+ * One request and its reply on the open connection fd: the msgpack
+ * request req (len bytes) sent as one frame, and the reply frame's body
+ * returned (malloc'd, *replylen bytes), its length checked against
+ * TOKQ_FRAME_MAX before anything is allocated; NULL with the error formed
+ * in jb.
  */
 char *
-conn_roundtrip(const char *path, const char *req, size_t len, size_t *replylen)
-{
-	int	 fd = conn_open(path);
-	char	*buf = conn_call(fd, req, len, replylen);
-
-	close(fd);
-	return buf;
-}
-
-/* A connection for several requests in turn (export, import); exits on failure. */
-int
-conn_connect(const char *path)
-{
-	return conn_open(path);
-}
-
-/* One request and its reply on the open connection fd, as conn_roundtrip. */
-char *
-conn_call(int fd, const char *req, size_t len, size_t *replylen)
+conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 {
 	unsigned char	 hdr[TOKQ_FRAME_HDR];
 	int64_t		 deadline;
@@ -179,16 +162,24 @@ conn_call(int fd, const char *req, size_t len, size_t *replylen)
 
 	deadline = now_ms() + REPLY_TIMEOUT_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
-	send_all(fd, (const char *)hdr, sizeof(hdr), deadline);
-	send_all(fd, req, len, deadline);
-	recv_all(fd, (char *)hdr, sizeof(hdr), deadline);
+	if (send_all(jb, fd, (const char *)hdr, sizeof(hdr), deadline) != 0 ||
+	    send_all(jb, fd, req, len, deadline) != 0 ||
+	    recv_all(jb, fd, (char *)hdr, sizeof(hdr), deadline) != 0)
+		return NULL;
 	n = tokq_frame_len(hdr);
-	if (n == 0 || n > TOKQ_FRAME_MAX)
-		fail(TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd (a frame of %u "
+	if (n == 0 || n > TOKQ_FRAME_MAX) {
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd (a frame of %u "
 		    "bytes)", n);
-	if ((buf = malloc(n)) == NULL)
-		fail(TOKQ_EXIT_SOFTWARE, "out of memory");
-	recv_all(fd, buf, n, deadline);
+		return NULL;
+	}
+	if ((buf = malloc(n)) == NULL) {
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	if (recv_all(jb, fd, buf, n, deadline) != 0) {
+		free(buf);
+		return NULL;
+	}
 	*replylen = n;
 	return buf;
 }

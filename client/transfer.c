@@ -23,6 +23,7 @@
 #define PAGE_LIMIT	1000
 #define BATCH_MAX	500
 #define BATCH_BYTES	(768 * 1024)
+#define END		(-1)		/* no more rows: not an exit code */
 
 /* The columns of an export, in order; import knows them and some aliases. */
 enum col {
@@ -69,20 +70,6 @@ col_of(const char *name, size_t n)
 		if (strlen(aliases[i].name) == n && memcmp(aliases[i].name, name, n) == 0)
 			return aliases[i].col;
 	return -1;
-}
-
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int ex, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fflush(stdout);
-	fputs("tokq: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(ex);
 }
 
 /* USD to nano-USD, rounded (no -lm for one llround). */
@@ -137,7 +124,7 @@ write_event(FILE *f, const msgpack_object *e, bool csv)
 		if (i > 0)
 			fputc(',', f);
 		if (!csv) {
-			json_string(f, col_names[i], strlen(col_names[i]));
+			json_write_str(f, col_names[i], strlen(col_names[i]));
 			fputc(':', f);
 		}
 		if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
@@ -162,7 +149,7 @@ write_event(FILE *f, const msgpack_object *e, bool csv)
 		else if (i == C_META)
 			json_raw(f, o->via.str.ptr, o->via.str.size);
 		else
-			json_string(f, o->via.str.ptr, o->via.str.size);
+			json_write_str(f, o->via.str.ptr, o->via.str.size);
 	}
 	fputs(csv ? "\r\n" : "}\n", f);
 }
@@ -214,10 +201,10 @@ pack_export(const struct req *r, msgpack_sbuffer *sb, bool more, int64_t at, int
  * --json the lines are JSON (jsonl), whatever --format says.
  */
 int
-run_export(const struct req *r, const char *sock, bool json)
+run_export(struct job *jb, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format");
-	bool			 csv = !json && fmt != NULL && strcmp(fmt, "csv") == 0;
+	bool			 csv = !jb->json && fmt != NULL && strcmp(fmt, "csv") == 0;
 	msgpack_sbuffer		 sb;
 	msgpack_unpacked	 up;
 	const msgpack_object	*reply, *evs, *next;
@@ -226,8 +213,10 @@ run_export(const struct req *r, const char *sock, bool json)
 	bool			 more = false;
 	uint32_t		 i;
 	size_t			 c;
-	int			 fd = conn_connect(sock);
+	int			 fd = conn_connect(jb, sock), rc = 0;
 
+	if (fd == -1)
+		return jb->exit;
 	msgpack_sbuffer_init(&sb);
 	msgpack_unpacked_init(&up);
 	if (csv) {
@@ -237,7 +226,8 @@ run_export(const struct req *r, const char *sock, bool json)
 	}
 	for (;;) {
 		pack_export(r, &sb, more, at, id);
-		reply = client_call(fd, &sb, &up, &buf);
+		if ((rc = client_call(jb, fd, &sb, &up, &buf, &reply)) != 0)
+			break;
 		evs = mp_get(reply, "events");
 		for (i = 0; evs && evs->type == MSGPACK_OBJECT_ARRAY && i < evs->via.array.size; i++)
 			write_event(stdout, &evs->via.array.ptr[i], csv);
@@ -254,8 +244,11 @@ run_export(const struct req *r, const char *sock, bool json)
 	free(buf);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
+	if (rc != 0)
+		return rc;
 	if (fflush(stdout) == EOF || ferror(stdout))
-		die(TOKQ_EXIT_SOFTWARE, "cannot write output: %s", strerror(errno));
+		return job_fail(jb, TOKQ_EXIT_SOFTWARE, "cannot write output: %s",
+		    strerror(errno));
 	return TOKQ_EXIT_OK;
 }
 
@@ -285,10 +278,12 @@ struct input {
 	enum col	 cols[256];	/* CSV: the header's columns */
 	int		 ncols;
 	const char	*what;		/* the file's name, for messages */
+	struct job	*jb;		/* where a bad line is told */
 };
 
-static char *
-slurp(const char *path, size_t *len)
+/* All of path (or stdin for "-") into *bufp, NUL-terminated: 0, or the code. */
+static int
+slurp(struct job *jb, const char *path, char **bufp, size_t *len)
 {
 	char	*buf = NULL, *nb;
 	size_t	 cap = 0, n = 0;
@@ -298,31 +293,43 @@ slurp(const char *path, size_t *len)
 	if (strcmp(path, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		die(TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path, strerror(errno));
+		return job_fail(jb, TOKQ_EXIT_USAGE, "import: cannot open %s: %s", path,
+		    strerror(errno));
 	for (;;) {
 		if (cap - n < 65536) {
 			cap = cap ? cap * 2 : 1 << 20;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				job_fail(jb, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+				break;
+			}
 			buf = nb;
 		}
 		k = read(fd, buf + n, cap - n);
 		if (k == -1 && errno == EINTR)
 			continue;
-		if (k == -1)
-			die(TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path, strerror(errno));
+		if (k == -1) {
+			job_fail(jb, TOKQ_EXIT_USAGE, "import: cannot read %s: %s", path,
+			    strerror(errno));
+			break;
+		}
 		if (k == 0)
 			break;
 		n += k;
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
+	if (jb->exit != 0) {
+		free(buf);
+		return jb->exit;
+	}
 	buf[n] = '\0';
+	*bufp = buf;
 	*len = n;
-	return buf;
+	return 0;
 }
 
-static void __attribute__((noreturn, format(printf, 3, 4)))
+/* A bad line of the input, found before anything is sent: 65. */
+static int __attribute__((format(printf, 3, 4)))
 bad(const struct input *in, int64_t line, const char *fmt, ...)
 {
 	char	 msg[512];
@@ -331,166 +338,43 @@ bad(const struct input *in, int64_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	die(TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was imported)", in->what,
-	    (long long)line, msg);
+	return job_fail(in->jb, TOKQ_EXIT_DATAERR, "import: %s line %lld: %s (nothing was "
+	    "imported)", in->what, (long long)line, msg);
 }
 
+/* Past JSON's whitespace. */
 static const char *
-js_ws(const char *p, const char *e)
+skip_ws(const char *p, const char *e)
 {
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
 		p++;
 	return p;
 }
 
-static int
-hexval(const char *p)
-{
-	int	 v = 0, i;
-
-	for (i = 0; i < 4; i++) {
-		v <<= 4;
-		if (p[i] >= '0' && p[i] <= '9')
-			v |= p[i] - '0';
-		else if (p[i] >= 'a' && p[i] <= 'f')
-			v |= p[i] - 'a' + 10;
-		else if (p[i] >= 'A' && p[i] <= 'F')
-			v |= p[i] - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
 /*
- * A JSON string at p (at its opening quote), decoded into out when out is
- * not NULL (room for its raw length is enough).  Returns the byte after
- * its closing quote, or NULL when it is no valid string.
+ * One JSON value at p, up to e, parsed by jansson: the value (a new
+ * reference), and in *endp the byte after it, so that its text is there
+ * too (a number as it was written, meta verbatim).  A number beyond what
+ * jansson holds (99999999999999999999, 1e400) is no value to it but is
+ * one here, given as json_null() with *num set: the columns judge it.
+ * NULL when there is no valid value at p.
  */
-static const char *
-js_string(const char *p, const char *e, char *out, size_t *olen)
+static json_t *
+js_value(const char *p, const char *e, const char **endp, bool *num)
 {
-	size_t	 o = 0;
-	int	 c, c2;
+	json_error_t	 err;
+	json_t		*j;
 
-	if (p >= e || *p++ != '"')
-		return NULL;
-	while (p < e && *p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p != '\\') {
-			if (out)
-				out[o] = *p;
-			o++, p++;
-			continue;
-		}
-		if (++p >= e)
-			return NULL;
-		switch (*p) {
-		case '"': case '\\': case '/':
-			c = *p; break;
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
-		case 'u':
-			if (e - p < 5 || (c = hexval(p + 1)) == -1)
-				return NULL;
-			p += 4;
-			if (c >= 0xd800 && c < 0xdc00) {
-				if (e - p < 7 || p[1] != '\\' || p[2] != 'u' ||
-				    (c2 = hexval(p + 3)) < 0xdc00 || c2 > 0xdfff)
-					return NULL;
-				c = 0x10000 + ((c - 0xd800) << 10) + (c2 - 0xdc00);
-				p += 6;
-			} else if (c >= 0xdc00 && c < 0xe000)
-				return NULL;
-			if (out) {
-				if (c < 0x80)
-					out[o++] = c;
-				else if (c < 0x800) {
-					out[o++] = 0xc0 | c >> 6;
-					out[o++] = 0x80 | (c & 0x3f);
-				} else if (c < 0x10000) {
-					out[o++] = 0xe0 | c >> 12;
-					out[o++] = 0x80 | ((c >> 6) & 0x3f);
-					out[o++] = 0x80 | (c & 0x3f);
-				} else {
-					out[o++] = 0xf0 | c >> 18;
-					out[o++] = 0x80 | ((c >> 12) & 0x3f);
-					out[o++] = 0x80 | ((c >> 6) & 0x3f);
-					out[o++] = 0x80 | (c & 0x3f);
-				}
-			} else
-				o += 4;
-			p++;
-			continue;
-		default:
-			return NULL;
-		}
-		if (out)
-			out[o] = c;
-		o++, p++;
+	*num = false;
+	j = json_loadb(p, e - p, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK |
+	    JSON_ALLOW_NUL, &err);
+	if (j == NULL && json_error_code(&err) == json_error_numeric_overflow) {
+		*num = true;
+		j = json_null();
 	}
-	if (p >= e)
-		return NULL;
-	if (olen)
-		*olen = o;
-	return p + 1;
-}
-
-/* Skip one JSON value of any kind; NULL when it is not one. */
-static const char *
-js_skip(const char *p, const char *e, int depth)
-{
-	char	 close;
-
-	p = js_ws(p, e);
-	if (p >= e || depth > TOKQ_NEST_MAX)
-		return NULL;
-	if (*p == '"')
-		return js_string(p, e, NULL, NULL);
-	if (*p == '{' || *p == '[') {
-		close = *p == '{' ? '}' : ']';
-		p = js_ws(p + 1, e);
-		if (p < e && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				if ((p = js_string(js_ws(p, e), e, NULL, NULL)) == NULL)
-					return NULL;
-				p = js_ws(p, e);
-				if (p >= e || *p++ != ':')
-					return NULL;
-			}
-			if ((p = js_skip(p, e, depth + 1)) == NULL)
-				return NULL;
-			p = js_ws(p, e);
-			if (p < e && *p == ',') {
-				p++;
-				continue;
-			}
-			if (p < e && *p == close)
-				return p + 1;
-			return NULL;
-		}
-	}
-	if (e - p >= 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0))
-		return p + 4;
-	if (e - p >= 5 && memcmp(p, "false", 5) == 0)
-		return p + 5;
-	if (*p == '-' || (*p >= '0' && *p <= '9')) {
-		const char	*s = p;
-
-		if (*p == '-')
-			p++;
-		while (p < e && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
-		    *p == 'E' || *p == '+' || *p == '-'))
-			p++;
-		return p > s + (*s == '-') ? p : NULL;
-	}
-	return NULL;
+	if (j != NULL)
+		*endp = p + err.position;
+	return j;
 }
 
 static char *
@@ -505,46 +389,56 @@ scratch(struct input *in, size_t n)
 	return s;
 }
 
-static void
-take(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
+/* A field into its column of rw: 0, or 65 for an unknown or a repeated one. */
+static int
+take_field(struct input *in, struct row *rw, enum col c, const char *name, size_t nlen,
     struct field fv)
 {
 	if ((int)c == -1)
-		bad(in, rw->line, "unknown %s '%.*s' (known: the columns export writes, "
+		return bad(in, rw->line, "unknown %s '%.*s' (known: the columns export writes, "
 		    "and user_id, guild_id, channel_id, session_id, call_index, "
 		    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
 		    in->csv ? "column" : "key", (int)(nlen > 64 ? 64 : nlen), name);
 	if (c == C_IGNORE || c == C_ID)
-		return;
+		return 0;
 	if (rw->f[c].set && fv.set)
-		bad(in, rw->line, "%s given twice", col_names[c]);
+		return bad(in, rw->line, "%s given twice", col_names[c]);
 	if (fv.set)
 		rw->f[c] = fv;
+	return 0;
 }
 
-/* The next JSON line into rw; false at the end of the input. */
-static bool
+/*
+ * The next JSON line into rw: 0, END at the end of the input, or 65 for a
+ * line that is no JSON object of known keys.  jansson
+ * reads each key and each value; this walks only the braces, colons and
+ * commas between them, to keep each value's own text.
+ */
+static int
 read_jsonl(struct input *in, struct row *rw)
 {
-	const char	*p, *e, *k, *q;
+	const char	*p, *e, *q, *k;
+	json_t		*key, *v;
 	char		*s;
 	size_t		 kl, n;
+	int		 rc;
+	bool		 num;
 
 	for (;;) {
 		if (in->p >= in->end)
-			return false;
+			return END;
 		e = memchr(in->p, '\n', in->end - in->p);
 		if (e == NULL)
 			e = in->end;
 		rw->line = in->line++;
-		p = js_ws(in->p, e);
+		p = skip_ws(in->p, e);
 		in->p = (char *)(e < in->end ? e + 1 : e);
 		if (p < e)
 			break;
 	}
 	if (*p++ != '{')
-		bad(in, rw->line, "not a JSON object");
-	p = js_ws(p, e);
+		return bad(in, rw->line, "not a JSON object");
+	p = skip_ws(p, e);
 	if (p < e && *p == '}') {
 		p++;
 		goto end;
@@ -552,56 +446,77 @@ read_jsonl(struct input *in, struct row *rw)
 	for (;;) {
 		struct field	 fv = { NULL, 0, false, false, false };
 
-		if (p >= e || *p != '"' || (q = js_string(p, e, NULL, &kl)) == NULL)
-			bad(in, rw->line, "not a JSON object (a key is missing or malformed)");
-		k = p + 1;	/* keys we know need no unescaping */
-		kl = q - p - 2;
-		p = js_ws(q, e);
-		if (p >= e || *p++ != ':')
-			bad(in, rw->line, "not a JSON object (':' expected)");
-		p = js_ws(p, e);
-		if (p < e && *p == '"') {
-			if (js_string(p, e, NULL, &n) == NULL || (s = scratch(in, n)) == NULL ||
-			    (q = js_string(p, e, s, &n)) == NULL)
-				bad(in, rw->line, "a malformed string");
+		if (p >= e || *p != '"' || (key = js_value(p, e, &q, &num)) == NULL)
+			return bad(in, rw->line, "not a JSON object (a key is missing or "
+			    "malformed)");
+		p = skip_ws(q, e);
+		if (p >= e || *p++ != ':') {
+			json_decref(key);
+			return bad(in, rw->line, "not a JSON object (':' expected)");
+		}
+		p = skip_ws(p, e);
+		if ((v = js_value(p, e, &q, &num)) == NULL) {
+			json_decref(key);
+			return bad(in, rw->line, p < e && *p == '"' ? "a malformed string" :
+			    "a malformed value");
+		}
+		if (json_is_string(v)) {
+			n = json_string_length(v);
+			if ((s = scratch(in, n)) == NULL) {
+				json_decref(key);
+				json_decref(v);
+				return bad(in, rw->line, "a malformed string");
+			}
+			memcpy(s, json_string_value(v), n);
 			s[n] = '\0';
 			fv = (struct field){ s, n, n > 0, false, false };
-		} else {
-			if ((q = js_skip(p, e, 1)) == NULL)
-				bad(in, rw->line, "a malformed value");
-			if ((s = scratch(in, q - p)) == NULL)
-				bad(in, rw->line, "a malformed value");
+		} else if (!json_is_null(v) || num) {
+			if ((s = scratch(in, q - p)) == NULL) {
+				json_decref(key);
+				json_decref(v);
+				return bad(in, rw->line, "a malformed value");
+			}
 			memcpy(s, p, q - p);
 			s[q - p] = '\0';
-			if (strcmp(s, "null") != 0)
-				fv = (struct field){ s, (size_t)(q - p), true,
-				    *p == '-' || (*p >= '0' && *p <= '9'),
-				    *p == '{' || *p == '['};
-			if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
-				fv.raw = true;
+			num |= json_is_number(v);
+			fv = (struct field){ s, (size_t)(q - p), true, num, !num };
 		}
-		take(in, rw, col_of(k, kl), k, kl, fv);
-		p = js_ws(q, e);
+		json_decref(v);
+		k = json_string_value(key);
+		kl = json_string_length(key);
+		rc = take_field(in, rw, col_of(k, kl), k, kl, fv);
+		json_decref(key);
+		if (rc != 0)
+			return rc;
+		p = skip_ws(q, e);
 		if (p < e && *p == ',') {
-			p = js_ws(p + 1, e);
+			p = skip_ws(p + 1, e);
 			continue;
 		}
 		if (p < e && *p == '}') {
 			p++;
 			break;
 		}
-		bad(in, rw->line, "not a JSON object (',' or '}' expected)");
+		return bad(in, rw->line, "not a JSON object (',' or '}' expected)");
 	}
 end:
-	if (js_ws(p, e) != e)
-		bad(in, rw->line, "more than one JSON object on the line");
-	return true;
+	if (skip_ws(p, e) != e)
+		return bad(in, rw->line, "more than one JSON object on the line");
+	return 0;
+}
+
+/* A bad CSV field: its line told (65), -1 for csv_next to return. */
+static int
+bad_field(const struct input *in, int64_t line, const char *what)
+{
+	bad(in, line, "%s", what);
+	return -1;
 }
 
 /*
  * One CSV field at in->p into *f (RFC 4180: quoted fields may hold commas,
  * "" and line breaks).  Returns the character that ended it: ',', '\n' or
- * 0 at the end of the input.
+ * 0 at the end of the input; -1 for a bad field (65 formed).
  */
 static int
 csv_next(struct input *in, struct field *f, int64_t line)
@@ -617,10 +532,10 @@ csv_next(struct input *in, struct field *f, int64_t line)
 			if (*q == '"' && (q + 1 >= in->end || *++q != '"'))
 				break;
 		if ((s = o = scratch(in, n)) == NULL)
-			bad(in, line, "a field too long");
+			return bad_field(in, line, "a field too long");
 		for (in->p++;; in->p++) {
 			if (in->p >= in->end)
-				bad(in, line, "a quoted field does not end");
+				return bad_field(in, line, "a quoted field does not end");
 			if (*in->p == '"') {
 				if (in->p + 1 < in->end && in->p[1] == '"') {
 					*o++ = '"';
@@ -639,7 +554,7 @@ csv_next(struct input *in, struct field *f, int64_t line)
 		if (in->p < in->end && *in->p == '\r')
 			in->p++;
 		if (in->p < in->end && *in->p != ',' && *in->p != '\n')
-			bad(in, line, "text after a quoted field");
+			return bad_field(in, line, "text after a quoted field");
 	} else {
 		s = in->p;
 		while (in->p < in->end && *in->p != ',' && *in->p != '\n')
@@ -648,7 +563,7 @@ csv_next(struct input *in, struct field *f, int64_t line)
 		if (f->n > 0 && s[f->n - 1] == '\r' && (in->p >= in->end || *in->p == '\n'))
 			f->n--;
 		if ((f->s = o = scratch(in, f->n)) == NULL)
-			bad(in, line, "a field too long");
+			return bad_field(in, line, "a field too long");
 		memcpy(o, s, f->n);
 		o[f->n] = '\0';
 	}
@@ -661,12 +576,12 @@ csv_next(struct input *in, struct field *f, int64_t line)
 	return c;
 }
 
-/* The next CSV record into rw; false at the end of the input. */
-static bool
+/* The next CSV record into rw: 0, END at the end of the input, or 65. */
+static int
 read_csv(struct input *in, struct row *rw)
 {
 	struct field	 f;
-	int		 i = 0, c;
+	int		 i = 0, c, rc;
 
 	while (in->p < in->end && (*in->p == '\n' || *in->p == '\r')) {
 		if (*in->p == '\n')
@@ -674,22 +589,26 @@ read_csv(struct input *in, struct row *rw)
 		in->p++;
 	}
 	if (in->p >= in->end)
-		return false;
+		return END;
 	rw->line = in->line;
 	do {
 		memset(&f, 0, sizeof(f));
-		c = csv_next(in, &f, rw->line);
+		if ((c = csv_next(in, &f, rw->line)) == -1)
+			return in->jb->exit;
 		if (i >= in->ncols)
-			bad(in, rw->line, "more fields than the header has columns");
-		take(in, rw, in->cols[i], col_names[0], 0, f);
+			return bad(in, rw->line, "more fields than the header has columns");
+		if ((rc = take_field(in, rw, in->cols[i], col_names[0], 0, f)) != 0)
+			return rc;
 		i++;
 	} while (c == ',');
 	if (i != in->ncols)
-		bad(in, rw->line, "%d fields, the header has %d columns", i, in->ncols);
-	return true;
+		return bad(in, rw->line, "%d fields, the header has %d columns", i,
+		    in->ncols);
+	return 0;
 }
 
-static void
+/* The CSV header's columns into in->cols: 0, or 65. */
+static int
 read_header(struct input *in)
 {
 	struct field	 f;
@@ -701,23 +620,25 @@ read_header(struct input *in)
 	do {
 		in->sused = 0;
 		memset(&f, 0, sizeof(f));
-		c = csv_next(in, &f, 1);
+		if ((c = csv_next(in, &f, 1)) == -1)
+			return in->jb->exit;
 		if (in->ncols == 256)
-			bad(in, 1, "more than 256 columns");
+			return bad(in, 1, "more than 256 columns");
 		k = col_of(f.s, f.n);
 		if ((int)k == -1)
-			bad(in, 1, "unknown column '%.*s' (known: the columns export writes, "
+			return bad(in, 1, "unknown column '%.*s' (known: the columns export writes, "
 			    "and user_id, guild_id, channel_id, session_id, call_index, "
 			    "prompt_tokens, completion_tokens, total_tokens, timestamp, ...)",
 			    (int)(f.n > 64 ? 64 : f.n), f.s);
 		in->cols[in->ncols++] = k;
 	} while (c == ',');
+	return 0;
 }
 
 /* ---- import: checking ----------------------------------------------------- */
 
-/* The row's values checked as tokqd will check them; rw->v filled. */
-static void
+/* The row's values checked as tokqd will check them, rw->v filled: 0, or 65. */
+static int
 check_row(const struct input *in, struct row *rw)
 {
 	static const enum col ids[] = { C_USER, C_GUILD, C_CHANNEL, C_MODEL, C_SERVICE,
@@ -730,31 +651,31 @@ check_row(const struct input *in, struct row *rw)
 	int64_t		 v;
 
 	if (!rw->f[C_USER].set)
-		bad(in, rw->line, "no user");
+		return bad(in, rw->line, "no user");
 	if (!rw->f[C_AT].set)
-		bad(in, rw->line, "no time (at or timestamp)");
+		return bad(in, rw->line, "no time (at or timestamp)");
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		f = &rw->f[ids[i]];
 		if (f->set && (f->raw || strlen(f->s) != f->n || !tokq_id_valid(f->s)))
-			bad(in, rw->line, "invalid %s '%.*s': an id is 1 to %d bytes of UTF-8 "
+			return bad(in, rw->line, "invalid %s '%.*s': an id is 1 to %d bytes of UTF-8 "
 			    "without control characters", col_names[ids[i]],
 			    (int)(f->n > 64 ? 64 : f->n), f->s, TOKQ_ID_MAX);
 	}
 	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		f = &rw->f[nums[i]];
 		if (f->set && (f->raw || tokq_parse_u64(f->s, &rw->v[nums[i]]) == -1))
-			bad(in, rw->line, "%s: bad value '%.*s' (want a whole number >= 0)",
+			return bad(in, rw->line, "%s: bad value '%.*s' (want a whole number >= 0)",
 			    col_names[nums[i]], (int)(f->n > 64 ? 64 : f->n), f->s);
 	}
 	f = &rw->f[C_AT];
 	if (f->raw || f->n >= sizeof(t) - 1)
-		bad(in, rw->line, "at: bad time");
+		return bad(in, rw->line, "at: bad time");
 	if (strspn(f->s, "0123456789") == f->n)
 		snprintf(t, sizeof(t), "@%s", f->s);	/* Unix seconds */
 	else
 		snprintf(t, sizeof(t), "%s", f->s);
 	if (tokq_parse_time(t, &rw->v[C_AT]) == -1 || rw->v[C_AT] < 0)
-		bad(in, rw->line, "at: bad time '%.*s' (want 2026-12-01T10:00:00Z, "
+		return bad(in, rw->line, "at: bad time '%.*s' (want 2026-12-01T10:00:00Z, "
 		    "2026-12-01 10:00:00 or Unix seconds)", (int)(f->n > 64 ? 64 : f->n), f->s);
 	f = &rw->f[C_COST];
 	if (f->set) {
@@ -768,34 +689,38 @@ check_row(const struct input *in, struct row *rw)
 			v = ok ? nusd_of(d) : 0;
 		}
 		if (!ok || v < 0 || v > 9000000000LL * TOKQ_NUSD_PER_USD)
-			bad(in, rw->line, "cost: bad value '%.*s' (want a dollar amount >= 0)",
+			return bad(in, rw->line, "cost: bad value '%.*s' (want a dollar amount >= 0)",
 			    (int)(f->n > 64 ? 64 : f->n), f->s);
 		rw->v[C_COST] = v;
 	}
 	f = &rw->f[C_META];
 	if (f->set && !f->raw) {
-		const char	*e = js_skip(f->s, f->s + f->n, 1);
+		json_t	*j = json_loadb(f->s, f->n, JSON_DECODE_ANY, NULL);
 
-		if (e == NULL || js_ws(e, f->s + f->n) != f->s + f->n)
-			bad(in, rw->line, "meta is not JSON");
+		if (j == NULL)
+			return bad(in, rw->line, "meta is not JSON");
+		json_decref(j);
 	}
 	if (rw->v[C_CACHED] + rw->v[C_CACHE_WRITE] > rw->v[C_PROMPT])
-		bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
+		return bad(in, rw->line, "cached and cache-write tokens are part of the prompt: "
 		    "they cannot exceed it");
 	if (rw->v[C_REASONING] > rw->v[C_COMPLETION])
-		bad(in, rw->line, "reasoning tokens are part of the completion: they cannot "
+		return bad(in, rw->line, "reasoning tokens are part of the completion: they cannot "
 		    "exceed it");
+	return 0;
 }
 
-static bool
+/* The next row, read and checked: 0, END at the end of the input, or 65. */
+static int
 next_row(struct input *in, struct row *rw)
 {
+	int	 rc;
+
 	memset(rw, 0, sizeof(*rw));
 	in->sused = 0;
-	if (!(in->csv ? read_csv(in, rw) : read_jsonl(in, rw)))
-		return false;
-	check_row(in, rw);
-	return true;
+	if ((rc = in->csv ? read_csv(in, rw) : read_jsonl(in, rw)) != 0)
+		return rc;
+	return check_row(in, rw);
 }
 
 /* One event as a map of the import op. */
@@ -827,23 +752,28 @@ pack_row(msgpack_packer *pk, const struct row *rw)
 	}
 }
 
-static void
+/* Back to the first row (past a CSV header): 0, or 65 for a bad header. */
+static int
 input_rewind(struct input *in)
 {
+	int	 rc;
+
 	in->p = in->buf;
 	in->line = 1;
 	if (in->csv) {
-		read_header(in);
+		if ((rc = read_header(in)) != 0)
+			return rc;
 		in->line = 2;
 	}
+	return 0;
 }
 
 /*
- * Send the n packed events as one import request.  A refusal names the
- * line of the event it was about (tokqd says "events[i]: ...") and what
- * was imported before it, then exits with the reply's code.
+ * Send the n packed events as one import request: 0, or the code of the
+ * error.  A refusal names the line of the event it was about (tokqd says
+ * "events[i]: ...") and what was imported before it.
  */
-static void
+static int
 batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lines,
     int64_t done, int64_t *first, int64_t *last, const struct input *in)
 {
@@ -866,21 +796,26 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 	msgpack_pack_str_with_body(&pk, "events", 6);
 	msgpack_pack_array(&pk, n);
 	msgpack_sbuffer_write(&sb, events->data, events->size);
-	buf = conn_call(fd, sb.data, sb.size, &len);
+	buf = conn_call(in->jb, fd, sb.data, sb.size, &len);
 	msgpack_sbuffer_destroy(&sb);
+	if (buf == NULL)
+		return in->jb->exit;
 	msgpack_unpacked_init(&up);
 	if (tokq_frame_check(buf, len) != 0 ||
 	    msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
 	    (code = mp_get(&up.data, "code")) == NULL ||
-	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		die(TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+	    code->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		msgpack_unpacked_destroy(&up);
+		free(buf);
+		return job_fail(in->jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd");
+	}
 	if (code->via.u64 == TOKQ_OK) {
 		if (*first == 0)
 			*first = mp_int(&up.data, "first_event", 0);
 		*last = mp_int(&up.data, "last_event", 0);
 		msgpack_unpacked_destroy(&up);
 		free(buf);
-		return;
+		return 0;
 	}
 	if (mp_str(&up.data, "error", err, sizeof(err)) == NULL)
 		snprintf(err, sizeof(err), "%s", tokq_code_name((int)code->via.u64));
@@ -888,10 +823,13 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 		msg = err + k;
 	else
 		idx = 0;
-	die(tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
+	job_fail(in->jb, tokq_code_exit((int)(code->via.u64 > 255 ? 255 : code->via.u64)),
 	    "import: %s line %lld: %s (%lld event%s before line %lld were imported, "
 	    "none from there on)", in->what, (long long)lines[idx], msg, (long long)done,
 	    done == 1 ? "" : "s", (long long)lines[0]);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	return in->jb->exit;
 }
 
 /*
@@ -901,7 +839,7 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
  * or go away half way, the message says which lines made it in.
  */
 int
-run_import(const struct req *r, const char *sock, bool json)
+run_import(struct job *jb, const struct req *r, const char *sock)
 {
 	const char		*fmt = req_str(r, "format"), *path = req_str(r, "FILE");
 	struct input		 in;
@@ -911,43 +849,60 @@ run_import(const struct req *r, const char *sock, bool json)
 	int64_t			 total = 0, done = 0, first = 0, last = 0, lastline = 0;
 	int64_t			 lines[BATCH_MAX];
 	uint32_t		 n = 0;
-	size_t			 len, mark;
+	size_t			 len = 0, mark;
 	char			 num[4][32];
 	const char		*q;
-	int			 fd;
+	int			 fd, rc = 0;
 
 	memset(&in, 0, sizeof(in));
+	in.jb = jb;
 	in.what = strcmp(path, "-") == 0 ? "stdin" : path;
-	in.buf = slurp(path, &len);
-	in.end = in.buf + len;
-	in.scap = 2 * len + 64;
-	if ((in.scratch = malloc(in.scap + 1)) == NULL)
-		die(TOKQ_EXIT_SOFTWARE, "import: out of memory");
-	q = js_ws(in.buf, in.end);
-	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
-	if (q >= in.end)
-		die(TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
-
-	/* the first pass: every row checked, and its packed size */
 	msgpack_sbuffer_init(&ev);
 	msgpack_packer_init(&pk, &ev, msgpack_sbuffer_write);
-	input_rewind(&in);
-	while (next_row(&in, &rw)) {
+	if ((rc = slurp(jb, path, &in.buf, &len)) != 0)
+		goto out;
+	in.end = in.buf + len;
+	in.scap = 2 * len + 64;
+	if ((in.scratch = malloc(in.scap + 1)) == NULL) {
+		rc = job_fail(jb, TOKQ_EXIT_SOFTWARE, "import: out of memory");
+		goto out;
+	}
+	q = skip_ws(in.buf, in.end);
+	in.csv = fmt ? strcmp(fmt, "csv") == 0 : (q < in.end && *q != '{');
+	if (q >= in.end) {
+		rc = job_fail(jb, TOKQ_EXIT_DATAERR, "import: %s is empty", in.what);
+		goto out;
+	}
+
+	/* the first pass: every row checked, and its packed size */
+	if ((rc = input_rewind(&in)) != 0)
+		goto out;
+	while ((rc = next_row(&in, &rw)) == 0) {
 		msgpack_sbuffer_clear(&ev);
 		pack_row(&pk, &rw);
-		if (ev.size > BATCH_BYTES)
-			bad(&in, rw.line, "the event is too large");
+		if (ev.size > BATCH_BYTES) {
+			rc = bad(&in, rw.line, "the event is too large");
+			goto out;
+		}
 		total++;
 	}
-	if (total == 0)
-		die(TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+	if (rc != END)
+		goto out;
+	rc = 0;
+	if (total == 0) {
+		rc = job_fail(jb, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
+		goto out;
+	}
 
-	/* the second pass: send */
-	fd = conn_connect(sock);
+	/* the second pass, over rows known good: send */
+	if ((fd = conn_connect(jb, sock)) == -1) {
+		rc = jb->exit;
+		goto out;
+	}
 	msgpack_sbuffer_clear(&ev);
 	input_rewind(&in);
 	for (;;) {
-		bool	 more = next_row(&in, &rw);
+		bool	 more = next_row(&in, &rw) == 0;
 
 		mark = ev.size;
 		if (more)
@@ -960,7 +915,7 @@ run_import(const struct req *r, const char *sock, bool json)
 			if (more)
 				msgpack_sbuffer_write(&rest, ev.data + mark, ev.size - mark);
 			ev.size = mark;
-			batch_send(fd, &ev, n, lines, done, &first, &last, &in);
+			rc = batch_send(fd, &ev, n, lines, done, &first, &last, &in);
 			done += n;
 			msgpack_sbuffer_clear(&ev);
 			if (more)
@@ -968,22 +923,25 @@ run_import(const struct req *r, const char *sock, bool json)
 			msgpack_sbuffer_destroy(&rest);
 			n = 0;
 		}
-		if (!more)
+		if (!more || rc != 0)
 			break;
 		lines[n++] = lastline = rw.line;
 	}
 	close(fd);
-	if (json)
-		printf("{\"imported\":%lld,\"first_event\":%lld,\"last_event\":%lld,"
-		    "\"format\":\"%s\"}\n", (long long)done, (long long)first,
-		    (long long)last, in.csv ? "csv" : "jsonl");
+	if (rc != 0)
+		;
+	else if (jb->json)
+		jb->out = json_pack("{s:I,s:I,s:I,s:s}", "imported", (json_int_t)done,
+		    "first_event", (json_int_t)first, "last_event", (json_int_t)last,
+		    "format", in.csv ? "csv" : "jsonl");
 	else
 		printf("imported %s event%s from %s (%s, last line %s): events %s to %s\n",
 		    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s", in.what,
 		    in.csv ? "csv" : "jsonl", fmt_int(lastline, num[1], sizeof(num[1])),
 		    fmt_int(first, num[2], sizeof(num[2])), fmt_int(last, num[3], sizeof(num[3])));
+out:
 	free(in.scratch);
 	free(in.buf);
 	msgpack_sbuffer_destroy(&ev);
-	return TOKQ_EXIT_OK;
+	return rc;
 }
