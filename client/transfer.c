@@ -421,6 +421,7 @@ read_jsonl(struct input *in, struct row *rw)
 	json_t		*key, *v;
 	char		*s;
 	size_t		 kl, n;
+	enum col	 c;
 	int		 rc;
 	bool		 num;
 
@@ -460,7 +461,11 @@ read_jsonl(struct input *in, struct row *rw)
 			return bad(in, rw->line, p < e && *p == '"' ? "a malformed string" :
 			    "a malformed value");
 		}
-		if (json_is_string(v)) {
+		k = json_string_value(key);
+		kl = json_string_length(key);
+		c = col_of(k, kl);
+		/* meta is JSON whatever it holds: a string one goes on as written. */
+		if (json_is_string(v) && c != C_META) {
 			n = json_string_length(v);
 			if ((s = scratch(in, n)) == NULL) {
 				json_decref(key);
@@ -482,9 +487,7 @@ read_jsonl(struct input *in, struct row *rw)
 			fv = (struct field){ s, (size_t)(q - p), true, num, !num };
 		}
 		json_decref(v);
-		k = json_string_value(key);
-		kl = json_string_length(key);
-		rc = take_field(in, rw, col_of(k, kl), k, kl, fv);
+		rc = take_field(in, rw, c, k, kl, fv);
 		json_decref(key);
 		if (rc != 0)
 			return rc;
