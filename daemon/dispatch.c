@@ -1609,8 +1609,7 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {
 			/* Its writes were undone: memory must forget them too. */
-			quota_invalidate();
-			maint_forget();
+			batch_undo();
 			rq.wrote = false;
 		}
 	}

@@ -434,7 +434,10 @@ main(int argc, char *argv[])
 	    (rc = sd_event_add_signal(ev, NULL, SIGHUP, signal_cb, NULL)) < 0 ||
 	    (rc = sd_event_set_watchdog(ev, true)) < 0)
 		fatalx("event loop: %s", strerror(-rc));
+	if (batch_init(ev, control_answer) < 0)
+		fatalx("cannot start the group commit");
 	control_init(ev);
+	env.socket_activated = control_activated();
 	if (maint_init(ev) < 0)
 		fatalx("cannot start maintenance");
 	idle_arm(ev);
@@ -446,6 +449,7 @@ main(int argc, char *argv[])
 
 	sd_event_source_disable_unref(idle_timer);
 	maint_shutdown();
+	batch_shutdown();
 	control_shutdown();
 	quota_shutdown();
 	store_close();

@@ -385,15 +385,25 @@ int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
 /* control.c */
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
-int	 control_commit_now(void);	/* the commit's result */
-void	 control_commit_soon(void);	/* when the loop is idle */
+void	 control_answer(int rc);	/* batch.c's answer hook */
+bool	 control_activated(void);	/* the socket came from systemd */
 size_t	 control_nconns(void);
 
 /* maint.c */
 int	 maint_init(sd_event *ev);
 void	 maint_shutdown(void);
 int	 maint_run(void);			/* 1: more to do */
-void	 maint_forget(void);			/* its transaction was undone */
 void	 maint_soon(void);			/* another round shortly */
+
+/* batch.c: the group commit; it calls up only through the hooks it is given */
+int	 batch_init(sd_event *ev, void (*answer)(int rc));
+void	 batch_on_undo(void (*fn)(void));
+void	 batch_shutdown(void);		/* commits and answers what is in flight */
+void	 batch_add(void);		/* a held reply's write joined the batch */
+size_t	 batch_size(void);
+bool	 batch_due(void);		/* large or old: commit now */
+int	 batch_commit(void);		/* the commit's result */
+void	 batch_commit_soon(void);	/* when the loop is idle */
+void	 batch_undo(void);		/* writes memory knew of were undone */
 
 #endif

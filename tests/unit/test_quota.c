@@ -1452,7 +1452,7 @@ test_invalidate_forgets_rolled_back_additions(void **state)
 	/*
 	 * The rollback drops the pending totals, the committed 100 with the
 	 * rest: the daemon forgets its counters and replays what the database
-	 * kept, as control_commit_now does.
+	 * kept, as batch_commit does.
 	 */
 	store_rollback();
 	quota_invalidate();
