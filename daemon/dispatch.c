@@ -51,7 +51,7 @@ static int	h_clock_advance(struct request *, struct reply *);
 #define TOKENS(n)	{ n, A_COUNT, .max = TOKQ_TOKENS_MAX }
 #define COST(n)		{ n, A_USD, .max = TOKQ_COST_MAX }
 #define COUNT(n, m)	{ n, A_COUNT, .max = (m) }
-#define TTL_MAX		86400
+#define TTL_MAX		DAY		/* of a hold */
 
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
@@ -429,8 +429,8 @@ h_check(struct request *rq, struct reply *rp)
 	msgpack_packer	*pk;
 	int		 rc;
 
-	if (ttl < 1 || ttl > 86400)
-		return rq_fail(rq, TOKQ_E_INVALID, "ttl must be 1 to 86400 seconds");
+	if (ttl < 1 || ttl > TTL_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "ttl must be 1 to %d seconds", TTL_MAX);
 	est.tokens = rq_int(rq, "tokens", 0);
 	if (rq_arg(rq, "cost"))
 		est.cost = rq_int(rq, "cost", 0);
@@ -799,20 +799,21 @@ count_models(void *arg, const char *model, const struct usage *u)
 }
 
 /*
- * The user's usage in the 30 days before t: the whole days from the daily
- * totals (kept forever), the part of the first day from the user's hours
- * (kept 30 days and an hour at least).  The hour that holds t - 30d counts
- * whole, as a 30d rule counts it: up to an hour late, never early.
+ * The user's usage in the RECENT_SPAN (30 days) before t: the whole days
+ * from the daily totals (kept forever), the part of the first day from the
+ * user's hours (maintenance keeps them RECENT_SPAN and an hour at least).
+ * The hour that holds t - 30d counts whole, as a 30d rule counts it: up to
+ * an hour late, never early.
  */
 static int
 usage_30d(const char *user, int64_t t, struct usage *u)
 {
-	int64_t		 from = t - 30 * 86400, day = tokq_period_start(TOKQ_W_DAY, from);
+	int64_t		 from = t - RECENT_SPAN, day = tokq_period_start(TOKQ_W_DAY, from);
 	struct usage	 part;
 	int		 rc;
 
 	if (day < from)
-		day += 86400;
+		day += DAY;
 	if ((rc = store_user_daily_totals(user, day, INT64_MAX / 2, u)) < 0 ||
 	    (rc = store_user_hours_totals(user, from, day, &part)) < 0)
 		return rc;
@@ -845,7 +846,7 @@ h_usage(struct request *rq, struct reply *rp)
 	if ((rc = quota_judge(user, guild, model, t, NULL, j)) < 0)
 		goto out;
 	if (model == NULL &&
-	    (rc = store_user_models_since(user, t - 30 * 86400, collect_model, &mc)) < 0)
+	    (rc = store_user_models_since(user, t - RECENT_SPAN, collect_model, &mc)) < 0)
 		goto out;
 	for (i = 0; i < mc.n; i++) {
 		if ((rc = quota_judge(user, guild, mc.m[i], t, NULL, jm)) < 0)
@@ -855,7 +856,7 @@ h_usage(struct request *rq, struct reply *rp)
 				j->e[j->n++] = jm->e[k];
 	}
 	memset(per, 0, sizeof(per));
-	if ((rc = store_user_daily_totals(user, day, day + 86400, &per[0])) < 0 ||
+	if ((rc = store_user_daily_totals(user, day, day + DAY, &per[0])) < 0 ||
 	    (rc = store_user_daily_totals(user, month,
 	    tokq_period_next(TOKQ_W_MONTH, t), &per[1])) < 0 ||
 	    (rc = usage_30d(user, t, &per[2])) < 0 ||
@@ -955,7 +956,7 @@ rule_of(struct request *rq, struct rule *r)
 	if (w)
 		r->win = w->w;
 	else
-		r->win = (struct tokq_window){ TOKQ_W_ROLLING, 30 * 86400 };
+		r->win = (struct tokq_window){ TOKQ_W_ROLLING, 30 * DAY };
 	return 0;
 }
 

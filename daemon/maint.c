@@ -118,7 +118,7 @@ compact(int64_t t)
 
 /*
  * One step of pruning raw events, then the users' hours (kept as long as
- * the events, and at least the 30 days and an hour `usage` reads): 1
+ * the events, and at least the RECENT_SPAN and an hour `usage` reads): 1
  * more, 0 done, or < 0.
  */
 static int
@@ -133,7 +133,7 @@ prune(int64_t t)
 		log_debug("prune: %d raw events", n);
 	if (n == PRUNE_STEP)
 		return 1;
-	hours = (keep > 30 * 86400 ? keep : 30 * 86400) + BUCKET_HOUR;
+	hours = (keep > RECENT_SPAN ? keep : RECENT_SPAN) + HOUR;
 	if ((n = store_hourly_prune(t - hours, PRUNE_STEP)) < 0)
 		return n;
 	if (n == PRUNE_STEP)

@@ -41,8 +41,6 @@ struct qhold {
 	bool		 active;	/* still counted: now < expires */
 };
 
-/* A hold is remembered this long after it expired, so a late record can settle it. */
-#define HOLD_GRACE	86400
 
 static struct {
 	struct rule	*rules;
@@ -121,11 +119,11 @@ rule_copy(struct rule *dst, const struct rule *src)
 static void
 update_horizon(void)
 {
-	int64_t	 h = (int64_t)env.retention_days * 86400;
+	int64_t	 h = (int64_t)env.retention_days * DAY;
 	size_t	 i;
 
-	if (h < 32 * 86400)
-		h = 32 * 86400;
+	if (h < COUNTER_SPAN)
+		h = COUNTER_SPAN;
 	for (i = 0; i < q.nrules; i++)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > h)
 			h = q.rules[i].win.secs;
@@ -145,7 +143,7 @@ quota_horizon(void)
 int64_t
 quota_retention(void)
 {
-	int64_t	 r = (int64_t)env.retention_days * 86400;
+	int64_t	 r = (int64_t)env.retention_days * DAY;
 	size_t	 i;
 
 	for (i = 0; i < q.nrules; i++)

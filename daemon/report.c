@@ -15,7 +15,6 @@
 
 #include "reply.h"
 
-#define DAY		86400
 #define VIEW_DAYS_MAX	3660		/* ten years, as the longest window */
 #define VIEW_DAYS	30
 #define TOP_DEFAULT	10

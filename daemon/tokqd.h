@@ -73,10 +73,14 @@ struct event {
 /* Whose usage a counter adds up; the subject of SCOPE_GLOBAL is "". */
 enum scope { SCOPE_USER = 0, SCOPE_GUILD, SCOPE_GLOBAL };
 
+/* Spans of time, in seconds. */
+#define HOUR		3600
+#define DAY		86400
+
 /*
  * A time bucket of a counter: usage whose time falls in [start, start+span).
- * New usage lands in minute buckets (span 60); maintenance folds minute
- * buckets older than a day into hour buckets (span 3600).
+ * New usage lands in minute buckets (span BUCKET_MINUTE); maintenance folds
+ * minute buckets older than FOLD_AGE into hour buckets (span BUCKET_HOUR).
  */
 struct bucket {
 	int64_t	 start;
@@ -84,7 +88,7 @@ struct bucket {
 	int64_t	 tokens, cost, requests;
 };
 #define BUCKET_MINUTE	60
-#define BUCKET_HOUR	3600
+#define BUCKET_HOUR	HOUR
 /*
  * The fold policy.  Maintenance folds minute buckets that start FOLD_AGE
  * before its time into their hours.  A rolling window of FOLD_WINDOW or
@@ -93,10 +97,24 @@ struct bucket {
  * a bucket when it is folded, so it counts each minute bucket to the end
  * of its hour from the start: what it counts, and so its retry_at and
  * resets_at, never depend on when maintenance ran (an hour late at most).
+ * quota.c's counter_fold() and store.c's bucket_compact fold by this rule.
  */
-#define FOLD_AGE	(25 * 3600)
-#define FOLD_WINDOW	86400
+#define FOLD_AGE	(DAY + HOUR)
+#define FOLD_WINDOW	DAY
 _Static_assert(FOLD_AGE >= FOLD_WINDOW + BUCKET_HOUR, "a short window never sees a fold");
+
+/*
+ * How much history is kept for what.  `usage` reports the last RECENT_SPAN
+ * (its "30d" period, and the models of its per-model rules) from the daily
+ * totals and the users' hours, so maintenance keeps the hours at least that
+ * long, and an hour (the hour that holds its start counts whole).  Counters
+ * keep at least COUNTER_SPAN (a month of any length), more for a longer
+ * retention or rolling window.  A hold is remembered HOLD_GRACE after it
+ * expired, so that a late record can still settle it.
+ */
+#define RECENT_SPAN	(30 * DAY)
+#define COUNTER_SPAN	(32 * DAY)
+#define HOLD_GRACE	DAY
 
 enum selector { SEL_USER = 0, SEL_MEMBERS, SEL_PLAN, SEL_DEFAULT, SEL_GUILD, SEL_GLOBAL };
 enum metric { MET_TOKENS = 0, MET_COST, MET_REQUESTS };

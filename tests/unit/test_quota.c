@@ -23,8 +23,6 @@
 #include "side.h"
 
 #define MIN	60LL
-#define HOUR	3600LL
-#define DAY	86400LL
 #define USD	TOKQ_NUSD_PER_USD
 
 #define T0		1796119200LL	/* 2026-12-01T10:00:00Z, a Tuesday */
@@ -33,7 +31,6 @@
 #define NEXT_MONDAY	1796601600LL	/* 2026-12-07T00:00:00Z */
 #define NEXT_MONTH	1798761600LL	/* 2027-01-01T00:00:00Z */
 
-#define HOLD_GRACE	86400		/* as in quota.c */
 
 struct fixture {
 	char	 dir[64];
