@@ -57,60 +57,77 @@ static int	h_clock_advance(struct request *, struct reply *);
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
 	{ "metric", A_STR, true }, { "window", A_WINDOW }
 
+/*
+ * The operations.  .admin: only an admin may ask.  .writes: WRITES_ADDS
+ * (adds usage or holds) and WRITES_CHANGES (anything else) run under a
+ * savepoint of their own and their replies wait for the commit; without
+ * it an operation answers at once (check places its hold in the batch
+ * all the same).  .args: each argument's name, kind, and bound.
+ */
 static const struct op ops[] = {
-	{ "check", h_check, false, false, {
+	{ .name = "check", .handler = h_check, .args = {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
 		{ "model", A_ID }, TOKENS("tokens"), COST("cost"),
 		{ "reserve", A_BOOL }, COUNT("ttl", TTL_MAX) } },
-	{ "record", h_record, false, true, {
+	{ .name = "record", .handler = h_record, .writes = WRITES_ADDS, .args = {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
 		{ "model", A_ID }, TOKENS("prompt"), TOKENS("completion"),
 		TOKENS("total"), TOKENS("cached"), TOKENS("cache_write"),
 		TOKENS("reasoning"), COST("cost"), { "service", A_ID },
 		{ "kind", A_ID }, { "session", A_ID }, COUNT("call", CALL_MAX),
 		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
-		{ "usage_json", A_STR }, { "at", A_TIME, false, true } }, true },
-	/* touches no totals: as record, it may leave them pending */
-	{ "release", h_release, false, true, { { "hold", A_STR, true } }, true },
-	/* reads the user's totals with what waits in memory: no store_settle */
-	{ "usage", h_usage, false, false, {
+		{ "usage_json", A_STR }, { "at", A_TIME, false, true } } },
+	{ .name = "release", .handler = h_release, .writes = WRITES_ADDS, .args = {
+		{ "hold", A_STR, true } } },
+	{ .name = "usage", .handler = h_usage, .args = {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "model", A_ID } } },
-	/* counts from meta and the rows waiting: no store_settle */
-	{ "status", h_status, false, false, { { NULL } } },
-	{ "limit_set", h_limit_set, true, true, { RULE_ARGS, { "limit", A_LIMIT, true } } },
-	{ "limit_rm", h_limit_rm, true, true, { RULE_ARGS } },
-	{ "limit_list", h_limit_list, true, false, { { "selector", A_STR }, { "subject", A_ID } } },
-	{ "plan_assign", h_plan_assign, true, true, {
+	{ .name = "status", .handler = h_status },
+	{ .name = "limit_set", .handler = h_limit_set, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { RULE_ARGS, { "limit", A_LIMIT, true } } },
+	{ .name = "limit_rm", .handler = h_limit_rm, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { RULE_ARGS } },
+	{ .name = "limit_list", .handler = h_limit_list, .admin = true, .args = {
+		{ "selector", A_STR }, { "subject", A_ID } } },
+	{ .name = "plan_assign", .handler = h_plan_assign, .admin = true,
+	    .writes = WRITES_CHANGES, .args = {
 		{ "user", A_ID, true }, { "plan", A_ID, true } } },
-	{ "plan_unassign", h_plan_unassign, true, true, { { "user", A_ID, true } } },
-	{ "plan_list", h_plan_list, true, false, { { NULL } } },
-	{ "bypass_add", h_bypass_add, true, true, { { "user", A_ID }, { "guild", A_ID } } },
-	{ "bypass_rm", h_bypass_rm, true, true, { { "user", A_ID }, { "guild", A_ID } } },
-	{ "bypass_list", h_bypass_list, true, false, { { NULL } } },
-	{ "reset", h_reset, true, true, { { "user", A_ID, true }, { "model", A_ID } } },
-	{ "price_set", h_price_set, true, true, {
+	{ .name = "plan_unassign", .handler = h_plan_unassign, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "user", A_ID, true } } },
+	{ .name = "plan_list", .handler = h_plan_list, .admin = true },
+	{ .name = "bypass_add", .handler = h_bypass_add, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "user", A_ID }, { "guild", A_ID } } },
+	{ .name = "bypass_rm", .handler = h_bypass_rm, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "user", A_ID }, { "guild", A_ID } } },
+	{ .name = "bypass_list", .handler = h_bypass_list, .admin = true },
+	{ .name = "reset", .handler = h_reset, .admin = true, .writes = WRITES_CHANGES,
+	    .args = { { "user", A_ID, true }, { "model", A_ID } } },
+	{ .name = "price_set", .handler = h_price_set, .admin = true,
+	    .writes = WRITES_CHANGES, .args = {
 		{ "model", A_MODEL, true }, { "input", A_USD, true, .max = TOKQ_COST_MAX },
 		{ "output", A_USD, true, .max = TOKQ_COST_MAX }, COST("cached"),
 		COST("cache_write") } },
-	{ "price_list", h_price_list, true, false, { { NULL } } },
-	{ "price_rm", h_price_rm, true, true, { { "model", A_MODEL, true } } },
-	{ "clock_set", h_clock_set, true, true, { { "at", A_TIME, true } } },
-	{ "clock_advance", h_clock_advance, true, true, {
+	{ .name = "price_list", .handler = h_price_list, .admin = true },
+	{ .name = "price_rm", .handler = h_price_rm, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "model", A_MODEL, true } } },
+	{ .name = "clock_set", .handler = h_clock_set, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "at", A_TIME, true } } },
+	{ .name = "clock_advance", .handler = h_clock_advance, .admin = true,
+	    .writes = WRITES_CHANGES, .args = {
 		{ "seconds", A_COUNT, true, .max = TOKQ_WINDOW_MAX_SECS } } },
 	/* the admin views, in report.c, whose handlers bound days, top, last, limit */
-	{ "stats", report_stats, true, false, {
+	{ .name = "stats", .handler = report_stats, .admin = true, .args = {
 		COUNT("days", INT64_MAX), { "since", A_TIME }, { "until", A_TIME },
-		{ "guild", A_ID }, COUNT("top", INT64_MAX) }, false, true },
-	{ "report", report_report, true, false, {
-		{ "period", A_STR }, COUNT("top", INT64_MAX), { "guild", A_ID } },
-		false, true },
-	{ "log", report_log, true, false, {
+		{ "guild", A_ID }, COUNT("top", INT64_MAX) } },
+	{ .name = "report", .handler = report_report, .admin = true, .args = {
+		{ "period", A_STR }, COUNT("top", INT64_MAX), { "guild", A_ID } } },
+	{ .name = "log", .handler = report_log, .admin = true, .args = {
 		{ "user", A_ID }, { "guild", A_ID }, COUNT("last", INT64_MAX) } },
-	{ "export", report_export, true, false, {
+	{ .name = "export", .handler = report_export, .admin = true, .args = {
 		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
 		{ "guild", A_ID }, { "after_at", A_TIME }, COUNT("after_id", INT64_MAX),
 		COUNT("limit", INT64_MAX) } },
-	{ "import", report_import, true, true, { { "events", A_ARRAY, true } }, true },
+	{ .name = "import", .handler = report_import, .admin = true,
+	    .writes = WRITES_ADDS, .args = { { "events", A_ARRAY, true } } },
 };
 
 static const char *const sel_names[] = {
@@ -1597,16 +1614,9 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 	rp.n = 0;
 
 	if ((rc = parse_request(&rq, req)) == 0) {
-		if (!rq.op->writes) {
-			/*
-			 * It reads the totals with what waits written into
-			 * the batch; its reply need not wait for the commit,
-			 * which a failure would undo (then replayed).
-			 */
-			if (!rq.op->reads_totals || (rc = store_settle()) >= 0)
-				rc = rq.op->handler(&rq, &rp);
-		}
-		else if ((rc = store_mark(rq.op->leaves_pending)) == 0)
+		if (rq.op->writes == WRITES_NONE)
+			rc = rq.op->handler(&rq, &rp);
+		else if ((rc = store_mark(rq.op->writes)) == 0)
 			rc = store_unmark(rq.op->handler(&rq, &rp));
 		if (rc < 0 && rq.wrote) {
 			/* Its writes were undone: memory must forget them too. */

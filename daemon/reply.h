@@ -63,11 +63,9 @@ struct reply {
 struct op {
 	const char	*name;
 	int		(*handler)(struct request *, struct reply *);
-	bool		 admin;
-	bool		 writes;	/* runs under a savepoint of its own */
+	bool		 admin;		/* only an admin may ask */
+	enum write_kind	 writes;	/* not WRITES_NONE: under a savepoint of its own */
 	struct argspec	 args[MAX_ARGS];
-	bool		 leaves_pending; /* may leave the totals pending (store_mark) */
-	bool		 reads_totals;	/* reads the daily totals: settles them */
 };
 
 /* dispatch.c: arguments by the name the table gives them; NULL/dflt when absent */

@@ -161,6 +161,9 @@ report_stats(struct request *rq, struct reply *rp)
 	msgpack_packer		*pk;
 	int			 rc;
 
+	/* The daily totals with what waits written into the batch. */
+	if ((rc = store_settle()) < 0)
+		return rc;
 	if (days && since)
 		return rq_fail(rq, TOKQ_E_USAGE, "give days or since, not both");
 	if (n < 1 || n > VIEW_DAYS_MAX)
@@ -239,6 +242,9 @@ report_report(struct request *rq, struct reply *rp)
 	size_t		 i, k;
 	int		 rc;
 
+	/* The daily totals with what waits written into the batch. */
+	if ((rc = store_settle()) < 0)
+		return rc;
 	for (k = 0; k < 3; k++)
 		if (period == NULL || strcmp(period, names[k]) == 0)
 			break;

@@ -218,7 +218,9 @@ int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
-int	 store_mark(bool leaves_pending);	/* a savepoint for one request */
+/* What a request writes: adds usage or holds only, or changes anything else. */
+enum write_kind { WRITES_NONE = 0, WRITES_ADDS, WRITES_CHANGES };
+int	 store_mark(enum write_kind w);	/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
 int	 store_meta_get(const char *name, int64_t *val);	/* 1 found, 0 not */
 int	 store_meta_set(const char *name, int64_t val);
