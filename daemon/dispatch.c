@@ -29,6 +29,26 @@
 #define COST(n)		{ n, A_USD, .max = TOKQ_COST_MAX }
 #define COUNT(n, m)	{ n, A_COUNT, .max = (m) }
 
+/*
+ * An event's fields, as record takes them and each event of an import:
+ * one table, so both check them alike.  In this order: record's key
+ * fingerprint numbers its arguments by their place.
+ */
+#define EVENT_ARGS \
+	{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID }, \
+	{ "model", A_ID }, TOKENS("prompt"), TOKENS("completion"), \
+	TOKENS("total"), TOKENS("cached"), TOKENS("cache_write"), \
+	TOKENS("reasoning"), COST("cost"), { "service", A_ID }, \
+	{ "kind", A_ID }, { "session", A_ID }, COUNT("call", CALL_MAX)
+
+/*
+ * One event of an import: its time is required, and its meta may be any
+ * text (ops_admin.c keeps text that is no JSON as a JSON string).
+ */
+static const struct op import_event = { .name = "an event", .args = {
+	EVENT_ARGS, { "meta", A_STR }, { "at", A_TIME, true } } };
+#define IMPORT_MAX	500		/* events per import request */
+
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
 	{ "metric", A_STR, true }, { "window", A_WINDOW }
@@ -46,12 +66,7 @@ static const struct op ops[] = {
 		{ "model", A_ID }, TOKENS("tokens"), COST("cost"),
 		{ "reserve", A_BOOL }, COUNT("ttl", TTL_MAX) } },
 	{ .name = "record", .handler = h_record, .writes = WRITES_ADDS, .args = {
-		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
-		{ "model", A_ID }, TOKENS("prompt"), TOKENS("completion"),
-		TOKENS("total"), TOKENS("cached"), TOKENS("cache_write"),
-		TOKENS("reasoning"), COST("cost"), { "service", A_ID },
-		{ "kind", A_ID }, { "session", A_ID }, COUNT("call", CALL_MAX),
-		{ "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
+		EVENT_ARGS, { "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
 		{ "usage_json", A_STR }, { "at", A_TIME, false, true } } },
 	{ .name = "release", .handler = h_release, .writes = WRITES_ADDS, .args = {
 		{ "hold", A_STR, true } } },
@@ -103,7 +118,8 @@ static const struct op ops[] = {
 		{ "guild", A_ID }, { "after_at", A_TIME }, COUNT("after_id", INT64_MAX),
 		COUNT("limit", INT64_MAX) } },
 	{ .name = "import", .handler = h_import, .admin = true,
-	    .writes = WRITES_ADDS, .args = { { "events", A_ARRAY, true } } },
+	    .writes = WRITES_ADDS, .args = { { "events", A_EVENTS, true,
+		.max = IMPORT_MAX, .each = &import_event } } },
 };
 
 
@@ -158,6 +174,42 @@ usd_of(struct request *rq, const char *name, double d, int64_t max, int64_t *nus
 	*nusd = llround(d * 1e9);
 	if (*nusd > max)
 		*nusd = max;
+	return 0;
+}
+
+static int	take_args(struct request *, const msgpack_object *, bool);
+
+/*
+ * Each event of an array against the table as->each names, as a request
+ * of its own; a failure names the event (events[i]: why).
+ */
+static int
+take_events(struct request *rq, const struct argspec *as, const msgpack_object *o,
+    struct argval *v)
+{
+	uint32_t	 i, n;
+	int		 rc;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return rq_fail(rq, TOKQ_E_USAGE, "%s must be an array", as->name);
+	if ((n = o->via.array.size) > as->max)
+		return rq_fail(rq, TOKQ_E_USAGE, "at most %lld %s per %s",
+		    (long long)as->max, as->name, rq->op->name);
+	if ((v->items = calloc(n ? n : 1, sizeof(*v->items))) == NULL)
+		return -TOKQ_E_INTERNAL;
+	for (i = 0; i < n; i++) {
+		struct request	*e = &v->items[i];
+
+		v->nitems = i + 1;
+		e->op = as->each;
+		e->peer = rq->peer;
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_MAP)
+			return rq_fail(rq, TOKQ_E_USAGE, "%s[%u]: an event is a map",
+			    as->name, i);
+		if ((rc = take_args(e, &o->via.array.ptr[i], false)) < 0)
+			return e->err[0] ? rq_fail(rq, -rc, "%s[%u]: %s", as->name, i,
+			    e->err) : rc;
+	}
 	return 0;
 }
 
@@ -232,11 +284,8 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be true or false", n);
 		v->b = o->via.boolean;
 		break;
-	case A_ARRAY:
-		if (o->type != MSGPACK_OBJECT_ARRAY)
-			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an array", n);
-		v->o = o;
-		break;
+	case A_EVENTS:
+		return take_events(rq, as, o, v);
 	}
 	switch (as->kind) {
 	case A_ID:
@@ -294,8 +343,6 @@ parse_request(struct request *rq, const msgpack_object *req)
 {
 	const msgpack_object	*vo = NULL, *opo = NULL;
 	uint32_t		 i;
-	size_t			 k;
-	int			 rc;
 
 	if (req->type != MSGPACK_OBJECT_MAP)
 		return rq_fail(rq, TOKQ_E_USAGE, "a request is a map");
@@ -320,11 +367,25 @@ parse_request(struct request *rq, const msgpack_object *req)
 	if (rq->op->admin && !rq->peer->admin)
 		return rq_fail(rq, TOKQ_E_PERM, "%s needs an admin (root, the daemon's user, "
 		    "or a member of the admin group)", rq->op->name);
+	return take_args(rq, req, true);
+}
 
-	for (i = 0; i < req->via.map.size; i++) {
-		const msgpack_object_kv	*kv = &req->via.map.ptr[i];
+/*
+ * Take every argument of map m against rq->op's table: each known, given
+ * once, checked and filled; every required one there.  A request's own
+ * map (top) also holds "v" and "op".
+ */
+static int
+take_args(struct request *rq, const msgpack_object *m, bool top)
+{
+	uint32_t	 i;
+	size_t		 k;
+	int		 rc;
 
-		if (key_is(&kv->key, "v") || key_is(&kv->key, "op"))
+	for (i = 0; i < m->via.map.size; i++) {
+		const msgpack_object_kv	*kv = &m->via.map.ptr[i];
+
+		if (top && (key_is(&kv->key, "v") || key_is(&kv->key, "op")))
 			continue;
 		for (k = 0; k < MAX_ARGS && rq->op->args[k].name; k++)
 			if (key_is(&kv->key, rq->op->args[k].name))
@@ -350,6 +411,23 @@ parse_request(struct request *rq, const msgpack_object *req)
 			return rq_fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
 			    rq->op->args[k].name);
 	return 0;
+}
+
+/* Free what the arguments' values hold. */
+static void
+args_free(struct request *rq)
+{
+	uint32_t	 j;
+	size_t		 i;
+
+	for (i = 0; i < MAX_ARGS; i++) {
+		free(rq->v[i].s);
+		if (rq->v[i].items == NULL)
+			continue;
+		for (j = 0; j < rq->v[i].nitems; j++)
+			args_free(&rq->v[i].items[j]);
+		free(rq->v[i].items);
+	}
 }
 
 static void
@@ -388,7 +466,6 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 {
 	struct request	 rq;
 	struct reply	 rp;
-	size_t		 i;
 	int		 rc;
 
 	memset(&rq, 0, sizeof(rq));
@@ -419,8 +496,7 @@ dispatch(const msgpack_object *req, const struct peer *peer, msgpack_sbuffer *ou
 			msgpack_sbuffer_write(out, rp.sb.data, rp.sb.size);
 	}
 	*wrote = rq.wrote;
-	for (i = 0; i < MAX_ARGS; i++)
-		free(rq.v[i].s);
+	args_free(&rq);
 	msgpack_sbuffer_destroy(&rp.sb);
 	return rc < 0 ? -rc : 0;
 }

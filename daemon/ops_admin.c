@@ -2,7 +2,6 @@
  * ops_admin.c: what an admin changes: limits, plans, bypass lists, prices,
  * resets, the test clock, and imports of events.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 
 /* How long a move of the test clock runs maintenance before answering. */
 #define CLOCK_MAINT_USEC	(200 * 1000)
-#define IMPORT_MAX	500		/* events per import request */
 #define IMPORT_SKEW	DAY		/* how far ahead of now an event may be */
 
 /* The rule named by a limit_set/limit_rm request; limit left at 0. */
@@ -395,172 +393,77 @@ h_clock_advance(struct request *rq, struct reply *rp)
 	return clock_to(rq, rp, t);
 }
 
-/* One event of an import batch, checked, its strings copied. */
-struct imp {
-	struct event	 ev;
-	char		*s[8];		/* user guild channel model service kind session meta */
-	char		*meta;		/* meta taken as a JSON string, when it was no JSON */
-	bool		 has_total, has_cost;
-};
-
-static const char *const imp_str_keys[] = { "user", "guild", "channel", "model",
-    "service", "kind", "session", "meta" };
-static const char *const imp_int_keys[] = { "prompt", "completion", "total", "cached",
-    "cache_write", "reasoning", "call", "at" };
-
-static bool
-mp_key(const msgpack_object *k, const char *s)
-{
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
-	    memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
-}
-
 /*
  * An import's meta is a JSON document, as record's is: the text export
  * wrote.  Tables from other tools carry free text there too, and a JSON
  * line's reader may hand over a string document decoded: text that is no
- * JSON document is kept as the JSON string holding it, so that no event is
- * refused for its meta.
+ * JSON document is kept as the JSON string holding it (in *kept, the
+ * caller's to free), so that no event is refused for its meta.
  */
 static int
-imp_meta(struct request *rq, uint32_t i, struct imp *im)
+imp_meta(struct request *rq, uint32_t i, const char *meta, char **kept)
 {
 	json_error_t	 je;
-	json_t		*js = json_loads(im->s[7], JSON_DECODE_ANY, &je);
+	json_t		*js = json_loads(meta, JSON_DECODE_ANY, &je);
 
 	if (js != NULL) {
 		json_decref(js);
 		return 0;
 	}
-	if ((js = json_string(im->s[7])) == NULL)
+	if ((js = json_string(meta)) == NULL)
 		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: meta is neither JSON "
 		    "nor UTF-8 text", i);
-	im->meta = json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT);
+	*kept = json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT);
 	json_decref(js);
-	if (im->meta == NULL)
+	if (*kept == NULL)
 		return -TOKQ_E_INTERNAL;
 	return 0;
 }
 
-/* Take item i of the batch into im; a failure names it as events[i]. */
+/*
+ * Event i of an import, its fields checked by the table (dispatch.c,
+ * import_event), into ev: it must not lie ahead of now, and it is priced
+ * and bounded here (ledger_check), so that every event is checked before
+ * any enters.
+ */
 static int
-imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im)
+imp_event(struct request *rq, uint32_t i, const struct request *e, struct event *ev,
+    char **meta)
 {
-	int64_t		*ints[8];
 	const char	*why;
-	bool		 seen_at = false;
-	uint32_t	 j;
-	size_t		 k;
+	bool		 priced = rq_arg(e, "cost") != NULL;
 	int		 rc;
 
-	ints[0] = &im->ev.u.prompt, ints[1] = &im->ev.u.completion;
-	ints[2] = &im->ev.u.total, ints[3] = &im->ev.u.cached;
-	ints[4] = &im->ev.u.cache_write, ints[5] = &im->ev.u.reasoning;
-	ints[6] = &im->ev.call, ints[7] = &im->ev.at;
-	im->ev.call = -1;
-	im->ev.u.requests = 1;
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: an event is a map", i);
-	for (j = 0; j < o->via.map.size; j++) {
-		const msgpack_object	*key = &o->via.map.ptr[j].key;
-		const msgpack_object	*val = &o->via.map.ptr[j].val;
-		int			 nk = key->type == MSGPACK_OBJECT_STR ?
-		    (int)(key->via.str.size > 64 ? 64 : key->via.str.size) : 1;
-		const char		*ks = key->type == MSGPACK_OBJECT_STR ?
-		    key->via.str.ptr : "?";
-
-		if (val->type == MSGPACK_OBJECT_NIL)
-			continue;
-		for (k = 0; k < 8; k++)
-			if (mp_key(key, imp_str_keys[k]))
-				break;
-		if (k < 8) {
-			if (val->type != MSGPACK_OBJECT_STR)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be a string",
-				    i, imp_str_keys[k]);
-			if (im->s[k] != NULL)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s given twice",
-				    i, imp_str_keys[k]);
-			if (memchr(val->via.str.ptr, '\0', val->via.str.size) ||
-			    (im->s[k] = strndup(val->via.str.ptr, val->via.str.size)) == NULL)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s contains a NUL byte",
-				    i, imp_str_keys[k]);
-			if (k < 7 && !tokq_id_valid(im->s[k]))
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: invalid %s: an id is "
-				    "1 to %d bytes of UTF-8 without control characters", i,
-				    imp_str_keys[k], TOKQ_ID_MAX);
-			if (k == 7 && (rc = imp_meta(rq, i, im)) < 0)
-				return rc;
-			continue;
-		}
-		for (k = 0; k < 8; k++)
-			if (mp_key(key, imp_int_keys[k]))
-				break;
-		if (k < 8) {
-			if (val->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && k < 7)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s must not be "
-				    "negative", i, imp_int_keys[k]);
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be %s", i,
-				    imp_int_keys[k], k == 7 ? "a time in Unix seconds >= 0" :
-				    "an integer >= 0");
-			/* Too large is out of range, not mistyped; the bounds follow. */
-			if (val->via.u64 > INT64_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s is out "
-				    "of range", i, imp_int_keys[k]);
-			*ints[k] = (int64_t)val->via.u64;
-			if (k == 6 && *ints[k] > CALL_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: call must be "
-				    "at most %lld", i, (long long)CALL_MAX);
-			if (k == 7 && *ints[k] > TIME_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at must be a "
-				    "time before 10000-01-01", i);
-			seen_at |= k == 7;
-			im->has_total |= k == 2;
-			continue;
-		}
-		if (mp_key(key, "cost")) {
-			double	 d;
-
-			if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				d = (double)val->via.u64;
-			else if (val->type == MSGPACK_OBJECT_FLOAT64 ||
-			    val->type == MSGPACK_OBJECT_FLOAT32)
-				d = val->via.f64;
-			else
-				return rq_fail(rq, TOKQ_E_USAGE,
-				    "events[%u]: cost must be a number of USD", i);
-			if (!isfinite(d) || d < 0 || d > (double)TOKQ_COST_MAX / 1e9)
-				return rq_fail(rq, TOKQ_E_INVALID,
-				    "events[%u]: an event's cost must be 0 to 1000000 USD", i);
-			im->ev.u.cost = llround(d * 1e9);
-			im->has_cost = true;
-			continue;
-		}
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: unknown key '%.*s'", i, nk, ks);
-	}
-	if (!seen_at)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'at'", i);
-	if (im->s[0] == NULL)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'user'", i);
-	if (im->ev.at > now() + IMPORT_SKEW)
+	*ev = (struct event){
+		.at = rq_int(e, "at", 0), .user = rq_str(e, "user"),
+		.guild = rq_str(e, "guild"), .channel = rq_str(e, "channel"),
+		.model = rq_str(e, "model"), .service = rq_str(e, "service"),
+		.kind = rq_str(e, "kind"), .session = rq_str(e, "session"),
+		.call = rq_int(e, "call", -1), .meta = rq_str(e, "meta"),
+		.u = { .requests = 1, .prompt = rq_int(e, "prompt", 0),
+		    .completion = rq_int(e, "completion", 0),
+		    .cached = rq_int(e, "cached", 0),
+		    .cache_write = rq_int(e, "cache_write", 0),
+		    .reasoning = rq_int(e, "reasoning", 0),
+		    .cost = rq_int(e, "cost", 0) },
+	};
+	/* Each count is at most 10^12 (the table): no sum here overflows. */
+	ev->u.total = rq_arg(e, "total") ? rq_int(e, "total", 0) :
+	    ev->u.prompt + ev->u.completion;
+	if (ev->meta && (rc = imp_meta(rq, i, ev->meta, meta)) < 0)
+		return rc;
+	if (*meta)
+		ev->meta = *meta;
+	if (ev->at > now() + IMPORT_SKEW)
 		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at is in the future", i);
-	if (!im->has_total)
-		im->ev.u.total = sat_add(im->ev.u.prompt, im->ev.u.completion);
-	im->ev.user = im->s[0], im->ev.guild = im->s[1], im->ev.channel = im->s[2];
-	im->ev.model = im->s[3], im->ev.service = im->s[4], im->ev.kind = im->s[5];
-	im->ev.session = im->s[6], im->ev.meta = im->meta ? im->meta : im->s[7];
-	/* Priced now, so that the bound on its cost is checked before any write. */
-	if (!im->has_cost)
-		im->ev.u.cost = quota_cost(im->ev.model, &im->ev.u);
-	if ((why = quota_usage_check(&im->ev.u)) != NULL)
+	if ((why = ledger_check(ev, priced)) != NULL)
 		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s", i, why);
 	return 0;
 }
 
 /*
  * import: a batch of up to IMPORT_MAX events with their times.  Every
- * event is checked before any is written, and the batch runs under the
+ * event is checked before any enters, and the batch runs under the
  * request's savepoint: it lands whole or not at all.  Events without a
  * cost are priced from today's price table.  Those still inside the
  * counters' horizon count toward the limits, as record --at does.
@@ -568,45 +471,38 @@ imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im
 int
 h_import(struct request *rq, struct reply *rp)
 {
-	const msgpack_object	*arr = rq_arg(rq, "events")->o;
-	uint32_t		 n = arr->via.array.size, i;
-	struct imp		*ims;
-	int64_t			 first = 0, last = 0, horizon = now() - quota_horizon();
-	int			 rc = 0, k;
+	const struct argval	*arr = rq_arg(rq, "events");
+	uint32_t		 n = arr->nitems, i;
+	struct event		*evs;
+	char			**metas;
+	const char		*why;
+	int			 rc = 0;
 
-	if (n > IMPORT_MAX)
-		return rq_fail(rq, TOKQ_E_USAGE, "at most %d events per import", IMPORT_MAX);
-	if ((ims = calloc(n ? n : 1, sizeof(*ims))) == NULL)
-		return -TOKQ_E_INTERNAL;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = imp_take(rq, i, &arr->via.array.ptr[i], &ims[i]);
-	if (rc < 0)
+	evs = calloc(n ? n : 1, sizeof(*evs));
+	metas = calloc(n ? n : 1, sizeof(*metas));
+	if (evs == NULL || metas == NULL) {
+		rc = -TOKQ_E_INTERNAL;
 		goto out;
-	if ((rc = store_begin()) < 0)
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = imp_event(rq, i, &arr->items[i], &evs[i], &metas[i]);
+	if (rc < 0 || (rc = store_begin()) < 0)
 		goto out;
 	rq->wrote = true;
-	for (i = 0; i < n; i++) {
-		struct event	*ev = &ims[i].ev;
-
-		if ((rc = store_event_add(ev)) < 0)
+	for (i = 0; i < n; i++)
+		if ((rc = ledger_add(&evs[i], true, &why)) < 0) {
+			if (why != NULL)
+				rc = rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s", i, why);
 			goto out;
-		if (ev->at >= horizon && (rc = quota_add(ev->user, ev->guild, ev->model,
-		    ev->at, ev->u.total, ev->u.cost)) < 0)
-			goto out;
-		if (i == 0)
-			first = ev->id;
-		last = ev->id;
-	}
+		}
 	kv_int(rp, "imported", n);
-	kv_int(rp, "first_event", n ? first : 0);
-	kv_int(rp, "last_event", n ? last : 0);
+	kv_int(rp, "first_event", n ? evs[0].id : 0);
+	kv_int(rp, "last_event", n ? evs[n - 1].id : 0);
 	rc = 0;
 out:
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < 8; k++)
-			free(ims[i].s[k]);
-		free(ims[i].meta);
-	}
-	free(ims);
+	for (i = 0; metas && i < n; i++)
+		free(metas[i]);
+	free(metas);
+	free(evs);
 	return rq_failed(rq, rc);
 }

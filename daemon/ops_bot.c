@@ -338,23 +338,18 @@ h_record(struct request *rq, struct reply *rp)
 		};
 
 		const char		*why;
+		bool			 priced = it->has_cost;
 
-		if (n == 1 && rq_arg(rq, "cost"))
+		if (n == 1 && rq_arg(rq, "cost")) {
 			ev.u.cost = rq_int(rq, "cost", 0);
-		else if (!it->has_cost)
-			ev.u.cost = quota_cost(ev.model, &ev.u);
-		/*
-		 * The event as it will be kept, whatever made it (flags or
-		 * usage JSON): bounded, and consistent (contract, Values).
-		 */
-		if ((why = quota_usage_check(&ev.u)) != NULL) {
-			rc = n == 1 ? rq_fail(rq, TOKQ_E_INVALID, "%s", why) :
-			    rq_fail(rq, TOKQ_E_INVALID, "usage item %zu: %s", i, why);
+			priced = true;
+		}
+		if ((rc = ledger_add(&ev, priced, &why)) < 0) {
+			if (why != NULL)
+				rc = n == 1 ? rq_fail(rq, TOKQ_E_INVALID, "%s", why) :
+				    rq_fail(rq, TOKQ_E_INVALID, "usage item %zu: %s", i, why);
 			goto out;
 		}
-		if ((rc = store_event_add(&ev)) < 0 ||
-		    (rc = quota_add(user, guild, ev.model, t, ev.u.total, ev.u.cost)) < 0)
-			goto out;
 		if (i == 0)
 			first = ev.id;
 		usage_add(&sum, &ev.u);

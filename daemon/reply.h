@@ -25,7 +25,7 @@ enum akind {
 	A_TIME,		/* Unix seconds */
 	A_WINDOW,
 	A_JSON,		/* a string holding a JSON document */
-	A_ARRAY,	/* an array, its items checked by the handler */
+	A_EVENTS,	/* an array of at most max events, each checked by .each */
 };
 
 struct argspec {
@@ -34,6 +34,7 @@ struct argspec {
 	bool		 required;
 	bool		 admin;		/* only an admin may pass it */
 	int64_t		 max;		/* A_COUNT, A_USD (nano-USD): the largest value */
+	const struct op	*each;		/* A_EVENTS: the table of each event */
 };
 
 struct argval {
@@ -44,7 +45,8 @@ struct argval {
 	double			 f;
 	bool			 b;
 	struct tokq_window	 w;
-	const msgpack_object	*o;		/* A_ARRAY: borrowed from the request */
+	struct request		*items;		/* A_EVENTS: each event's arguments */
+	uint32_t		 nitems;
 };
 
 struct request {

@@ -391,6 +391,10 @@ int64_t	 quota_cost_estimate(const char *model, int64_t tokens);
 const char *quota_usage_check(const struct usage *u);	/* NULL: a valid event */
 int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
 
+/* ledger.c: the one way usage enters (record, import) */
+const char *ledger_check(struct event *ev, bool priced);	/* NULL: it may enter */
+int	 ledger_add(struct event *ev, bool priced, const char **why);
+
 /* dispatch.c: one request in, one reply out */
 struct peer {
 	uid_t	 uid;
