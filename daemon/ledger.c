@@ -9,7 +9,44 @@
  * limits count it from then on, unless it is older than any of them looks).
  * record and import both come here, inside the open batch.
  */
+#include <stdio.h>
+
 #include "tokqd.h"
+
+/*
+ * Is u an event tokqd may keep (contract, Values and Token normalisation)?
+ * Every count 0 to TOKQ_TOKENS_MAX, the cost 0 to TOKQ_COST_MAX, cached
+ * and cache-write tokens within the prompt, reasoning within the
+ * completion, and the total at least prompt + completion.  Returns NULL,
+ * or why not, in words fit for a reply.
+ */
+const char *
+ledger_usage_check(const struct usage *u)
+{
+	static const char *const names[] = { "prompt", "completion", "total",
+	    "cached", "cache_write", "reasoning" };
+	const int64_t	 v[] = { u->prompt, u->completion, u->total, u->cached,
+	    u->cache_write, u->reasoning };
+	static char	 why[96];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i] < 0 || v[i] > TOKQ_TOKENS_MAX) {
+			snprintf(why, sizeof(why), "%s must be 0 to 10^12 tokens", names[i]);
+			return why;
+		}
+	if (u->cost < 0 || u->cost > TOKQ_COST_MAX)
+		return "an event's cost must be 0 to 1000000 USD";
+	/* Each is at most 10^12 here: no sum below can overflow. */
+	if (u->cached + u->cache_write > u->prompt)
+		return "cached and cache-write tokens are part of the prompt: "
+		    "they cannot exceed it";
+	if (u->reasoning > u->completion)
+		return "reasoning tokens are part of the completion: they cannot exceed it";
+	if (u->total < u->prompt + u->completion)
+		return "total must be at least prompt + completion";
+	return NULL;
+}
 
 /*
  * Price ev unless priced, then check it: NULL when it may enter, else the
@@ -21,7 +58,7 @@ ledger_check(struct event *ev, bool priced)
 {
 	if (!priced)
 		ev->u.cost = quota_cost(ev->model, &ev->u);
-	return quota_usage_check(&ev->u);
+	return ledger_usage_check(&ev->u);
 }
 
 /*

@@ -47,8 +47,6 @@ static struct {
 	size_t		 nrules, caprules;
 	struct hmap	 plans;		/* user -> plan (char *) */
 	struct hmap	 bypass;	/* "u\037id" or "g\037id" -> &q */
-	struct price	*prices;
-	size_t		 nprices;
 	struct hmap	 counters;	/* counter_key() -> struct counter */
 	struct counter	*oldest, *newest; /* the counters by last use */
 	size_t		 counter_bytes;	/* what they hold, about */
@@ -1254,178 +1252,6 @@ quota_bypass_foreach(void (*cb)(void *, const char *key, void *), void *arg)
 	hmap_foreach(&q.bypass, cb, arg);
 }
 
-/* Prices. */
-
-size_t
-quota_nprices(void)
-{
-	return q.nprices;
-}
-
-const struct price *
-quota_price(size_t i)
-{
-	return i < q.nprices ? &q.prices[i] : NULL;
-}
-
-static const struct price *
-price_for(const char *model)
-{
-	const struct price	*fallback = NULL;
-	size_t			 i;
-
-	for (i = 0; i < q.nprices; i++) {
-		if (model && strcmp(q.prices[i].model, model) == 0)
-			return &q.prices[i];
-		if (strcmp(q.prices[i].model, "*") == 0)
-			fallback = &q.prices[i];
-	}
-	return fallback;
-}
-
-static int
-price_store(const struct price *p)
-{
-	size_t		 i;
-	struct price	*np;
-	char		*m;
-
-	for (i = 0; i < q.nprices; i++)
-		if (strcmp(q.prices[i].model, p->model) == 0) {
-			m = q.prices[i].model;
-			q.prices[i] = *p;
-			q.prices[i].model = m;
-			return 0;
-		}
-	if ((m = strdup(p->model)) == NULL ||
-	    (np = reallocarray(q.prices, q.nprices + 1, sizeof(*np))) == NULL) {
-		free(m);
-		return -TOKQ_E_INTERNAL;
-	}
-	q.prices = np;
-	q.prices[q.nprices] = *p;
-	q.prices[q.nprices++].model = m;
-	return 0;
-}
-
-int
-quota_price_set(const struct price *p)
-{
-	int	 rc;
-
-	if ((rc = store_price_put(p)) < 0)
-		return rc;
-	return price_store(p);
-}
-
-int
-quota_price_rm(const char *model)
-{
-	size_t	 i;
-	int	 rc;
-
-	if ((rc = store_price_del(model)) <= 0)
-		return rc;
-	for (i = 0; i < q.nprices; i++)
-		if (strcmp(q.prices[i].model, model) == 0) {
-			free(q.prices[i].model);
-			memmove(&q.prices[i], &q.prices[i + 1],
-			    (q.nprices - i - 1) * sizeof(*q.prices));
-			q.nprices--;
-			break;
-		}
-	return 1;
-}
-
-/*
- * tokens at per_m nano-USD per 1M tokens, rounded, in 128 bits: 10^12
- * tokens at any int64 price fit (10^12 x 9.3e18 < 1.7e38), and so does a
- * sum of four of them.
- */
-static __int128
-priced(int64_t tokens, int64_t per_m)
-{
-	__int128	 v = (__int128)(tokens < 0 ? 0 : tokens) * (per_m < 0 ? 0 : per_m);
-
-	return (v + 500000) / 1000000;
-}
-
-static int64_t
-nusd_sat(__int128 v)
-{
-	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-/*
- * The cost of u at the current price of model (or "*"), in nano-USD; 0
- * unpriced; INT64_MAX when it does not fit, which the bound on an event's
- * cost (quota_usage_check) then refuses.
- */
-int64_t
-quota_cost(const char *model, const struct usage *u)
-{
-	const struct price	*p = price_for(model);
-	int64_t			 plain;
-
-	if (p == NULL)
-		return 0;
-	plain = sat_sub(u->prompt, sat_add(u->cached, u->cache_write));
-	if (plain < 0)
-		plain = 0;
-	return nusd_sat(priced(plain, p->input) + priced(u->completion, p->output) +
-	    priced(u->cached, p->cached >= 0 ? p->cached : p->input) +
-	    priced(u->cache_write, p->cache_write >= 0 ? p->cache_write : p->input));
-}
-
-/*
- * A cost estimate for tokens not yet split: priced at the dearer of input
- * and output; INT64_MAX when it does not fit.
- */
-int64_t
-quota_cost_estimate(const char *model, int64_t tokens)
-{
-	const struct price	*p = price_for(model);
-
-	if (p == NULL)
-		return 0;
-	return nusd_sat(priced(tokens, p->input > p->output ? p->input : p->output));
-}
-
-/*
- * Is u an event tokqd may keep (contract, Values and Token normalisation)?
- * Every count 0 to TOKQ_TOKENS_MAX, the cost 0 to TOKQ_COST_MAX, cached
- * and cache-write tokens within the prompt, reasoning within the
- * completion, and the total at least prompt + completion.  Returns NULL,
- * or why not, in words fit for a reply.
- */
-const char *
-quota_usage_check(const struct usage *u)
-{
-	static const char *const names[] = { "prompt", "completion", "total",
-	    "cached", "cache_write", "reasoning" };
-	const int64_t	 v[] = { u->prompt, u->completion, u->total, u->cached,
-	    u->cache_write, u->reasoning };
-	static char	 why[96];
-	size_t		 i;
-
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (v[i] < 0 || v[i] > TOKQ_TOKENS_MAX) {
-			snprintf(why, sizeof(why), "%s must be 0 to 10^12 tokens", names[i]);
-			return why;
-		}
-	if (u->cost < 0 || u->cost > TOKQ_COST_MAX)
-		return "an event's cost must be 0 to 1000000 USD";
-	/* Each is at most 10^12 here: no sum below can overflow. */
-	if (u->cached + u->cache_write > u->prompt)
-		return "cached and cache-write tokens are part of the prompt: "
-		    "they cannot exceed it";
-	if (u->reasoning > u->completion)
-		return "reasoning tokens are part of the completion: they cannot exceed it";
-	if (u->total < u->prompt + u->completion)
-		return "total must be at least prompt + completion";
-	return NULL;
-}
-
 /* Start-up and shutdown. */
 
 static int
@@ -1455,12 +1281,6 @@ load_bypass(void *arg, bool guild, const char *id)
 }
 
 static int
-load_price(void *arg, const struct price *p)
-{
-	return price_store(p);
-}
-
-static int
 load_hold(void *arg, const struct hold *h)
 {
 	return qhold_add(h, *(int64_t *)arg) == NULL ? -1 : 0;
@@ -1476,7 +1296,7 @@ quota_init(void)
 	if (store_rule_load(load_rule, NULL) < 0 ||
 	    store_plan_load(load_plan, NULL) < 0 ||
 	    store_bypass_load(load_bypass, NULL) < 0 ||
-	    store_price_load(load_price, NULL) < 0 ||
+	    price_init() < 0 ||
 	    store_hold_load(load_hold, &t) < 0) {
 		quota_shutdown();
 		return -TOKQ_E_INTERNAL;
@@ -1493,9 +1313,7 @@ quota_shutdown(void)
 	for (i = 0; i < q.nrules; i++)
 		rule_free(&q.rules[i]);
 	free(q.rules);
-	for (i = 0; i < q.nprices; i++)
-		free(q.prices[i].model);
-	free(q.prices);
+	price_shutdown();
 	hmap_clear(&q.plans, free);
 	hmap_clear(&q.bypass, NULL);
 	hmap_clear(&q.counters, counter_free);

@@ -382,16 +382,23 @@ int	 quota_plan_set(const char *user, const char *plan);
 void	 quota_plan_foreach(void (*cb)(void *, const char *, void *), void *arg);
 int	 quota_bypass_set(bool guild, const char *id, bool on);
 void	 quota_bypass_foreach(void (*cb)(void *, const char *, void *), void *arg);
+int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
+
+/*
+ * price.c: the price table.  Its functions keep the quota_ prefix they had
+ * in quota.c, which the bench's preloader and the unit tests call.
+ */
+int	 price_init(void);
+void	 price_shutdown(void);
 size_t	 quota_nprices(void);
 const struct price *quota_price(size_t i);
 int	 quota_price_set(const struct price *p);
 int	 quota_price_rm(const char *model);
 int64_t	 quota_cost(const char *model, const struct usage *u);
 int64_t	 quota_cost_estimate(const char *model, int64_t tokens);
-const char *quota_usage_check(const struct usage *u);	/* NULL: a valid event */
-int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
 
 /* ledger.c: the one way usage enters (record, import) */
+const char *ledger_usage_check(const struct usage *u);	/* NULL: a valid event */
 const char *ledger_check(struct event *ev, bool priced);	/* NULL: it may enter */
 int	 ledger_add(struct event *ev, bool priced, const char **why);
 

@@ -1773,29 +1773,29 @@ test_usage_check_bounds(void **state)
 	struct usage	 u = { 1, TOKQ_TOKENS_MAX, 0, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX,
 	    0, 0, TOKQ_COST_MAX };
 
-	assert_null(quota_usage_check(&u));		/* the largest event */
+	assert_null(ledger_usage_check(&u));		/* the largest event */
 	u.prompt = TOKQ_TOKENS_MAX + 1;
 	u.total = u.prompt;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, INT64_MAX, 1, INT64_MIN, 0, 0, 0, 0 };	/* wrapped */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 14, 0, 0, 0, 0 };	/* total below p + c */
-	assert_string_equal(quota_usage_check(&u),
+	assert_string_equal(ledger_usage_check(&u),
 	    "total must be at least prompt + completion");
 	u.total = 15;
-	assert_null(quota_usage_check(&u));
+	assert_null(ledger_usage_check(&u));
 	u.total = 16;					/* above is fine */
-	assert_null(quota_usage_check(&u));
+	assert_null(ledger_usage_check(&u));
 	u.cost = TOKQ_COST_MAX + 1;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u.cost = -1;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 15, 8, 3, 0, 0 };	/* cached + cw > prompt */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 15, 0, 0, 6, 0 };	/* reasoning > completion */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, 0, 0, 0, 0 };
-	assert_non_null(quota_usage_check(&u));		/* total can't hold p + c */
+	assert_non_null(ledger_usage_check(&u));		/* total can't hold p + c */
 }
 
 static void
