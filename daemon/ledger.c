@@ -75,7 +75,7 @@ ledger_add(struct event *ev, bool priced, const char **why)
 		return -TOKQ_E_INVALID;
 	if ((rc = store_event_add(ev)) < 0)
 		return rc;
-	if (ev->at < now() - quota_horizon())
+	if (ev->at < now() - counter_horizon())
 		return 0;	/* no window reaches back that far */
 	return quota_add(ev->user, ev->guild, ev->model, ev->at, ev->u.total,
 	    ev->u.cost);

@@ -106,11 +106,11 @@ compact(int64_t t)
 			return 0;
 		m.compacting = true;
 		m.fold_before = t - FOLD_AGE;		/* the fold policy: tokqd.h */
-		quota_fold(m.fold_before);
+		counter_fold(m.fold_before);
 	}
 	if ((n = store_bucket_compact(m.fold_before, BUCKET_STEP)) != 0)
 		return n < 0 ? n : 1;
-	if ((n = store_bucket_prune(t - quota_horizon(), BUCKET_STEP)) != 0)
+	if ((n = store_bucket_prune(t - counter_horizon(), BUCKET_STEP)) != 0)
 		return n < 0 ? n : 1;
 	m.compacting = false;
 	return store_meta_set("last_compact", t);

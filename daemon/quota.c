@@ -1,16 +1,13 @@
 /*
- * quota.c: rules, windows, counters and holds, all in memory.
+ * quota.c: rules, judging, holds, plans and bypass lists, all in memory.
  *
- * A counter adds up the usage of one (scope, subject, model) in time
- * buckets: a user's pooled usage, a user's usage of one model, a guild's,
- * everything's.  Counters are a cache of the store's bucket table (with
- * the buckets still pending there), loaded the first time a request needs
- * them and dropped when least recently used past env.counter_cache, so a
- * cold start reads no raw event.  Each record adds to its counters in
- * memory and to the store's pending buckets within the same transaction;
- * when a transaction fails, quota_invalidate() throws the whole cache away,
- * quota_replay() adds back what the database kept past its written totals,
- * and counters reload from that.
+ * A request is judged against the rules that apply to it, each counting
+ * its window of a counter (counter.c, the cache of the store's buckets).
+ * Each record adds to its counters in memory and to the store's pending
+ * buckets within the same transaction (quota_add, called by the ledger);
+ * when a transaction fails, quota_invalidate() throws everything away and
+ * reloads it, quota_replay() adds back what the database kept past its
+ * written totals, and counters reload from that.
  *
  * Checks are answered from the counters alone.  Because the daemon has one
  * thread and one loop, a check and the hold it places happen in one step:
@@ -24,18 +21,6 @@
 
 #include "tokqd.h"
 
-struct counter {
-	struct bucket	*b;		/* ascending start, none overlapping */
-	size_t		 n, cap;
-	int64_t		 maxspan;	/* no bucket spans more */
-	int64_t		 held[3];	/* by metric, of active holds */
-	int64_t		 folded;	/* minute buckets before this are hours */
-	struct counter	*older, *newer;	/* in the order of last use */
-	size_t		 charged;	/* bytes it counts in q.counter_bytes */
-	size_t		 klen;
-	char		 key[];		/* q.counters' key too (hmap_putn_ref) */
-};
-
 struct qhold {
 	struct hold	 h;
 	bool		 active;	/* still counted: now < expires */
@@ -47,13 +32,8 @@ static struct {
 	size_t		 nrules, caprules;
 	struct hmap	 plans;		/* user -> plan (char *) */
 	struct hmap	 bypass;	/* "u\037id" or "g\037id" -> &q */
-	struct hmap	 counters;	/* counter_key() -> struct counter */
-	struct counter	*oldest, *newest; /* the counters by last use */
-	size_t		 counter_bytes;	/* what they hold, about */
 	struct hmap	 holds;		/* id -> struct qhold */
 	int64_t		 next_expiry;	/* earliest expiry of an active hold */
-	int64_t		 horizon;	/* seconds of history counters keep */
-	int64_t		 fold_before;	/* as the store's buckets: quota_fold() */
 } q;
 
 static const int sel_rank[] = {
@@ -125,16 +105,7 @@ update_horizon(void)
 	for (i = 0; i < q.nrules; i++)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > h)
 			h = q.rules[i].win.secs;
-	h += BUCKET_HOUR;
-	if (h > q.horizon && q.horizon != 0)
-		quota_flush_counters();
-	q.horizon = h;
-}
-
-int64_t
-quota_horizon(void)
-{
-	return q.horizon;
+	counter_set_horizon(h + BUCKET_HOUR);
 }
 
 /* How long raw events are kept: retention_days, but never less than a rolling window. */
@@ -148,191 +119,6 @@ quota_retention(void)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > r)
 			r = q.rules[i].win.secs;
 	return r;
-}
-
-/* Counters. */
-
-static size_t
-counter_key(char *buf, size_t len, enum scope sc, const char *subject, const char *model)
-{
-	size_t	 ls = subject ? strlen(subject) : 0, lm = model ? strlen(model) : 0;
-
-	/* "<scope>\037<subject>\037<model>"; written out: it runs per counter per request */
-	if (sc < 0 || sc > 9 || ls + lm + 4 > len)
-		return 0;
-	buf[0] = (char)('0' + sc);
-	buf[1] = '\037';
-	memcpy(buf + 2, subject ? subject : "", ls);
-	buf[2 + ls] = '\037';
-	memcpy(buf + 3 + ls, model ? model : "", lm + 1);
-	return 3 + ls + lm;
-}
-
-/*
- * The counters in memory are a cache of the store's buckets (with the
- * pending ones): bounded by env.counter_cache bytes, the least recently
- * used go first, and load again when next used.  Without a bound, 100,000
- * users with a month of history each would take ~8 KiB apiece.
- */
-static void
-lru_unlink(struct counter *c)
-{
-	if (c->older)
-		c->older->newer = c->newer;
-	else if (q.oldest == c)
-		q.oldest = c->newer;
-	if (c->newer)
-		c->newer->older = c->older;
-	else if (q.newest == c)
-		q.newest = c->older;
-	c->older = c->newer = NULL;
-}
-
-static void
-lru_push(struct counter *c)
-{
-	c->older = q.newest;
-	c->newer = NULL;
-	if (q.newest)
-		q.newest->newer = c;
-	else
-		q.oldest = c;
-	q.newest = c;
-}
-
-/* Count what c holds now: itself with its key, its map slots, its buckets. */
-static void
-counter_charge(struct counter *c)
-{
-	size_t	 bytes = sizeof(*c) + c->klen + 1 + 2 * sizeof(struct hmap_slot) +
-	    c->cap * sizeof(struct bucket);
-
-	q.counter_bytes += bytes - c->charged;
-	c->charged = bytes;
-}
-
-static void
-counter_free(void *p)
-{
-	struct counter	*c = p;
-
-	if (c) {
-		lru_unlink(c);
-		q.counter_bytes -= c->charged;
-		free(c->b);
-		free(c);
-	}
-}
-
-/* What the counters in memory hold, about: for tests and status. */
-size_t
-quota_counter_bytes(void)
-{
-	return q.counter_bytes;
-}
-
-/* Make room past the bound, from the least recently used on, but keep. */
-static void
-counters_evict(const struct counter *keep)
-{
-	struct counter	*c;
-
-	while (env.counter_cache > 0 && q.counter_bytes > env.counter_cache &&
-	    (c = q.oldest) != NULL && c != keep) {
-		hmap_deln(&q.counters, c->key, c->klen);
-		counter_free(c);
-	}
-}
-
-static int
-bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
-    int64_t cost, int64_t requests)
-{
-	size_t	 i = c->n;
-
-	/* Usually the newest bucket; search backwards otherwise. */
-	while (i > 0 && c->b[i - 1].start > start)
-		i--;
-	if (i > 0 && c->b[i - 1].start <= start &&
-	    start < c->b[i - 1].start + c->b[i - 1].span) {
-		struct bucket	*b = &c->b[i - 1];
-
-		/* Merged usage keeps counting until the later end: never early. */
-		if (start + span > b->start + b->span)
-			b->span = start + span - b->start;
-		b->tokens = sat_add(b->tokens, tokens);
-		b->cost = sat_add(b->cost, cost);
-		b->requests = sat_add(b->requests, requests);
-		if (b->span > c->maxspan)
-			c->maxspan = b->span;
-		return 0;
-	}
-	if (c->n == c->cap) {
-		size_t		 ncap = c->cap ? c->cap * 2 : 8;
-		struct bucket	*nb = reallocarray(c->b, ncap, sizeof(*nb));
-
-		if (nb == NULL)
-			return -TOKQ_E_INTERNAL;
-		c->b = nb;
-		c->cap = ncap;
-		counter_charge(c);
-	}
-	memmove(&c->b[i + 1], &c->b[i], (c->n - i) * sizeof(*c->b));
-	c->b[i] = (struct bucket){ start, span, tokens, cost, requests };
-	c->n++;
-	if (span > c->maxspan)
-		c->maxspan = span;
-	return 0;
-}
-
-/*
- * Do in memory what maintenance does to the store's buckets: minute buckets
- * before q.fold_before become the hour bucket they lie in, and buckets that
- * ended past the horizon go.  A bucket that reached into the next hour keeps
- * its end: usage is never forgotten early.  The buckets stay sorted and
- * apart, so a later bucket that an hour now overlaps joins it.
- */
-static void
-counter_fold(struct counter *c)
-{
-	int64_t	 expired = now() - q.horizon, start, end;
-	size_t	 i, w = 0;
-
-	c->maxspan = 0;
-	for (i = 0; i < c->n; i++) {
-		struct bucket	 b = c->b[i];
-
-		if (b.start + b.span <= expired)
-			continue;
-		start = b.start;
-		end = b.start + b.span;
-		if (b.start < q.fold_before && b.span < BUCKET_HOUR) {
-			start = tokq_floor(b.start, BUCKET_HOUR);
-			if (end < start + BUCKET_HOUR)
-				end = start + BUCKET_HOUR;
-		}
-		if (w > 0 && c->b[w - 1].start + c->b[w - 1].span > start) {
-			struct bucket	*p = &c->b[w - 1];
-
-			if (end > p->start + p->span)
-				p->span = end - p->start;
-			p->tokens = sat_add(p->tokens, b.tokens);
-			p->cost = sat_add(p->cost, b.cost);
-			p->requests = sat_add(p->requests, b.requests);
-		} else
-			c->b[w++] = (struct bucket){ start, end - start, b.tokens,
-			    b.cost, b.requests };
-		if (c->b[w - 1].span > c->maxspan)
-			c->maxspan = c->b[w - 1].span;
-	}
-	c->n = w;
-	c->folded = q.fold_before;
-}
-
-static int
-counter_load_cb(void *arg, const struct bucket *b)
-{
-	return bucket_insert(arg, b->start, b->span, b->tokens, b->cost, b->requests);
 }
 
 static bool
@@ -352,6 +138,18 @@ struct held_sum {
 };
 
 static void
+held_sum_cb(void *arg, const char *key, void *val);
+
+/* A counter just loaded (counter.c's hook): its held sums, from the holds. */
+static void
+counter_loaded(struct counter *c, enum scope sc, const char *subject, const char *model)
+{
+	struct held_sum	 hs = { c, sc, subject, model };
+
+	hmap_foreach(&q.holds, held_sum_cb, &hs);
+}
+
+static void
 held_sum_cb(void *arg, const char *key, void *val)
 {
 	struct held_sum	*hs = arg;
@@ -364,67 +162,6 @@ held_sum_cb(void *arg, const char *key, void *val)
 	}
 }
 
-/*
- * Give back what doubling left unused once a counter is loaded: most
- * counters are loaded once and then grow by a bucket a minute at most.
- * In the scale bench (10M events, 100,000 users) RSS went 245 -> 228 MiB.
- */
-static void
-counter_trim(struct counter *c)
-{
-	size_t		 ncap = c->n + 2;
-	struct bucket	*nb;
-
-	if (c->cap <= ncap || (nb = reallocarray(c->b, ncap, sizeof(*nb))) == NULL)
-		return;
-	c->b = nb;
-	c->cap = ncap;
-	counter_charge(c);
-}
-
-/*
- * The counter of (sc, subject, model), model "" for pooled, loading it from
- * the store on first use.  NULL when the store failed or memory ran out.
- */
-static struct counter *
-counter_get(enum scope sc, const char *subject, const char *model)
-{
-	char		 key[3 * TOKQ_ID_MAX + 16];
-	size_t		 klen = counter_key(key, sizeof(key), sc, subject, model);
-	struct counter	*c;
-	struct held_sum	 hs;
-
-	if (klen == 0)
-		return NULL;
-	if ((c = hmap_getn(&q.counters, key, klen)) != NULL) {
-		if (c->folded < q.fold_before)
-			counter_fold(c);
-		if (c != q.newest) {
-			lru_unlink(c);
-			lru_push(c);
-		}
-		return c;
-	}
-	if ((c = calloc(1, sizeof(*c) + klen + 1)) == NULL)
-		return NULL;
-	memcpy(c->key, key, klen + 1);
-	c->klen = klen;
-	c->folded = q.fold_before;
-	lru_push(c);
-	counter_charge(c);
-	if (store_bucket_load(sc, subject, model, now() - q.horizon,
-	    counter_load_cb, c) < 0 ||
-	    hmap_putn_ref(&q.counters, c->key, klen, c) == -1) {
-		counter_free(c);
-		return NULL;
-	}
-	counter_trim(c);
-	hs = (struct held_sum){ c, sc, subject, model };
-	hmap_foreach(&q.holds, held_sum_cb, &hs);
-	counters_evict(c);
-	return c;
-}
-
 static int64_t
 bucket_amount(const struct bucket *b, enum metric m)
 {
@@ -432,35 +169,15 @@ bucket_amount(const struct bucket *b, enum metric m)
 }
 
 /*
- * The end bucket b has while rolling window w counts it: its own, or for
- * a window longer than FOLD_WINDOW the end of the hour it will be folded
- * into (tokqd.h, the fold policy).  A window counts b until this end plus
- * the window: never early, and the same before and after any fold.
- */
-int64_t
-quota_bucket_end(const struct bucket *b, const struct tokq_window *w)
-{
-	int64_t	 end = b->start + b->span, hour;
-
-	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
-	    b->span < BUCKET_HOUR) {
-		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
-		if (end < hour)
-			end = hour;
-	}
-	return end;
-}
-
-/*
  * Does bucket b count in window w at time t?  A rolling window counts a
- * bucket until its end (quota_bucket_end) plus the window: never early,
+ * bucket until its end (counter_bucket_end) plus the window: never early,
  * at most a minute late for windows up to a day, an hour for longer ones.
  */
 static bool
 bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t from)
 {
 	if (w->kind == TOKQ_W_ROLLING)
-		return quota_bucket_end(b, w) > from;
+		return counter_bucket_end(b, w) > from;
 	return b->start >= from;
 }
 
@@ -642,7 +359,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	}
 	if (first == SIZE_MAX)
 		return 0;
-	e->resets_at = quota_bucket_end(&c->b[first], &r->win) + r->win.secs;
+	e->resets_at = counter_bucket_end(&c->b[first], &r->win) + r->win.secs;
 	if (!e->denies || room < 0)
 		return 0;
 	/*
@@ -655,7 +372,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 			continue;
 		freed = sat_add(freed, bucket_amount(&c->b[i], r->metric));
 		if (freed >= need) {
-			e->retry_at = quota_bucket_end(&c->b[i], &r->win) + r->win.secs;
+			e->retry_at = counter_bucket_end(&c->b[i], &r->win) + r->win.secs;
 			break;
 		}
 	}
@@ -798,8 +515,7 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 			return -TOKQ_E_TEMP;
 		if ((rc = store_bucket_add(k[i].sc, k[i].subject, k[i].model, &b)) < 0)
 			return rc;
-		if (b.start + b.span > now() - q.horizon &&
-		    bucket_insert(c, b.start, b.span, tokens, cost, 1) < 0)
+		if (counter_add(c, &b) < 0)
 			return -TOKQ_E_INTERNAL;
 	}
 	return 0;
@@ -847,58 +563,15 @@ quota_replay(void)
 	return store_commit();
 }
 
-struct drop_ctx {
-	char	 prefix[TOKQ_ID_MAX + 8];
-	size_t	 plen;
-	char	**keys;
-	size_t	 n, cap;
-};
-
-static void
-drop_collect(void *arg, const char *key, void *val)
-{
-	struct drop_ctx	*d = arg;
-
-	if (strncmp(key, d->prefix, d->plen) != 0)
-		return;
-	if (d->n == d->cap) {
-		size_t	 ncap = d->cap ? d->cap * 2 : 8;
-		char	**nk = reallocarray(d->keys, ncap, sizeof(*nk));
-
-		if (nk == NULL)
-			return;
-		d->keys = nk;
-		d->cap = ncap;
-	}
-	if ((d->keys[d->n] = strdup(key)) != NULL)
-		d->n++;
-}
-
 /* From now on, limits count user's usage (of model, if given) from zero. */
 int
 quota_reset(const char *user, const char *model)
 {
-	struct drop_ctx	 d = { .plen = 0 };
-	size_t		 i;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = store_bucket_clear(SCOPE_USER, user, model)) < 0)
 		return rc;
-	if (model)
-		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, model);
-	else
-		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, "");
-	if (d.plen == 0)
-		return -TOKQ_E_INTERNAL;
-	if (model)
-		d.plen++;		/* the whole key: NUL included */
-	hmap_foreach(&q.counters, drop_collect, &d);
-	for (i = 0; i < d.n; i++) {
-		counter_free(hmap_del(&q.counters, d.keys[i]));
-		free(d.keys[i]);
-	}
-	free(d.keys);
-	return 0;
+	return counter_drop(SCOPE_USER, user, model);
 }
 
 /* Holds. */
@@ -918,10 +591,7 @@ hold_account(const struct hold *h, int sign)
 	size_t		 i, n = quota_counters(h->user, h->guild, h->model, k);
 
 	for (i = 0; i < n; i++) {
-		char		 key[3 * TOKQ_ID_MAX + 16];
-		size_t		 klen = counter_key(key, sizeof(key), k[i].sc,
-		    k[i].subject, k[i].model);
-		struct counter	*c = hmap_getn(&q.counters, key, klen);
+		struct counter	*c = counter_find(k[i].sc, k[i].subject, k[i].model);
 
 		/* A counter not in memory sums its holds when it loads. */
 		if (c == NULL)
@@ -1293,6 +963,7 @@ quota_init(void)
 	int64_t	 t = now();
 
 	memset(&q, 0, sizeof(q));
+	counter_init(counter_loaded);
 	if (store_rule_load(load_rule, NULL) < 0 ||
 	    store_plan_load(load_plan, NULL) < 0 ||
 	    store_bypass_load(load_bypass, NULL) < 0 ||
@@ -1316,7 +987,7 @@ quota_shutdown(void)
 	price_shutdown();
 	hmap_clear(&q.plans, free);
 	hmap_clear(&q.bypass, NULL);
-	hmap_clear(&q.counters, counter_free);
+	counter_shutdown();
 	hmap_clear(&q.holds, qhold_free);
 	memset(&q, 0, sizeof(q));
 }
@@ -1328,24 +999,4 @@ quota_invalidate(void)
 	quota_shutdown();
 	if (quota_init() < 0)
 		log_warnx("quota: reload after a failed commit failed; retrying later");
-}
-
-/* Drop the counter cache: it reloads from the store's buckets. */
-void
-quota_flush_counters(void)
-{
-	hmap_clear(&q.counters, counter_free);
-}
-
-/*
- * Maintenance folds the store's minute buckets before `before` into hours
- * and drops those past the horizon: each counter does the same the next
- * time it is used, so memory stays bounded without a reload of every
- * counter at once.
- */
-void
-quota_fold(int64_t before)
-{
-	if (before > q.fold_before)
-		q.fold_before = before;
 }

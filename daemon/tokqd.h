@@ -319,6 +319,33 @@ int	 normalize_usage_json(const char *json, size_t len, struct norm_item **items
 	    size_t *nitems, char *err, size_t errlen);
 void	 normalize_free(struct norm_item *items, size_t nitems);
 
+/* counter.c: the counter cache, the history the quota judges from */
+struct counter {
+	struct bucket	*b;		/* ascending start, none overlapping */
+	size_t		 n, cap;
+	int64_t		 maxspan;	/* no bucket spans more */
+	int64_t		 held[3];	/* by metric, of active holds (quota.c) */
+	int64_t		 folded;	/* minute buckets before this are hours */
+	struct counter	*older, *newer;	/* in the order of last use */
+	size_t		 charged;	/* bytes it counts in the cache's total */
+	size_t		 klen;
+	char		 key[];		/* the cache's key too (hmap_putn_ref) */
+};
+typedef void (*counter_hook)(struct counter *, enum scope, const char *subject,
+    const char *model);
+void	 counter_init(counter_hook loaded);
+void	 counter_shutdown(void);
+struct counter *counter_get(enum scope sc, const char *subject, const char *model);
+struct counter *counter_find(enum scope sc, const char *subject, const char *model);
+int	 counter_add(struct counter *c, const struct bucket *b);
+int	 counter_drop(enum scope sc, const char *subject, const char *model);
+void	 counter_flush(void);
+size_t	 counter_bytes(void);
+void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
+void	 counter_set_horizon(int64_t h);
+int64_t	 counter_horizon(void);
+int64_t	 counter_bucket_end(const struct bucket *b, const struct tokq_window *w);
+
 /* quota.c */
 #define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
 struct estimate {
@@ -346,10 +373,6 @@ int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
 int	 quota_replay(void);
-size_t	 quota_counter_bytes(void);
-void	 quota_flush_counters(void);
-void	 quota_fold(int64_t before);		/* as maintenance folds buckets */
-int64_t	 quota_horizon(void);
 int64_t	 quota_retention(void);
 bool	 rule_same(const struct rule *a, const struct rule *b);
 int	 quota_judge(const char *user, const char *guild, const char *model, int64_t t,
@@ -382,7 +405,6 @@ int	 quota_plan_set(const char *user, const char *plan);
 void	 quota_plan_foreach(void (*cb)(void *, const char *, void *), void *arg);
 int	 quota_bypass_set(bool guild, const char *id, bool on);
 void	 quota_bypass_foreach(void (*cb)(void *, const char *, void *), void *arg);
-int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
 
 /*
  * price.c: the price table.  Its functions keep the quota_ prefix they had

@@ -278,7 +278,7 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(t + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	set_clock(t + w);
 	assert_int_equal(used1("u", NULL, NULL, t + w - 1), 100);
 	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w - 1), 100);
@@ -288,7 +288,7 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 
 /*
  * Maintenance folds the store's minute buckets into hours and tells quota
- * to do the same in memory (quota_fold) instead of reloading every counter:
+ * to do the same in memory (counter_fold) instead of reloading every counter:
  * both must count alike, at hour precision, never early.
  */
 static void
@@ -315,14 +315,14 @@ test_memory_fold_matches_store_fold(void **state)
 	 */
 	assert_int_equal(used1("u", NULL, NULL, at[0]), 150);
 
-	quota_fold(T0 - DAY);				/* memory only */
+	counter_fold(T0 - DAY);				/* memory only */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
 
 	assert_int_equal(store_begin(), 0);
 	assert_true(store_bucket_compact(T0 - DAY, 1000) > 0);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();				/* reload from the store */
+	counter_flush();				/* reload from the store */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
 }
@@ -376,7 +376,7 @@ test_maintenance_rounds_finish_everything(void **state)
 	assert_int_equal(store_meta_get("rollover_month", &v), 1);
 	assert_int_equal(v, T0_DAY);			/* December 1st */
 	assert_int_equal(used1("u1", NULL, NULL, T0), before);
-	quota_flush_counters();				/* and as the store has it */
+	counter_flush();				/* and as the store has it */
 	assert_int_equal(used1("u1", NULL, NULL, T0), before);
 }
 
@@ -398,9 +398,9 @@ test_rolling_30d_hour_bucket_and_late_minute_never_early(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(T0 + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	add("u", NULL, NULL, b, 7, 0);			/* --at 09:00:10 */
-	quota_flush_counters();				/* as maint does */
+	counter_flush();				/* as maint does */
 	set_clock(a + w - 1);
 	judge("u", NULL, NULL, a + w - 1, NULL, &j);
 	assert_int_equal(j.n, 1);
@@ -1478,8 +1478,8 @@ test_counter_cache_bounded(void **state)
 		snprintf(user, sizeof(user), "u%d", i);
 		add(user, "g", NULL, T0 + i, 10 + i, 0);
 		sum += 10 + i;
-		if (quota_counter_bytes() > most)
-			most = quota_counter_bytes();
+		if (counter_bytes() > most)
+			most = counter_bytes();
 	}
 	/* 300 users' counters would take about 3 times the bound. */
 	assert_true(most <= env.counter_cache + 1024);
@@ -1658,7 +1658,7 @@ test_replay_between_parts(void **state)
 	store_tune_parts(0, 20);
 	add_ten(T0 + 120);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	assert_ten_used(T0 + 180, 2);
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_commit(), 0);
@@ -1670,7 +1670,7 @@ test_replay_between_parts(void **state)
 	assert_int_equal(through, 20);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 290);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM hourly"), 290);
-	quota_flush_counters();
+	counter_flush();
 	assert_ten_used(T0 + 180, 2);
 	store_tune_parts(1000000, 256);
 }
@@ -1912,13 +1912,13 @@ test_retry_at_30d_holds_across_fold(void **state)
 
 	/* maintenance folds it (memory and store), the answer stays */
 	set_clock(rec + 2 * DAY);
-	quota_fold(rec + DAY);
+	counter_fold(rec + DAY);
 	judge("u", NULL, NULL, rec + 2 * DAY, &est, &j);
 	assert_int_equal(j.retry_at, want);
 	assert_int_equal(store_begin(), 0);
 	assert_true(store_bucket_compact(rec + DAY, 1000) > 0);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	set_clock(want - 1);
 	judge("u", NULL, NULL, want - 1, &est, &j);
 	assert_int_equal(j.denied, 0);
