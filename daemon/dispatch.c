@@ -391,6 +391,11 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 			if (key_is(&kv->key, rq->op->args[k].name))
 				break;
 		if (k == MAX_ARGS || rq->op->args[k].name == NULL) {
+			if (!top)	/* an event's fields are keys, as export wrote them */
+				return rq_fail(rq, TOKQ_E_USAGE, "unknown key '%.*s'",
+				    kv->key.type == MSGPACK_OBJECT_STR ?
+				    (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size) : 1,
+				    kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.ptr : "?");
 			if (kv->key.type != MSGPACK_OBJECT_STR)
 				return rq_fail(rq, TOKQ_E_USAGE, "argument names are strings");
 			return rq_fail(rq, TOKQ_E_USAGE, "%s takes no argument '%.*s'",
@@ -398,8 +403,8 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 			    kv->key.via.str.size), kv->key.via.str.ptr);
 		}
 		if (rq->v[k].set)
-			return rq_fail(rq, TOKQ_E_USAGE, "argument '%s' given twice",
-			    rq->op->args[k].name);
+			return rq_fail(rq, TOKQ_E_USAGE, top ? "argument '%s' given twice" :
+			    "%s given twice", rq->op->args[k].name);
 		if (kv->val.type == MSGPACK_OBJECT_NIL)
 			continue;
 		if ((rc = take_arg(rq, &rq->op->args[k], &kv->val, &rq->v[k])) < 0)
@@ -408,7 +413,8 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 	}
 	for (k = 0; k < MAX_ARGS && rq->op->args[k].name; k++)
 		if (rq->op->args[k].required && !rq->v[k].set)
-			return rq_fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
+			return top ? rq_fail(rq, TOKQ_E_USAGE, "%s needs '%s'", rq->op->name,
+			    rq->op->args[k].name) : rq_fail(rq, TOKQ_E_USAGE, "needs '%s'",
 			    rq->op->args[k].name);
 	return 0;
 }
