@@ -40,7 +40,21 @@ within_limits(const struct judgement *j)
 	return true;
 }
 
-
+/*
+ * check: may user send this request now?  The contract:
+ * - It judges every applicable rule against the estimate (tokens, cost
+ *   priced at the model's price when not given, one request) from the
+ *   counters in memory; it never reads the database on a warm counter.
+ * - With --reserve and allowed, the check and the hold it places are one
+ *   step: the loop runs one request at a time, so no other request comes
+ *   between the judgement and the hold.  The hold counts at once against
+ *   every counter the request touches, until a record settles it, a
+ *   release drops it, or its ttl runs out.
+ * - A hold is a write: its reply waits for the batch's commit (rq->wrote),
+ *   as a record's does; a plain check answers at once and writes nothing.
+ * - Denied is an answer, not a failure: code 0, allowed false, the rule
+ *   that binds (denied_by) and when it has room (retry_at, 0: unknown).
+ */
 int
 h_check(struct request *rq, struct reply *rp)
 {
@@ -264,12 +278,37 @@ crossed_of(const struct judgement *before, const struct judgement *after)
 	return c;
 }
 
+/*
+ * record: usage happened; count it.  The contract:
+ * - Valid input is always recorded, over a limit or not: the usage
+ *   happened.  Whether it was within the limits is told (allowed, warning,
+ *   crossed), never enforced here.  Only invalid input is refused, and
+ *   then nothing is kept.
+ * - Each usage item (one from the flags, or each of the usage JSON) enters
+ *   through ledger_add(): priced unless a cost was given, bounded, kept as
+ *   an event row, counted.  A hold named by --hold is settled in the same
+ *   step (it stops counting as the real usage starts).
+ * - Acknowledged only after commit: the writes go into the open batch and
+ *   the reply waits for its commit (rq->wrote); a failed commit turns the
+ *   reply into a temporary failure and nothing was kept.
+ * - Idempotent under --key: a retry with the same key and the same fields
+ *   gets the first record's reply again (duplicate true), with the totals
+ *   it kept; the same key with other fields is refused.
+ */
 int
 h_record(struct request *rq, struct reply *rp)
 {
 	const char		*user = rq_str(rq, "user"), *guild = rq_str(rq, "guild");
 	const char		*kstr = rq_str(rq, "key"), *hid = rq_str(rq, "hold");
-	const char		*model;
+	const char		*model, *given = rq_str(rq, "model");
+	const struct argval	*cost = rq_arg(rq, "cost");
+	/* What every event of the record shares; model, call and usage are the item's. */
+	const struct event	 base = {
+		.at = rq_int(rq, "at", now()), .user = user, .guild = guild,
+		.channel = rq_str(rq, "channel"), .model = given,
+		.service = rq_str(rq, "service"), .kind = rq_str(rq, "kind"),
+		.session = rq_str(rq, "session"), .meta = rq_str(rq, "meta"),
+	};
 	struct norm_item	*items = NULL;
 	size_t			 n = 0, i;
 	struct usage		 sum = { 0 };
@@ -278,7 +317,7 @@ h_record(struct request *rq, struct reply *rp)
 	 * consolidate its free lists twice a record.
 	 */
 	struct judgement	 before, after;
-	int64_t			 t = rq_int(rq, "at", now()), first = 0, cnt;
+	int64_t			 t = base.at, first = 0, cnt;
 	uint64_t		 fp = 0, ofp;
 	const struct hold	*h = NULL;
 	bool			 active;
@@ -290,7 +329,7 @@ h_record(struct request *rq, struct reply *rp)
 		goto out;
 	/* --model, when given, names the model for limits and prices: it beats
 	 * the provider's own (often dated) name in the usage JSON. */
-	model = rq_str(rq, "model") ? rq_str(rq, "model") : items[0].model;
+	model = given ? given : items[0].model;
 
 	if (kstr) {
 		fp = fingerprint(rq, items, n, false);
@@ -328,20 +367,15 @@ h_record(struct request *rq, struct reply *rp)
 	rq->wrote = true;
 	for (i = 0; i < n; i++) {
 		struct norm_item	*it = &items[i];
-		struct event		 ev = {
-			.at = t, .user = user, .guild = guild,
-			.channel = rq_str(rq, "channel"),
-			.model = rq_str(rq, "model") ? rq_str(rq, "model") : it->model,
-			.service = rq_str(rq, "service"), .kind = rq_str(rq, "kind"),
-			.session = rq_str(rq, "session"), .call = it->call,
-			.meta = rq_str(rq, "meta"), .u = it->u,
-		};
-
+		struct event		 ev = base;
 		const char		*why;
 		bool			 priced = it->has_cost;
 
-		if (n == 1 && rq_arg(rq, "cost")) {
-			ev.u.cost = rq_int(rq, "cost", 0);
+		ev.model = given ? given : it->model;
+		ev.call = it->call;
+		ev.u = it->u;
+		if (n == 1 && cost) {
+			ev.u.cost = cost->i;
 			priced = true;
 		}
 		if ((rc = ledger_add(&ev, priced, &why)) < 0) {
