@@ -1,12 +1,33 @@
 /*
  * tokqd.h: the daemon's table of contents.
  *
- * One process, one sd-event loop, one SQLite writer.  control.c owns the
- * socket and the frames, dispatch.c the request table, quota.c the rules,
- * windows, counters and holds (all in memory), store.c the database (the
- * only file that includes sqlite3.h, with walbuf.c, the VFS beneath it),
- * maint.c rollover and pruning, normalize.c provider usage JSON, log.c the
- * logging.
+ * One process, one sd-event loop, one SQLite writer.  A request goes down
+ * and its answer comes back up once:
+ *
+ *   tokqd.c      start-up, tokqd.conf, signals, the loop; owns env and
+ *                wires the hooks below (batch_init, batch_on_undo)
+ *   control.c    the socket, connections, frames; holds a write's reply
+ *                until the batch commits
+ *   dispatch.c   the request table, argument checks, the one entry point
+ *                (reply.h: the request layer's types; reply.c: arguments
+ *                by name, reply packers)
+ *   ops_bot.c    check, record, release, usage, status
+ *   ops_admin.c  limits, plans, bypass, prices, reset, clock, import
+ *   report.c     the admin views: stats, report, log, export
+ *   ledger.c     the one way usage enters: cost, bounds, row, counters
+ *   maint.c      rollover, pruning, the hourly fold, on a timer
+ *   batch.c      the group commit, and what memory forgets when writes
+ *                are undone
+ *   quota.c      rules, judging, holds, plans, bypass lists (in memory)
+ *   counter.c    the counter cache: windows' history, loaded from buckets
+ *   price.c      the price table and the cost of usage
+ *   normalize.c  provider usage JSON into usage items
+ *   store*.c     the database, the only files that include sqlite3.h
+ *                (walbuf.c: the VFS beneath it)
+ *   clock.c      the daemon's clock (the test clock too)
+ *   hmap.c       a string-keyed hash map; log.c the logging
+ *
+ * Below, the shared types, then each file's functions under its name.
  */
 #ifndef TOKQD_H
 #define TOKQD_H
@@ -148,7 +169,11 @@ struct hold {
 	int64_t	 tokens, cost;			/* requests held: 1 */
 };
 
-/* clock.c */
+/*
+ * env: the options and tokqd.conf as tokqd.c applied them.  Only tokqd.c
+ * writes it; every other file reads it.  (It is defined with its defaults
+ * in clock.c, so that the unit tests, which have no main, link.)
+ */
 extern struct tokqd_env {
 	const char	*socket_path;
 	const char	*db_path;
@@ -164,6 +189,7 @@ extern struct tokqd_env {
 	size_t		 counter_cache;		/* bytes of counters kept; 0: no bound */
 	size_t		 max_pending;		/* bytes of unanswered input, all connections */
 } env;
+/* clock.c */
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
 uint64_t mono_usec(void);		/* monotonic microseconds */
 int	 clock_init(void);
