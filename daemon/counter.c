@@ -262,26 +262,6 @@ counter_get(enum scope sc, const char *subject, const char *model)
 	return c;
 }
 
-/*
- * The end bucket b has while rolling window w counts it: its own, or for
- * a window longer than FOLD_WINDOW the end of the hour it will be folded
- * into (tokqd.h, the fold policy).  A window counts b until this end plus
- * the window: never early, and the same before and after any fold.
- */
-int64_t
-counter_bucket_end(const struct bucket *b, const struct tokq_window *w)
-{
-	int64_t	 end = b->start + b->span, hour;
-
-	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
-	    b->span < BUCKET_HOUR) {
-		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
-		if (end < hour)
-			end = hour;
-	}
-	return end;
-}
-
 /* The counter of (sc, subject, model) if it is in memory, else NULL. */
 struct counter *
 counter_find(enum scope sc, const char *subject, const char *model)

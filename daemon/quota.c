@@ -170,14 +170,14 @@ bucket_amount(const struct bucket *b, enum metric m)
 
 /*
  * Does bucket b count in window w at time t?  A rolling window counts a
- * bucket until its end (counter_bucket_end) plus the window: never early,
+ * bucket until its end (bucket_end) plus the window: never early,
  * at most a minute late for windows up to a day, an hour for longer ones.
  */
 static bool
 bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t from)
 {
 	if (w->kind == TOKQ_W_ROLLING)
-		return counter_bucket_end(b, w) > from;
+		return bucket_end(b, w) > from;
 	return b->start >= from;
 }
 
@@ -359,7 +359,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	}
 	if (first == SIZE_MAX)
 		return 0;
-	e->resets_at = counter_bucket_end(&c->b[first], &r->win) + r->win.secs;
+	e->resets_at = bucket_end(&c->b[first], &r->win) + r->win.secs;
 	if (!e->denies || room < 0)
 		return 0;
 	/*
@@ -372,7 +372,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 			continue;
 		freed = sat_add(freed, bucket_amount(&c->b[i], r->metric));
 		if (freed >= need) {
-			e->retry_at = counter_bucket_end(&c->b[i], &r->win) + r->win.secs;
+			e->retry_at = bucket_end(&c->b[i], &r->win) + r->win.secs;
 			break;
 		}
 	}

@@ -125,6 +125,27 @@ struct bucket {
 _Static_assert(FOLD_AGE >= FOLD_WINDOW + BUCKET_HOUR, "a short window never sees a fold");
 
 /*
+ * The end bucket b has while rolling window w counts it: its own, or for
+ * a window longer than FOLD_WINDOW the end of the hour it will be folded
+ * into.  A window counts b until this end plus the window: never early,
+ * and the same before and after any fold.  Inline: judging calls it for
+ * every bucket of a window.
+ */
+static inline int64_t
+bucket_end(const struct bucket *b, const struct tokq_window *w)
+{
+	int64_t	 end = b->start + b->span, hour;
+
+	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
+	    b->span < BUCKET_HOUR) {
+		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
+		if (end < hour)
+			end = hour;
+	}
+	return end;
+}
+
+/*
  * How much history is kept for what.  `usage` reports the last RECENT_SPAN
  * (its "30d" period, and the models of its per-model rules) from the daily
  * totals and the users' hours, so maintenance keeps the hours at least that
@@ -370,7 +391,6 @@ size_t	 counter_bytes(void);
 void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
 void	 counter_set_horizon(int64_t h);
 int64_t	 counter_horizon(void);
-int64_t	 counter_bucket_end(const struct bucket *b, const struct tokq_window *w);
 
 /* quota.c */
 #define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
