@@ -1767,6 +1767,62 @@ test_sat_add_sub_extremes(void **state)
 	assert_true(sat_sub(44, 2) == 42);
 }
 
+/*
+ * ledger_add() is the one way usage enters, in its order: priced (unless
+ * priced by the caller), bounded (an event out of bounds leaves no row and
+ * no count), kept, counted; an event older than any window looks is kept
+ * but counts nowhere.
+ */
+static void
+test_ledger_add_prices_bounds_keeps_counts(void **state)
+{
+	struct price	 p = { .model = "m", .input = 2 * USD, .output = 4 * USD,
+	    .cached = -1, .cache_write = -1 };
+	struct event	 ev = { .at = T0, .user = "u", .model = "m", .call = -1,
+	    .u = { .requests = 1, .prompt = 1000000, .completion = 500000,
+	    .total = 1500000 } };
+	struct event	 bad = ev, old = ev;
+	struct judgement j;
+	const char	*why;
+	int64_t		 events, users;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_MONTH, 100 * USD);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, rolling(400 * DAY), -1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_price_set(&p), 0);
+
+	/* Out of bounds: refused before anything is written or counted. */
+	bad.u.prompt = TOKQ_TOKENS_MAX + 1;
+	assert_int_equal(ledger_add(&bad, false, &why), -TOKQ_E_INVALID);
+	assert_non_null(why);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 0);
+
+	/* Unpriced: priced at the table (1M in at $2, 0.5M out at $4), kept, counted. */
+	assert_int_equal(ledger_add(&ev, false, &why), 0);
+	assert_null(why);
+	assert_int_equal(ev.u.cost, 4 * USD);
+	assert_true(ev.id > 0);
+
+	/* A cost given by the caller stands. */
+	old.at = T0 - 2 * 400 * DAY;
+	old.u.cost = 1 * USD;
+	assert_int_equal(ledger_add(&old, true, &why), 0);
+	assert_int_equal(old.u.cost, 1 * USD);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 2);			/* both kept */
+
+	/* Only the recent one counts: the old one is past every window. */
+	judge("u", NULL, "m", T0, NULL, &j);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(j.e[0].used, 4 * USD);
+	assert_int_equal(j.e[1].used, 1500000);
+	counter_flush();
+	judge("u", NULL, "m", T0, NULL, &j);
+	assert_int_equal(j.e[1].used, 1500000);	/* and so after a reload */
+}
+
 static void
 test_usage_check_bounds(void **state)
 {
@@ -1954,6 +2010,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_sat_add_sub_extremes),
 		T(test_usage_check_bounds),
+		T(test_ledger_add_prices_bounds_keeps_counts),
 		T(test_cost_never_overflows),
 		T(test_saturated_usage_denies),
 		T(test_estimate_over_limit_never_fits),
