@@ -23,12 +23,11 @@
  * freed once it is empty, so a big frame does not leave its memory behind
  * on a connection that goes on.
  *
- * Group commit: a request that writes leaves its reply held on its
- * connection, and the connection stops reading.  Once every connection that
- * was ready has been served (an idle-priority defer source), or the batch is
- * large or old, the transaction commits and the held replies go out; if the
- * commit failed they are replaced by "temporary failure" replies and the
- * in-memory state is reloaded from the database.
+ * Group commit (batch.c owns the batch): a request that writes leaves its
+ * reply held on its connection, and the connection stops reading.  Once
+ * every connection that was ready has been served, or the batch is large
+ * or old, the batch commits and control_answer() sends the held replies;
+ * if the commit failed they are replaced by "temporary failure" replies.
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -48,8 +47,6 @@
 
 #define CONN_MAX	1024		/* connections at once, if RLIMIT_NOFILE allows */
 #define OUT_MAX		(1024 * 1024)	/* unsent replies before we stop reading */
-#define BATCH_MAX	512		/* writes in one transaction */
-#define BATCH_USEC	5000		/* age of a batch that commits at once */
 #define IDLE_USEC	(60ULL * 1000000)	/* a connection silent this long is closed */
 #define FRAME_USEC	(10ULL * 1000000)	/* a started frame must arrive within this */
 #define READ_CHUNK	65536
@@ -95,11 +92,10 @@ static struct {
 	size_t		 nconns;
 	size_t		 conn_max;	/* CONN_MAX, or less under RLIMIT_NOFILE */
 	sd_event_source	*accept_retry;	/* out of descriptors: try again later */
-	sd_event_source	*commit;	/* idle-priority defer: commit the batch */
-	size_t		 batch;		/* writes in the open transaction */
 	size_t		 pending;	/* bytes read, not answered, all connections */
-	bool		 replaying;	/* control_commit_now serving pipelined input */
-	uint64_t	 batch_start;	/* monotonic usec */
+	bool		 replaying;	/* control_answer serving pipelined input */
+	bool		 activated;	/* the socket came from systemd */
+	bool		 serving;	/* in conns_cb or kick_cb: they reap */
 } ctl;
 
 static void	conn_close(struct conn *);
@@ -190,29 +186,15 @@ frame_append(msgpack_sbuffer *out, const char *data, size_t len)
 }
 
 /*
- * Commit the open batch and release the replies that waited for it.  On
- * failure the replies become temporary-failure errors and memory is reloaded
- * from the database, which again holds exactly what was acknowledged.
+ * The batch committed with result rc (batch.c): send the replies that
+ * waited for it, or on failure a temporary failure in their place, then
+ * serve what their connections sent meanwhile.
  */
-int
-control_commit_now(void)
+void
+control_answer(int rc)
 {
 	struct conn	*c, *next;
-	int		 rc;
 
-	if (ctl.commit)
-		sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
-	if (!store_in_tx())
-		return 0;
-	rc = store_commit();
-	if (rc < 0) {
-		log_warnx("commit of %zu writes failed; none was acknowledged", ctl.batch);
-		quota_invalidate();
-		maint_forget();
-		if (quota_replay() < 0)
-			log_warnx("the totals lack events until a restart replays them");
-	}
-	ctl.batch = 0;
 	for (c = ctl.conns; c; c = c->next) {
 		if (!c->waiting)
 			continue;
@@ -244,23 +226,9 @@ control_commit_now(void)
 		conn_pump(c);
 	}
 	ctl.replaying = false;
-	return rc;
-}
-
-/* Commit the open batch when the loop is next idle, as a write's reply does. */
-void
-control_commit_soon(void)
-{
-	if (ctl.commit && store_in_tx())
-		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
-}
-
-static int
-commit_cb(sd_event_source *s, void *arg)
-{
-	control_commit_now();
-	conn_reap();
-	return 0;
+	/* Called from the batch's own idle callback, nothing points at them. */
+	if (!ctl.serving)
+		conn_reap();
 }
 
 /* Answer one complete frame of len bytes at p; -1 closes the connection. */
@@ -291,14 +259,12 @@ conn_frame(struct conn *c, const char *p, size_t len)
 	if (wrote) {
 		msgpack_sbuffer_write(&c->held, reply.data, reply.size);
 		c->waiting = true;
-		if (ctl.batch++ == 0)
-			ctl.batch_start = mono_usec();
-		sd_event_source_set_enabled(ctl.commit, SD_EVENT_ONESHOT);
+		batch_add();
 	} else {
 		frame_append(&c->out, reply.data, reply.size);
 		/* A read wrote the pending totals out in a batch of its own. */
-		if (ctl.batch == 0)
-			control_commit_soon();
+		if (batch_size() == 0)
+			batch_commit_soon();
 	}
 	msgpack_sbuffer_destroy(&reply);
 	return 0;
@@ -336,9 +302,8 @@ conn_process(struct conn *c)
 		c->partial = c->in_len > 0;
 		conn_deadline(c, c->partial ? FRAME_USEC : IDLE_USEC);
 	}
-	if (!ctl.replaying && (ctl.batch >= BATCH_MAX ||
-	    (ctl.batch > 0 && mono_usec() - ctl.batch_start > BATCH_USEC))) {
-		control_commit_now();
+	if (!ctl.replaying && batch_due()) {
+		batch_commit();
 		return;		/* that processed every connection again */
 	}
 	conn_update(c);
@@ -521,12 +486,14 @@ kick_cb(sd_event_source *s, void *arg)
 	struct conn	*c, *list = ctl.ready;
 
 	ctl.ready = NULL;
+	ctl.serving = true;
 	while ((c = list) != NULL) {
 		list = c->ready_next;
 		c->queued = false;
 		if (!c->dead)
 			conn_pump(c);
 	}
+	ctl.serving = false;
 	conn_reap();
 	return 0;
 }
@@ -543,12 +510,14 @@ conns_cb(sd_event_source *s, int fd, uint32_t revents, void *arg)
 			log_warn("epoll_wait");
 		return 0;
 	}
+	ctl.serving = true;
 	for (i = 0; i < n; i++) {
 		struct conn *c = evs[i].data.ptr;
 
 		if (!c->dead)
 			conn_event(c, evs[i].events);
 	}
+	ctl.serving = false;
 	conn_reap();
 	return 0;
 }
@@ -787,7 +756,7 @@ control_init(sd_event *ev)
 			fatalx("the socket systemd passed is not a listening Unix stream socket");
 		if (fcntl(ctl.lfd, F_SETFL, fcntl(ctl.lfd, F_GETFL) | O_NONBLOCK) == -1)
 			fatal("fcntl");
-		env.socket_activated = true;
+		ctl.activated = true;
 	} else
 		ctl.lfd = control_bind(env.socket_path);
 	if ((ctl.efd = epoll_create1(EPOLL_CLOEXEC)) == -1)
@@ -796,14 +765,18 @@ control_init(sd_event *ev)
 	    sd_event_add_io(ev, &ctl.eio, ctl.efd, EPOLLIN, conns_cb, NULL) < 0 ||
 	    sd_event_add_time_relative(ev, &ctl.sweep, CLOCK_MONOTONIC,
 	    SWEEP_USEC, 0, sweep_cb, NULL) < 0 ||
-	    sd_event_add_defer(ev, &ctl.commit, commit_cb, NULL) < 0 ||
 	    sd_event_add_defer(ev, &ctl.kick, kick_cb, NULL) < 0)
 		fatalx("cannot watch the socket");
 	sd_event_source_set_enabled(ctl.kick, SD_EVENT_OFF);
 	sd_event_source_set_enabled(ctl.sweep, SD_EVENT_OFF);
-	sd_event_source_set_priority(ctl.commit, SD_EVENT_PRIORITY_IDLE);
-	sd_event_source_set_enabled(ctl.commit, SD_EVENT_OFF);
 	return 0;
+}
+
+/* Did the socket come from systemd (socket activation)? */
+bool
+control_activated(void)
+{
+	return ctl.activated;
 }
 
 size_t
@@ -812,11 +785,10 @@ control_nconns(void)
 	return ctl.nconns;
 }
 
-/* Commit what is in flight, answer it, and close everything. */
+/* Close everything: batch_shutdown() has answered what was in flight. */
 void
 control_shutdown(void)
 {
-	control_commit_now();
 	while (ctl.conns) {
 		conn_flush(ctl.conns);	/* best effort: the socket is non-blocking */
 		conn_close(ctl.conns);
@@ -829,9 +801,7 @@ control_shutdown(void)
 	ctl.kick = sd_event_source_disable_unref(ctl.kick);
 	close(ctl.efd);
 	ctl.accept_retry = sd_event_source_disable_unref(ctl.accept_retry);
-	sd_event_source_disable_unref(ctl.commit);
-	ctl.commit = NULL;
-	if (!env.socket_activated)
+	if (!ctl.activated)
 		unlink(env.socket_path);
 	close(ctl.lfd);
 }

@@ -27,7 +27,7 @@ static char	 hmap_tombstone;
 
 /*
  * FNV-1a of n bytes, continuing from h (HASH_SEED to start): the maps' hash,
- * and the fingerprint of a record's fields (dispatch.c).
+ * and the fingerprint of a record's fields (ops_bot.c).
  */
 uint64_t
 hash_bytes(uint64_t h, const void *p, size_t n)

@@ -106,11 +106,11 @@ compact(int64_t t)
 			return 0;
 		m.compacting = true;
 		m.fold_before = t - FOLD_AGE;		/* the fold policy: tokqd.h */
-		quota_fold(m.fold_before);
+		counter_fold(m.fold_before);
 	}
 	if ((n = store_bucket_compact(m.fold_before, BUCKET_STEP)) != 0)
 		return n < 0 ? n : 1;
-	if ((n = store_bucket_prune(t - quota_horizon(), BUCKET_STEP)) != 0)
+	if ((n = store_bucket_prune(t - counter_horizon(), BUCKET_STEP)) != 0)
 		return n < 0 ? n : 1;
 	m.compacting = false;
 	return store_meta_set("last_compact", t);
@@ -118,7 +118,7 @@ compact(int64_t t)
 
 /*
  * One step of pruning raw events, then the users' hours (kept as long as
- * the events, and at least the 30 days and an hour `usage` reads): 1
+ * the events, and at least the RECENT_SPAN and an hour `usage` reads): 1
  * more, 0 done, or < 0.
  */
 static int
@@ -133,7 +133,7 @@ prune(int64_t t)
 		log_debug("prune: %d raw events", n);
 	if (n == PRUNE_STEP)
 		return 1;
-	hours = (keep > 30 * 86400 ? keep : 30 * 86400) + BUCKET_HOUR;
+	hours = (keep > RECENT_SPAN ? keep : RECENT_SPAN) + HOUR;
 	if ((n = store_hourly_prune(t - hours, PRUNE_STEP)) < 0)
 		return n;
 	if (n == PRUNE_STEP)
@@ -185,7 +185,7 @@ maint_soon(void)
 }
 
 /* A transaction holding maintenance was undone: start its steps afresh. */
-void
+static void
 maint_forget(void)
 {
 	m.month = 0;
@@ -196,7 +196,8 @@ maint_forget(void)
  * A round's writes commit with the batch, as a request's do: under load
  * that is the batch open anyway, and a round of its own took one more
  * fsync every 20 ms.  Until it commits the round is undone with a failed
- * batch (maint_forget), and the next round does it again.
+ * batch (maint_forget, an undo hook of the batch), and the next round does
+ * it again.
  */
 static int
 maint_cb(sd_event_source *s, uint64_t usec, void *arg)
@@ -206,7 +207,7 @@ maint_cb(sd_event_source *s, uint64_t usec, void *arg)
 	if (rc < 0)
 		log_warnx("maintenance: a round failed (%s); next try in %llu s",
 		    tokq_code_name(-rc), MAINT_USEC / 1000000);
-	control_commit_soon();
+	batch_commit_soon();
 	sd_event_source_set_time_relative(s, rc == 1 ? MAINT_SOON_USEC : MAINT_USEC);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
@@ -220,6 +221,7 @@ maint_init(sd_event *ev)
 	    maint_cb, NULL) < 0)
 		return -TOKQ_E_INTERNAL;
 	sd_event_source_set_priority(m.timer, SD_EVENT_PRIORITY_IDLE);
+	batch_on_undo(maint_forget);
 	return 0;
 }
 

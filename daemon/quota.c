@@ -1,16 +1,13 @@
 /*
- * quota.c: rules, windows, counters and holds, all in memory.
+ * quota.c: rules, judging, holds, plans and bypass lists, all in memory.
  *
- * A counter adds up the usage of one (scope, subject, model) in time
- * buckets: a user's pooled usage, a user's usage of one model, a guild's,
- * everything's.  Counters are a cache of the store's bucket table (with
- * the buckets still pending there), loaded the first time a request needs
- * them and dropped when least recently used past env.counter_cache, so a
- * cold start reads no raw event.  Each record adds to its counters in
- * memory and to the store's pending buckets within the same transaction;
- * when a transaction fails, quota_invalidate() throws the whole cache away,
- * quota_replay() adds back what the database kept past its written totals,
- * and counters reload from that.
+ * A request is judged against the rules that apply to it, each counting
+ * its window of a counter (counter.c, the cache of the store's buckets).
+ * Each record adds to its counters in memory and to the store's pending
+ * buckets within the same transaction (quota_add, called by the ledger);
+ * when a transaction fails, quota_invalidate() throws everything away and
+ * reloads it, quota_replay() adds back what the database kept past its
+ * written totals, and counters reload from that.
  *
  * Checks are answered from the counters alone.  Because the daemon has one
  * thread and one loop, a check and the hold it places happen in one step:
@@ -24,40 +21,19 @@
 
 #include "tokqd.h"
 
-struct counter {
-	struct bucket	*b;		/* ascending start, none overlapping */
-	size_t		 n, cap;
-	int64_t		 maxspan;	/* no bucket spans more */
-	int64_t		 held[3];	/* by metric, of active holds */
-	int64_t		 folded;	/* minute buckets before this are hours */
-	struct counter	*older, *newer;	/* in the order of last use */
-	size_t		 charged;	/* bytes it counts in q.counter_bytes */
-	size_t		 klen;
-	char		 key[];		/* q.counters' key too (hmap_putn_ref) */
-};
-
 struct qhold {
 	struct hold	 h;
 	bool		 active;	/* still counted: now < expires */
 };
 
-/* A hold is remembered this long after it expired, so a late record can settle it. */
-#define HOLD_GRACE	86400
 
 static struct {
 	struct rule	*rules;
 	size_t		 nrules, caprules;
 	struct hmap	 plans;		/* user -> plan (char *) */
 	struct hmap	 bypass;	/* "u\037id" or "g\037id" -> &q */
-	struct price	*prices;
-	size_t		 nprices;
-	struct hmap	 counters;	/* counter_key() -> struct counter */
-	struct counter	*oldest, *newest; /* the counters by last use */
-	size_t		 counter_bytes;	/* what they hold, about */
 	struct hmap	 holds;		/* id -> struct qhold */
 	int64_t		 next_expiry;	/* earliest expiry of an active hold */
-	int64_t		 horizon;	/* seconds of history counters keep */
-	int64_t		 fold_before;	/* as the store's buckets: quota_fold() */
 } q;
 
 static const int sel_rank[] = {
@@ -121,222 +97,28 @@ rule_copy(struct rule *dst, const struct rule *src)
 static void
 update_horizon(void)
 {
-	int64_t	 h = (int64_t)env.retention_days * 86400;
+	int64_t	 h = (int64_t)env.retention_days * DAY;
 	size_t	 i;
 
-	if (h < 32 * 86400)
-		h = 32 * 86400;
+	if (h < COUNTER_SPAN)
+		h = COUNTER_SPAN;
 	for (i = 0; i < q.nrules; i++)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > h)
 			h = q.rules[i].win.secs;
-	h += BUCKET_HOUR;
-	if (h > q.horizon && q.horizon != 0)
-		quota_flush_counters();
-	q.horizon = h;
-}
-
-int64_t
-quota_horizon(void)
-{
-	return q.horizon;
+	counter_set_horizon(h + BUCKET_HOUR);
 }
 
 /* How long raw events are kept: retention_days, but never less than a rolling window. */
 int64_t
 quota_retention(void)
 {
-	int64_t	 r = (int64_t)env.retention_days * 86400;
+	int64_t	 r = (int64_t)env.retention_days * DAY;
 	size_t	 i;
 
 	for (i = 0; i < q.nrules; i++)
 		if (q.rules[i].win.kind == TOKQ_W_ROLLING && q.rules[i].win.secs > r)
 			r = q.rules[i].win.secs;
 	return r;
-}
-
-/* Counters. */
-
-static size_t
-counter_key(char *buf, size_t len, enum scope sc, const char *subject, const char *model)
-{
-	size_t	 ls = subject ? strlen(subject) : 0, lm = model ? strlen(model) : 0;
-
-	/* "<scope>\037<subject>\037<model>"; written out: it runs per counter per request */
-	if (sc < 0 || sc > 9 || ls + lm + 4 > len)
-		return 0;
-	buf[0] = (char)('0' + sc);
-	buf[1] = '\037';
-	memcpy(buf + 2, subject ? subject : "", ls);
-	buf[2 + ls] = '\037';
-	memcpy(buf + 3 + ls, model ? model : "", lm + 1);
-	return 3 + ls + lm;
-}
-
-/*
- * The counters in memory are a cache of the store's buckets (with the
- * pending ones): bounded by env.counter_cache bytes, the least recently
- * used go first, and load again when next used.  Without a bound, 100,000
- * users with a month of history each would take ~8 KiB apiece.
- */
-static void
-lru_unlink(struct counter *c)
-{
-	if (c->older)
-		c->older->newer = c->newer;
-	else if (q.oldest == c)
-		q.oldest = c->newer;
-	if (c->newer)
-		c->newer->older = c->older;
-	else if (q.newest == c)
-		q.newest = c->older;
-	c->older = c->newer = NULL;
-}
-
-static void
-lru_push(struct counter *c)
-{
-	c->older = q.newest;
-	c->newer = NULL;
-	if (q.newest)
-		q.newest->newer = c;
-	else
-		q.oldest = c;
-	q.newest = c;
-}
-
-/* Count what c holds now: itself with its key, its map slots, its buckets. */
-static void
-counter_charge(struct counter *c)
-{
-	size_t	 bytes = sizeof(*c) + c->klen + 1 + 2 * sizeof(struct hmap_slot) +
-	    c->cap * sizeof(struct bucket);
-
-	q.counter_bytes += bytes - c->charged;
-	c->charged = bytes;
-}
-
-static void
-counter_free(void *p)
-{
-	struct counter	*c = p;
-
-	if (c) {
-		lru_unlink(c);
-		q.counter_bytes -= c->charged;
-		free(c->b);
-		free(c);
-	}
-}
-
-/* What the counters in memory hold, about: for tests and status. */
-size_t
-quota_counter_bytes(void)
-{
-	return q.counter_bytes;
-}
-
-/* Make room past the bound, from the least recently used on, but keep. */
-static void
-counters_evict(const struct counter *keep)
-{
-	struct counter	*c;
-
-	while (env.counter_cache > 0 && q.counter_bytes > env.counter_cache &&
-	    (c = q.oldest) != NULL && c != keep) {
-		hmap_deln(&q.counters, c->key, c->klen);
-		counter_free(c);
-	}
-}
-
-static int
-bucket_insert(struct counter *c, int64_t start, int64_t span, int64_t tokens,
-    int64_t cost, int64_t requests)
-{
-	size_t	 i = c->n;
-
-	/* Usually the newest bucket; search backwards otherwise. */
-	while (i > 0 && c->b[i - 1].start > start)
-		i--;
-	if (i > 0 && c->b[i - 1].start <= start &&
-	    start < c->b[i - 1].start + c->b[i - 1].span) {
-		struct bucket	*b = &c->b[i - 1];
-
-		/* Merged usage keeps counting until the later end: never early. */
-		if (start + span > b->start + b->span)
-			b->span = start + span - b->start;
-		b->tokens = sat_add(b->tokens, tokens);
-		b->cost = sat_add(b->cost, cost);
-		b->requests = sat_add(b->requests, requests);
-		if (b->span > c->maxspan)
-			c->maxspan = b->span;
-		return 0;
-	}
-	if (c->n == c->cap) {
-		size_t		 ncap = c->cap ? c->cap * 2 : 8;
-		struct bucket	*nb = reallocarray(c->b, ncap, sizeof(*nb));
-
-		if (nb == NULL)
-			return -TOKQ_E_INTERNAL;
-		c->b = nb;
-		c->cap = ncap;
-		counter_charge(c);
-	}
-	memmove(&c->b[i + 1], &c->b[i], (c->n - i) * sizeof(*c->b));
-	c->b[i] = (struct bucket){ start, span, tokens, cost, requests };
-	c->n++;
-	if (span > c->maxspan)
-		c->maxspan = span;
-	return 0;
-}
-
-/*
- * Do in memory what maintenance does to the store's buckets: minute buckets
- * before q.fold_before become the hour bucket they lie in, and buckets that
- * ended past the horizon go.  A bucket that reached into the next hour keeps
- * its end: usage is never forgotten early.  The buckets stay sorted and
- * apart, so a later bucket that an hour now overlaps joins it.
- */
-static void
-counter_fold(struct counter *c)
-{
-	int64_t	 expired = now() - q.horizon, start, end;
-	size_t	 i, w = 0;
-
-	c->maxspan = 0;
-	for (i = 0; i < c->n; i++) {
-		struct bucket	 b = c->b[i];
-
-		if (b.start + b.span <= expired)
-			continue;
-		start = b.start;
-		end = b.start + b.span;
-		if (b.start < q.fold_before && b.span < BUCKET_HOUR) {
-			start = tokq_floor(b.start, BUCKET_HOUR);
-			if (end < start + BUCKET_HOUR)
-				end = start + BUCKET_HOUR;
-		}
-		if (w > 0 && c->b[w - 1].start + c->b[w - 1].span > start) {
-			struct bucket	*p = &c->b[w - 1];
-
-			if (end > p->start + p->span)
-				p->span = end - p->start;
-			p->tokens = sat_add(p->tokens, b.tokens);
-			p->cost = sat_add(p->cost, b.cost);
-			p->requests = sat_add(p->requests, b.requests);
-		} else
-			c->b[w++] = (struct bucket){ start, end - start, b.tokens,
-			    b.cost, b.requests };
-		if (c->b[w - 1].span > c->maxspan)
-			c->maxspan = c->b[w - 1].span;
-	}
-	c->n = w;
-	c->folded = q.fold_before;
-}
-
-static int
-counter_load_cb(void *arg, const struct bucket *b)
-{
-	return bucket_insert(arg, b->start, b->span, b->tokens, b->cost, b->requests);
 }
 
 static bool
@@ -356,6 +138,18 @@ struct held_sum {
 };
 
 static void
+held_sum_cb(void *arg, const char *key, void *val);
+
+/* A counter just loaded (counter.c's hook): its held sums, from the holds. */
+static void
+counter_loaded(struct counter *c, enum scope sc, const char *subject, const char *model)
+{
+	struct held_sum	 hs = { c, sc, subject, model };
+
+	hmap_foreach(&q.holds, held_sum_cb, &hs);
+}
+
+static void
 held_sum_cb(void *arg, const char *key, void *val)
 {
 	struct held_sum	*hs = arg;
@@ -368,67 +162,6 @@ held_sum_cb(void *arg, const char *key, void *val)
 	}
 }
 
-/*
- * Give back what doubling left unused once a counter is loaded: most
- * counters are loaded once and then grow by a bucket a minute at most.
- * In the scale bench (10M events, 100,000 users) RSS went 245 -> 228 MiB.
- */
-static void
-counter_trim(struct counter *c)
-{
-	size_t		 ncap = c->n + 2;
-	struct bucket	*nb;
-
-	if (c->cap <= ncap || (nb = reallocarray(c->b, ncap, sizeof(*nb))) == NULL)
-		return;
-	c->b = nb;
-	c->cap = ncap;
-	counter_charge(c);
-}
-
-/*
- * The counter of (sc, subject, model), model "" for pooled, loading it from
- * the store on first use.  NULL when the store failed or memory ran out.
- */
-static struct counter *
-counter_get(enum scope sc, const char *subject, const char *model)
-{
-	char		 key[3 * TOKQ_ID_MAX + 16];
-	size_t		 klen = counter_key(key, sizeof(key), sc, subject, model);
-	struct counter	*c;
-	struct held_sum	 hs;
-
-	if (klen == 0)
-		return NULL;
-	if ((c = hmap_getn(&q.counters, key, klen)) != NULL) {
-		if (c->folded < q.fold_before)
-			counter_fold(c);
-		if (c != q.newest) {
-			lru_unlink(c);
-			lru_push(c);
-		}
-		return c;
-	}
-	if ((c = calloc(1, sizeof(*c) + klen + 1)) == NULL)
-		return NULL;
-	memcpy(c->key, key, klen + 1);
-	c->klen = klen;
-	c->folded = q.fold_before;
-	lru_push(c);
-	counter_charge(c);
-	if (store_bucket_load(sc, subject, model, now() - q.horizon,
-	    counter_load_cb, c) < 0 ||
-	    hmap_putn_ref(&q.counters, c->key, klen, c) == -1) {
-		counter_free(c);
-		return NULL;
-	}
-	counter_trim(c);
-	hs = (struct held_sum){ c, sc, subject, model };
-	hmap_foreach(&q.holds, held_sum_cb, &hs);
-	counters_evict(c);
-	return c;
-}
-
 static int64_t
 bucket_amount(const struct bucket *b, enum metric m)
 {
@@ -436,35 +169,15 @@ bucket_amount(const struct bucket *b, enum metric m)
 }
 
 /*
- * The end bucket b has while rolling window w counts it: its own, or for
- * a window longer than FOLD_WINDOW the end of the hour it will be folded
- * into (tokqd.h, the fold policy).  A window counts b until this end plus
- * the window: never early, and the same before and after any fold.
- */
-int64_t
-quota_bucket_end(const struct bucket *b, const struct tokq_window *w)
-{
-	int64_t	 end = b->start + b->span, hour;
-
-	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
-	    b->span < BUCKET_HOUR) {
-		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
-		if (end < hour)
-			end = hour;
-	}
-	return end;
-}
-
-/*
  * Does bucket b count in window w at time t?  A rolling window counts a
- * bucket until its end (quota_bucket_end) plus the window: never early,
+ * bucket until its end (bucket_end) plus the window: never early,
  * at most a minute late for windows up to a day, an hour for longer ones.
  */
 static bool
 bucket_counts(const struct bucket *b, const struct tokq_window *w, int64_t from)
 {
 	if (w->kind == TOKQ_W_ROLLING)
-		return quota_bucket_end(b, w) > from;
+		return bucket_end(b, w) > from;
 	return b->start >= from;
 }
 
@@ -646,7 +359,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 	}
 	if (first == SIZE_MAX)
 		return 0;
-	e->resets_at = quota_bucket_end(&c->b[first], &r->win) + r->win.secs;
+	e->resets_at = bucket_end(&c->b[first], &r->win) + r->win.secs;
 	if (!e->denies || room < 0)
 		return 0;
 	/*
@@ -659,7 +372,7 @@ evaluate(struct limit_eval *e, const struct rule *r, const char *cmodel,
 			continue;
 		freed = sat_add(freed, bucket_amount(&c->b[i], r->metric));
 		if (freed >= need) {
-			e->retry_at = quota_bucket_end(&c->b[i], &r->win) + r->win.secs;
+			e->retry_at = bucket_end(&c->b[i], &r->win) + r->win.secs;
 			break;
 		}
 	}
@@ -802,8 +515,7 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 			return -TOKQ_E_TEMP;
 		if ((rc = store_bucket_add(k[i].sc, k[i].subject, k[i].model, &b)) < 0)
 			return rc;
-		if (b.start + b.span > now() - q.horizon &&
-		    bucket_insert(c, b.start, b.span, tokens, cost, 1) < 0)
+		if (counter_add(c, &b) < 0)
 			return -TOKQ_E_INTERNAL;
 	}
 	return 0;
@@ -851,58 +563,15 @@ quota_replay(void)
 	return store_commit();
 }
 
-struct drop_ctx {
-	char	 prefix[TOKQ_ID_MAX + 8];
-	size_t	 plen;
-	char	**keys;
-	size_t	 n, cap;
-};
-
-static void
-drop_collect(void *arg, const char *key, void *val)
-{
-	struct drop_ctx	*d = arg;
-
-	if (strncmp(key, d->prefix, d->plen) != 0)
-		return;
-	if (d->n == d->cap) {
-		size_t	 ncap = d->cap ? d->cap * 2 : 8;
-		char	**nk = reallocarray(d->keys, ncap, sizeof(*nk));
-
-		if (nk == NULL)
-			return;
-		d->keys = nk;
-		d->cap = ncap;
-	}
-	if ((d->keys[d->n] = strdup(key)) != NULL)
-		d->n++;
-}
-
 /* From now on, limits count user's usage (of model, if given) from zero. */
 int
 quota_reset(const char *user, const char *model)
 {
-	struct drop_ctx	 d = { .plen = 0 };
-	size_t		 i;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = store_bucket_clear(SCOPE_USER, user, model)) < 0)
 		return rc;
-	if (model)
-		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, model);
-	else
-		d.plen = counter_key(d.prefix, sizeof(d.prefix), SCOPE_USER, user, "");
-	if (d.plen == 0)
-		return -TOKQ_E_INTERNAL;
-	if (model)
-		d.plen++;		/* the whole key: NUL included */
-	hmap_foreach(&q.counters, drop_collect, &d);
-	for (i = 0; i < d.n; i++) {
-		counter_free(hmap_del(&q.counters, d.keys[i]));
-		free(d.keys[i]);
-	}
-	free(d.keys);
-	return 0;
+	return counter_drop(SCOPE_USER, user, model);
 }
 
 /* Holds. */
@@ -922,10 +591,7 @@ hold_account(const struct hold *h, int sign)
 	size_t		 i, n = quota_counters(h->user, h->guild, h->model, k);
 
 	for (i = 0; i < n; i++) {
-		char		 key[3 * TOKQ_ID_MAX + 16];
-		size_t		 klen = counter_key(key, sizeof(key), k[i].sc,
-		    k[i].subject, k[i].model);
-		struct counter	*c = hmap_getn(&q.counters, key, klen);
+		struct counter	*c = counter_find(k[i].sc, k[i].subject, k[i].model);
 
 		/* A counter not in memory sums its holds when it loads. */
 		if (c == NULL)
@@ -1256,178 +922,6 @@ quota_bypass_foreach(void (*cb)(void *, const char *key, void *), void *arg)
 	hmap_foreach(&q.bypass, cb, arg);
 }
 
-/* Prices. */
-
-size_t
-quota_nprices(void)
-{
-	return q.nprices;
-}
-
-const struct price *
-quota_price(size_t i)
-{
-	return i < q.nprices ? &q.prices[i] : NULL;
-}
-
-static const struct price *
-price_for(const char *model)
-{
-	const struct price	*fallback = NULL;
-	size_t			 i;
-
-	for (i = 0; i < q.nprices; i++) {
-		if (model && strcmp(q.prices[i].model, model) == 0)
-			return &q.prices[i];
-		if (strcmp(q.prices[i].model, "*") == 0)
-			fallback = &q.prices[i];
-	}
-	return fallback;
-}
-
-static int
-price_store(const struct price *p)
-{
-	size_t		 i;
-	struct price	*np;
-	char		*m;
-
-	for (i = 0; i < q.nprices; i++)
-		if (strcmp(q.prices[i].model, p->model) == 0) {
-			m = q.prices[i].model;
-			q.prices[i] = *p;
-			q.prices[i].model = m;
-			return 0;
-		}
-	if ((m = strdup(p->model)) == NULL ||
-	    (np = reallocarray(q.prices, q.nprices + 1, sizeof(*np))) == NULL) {
-		free(m);
-		return -TOKQ_E_INTERNAL;
-	}
-	q.prices = np;
-	q.prices[q.nprices] = *p;
-	q.prices[q.nprices++].model = m;
-	return 0;
-}
-
-int
-quota_price_set(const struct price *p)
-{
-	int	 rc;
-
-	if ((rc = store_price_put(p)) < 0)
-		return rc;
-	return price_store(p);
-}
-
-int
-quota_price_rm(const char *model)
-{
-	size_t	 i;
-	int	 rc;
-
-	if ((rc = store_price_del(model)) <= 0)
-		return rc;
-	for (i = 0; i < q.nprices; i++)
-		if (strcmp(q.prices[i].model, model) == 0) {
-			free(q.prices[i].model);
-			memmove(&q.prices[i], &q.prices[i + 1],
-			    (q.nprices - i - 1) * sizeof(*q.prices));
-			q.nprices--;
-			break;
-		}
-	return 1;
-}
-
-/*
- * tokens at per_m nano-USD per 1M tokens, rounded, in 128 bits: 10^12
- * tokens at any int64 price fit (10^12 x 9.3e18 < 1.7e38), and so does a
- * sum of four of them.
- */
-static __int128
-priced(int64_t tokens, int64_t per_m)
-{
-	__int128	 v = (__int128)(tokens < 0 ? 0 : tokens) * (per_m < 0 ? 0 : per_m);
-
-	return (v + 500000) / 1000000;
-}
-
-static int64_t
-nusd_sat(__int128 v)
-{
-	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-/*
- * The cost of u at the current price of model (or "*"), in nano-USD; 0
- * unpriced; INT64_MAX when it does not fit, which the bound on an event's
- * cost (quota_usage_check) then refuses.
- */
-int64_t
-quota_cost(const char *model, const struct usage *u)
-{
-	const struct price	*p = price_for(model);
-	int64_t			 plain;
-
-	if (p == NULL)
-		return 0;
-	plain = sat_sub(u->prompt, sat_add(u->cached, u->cache_write));
-	if (plain < 0)
-		plain = 0;
-	return nusd_sat(priced(plain, p->input) + priced(u->completion, p->output) +
-	    priced(u->cached, p->cached >= 0 ? p->cached : p->input) +
-	    priced(u->cache_write, p->cache_write >= 0 ? p->cache_write : p->input));
-}
-
-/*
- * A cost estimate for tokens not yet split: priced at the dearer of input
- * and output; INT64_MAX when it does not fit.
- */
-int64_t
-quota_cost_estimate(const char *model, int64_t tokens)
-{
-	const struct price	*p = price_for(model);
-
-	if (p == NULL)
-		return 0;
-	return nusd_sat(priced(tokens, p->input > p->output ? p->input : p->output));
-}
-
-/*
- * Is u an event tokqd may keep (contract, Values and Token normalisation)?
- * Every count 0 to TOKQ_TOKENS_MAX, the cost 0 to TOKQ_COST_MAX, cached
- * and cache-write tokens within the prompt, reasoning within the
- * completion, and the total at least prompt + completion.  Returns NULL,
- * or why not, in words fit for a reply.
- */
-const char *
-quota_usage_check(const struct usage *u)
-{
-	static const char *const names[] = { "prompt", "completion", "total",
-	    "cached", "cache_write", "reasoning" };
-	const int64_t	 v[] = { u->prompt, u->completion, u->total, u->cached,
-	    u->cache_write, u->reasoning };
-	static char	 why[96];
-	size_t		 i;
-
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (v[i] < 0 || v[i] > TOKQ_TOKENS_MAX) {
-			snprintf(why, sizeof(why), "%s must be 0 to 10^12 tokens", names[i]);
-			return why;
-		}
-	if (u->cost < 0 || u->cost > TOKQ_COST_MAX)
-		return "an event's cost must be 0 to 1000000 USD";
-	/* Each is at most 10^12 here: no sum below can overflow. */
-	if (u->cached + u->cache_write > u->prompt)
-		return "cached and cache-write tokens are part of the prompt: "
-		    "they cannot exceed it";
-	if (u->reasoning > u->completion)
-		return "reasoning tokens are part of the completion: they cannot exceed it";
-	if (u->total < u->prompt + u->completion)
-		return "total must be at least prompt + completion";
-	return NULL;
-}
-
 /* Start-up and shutdown. */
 
 static int
@@ -1457,12 +951,6 @@ load_bypass(void *arg, bool guild, const char *id)
 }
 
 static int
-load_price(void *arg, const struct price *p)
-{
-	return price_store(p);
-}
-
-static int
 load_hold(void *arg, const struct hold *h)
 {
 	return qhold_add(h, *(int64_t *)arg) == NULL ? -1 : 0;
@@ -1475,10 +963,11 @@ quota_init(void)
 	int64_t	 t = now();
 
 	memset(&q, 0, sizeof(q));
+	counter_init(counter_loaded);
 	if (store_rule_load(load_rule, NULL) < 0 ||
 	    store_plan_load(load_plan, NULL) < 0 ||
 	    store_bypass_load(load_bypass, NULL) < 0 ||
-	    store_price_load(load_price, NULL) < 0 ||
+	    price_init() < 0 ||
 	    store_hold_load(load_hold, &t) < 0) {
 		quota_shutdown();
 		return -TOKQ_E_INTERNAL;
@@ -1495,12 +984,10 @@ quota_shutdown(void)
 	for (i = 0; i < q.nrules; i++)
 		rule_free(&q.rules[i]);
 	free(q.rules);
-	for (i = 0; i < q.nprices; i++)
-		free(q.prices[i].model);
-	free(q.prices);
+	price_shutdown();
 	hmap_clear(&q.plans, free);
 	hmap_clear(&q.bypass, NULL);
-	hmap_clear(&q.counters, counter_free);
+	counter_shutdown();
 	hmap_clear(&q.holds, qhold_free);
 	memset(&q, 0, sizeof(q));
 }
@@ -1512,24 +999,4 @@ quota_invalidate(void)
 	quota_shutdown();
 	if (quota_init() < 0)
 		log_warnx("quota: reload after a failed commit failed; retrying later");
-}
-
-/* Drop the counter cache: it reloads from the store's buckets. */
-void
-quota_flush_counters(void)
-{
-	hmap_clear(&q.counters, counter_free);
-}
-
-/*
- * Maintenance folds the store's minute buckets before `before` into hours
- * and drops those past the horizon: each counter does the same the next
- * time it is used, so memory stays bounded without a reload of every
- * counter at once.
- */
-void
-quota_fold(int64_t before)
-{
-	if (before > q.fold_before)
-		q.fold_before = before;
 }

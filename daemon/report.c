@@ -1,12 +1,12 @@
 /*
- * report.c: what admins look at: stats, report, log, export and import.
+ * report.c: what admins look at: stats, report, log and export.
  *
  * stats and report add up the daily totals (kept forever) over whole UTC
  * days, so a range that reaches past the raw-event retention is as exact
  * as yesterday's.  log and export read the raw events, export a bounded
  * page per request (the client loops on the cursor), so a large export
- * neither holds the loop for long nor grows the daemon.  import takes a
- * batch of events with their times and adds it whole or not at all.
+ * neither holds the loop for long nor grows the daemon.  They only read
+ * (import, a write, is in ops_admin.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +15,6 @@
 
 #include "reply.h"
 
-#define DAY		86400
 #define VIEW_DAYS_MAX	3660		/* ten years, as the longest window */
 #define VIEW_DAYS	30
 #define TOP_DEFAULT	10
@@ -24,8 +23,6 @@
 #define LOG_DEFAULT	10
 #define PAGE_MAX	1000		/* events per log or export reply */
 #define PAGE_BYTES	(768 * 1024)	/* an export page stops growing here */
-#define IMPORT_MAX	500		/* events per import request */
-#define IMPORT_SKEW	DAY		/* how far ahead of now an event may be */
 
 /*
  * An array under construction: items are packed into a buffer of their
@@ -162,6 +159,9 @@ report_stats(struct request *rq, struct reply *rp)
 	msgpack_packer		*pk;
 	int			 rc;
 
+	/* The daily totals with what waits written into the batch. */
+	if ((rc = store_settle()) < 0)
+		return rc;
 	if (days && since)
 		return rq_fail(rq, TOKQ_E_USAGE, "give days or since, not both");
 	if (n < 1 || n > VIEW_DAYS_MAX)
@@ -240,6 +240,9 @@ report_report(struct request *rq, struct reply *rp)
 	size_t		 i, k;
 	int		 rc;
 
+	/* The daily totals with what waits written into the batch. */
+	if ((rc = store_settle()) < 0)
+		return rc;
 	for (k = 0; k < 3; k++)
 		if (period == NULL || strcmp(period, names[k]) == 0)
 			break;
@@ -421,220 +424,4 @@ report_export(struct request *rq, struct reply *rp)
 	} else
 		msgpack_pack_nil(pk);
 	return 0;
-}
-
-/* One event of an import batch, checked, its strings copied. */
-struct imp {
-	struct event	 ev;
-	char		*s[8];		/* user guild channel model service kind session meta */
-	char		*meta;		/* meta taken as a JSON string, when it was no JSON */
-	bool		 has_total, has_cost;
-};
-
-static const char *const imp_str_keys[] = { "user", "guild", "channel", "model",
-    "service", "kind", "session", "meta" };
-static const char *const imp_int_keys[] = { "prompt", "completion", "total", "cached",
-    "cache_write", "reasoning", "call", "at" };
-
-static bool
-mp_key(const msgpack_object *k, const char *s)
-{
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
-	    memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
-}
-
-/*
- * An import's meta is a JSON document, as record's is: the text export
- * wrote.  Tables from other tools carry free text there too, and a JSON
- * line's reader may hand over a string document decoded: text that is no
- * JSON document is kept as the JSON string holding it, so that no event is
- * refused for its meta.
- */
-static int
-imp_meta(struct request *rq, uint32_t i, struct imp *im)
-{
-	json_error_t	 je;
-	json_t		*js = json_loads(im->s[7], JSON_DECODE_ANY, &je);
-
-	if (js != NULL) {
-		json_decref(js);
-		return 0;
-	}
-	if ((js = json_string(im->s[7])) == NULL)
-		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: meta is neither JSON "
-		    "nor UTF-8 text", i);
-	im->meta = json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT);
-	json_decref(js);
-	if (im->meta == NULL)
-		return -TOKQ_E_INTERNAL;
-	return 0;
-}
-
-/* Take item i of the batch into im; a failure names it as events[i]. */
-static int
-imp_take(struct request *rq, uint32_t i, const msgpack_object *o, struct imp *im)
-{
-	int64_t		*ints[8];
-	const char	*why;
-	bool		 seen_at = false;
-	uint32_t	 j;
-	size_t		 k;
-	int		 rc;
-
-	ints[0] = &im->ev.u.prompt, ints[1] = &im->ev.u.completion;
-	ints[2] = &im->ev.u.total, ints[3] = &im->ev.u.cached;
-	ints[4] = &im->ev.u.cache_write, ints[5] = &im->ev.u.reasoning;
-	ints[6] = &im->ev.call, ints[7] = &im->ev.at;
-	im->ev.call = -1;
-	im->ev.u.requests = 1;
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: an event is a map", i);
-	for (j = 0; j < o->via.map.size; j++) {
-		const msgpack_object	*key = &o->via.map.ptr[j].key;
-		const msgpack_object	*val = &o->via.map.ptr[j].val;
-		int			 nk = key->type == MSGPACK_OBJECT_STR ?
-		    (int)(key->via.str.size > 64 ? 64 : key->via.str.size) : 1;
-		const char		*ks = key->type == MSGPACK_OBJECT_STR ?
-		    key->via.str.ptr : "?";
-
-		if (val->type == MSGPACK_OBJECT_NIL)
-			continue;
-		for (k = 0; k < 8; k++)
-			if (mp_key(key, imp_str_keys[k]))
-				break;
-		if (k < 8) {
-			if (val->type != MSGPACK_OBJECT_STR)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be a string",
-				    i, imp_str_keys[k]);
-			if (im->s[k] != NULL)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s given twice",
-				    i, imp_str_keys[k]);
-			if (memchr(val->via.str.ptr, '\0', val->via.str.size) ||
-			    (im->s[k] = strndup(val->via.str.ptr, val->via.str.size)) == NULL)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s contains a NUL byte",
-				    i, imp_str_keys[k]);
-			if (k < 7 && !tokq_id_valid(im->s[k]))
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: invalid %s: an id is "
-				    "1 to %d bytes of UTF-8 without control characters", i,
-				    imp_str_keys[k], TOKQ_ID_MAX);
-			if (k == 7 && (rc = imp_meta(rq, i, im)) < 0)
-				return rc;
-			continue;
-		}
-		for (k = 0; k < 8; k++)
-			if (mp_key(key, imp_int_keys[k]))
-				break;
-		if (k < 8) {
-			if (val->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && k < 7)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s must not be "
-				    "negative", i, imp_int_keys[k]);
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-				return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: %s must be %s", i,
-				    imp_int_keys[k], k == 7 ? "a time in Unix seconds >= 0" :
-				    "an integer >= 0");
-			/* Too large is out of range, not mistyped; the bounds follow. */
-			if (val->via.u64 > INT64_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s is out "
-				    "of range", i, imp_int_keys[k]);
-			*ints[k] = (int64_t)val->via.u64;
-			if (k == 6 && *ints[k] > CALL_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: call must be "
-				    "at most %lld", i, (long long)CALL_MAX);
-			if (k == 7 && *ints[k] > TIME_MAX)
-				return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at must be a "
-				    "time before 10000-01-01", i);
-			seen_at |= k == 7;
-			im->has_total |= k == 2;
-			continue;
-		}
-		if (mp_key(key, "cost")) {
-			double	 d;
-
-			if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				d = (double)val->via.u64;
-			else if (val->type == MSGPACK_OBJECT_FLOAT64 ||
-			    val->type == MSGPACK_OBJECT_FLOAT32)
-				d = val->via.f64;
-			else
-				return rq_fail(rq, TOKQ_E_USAGE,
-				    "events[%u]: cost must be a number of USD", i);
-			if (!isfinite(d) || d < 0 || d > (double)TOKQ_COST_MAX / 1e9)
-				return rq_fail(rq, TOKQ_E_INVALID,
-				    "events[%u]: an event's cost must be 0 to 1000000 USD", i);
-			im->ev.u.cost = llround(d * 1e9);
-			im->has_cost = true;
-			continue;
-		}
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: unknown key '%.*s'", i, nk, ks);
-	}
-	if (!seen_at)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'at'", i);
-	if (im->s[0] == NULL)
-		return rq_fail(rq, TOKQ_E_USAGE, "events[%u]: needs 'user'", i);
-	if (im->ev.at > now() + IMPORT_SKEW)
-		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: at is in the future", i);
-	if (!im->has_total)
-		im->ev.u.total = sat_add(im->ev.u.prompt, im->ev.u.completion);
-	im->ev.user = im->s[0], im->ev.guild = im->s[1], im->ev.channel = im->s[2];
-	im->ev.model = im->s[3], im->ev.service = im->s[4], im->ev.kind = im->s[5];
-	im->ev.session = im->s[6], im->ev.meta = im->meta ? im->meta : im->s[7];
-	/* Priced now, so that the bound on its cost is checked before any write. */
-	if (!im->has_cost)
-		im->ev.u.cost = quota_cost(im->ev.model, &im->ev.u);
-	if ((why = quota_usage_check(&im->ev.u)) != NULL)
-		return rq_fail(rq, TOKQ_E_INVALID, "events[%u]: %s", i, why);
-	return 0;
-}
-
-/*
- * import: a batch of up to IMPORT_MAX events with their times.  Every
- * event is checked before any is written, and the batch runs under the
- * request's savepoint: it lands whole or not at all.  Events without a
- * cost are priced from today's price table.  Those still inside the
- * counters' horizon count toward the limits, as record --at does.
- */
-int
-report_import(struct request *rq, struct reply *rp)
-{
-	const msgpack_object	*arr = rq_arg(rq, "events")->o;
-	uint32_t		 n = arr->via.array.size, i;
-	struct imp		*ims;
-	int64_t			 first = 0, last = 0, horizon = now() - quota_horizon();
-	int			 rc = 0, k;
-
-	if (n > IMPORT_MAX)
-		return rq_fail(rq, TOKQ_E_USAGE, "at most %d events per import", IMPORT_MAX);
-	if ((ims = calloc(n ? n : 1, sizeof(*ims))) == NULL)
-		return -TOKQ_E_INTERNAL;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = imp_take(rq, i, &arr->via.array.ptr[i], &ims[i]);
-	if (rc < 0)
-		goto out;
-	if ((rc = store_begin()) < 0)
-		goto out;
-	rq->wrote = true;
-	for (i = 0; i < n; i++) {
-		struct event	*ev = &ims[i].ev;
-
-		if ((rc = store_event_add(ev)) < 0)
-			goto out;
-		if (ev->at >= horizon && (rc = quota_add(ev->user, ev->guild, ev->model,
-		    ev->at, ev->u.total, ev->u.cost)) < 0)
-			goto out;
-		if (i == 0)
-			first = ev->id;
-		last = ev->id;
-	}
-	kv_int(rp, "imported", n);
-	kv_int(rp, "first_event", n ? first : 0);
-	kv_int(rp, "last_event", n ? last : 0);
-	rc = 0;
-out:
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < 8; k++)
-			free(ims[i].s[k]);
-		free(ims[i].meta);
-	}
-	free(ims);
-	return rq_failed(rq, rc);
 }

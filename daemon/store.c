@@ -134,18 +134,18 @@ store_in_tx(void)
  * needed and sets a savepoint; store_unmark(rc) releases it when rc >= 0
  * and undoes the request's writes when rc < 0, so a request that fails half
  * way leaves nothing behind while the rest of the batch carries on.
- * Unless it leaves_pending (record and import, which add to the totals,
- * and release, which touches none), a request writes the pending totals
- * out first, outside its savepoint: it may clear or read them.
+ * Unless it only adds usage or holds (WRITES_ADDS: record and import, which
+ * add to the totals, and release, which touches none), a request writes the
+ * pending totals out first, outside its savepoint: it may clear or read them.
  */
 int
-store_mark(bool leaves_pending)
+store_mark(enum write_kind w)
 {
 	int	 rc;
 
 	if ((rc = store_begin()) < 0)
 		return rc;
-	if (!leaves_pending && (rc = pend_flush("request")) < 0)
+	if (w != WRITES_ADDS && (rc = pend_flush("request")) < 0)
 		return rc;
 	return sp_begin("request");
 }

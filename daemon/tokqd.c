@@ -127,6 +127,84 @@ parse_size(const char *v, int64_t min, int64_t max, int64_t *out)
 }
 
 /*
+ * The settings of tokqd.conf (man tokqd.conf): each key's setter takes the
+ * value's text, and returns 0, or -1 for a value it refuses.
+ */
+static int
+set_retention_days(struct config *c, const char *v)
+{
+	int64_t	 x;
+
+	if (tokq_parse_u64(v, &x) == -1 || x < 1 || x > 36600)
+		return -1;
+	c->retention_days = (int)x;
+	return 0;
+}
+
+static int
+set_warn_thresholds(struct config *c, const char *v)
+{
+	return parse_thresholds(v, c->warn, &c->nwarn);
+}
+
+static int
+set_admin_group(struct config *c, const char *v)
+{
+	if (*v == '\0' || strlen(v) >= sizeof(c->admin_group))
+		return -1;
+	snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
+	return 0;
+}
+
+static int
+set_idle_exit(struct config *c, const char *v)
+{
+	return tokq_parse_duration(v, &c->idle_exit);
+}
+
+static int
+set_counter_cache_mib(struct config *c, const char *v)
+{
+	int64_t	 x;
+
+	if (tokq_parse_u64(v, &x) == -1 || x < 1 || x > 1048576)
+		return -1;
+	c->counter_cache_mib = (int)x;
+	return 0;
+}
+
+static int
+set_max_pending_bytes(struct config *c, const char *v)
+{
+	return parse_size(v, PENDING_MIN, PENDING_MAX, &c->max_pending_bytes);
+}
+
+static int
+set_wal_buffer(struct config *c, const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		c->wal_buffer = WALBUF_AUTO;
+	else if (strcmp(v, "off") == 0)
+		c->wal_buffer = WALBUF_OFF;
+	else
+		return -1;
+	return 0;
+}
+
+static const struct setting {
+	const char	*key;
+	int		(*set)(struct config *, const char *);
+} settings[] = {
+	{ "retention_days",	set_retention_days },
+	{ "warn_thresholds",	set_warn_thresholds },
+	{ "admin_group",	set_admin_group },
+	{ "idle_exit",		set_idle_exit },
+	{ "counter_cache_mib",	set_counter_cache_mib },
+	{ "max_pending_bytes",	set_max_pending_bytes },
+	{ "wal_buffer",		set_wal_buffer },
+};
+
+/*
  * Read `key = value` lines into *c, starting from the defaults; # starts a
  * comment.  Unknown keys and bad values are errors naming the file and
  * line, and leave *c partly filled: the caller uses it only on success.  A
@@ -151,7 +229,7 @@ config_parse(const char *path, bool named, struct config *c)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char	*k = line, *v, *e;
-		int64_t	 x;
+		size_t	 i;
 
 		lineno++;
 		if ((e = strchr(k, '#')) != NULL)
@@ -173,28 +251,11 @@ config_parse(const char *path, bool named, struct config *c)
 		*e = '\0';
 		for (v++; isspace((unsigned char)*v); v++)
 			;
-		if (strcmp(k, "retention_days") == 0 && tokq_parse_u64(v, &x) == 0 &&
-		    x >= 1 && x <= 36600)
-			c->retention_days = (int)x;
-		else if (strcmp(k, "warn_thresholds") == 0 &&
-		    parse_thresholds(v, c->warn, &c->nwarn) == 0)
-			;
-		else if (strcmp(k, "admin_group") == 0 && *v &&
-		    strlen(v) < sizeof(c->admin_group))
-			snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
-		else if (strcmp(k, "idle_exit") == 0 && tokq_parse_duration(v, &x) == 0)
-			c->idle_exit = x;
-		else if (strcmp(k, "counter_cache_mib") == 0 &&
-		    tokq_parse_u64(v, &x) == 0 && x >= 1 && x <= 1048576)
-			c->counter_cache_mib = (int)x;
-		else if (strcmp(k, "max_pending_bytes") == 0 &&
-		    parse_size(v, PENDING_MIN, PENDING_MAX, &x) == 0)
-			c->max_pending_bytes = x;
-		else if (strcmp(k, "wal_buffer") == 0 && strcmp(v, "auto") == 0)
-			c->wal_buffer = WALBUF_AUTO;
-		else if (strcmp(k, "wal_buffer") == 0 && strcmp(v, "off") == 0)
-			c->wal_buffer = WALBUF_OFF;
-		else {
+		for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+			if (strcmp(k, settings[i].key) == 0)
+				break;
+		if (i == sizeof(settings) / sizeof(settings[0]) ||
+		    settings[i].set(c, v) == -1) {
 			log_warnx("%s:%d: bad setting '%s = %s'", path, lineno, k, v);
 			bad = 1;
 		}
@@ -434,7 +495,10 @@ main(int argc, char *argv[])
 	    (rc = sd_event_add_signal(ev, NULL, SIGHUP, signal_cb, NULL)) < 0 ||
 	    (rc = sd_event_set_watchdog(ev, true)) < 0)
 		fatalx("event loop: %s", strerror(-rc));
+	if (batch_init(ev, control_answer) < 0)
+		fatalx("cannot start the group commit");
 	control_init(ev);
+	env.socket_activated = control_activated();
 	if (maint_init(ev) < 0)
 		fatalx("cannot start maintenance");
 	idle_arm(ev);
@@ -446,6 +510,7 @@ main(int argc, char *argv[])
 
 	sd_event_source_disable_unref(idle_timer);
 	maint_shutdown();
+	batch_shutdown();
 	control_shutdown();
 	quota_shutdown();
 	store_close();

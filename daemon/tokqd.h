@@ -1,12 +1,33 @@
 /*
  * tokqd.h: the daemon's table of contents.
  *
- * One process, one sd-event loop, one SQLite writer.  control.c owns the
- * socket and the frames, dispatch.c the request table, quota.c the rules,
- * windows, counters and holds (all in memory), store.c the database (the
- * only file that includes sqlite3.h, with walbuf.c, the VFS beneath it),
- * maint.c rollover and pruning, normalize.c provider usage JSON, log.c the
- * logging.
+ * One process, one sd-event loop, one SQLite writer.  A request goes down
+ * and its answer comes back up once:
+ *
+ *   tokqd.c      start-up, tokqd.conf, signals, the loop; owns env and
+ *                wires the hooks below (batch_init, batch_on_undo)
+ *   control.c    the socket, connections, frames; holds a write's reply
+ *                until the batch commits
+ *   dispatch.c   the request table, argument checks, the one entry point
+ *                (reply.h: the request layer's types; reply.c: arguments
+ *                by name, reply packers)
+ *   ops_bot.c    check, record, release, usage, status
+ *   ops_admin.c  limits, plans, bypass, prices, reset, clock, import
+ *   report.c     the admin views: stats, report, log, export
+ *   ledger.c     the one way usage enters: cost, bounds, row, counters
+ *   maint.c      rollover, pruning, the hourly fold, on a timer
+ *   batch.c      the group commit, and what memory forgets when writes
+ *                are undone
+ *   quota.c      rules, judging, holds, plans, bypass lists (in memory)
+ *   counter.c    the counter cache: windows' history, loaded from buckets
+ *   price.c      the price table and the cost of usage
+ *   normalize.c  provider usage JSON into usage items
+ *   store*.c     the database, the only files that include sqlite3.h
+ *                (walbuf.c: the VFS beneath it)
+ *   clock.c      the daemon's clock (the test clock too)
+ *   hmap.c       a string-keyed hash map; log.c the logging
+ *
+ * Below, the shared types, then each file's functions under its name.
  */
 #ifndef TOKQD_H
 #define TOKQD_H
@@ -73,10 +94,14 @@ struct event {
 /* Whose usage a counter adds up; the subject of SCOPE_GLOBAL is "". */
 enum scope { SCOPE_USER = 0, SCOPE_GUILD, SCOPE_GLOBAL };
 
+/* Spans of time, in seconds. */
+#define HOUR		3600
+#define DAY		86400
+
 /*
  * A time bucket of a counter: usage whose time falls in [start, start+span).
- * New usage lands in minute buckets (span 60); maintenance folds minute
- * buckets older than a day into hour buckets (span 3600).
+ * New usage lands in minute buckets (span BUCKET_MINUTE); maintenance folds
+ * minute buckets older than FOLD_AGE into hour buckets (span BUCKET_HOUR).
  */
 struct bucket {
 	int64_t	 start;
@@ -84,7 +109,7 @@ struct bucket {
 	int64_t	 tokens, cost, requests;
 };
 #define BUCKET_MINUTE	60
-#define BUCKET_HOUR	3600
+#define BUCKET_HOUR	HOUR
 /*
  * The fold policy.  Maintenance folds minute buckets that start FOLD_AGE
  * before its time into their hours.  A rolling window of FOLD_WINDOW or
@@ -93,10 +118,45 @@ struct bucket {
  * a bucket when it is folded, so it counts each minute bucket to the end
  * of its hour from the start: what it counts, and so its retry_at and
  * resets_at, never depend on when maintenance ran (an hour late at most).
+ * quota.c's counter_fold() and store.c's bucket_compact fold by this rule.
  */
-#define FOLD_AGE	(25 * 3600)
-#define FOLD_WINDOW	86400
+#define FOLD_AGE	(DAY + HOUR)
+#define FOLD_WINDOW	DAY
 _Static_assert(FOLD_AGE >= FOLD_WINDOW + BUCKET_HOUR, "a short window never sees a fold");
+
+/*
+ * The end bucket b has while rolling window w counts it: its own, or for
+ * a window longer than FOLD_WINDOW the end of the hour it will be folded
+ * into.  A window counts b until this end plus the window: never early,
+ * and the same before and after any fold.  Inline: judging calls it for
+ * every bucket of a window.
+ */
+static inline int64_t
+bucket_end(const struct bucket *b, const struct tokq_window *w)
+{
+	int64_t	 end = b->start + b->span, hour;
+
+	if (w->kind == TOKQ_W_ROLLING && w->secs > FOLD_WINDOW &&
+	    b->span < BUCKET_HOUR) {
+		hour = tokq_floor(b->start, BUCKET_HOUR) + BUCKET_HOUR;
+		if (end < hour)
+			end = hour;
+	}
+	return end;
+}
+
+/*
+ * How much history is kept for what.  `usage` reports the last RECENT_SPAN
+ * (its "30d" period, and the models of its per-model rules) from the daily
+ * totals and the users' hours, so maintenance keeps the hours at least that
+ * long, and an hour (the hour that holds its start counts whole).  Counters
+ * keep at least COUNTER_SPAN (a month of any length), more for a longer
+ * retention or rolling window.  A hold is remembered HOLD_GRACE after it
+ * expired, so that a late record can still settle it.
+ */
+#define RECENT_SPAN	(30 * DAY)
+#define COUNTER_SPAN	(32 * DAY)
+#define HOLD_GRACE	DAY
 
 enum selector { SEL_USER = 0, SEL_MEMBERS, SEL_PLAN, SEL_DEFAULT, SEL_GUILD, SEL_GLOBAL };
 enum metric { MET_TOKENS = 0, MET_COST, MET_REQUESTS };
@@ -130,7 +190,11 @@ struct hold {
 	int64_t	 tokens, cost;			/* requests held: 1 */
 };
 
-/* clock.c */
+/*
+ * env: the options and tokqd.conf as tokqd.c applied them.  Only tokqd.c
+ * writes it; every other file reads it.  (It is defined with its defaults
+ * in clock.c, so that the unit tests, which have no main, link.)
+ */
 extern struct tokqd_env {
 	const char	*socket_path;
 	const char	*db_path;
@@ -146,6 +210,7 @@ extern struct tokqd_env {
 	size_t		 counter_cache;		/* bytes of counters kept; 0: no bound */
 	size_t		 max_pending;		/* bytes of unanswered input, all connections */
 } env;
+/* clock.c */
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
 uint64_t mono_usec(void);		/* monotonic microseconds */
 int	 clock_init(void);
@@ -202,7 +267,9 @@ int	 store_begin(void);			/* BEGIN IMMEDIATE unless open */
 int	 store_commit(void);			/* no-op when none is open */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
-int	 store_mark(bool leaves_pending);	/* a savepoint for one request */
+/* What a request writes: adds usage or holds only, or changes anything else. */
+enum write_kind { WRITES_NONE = 0, WRITES_ADDS, WRITES_CHANGES };
+int	 store_mark(enum write_kind w);	/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
 int	 store_settle(void);		/* write the pending totals; 1 if any */
 
@@ -307,6 +374,32 @@ int	 normalize_usage_json(const char *json, size_t len, struct norm_item **items
 	    size_t *nitems, char *err, size_t errlen);
 void	 normalize_free(struct norm_item *items, size_t nitems);
 
+/* counter.c: the counter cache, the history the quota judges from */
+struct counter {
+	struct bucket	*b;		/* ascending start, none overlapping */
+	size_t		 n, cap;
+	int64_t		 maxspan;	/* no bucket spans more */
+	int64_t		 held[3];	/* by metric, of active holds (quota.c) */
+	int64_t		 folded;	/* minute buckets before this are hours */
+	struct counter	*older, *newer;	/* in the order of last use */
+	size_t		 charged;	/* bytes it counts in the cache's total */
+	size_t		 klen;
+	char		 key[];		/* the cache's key too (hmap_putn_ref) */
+};
+typedef void (*counter_hook)(struct counter *, enum scope, const char *subject,
+    const char *model);
+void	 counter_init(counter_hook loaded);
+void	 counter_shutdown(void);
+struct counter *counter_get(enum scope sc, const char *subject, const char *model);
+struct counter *counter_find(enum scope sc, const char *subject, const char *model);
+int	 counter_add(struct counter *c, const struct bucket *b);
+int	 counter_drop(enum scope sc, const char *subject, const char *model);
+void	 counter_flush(void);
+size_t	 counter_bytes(void);
+void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
+void	 counter_set_horizon(int64_t h);
+int64_t	 counter_horizon(void);
+
 /* quota.c */
 #define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
 struct estimate {
@@ -334,10 +427,6 @@ int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
 int	 quota_replay(void);
-size_t	 quota_counter_bytes(void);
-void	 quota_flush_counters(void);
-void	 quota_fold(int64_t before);		/* as maintenance folds buckets */
-int64_t	 quota_horizon(void);
 int64_t	 quota_retention(void);
 bool	 rule_same(const struct rule *a, const struct rule *b);
 int	 quota_judge(const char *user, const char *guild, const char *model, int64_t t,
@@ -370,14 +459,24 @@ int	 quota_plan_set(const char *user, const char *plan);
 void	 quota_plan_foreach(void (*cb)(void *, const char *, void *), void *arg);
 int	 quota_bypass_set(bool guild, const char *id, bool on);
 void	 quota_bypass_foreach(void (*cb)(void *, const char *, void *), void *arg);
+
+/*
+ * price.c: the price table.  Its functions keep the quota_ prefix they had
+ * in quota.c, which the bench's preloader and the unit tests call.
+ */
+int	 price_init(void);
+void	 price_shutdown(void);
 size_t	 quota_nprices(void);
 const struct price *quota_price(size_t i);
 int	 quota_price_set(const struct price *p);
 int	 quota_price_rm(const char *model);
 int64_t	 quota_cost(const char *model, const struct usage *u);
 int64_t	 quota_cost_estimate(const char *model, int64_t tokens);
-const char *quota_usage_check(const struct usage *u);	/* NULL: a valid event */
-int64_t	 quota_bucket_end(const struct bucket *b, const struct tokq_window *w);
+
+/* ledger.c: the one way usage enters (record, import) */
+const char *ledger_usage_check(const struct usage *u);	/* NULL: a valid event */
+const char *ledger_check(struct event *ev, bool priced);	/* NULL: it may enter */
+int	 ledger_add(struct event *ev, bool priced, const char **why);
 
 /* dispatch.c: one request in, one reply out */
 struct peer {
@@ -393,15 +492,25 @@ int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
 /* control.c */
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
-int	 control_commit_now(void);	/* the commit's result */
-void	 control_commit_soon(void);	/* when the loop is idle */
+void	 control_answer(int rc);	/* batch.c's answer hook */
+bool	 control_activated(void);	/* the socket came from systemd */
 size_t	 control_nconns(void);
 
 /* maint.c */
 int	 maint_init(sd_event *ev);
 void	 maint_shutdown(void);
 int	 maint_run(void);			/* 1: more to do */
-void	 maint_forget(void);			/* its transaction was undone */
 void	 maint_soon(void);			/* another round shortly */
+
+/* batch.c: the group commit; it calls up only through the hooks it is given */
+int	 batch_init(sd_event *ev, void (*answer)(int rc));
+void	 batch_on_undo(void (*fn)(void));
+void	 batch_shutdown(void);		/* commits and answers what is in flight */
+void	 batch_add(void);		/* a held reply's write joined the batch */
+size_t	 batch_size(void);
+bool	 batch_due(void);		/* large or old: commit now */
+int	 batch_commit(void);		/* the commit's result */
+void	 batch_commit_soon(void);	/* when the loop is idle */
+void	 batch_undo(void);		/* writes memory knew of were undone */
 
 #endif

@@ -23,8 +23,6 @@
 #include "side.h"
 
 #define MIN	60LL
-#define HOUR	3600LL
-#define DAY	86400LL
 #define USD	TOKQ_NUSD_PER_USD
 
 #define T0		1796119200LL	/* 2026-12-01T10:00:00Z, a Tuesday */
@@ -33,7 +31,6 @@
 #define NEXT_MONDAY	1796601600LL	/* 2026-12-07T00:00:00Z */
 #define NEXT_MONTH	1798761600LL	/* 2027-01-01T00:00:00Z */
 
-#define HOLD_GRACE	86400		/* as in quota.c */
 
 struct fixture {
 	char	 dir[64];
@@ -281,7 +278,7 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(t + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	set_clock(t + w);
 	assert_int_equal(used1("u", NULL, NULL, t + w - 1), 100);
 	assert_int_equal(used1("u", NULL, NULL, T0 + HOUR + w - 1), 100);
@@ -291,7 +288,7 @@ test_rolling_30d_hour_precision_after_compaction(void **state)
 
 /*
  * Maintenance folds the store's minute buckets into hours and tells quota
- * to do the same in memory (quota_fold) instead of reloading every counter:
+ * to do the same in memory (counter_fold) instead of reloading every counter:
  * both must count alike, at hour precision, never early.
  */
 static void
@@ -318,14 +315,14 @@ test_memory_fold_matches_store_fold(void **state)
 	 */
 	assert_int_equal(used1("u", NULL, NULL, at[0]), 150);
 
-	quota_fold(T0 - DAY);				/* memory only */
+	counter_fold(T0 - DAY);				/* memory only */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
 
 	assert_int_equal(store_begin(), 0);
 	assert_true(store_bucket_compact(T0 - DAY, 1000) > 0);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();				/* reload from the store */
+	counter_flush();				/* reload from the store */
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(used1("u", NULL, NULL, at[i]), want[i]);
 }
@@ -379,7 +376,7 @@ test_maintenance_rounds_finish_everything(void **state)
 	assert_int_equal(store_meta_get("rollover_month", &v), 1);
 	assert_int_equal(v, T0_DAY);			/* December 1st */
 	assert_int_equal(used1("u1", NULL, NULL, T0), before);
-	quota_flush_counters();				/* and as the store has it */
+	counter_flush();				/* and as the store has it */
 	assert_int_equal(used1("u1", NULL, NULL, T0), before);
 }
 
@@ -401,9 +398,9 @@ test_rolling_30d_hour_bucket_and_late_minute_never_early(void **state)
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_compact(T0 + DAY, 1000) > 0, 1);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	add("u", NULL, NULL, b, 7, 0);			/* --at 09:00:10 */
-	quota_flush_counters();				/* as maint does */
+	counter_flush();				/* as maint does */
 	set_clock(a + w - 1);
 	judge("u", NULL, NULL, a + w - 1, NULL, &j);
 	assert_int_equal(j.n, 1);
@@ -1452,7 +1449,7 @@ test_invalidate_forgets_rolled_back_additions(void **state)
 	/*
 	 * The rollback drops the pending totals, the committed 100 with the
 	 * rest: the daemon forgets its counters and replays what the database
-	 * kept, as control_commit_now does.
+	 * kept, as batch_commit does.
 	 */
 	store_rollback();
 	quota_invalidate();
@@ -1481,8 +1478,8 @@ test_counter_cache_bounded(void **state)
 		snprintf(user, sizeof(user), "u%d", i);
 		add(user, "g", NULL, T0 + i, 10 + i, 0);
 		sum += 10 + i;
-		if (quota_counter_bytes() > most)
-			most = quota_counter_bytes();
+		if (counter_bytes() > most)
+			most = counter_bytes();
 	}
 	/* 300 users' counters would take about 3 times the bound. */
 	assert_true(most <= env.counter_cache + 1024);
@@ -1661,7 +1658,7 @@ test_replay_between_parts(void **state)
 	store_tune_parts(0, 20);
 	add_ten(T0 + 120);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	assert_ten_used(T0 + 180, 2);
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_commit(), 0);
@@ -1673,7 +1670,7 @@ test_replay_between_parts(void **state)
 	assert_int_equal(through, 20);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM daily"), 290);
 	assert_int_equal(side_int(f->path, "SELECT SUM(total) FROM hourly"), 290);
-	quota_flush_counters();
+	counter_flush();
 	assert_ten_used(T0 + 180, 2);
 	store_tune_parts(1000000, 256);
 }
@@ -1770,35 +1767,91 @@ test_sat_add_sub_extremes(void **state)
 	assert_true(sat_sub(44, 2) == 42);
 }
 
+/*
+ * ledger_add() is the one way usage enters, in its order: priced (unless
+ * priced by the caller), bounded (an event out of bounds leaves no row and
+ * no count), kept, counted; an event older than any window looks is kept
+ * but counts nowhere.
+ */
+static void
+test_ledger_add_prices_bounds_keeps_counts(void **state)
+{
+	struct price	 p = { .model = "m", .input = 2 * USD, .output = 4 * USD,
+	    .cached = -1, .cache_write = -1 };
+	struct event	 ev = { .at = T0, .user = "u", .model = "m", .call = -1,
+	    .u = { .requests = 1, .prompt = 1000000, .completion = 500000,
+	    .total = 1500000 } };
+	struct event	 bad = ev, old = ev;
+	struct judgement j;
+	const char	*why;
+	int64_t		 events, users;
+
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_COST, W_MONTH, 100 * USD);
+	rule_set(SEL_DEFAULT, NULL, NULL, MET_TOKENS, rolling(400 * DAY), -1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(quota_price_set(&p), 0);
+
+	/* Out of bounds: refused before anything is written or counted. */
+	bad.u.prompt = TOKQ_TOKENS_MAX + 1;
+	assert_int_equal(ledger_add(&bad, false, &why), -TOKQ_E_INVALID);
+	assert_non_null(why);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 0);
+
+	/* Unpriced: priced at the table (1M in at $2, 0.5M out at $4), kept, counted. */
+	assert_int_equal(ledger_add(&ev, false, &why), 0);
+	assert_null(why);
+	assert_int_equal(ev.u.cost, 4 * USD);
+	assert_true(ev.id > 0);
+
+	/* A cost given by the caller stands. */
+	old.at = T0 - 2 * 400 * DAY;
+	old.u.cost = 1 * USD;
+	assert_int_equal(ledger_add(&old, true, &why), 0);
+	assert_int_equal(old.u.cost, 1 * USD);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 2);			/* both kept */
+
+	/* Only the recent one counts: the old one is past every window. */
+	judge("u", NULL, "m", T0, NULL, &j);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(j.e[0].used, 4 * USD);
+	assert_int_equal(j.e[1].used, 1500000);
+	counter_flush();
+	judge("u", NULL, "m", T0, NULL, &j);
+	assert_int_equal(j.e[1].used, 1500000);	/* and so after a reload */
+}
+
 static void
 test_usage_check_bounds(void **state)
 {
 	struct usage	 u = { 1, TOKQ_TOKENS_MAX, 0, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX,
 	    0, 0, TOKQ_COST_MAX };
 
-	assert_null(quota_usage_check(&u));		/* the largest event */
+	assert_null(ledger_usage_check(&u));		/* the largest event */
 	u.prompt = TOKQ_TOKENS_MAX + 1;
 	u.total = u.prompt;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, INT64_MAX, 1, INT64_MIN, 0, 0, 0, 0 };	/* wrapped */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 14, 0, 0, 0, 0 };	/* total below p + c */
-	assert_string_equal(quota_usage_check(&u),
+	assert_string_equal(ledger_usage_check(&u),
 	    "total must be at least prompt + completion");
 	u.total = 15;
-	assert_null(quota_usage_check(&u));
+	assert_null(ledger_usage_check(&u));
 	u.total = 16;					/* above is fine */
-	assert_null(quota_usage_check(&u));
+	assert_null(ledger_usage_check(&u));
 	u.cost = TOKQ_COST_MAX + 1;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u.cost = -1;
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 15, 8, 3, 0, 0 };	/* cached + cw > prompt */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, 10, 5, 15, 0, 0, 6, 0 };	/* reasoning > completion */
-	assert_non_null(quota_usage_check(&u));
+	assert_non_null(ledger_usage_check(&u));
 	u = (struct usage){ 1, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, TOKQ_TOKENS_MAX, 0, 0, 0, 0 };
-	assert_non_null(quota_usage_check(&u));		/* total can't hold p + c */
+	assert_non_null(ledger_usage_check(&u));		/* total can't hold p + c */
 }
 
 static void
@@ -1915,13 +1968,13 @@ test_retry_at_30d_holds_across_fold(void **state)
 
 	/* maintenance folds it (memory and store), the answer stays */
 	set_clock(rec + 2 * DAY);
-	quota_fold(rec + DAY);
+	counter_fold(rec + DAY);
 	judge("u", NULL, NULL, rec + 2 * DAY, &est, &j);
 	assert_int_equal(j.retry_at, want);
 	assert_int_equal(store_begin(), 0);
 	assert_true(store_bucket_compact(rec + DAY, 1000) > 0);
 	assert_int_equal(store_commit(), 0);
-	quota_flush_counters();
+	counter_flush();
 	set_clock(want - 1);
 	judge("u", NULL, NULL, want - 1, &est, &j);
 	assert_int_equal(j.denied, 0);
@@ -1957,6 +2010,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_sat_add_sub_extremes),
 		T(test_usage_check_bounds),
+		T(test_ledger_add_prices_bounds_keeps_counts),
 		T(test_cost_never_overflows),
 		T(test_saturated_usage_denies),
 		T(test_estimate_over_limit_never_fits),
