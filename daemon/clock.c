@@ -35,16 +35,6 @@ now(void)
 	return real_now() + clock_offset;
 }
 
-/* Microseconds of the monotonic clock: for deadlines and budgets. */
-uint64_t
-mono_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Load the persisted offset; called once the store is open. */
 int
 clock_init(void)

@@ -209,7 +209,7 @@ static const char *const migrations[] = {
 	"  thru INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (hour, user)) WITHOUT ROWID;"
 	"INSERT INTO hourly(hour, user, " USAGE_COLS ", first, last)"
-	"  SELECT at - ((at % 3600) + 3600) % 3600, user, " USAGE_SUMS ","
+	"  SELECT at - ((at % " SQL_NUM(HOUR) ") + " SQL_NUM(HOUR) ") % " SQL_NUM(HOUR) ", user, " USAGE_SUMS ","
 	"  MIN(id), MAX(id) FROM events WHERE id <= COALESCE((SELECT val"
 	"  FROM meta WHERE name = 'totals_through'), 0) GROUP BY 1, 2;"
 	"DROP INDEX IF EXISTS events_user_at;",
@@ -228,7 +228,7 @@ static const char *const migrations[] = {
 
 #define FOLD_BATCH \
 	"SELECT * FROM buckets INDEXED BY buckets_span_start" \
-	" WHERE span = 60 AND start < ?1" \
+	" WHERE span = " SQL_NUM(BUCKET_MINUTE) " AND start < ?1" \
 	" ORDER BY span, start LIMIT ?2"
 
 /*
@@ -342,7 +342,7 @@ static const struct {
 	{ S_BUCKET_LOAD,
 	    "SELECT start, span, tokens, cost, requests FROM buckets"
 	    " WHERE scope = ?1 AND subject = ?2 AND model = ?3"
-	    " AND start > ?4 - 3600 AND start + span > ?4"
+	    " AND start > ?4 - " SQL_NUM(BUCKET_HOUR) " AND start + span > ?4"
 	    " ORDER BY start, span" },
 	{ S_BUCKET_CLEAR,
 	    "DELETE FROM buckets WHERE scope = ?1 AND subject = ?2" },
@@ -429,7 +429,8 @@ static const struct {
 	{ S_BUCKET_FOLD,
 	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
 	    " cost, requests)"
-	    " SELECT scope, subject, model, start - start % 3600 AS hour, 3600,"
+	    " SELECT scope, subject, model, start - start % " SQL_NUM(BUCKET_HOUR) " AS hour, "
+	    SQL_NUM(BUCKET_HOUR) ","
 	    " ssum(tokens), ssum(cost), ssum(requests) FROM (" FOLD_BATCH ")"
 	    " GROUP BY scope, subject, model, hour"
 	    " ON CONFLICT(scope, subject, model, start, span) DO UPDATE SET"

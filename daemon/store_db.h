@@ -22,6 +22,10 @@
 
 #include "tokqd.h"
 
+/* A constant of tokqd.h as SQL text: the fold policy lives there once. */
+#define SQL_NUM_(x)	#x
+#define SQL_NUM(x)	SQL_NUM_(x)
+
 /* The statements, by the file that uses them (store_db.c has their SQL). */
 enum stmt_id {
 	/* store.c: the batch's transaction */

@@ -14,7 +14,6 @@
 
 #include "store_db.h"
 
-#define DAY		86400
 #define PEND_BLOCK	(256 * 1024)
 
 static struct pend_row	*sort_tmp;	/* pendset_sort's, kept for the next */
@@ -178,7 +177,7 @@ pendset_sort(struct pendset *ps)
 	struct pend_row	*src = ps->rows, *dst = sort_tmp, *t;
 	size_t		 count[256], n = ps->nrows, i, sum;
 	int64_t		 lo[2] = { INT64_MAX, INT64_MAX }, hi[2] = { INT64_MIN, INT64_MIN };
-	const int64_t	 unit[2] = { DAY, 3600 };
+	const int64_t	 unit[2] = { DAY, HOUR };
 	int		 shift, bits[2], k;
 
 	if (n < 2)

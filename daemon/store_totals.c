@@ -35,7 +35,7 @@
  * those not yet written to what it reads, and so do a user's own totals
  * and hours (store_views.c, through daily_pending and hourly_get, and
  * store_counts here); the other daily totals' readers (stats and reports)
- * call store_settle() first (dispatch does, for them), and so does every
+ * call store_settle() first (they do it themselves), and so does every
  * other write (store_mark) and maintenance before it reads or rewrites
  * totals or prunes events: they write all that waits.
  *
@@ -159,25 +159,11 @@ hourly_key(char *key, size_t size, int64_t hour, const char *user)
 	return len - 1;
 }
 
-/*
- * The write-behind's stopwatch, in monotonic microseconds.  Not clock.c's
- * mono_usec(): clock.c keeps the test clock in the meta table, so it calls
- * the store, and the store calls nothing of it.
- */
-static uint64_t
-stopwatch_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 pend_started(void)
 {
 	if (pend.first == 0)
-		pend.first = stopwatch_usec();
+		pend.first = mono_usec();
 }
 
 /*
@@ -618,7 +604,7 @@ pend_step(void)
 	if (out.open && full)
 		rc = out_write(true);
 	if (rc == 0 && !out.open && pend.first != 0 &&
-	    (full || stopwatch_usec() - pend.first >= pend_usec))
+	    (full || mono_usec() - pend.first >= pend_usec))
 		pend_freeze();
 	if (rc == 0)
 		rc = out_write(false);

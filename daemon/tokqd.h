@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <msgpack.h>
 #include <systemd/sd-event.h>
 
@@ -46,7 +47,7 @@ struct usage {
 	int64_t	 requests, prompt, completion, total, cached, cache_write, reasoning;
 	int64_t	 cost;
 };
-void	 usage_add(struct usage *sum, const struct usage *u);	/* store.c, saturating */
+void	 usage_add(struct usage *sum, const struct usage *u);	/* store_db.c, saturating */
 
 /*
  * Sums of amounts saturate at INT64_MAX (INT64_MIN below): each amount
@@ -212,9 +213,22 @@ extern struct tokqd_env {
 } env;
 /* clock.c */
 int64_t	 now(void);			/* the daemon's clock (test clock aware) */
-uint64_t mono_usec(void);		/* monotonic microseconds */
 int	 clock_init(void);
 int	 clock_set(int64_t t);
+
+/*
+ * Microseconds of the monotonic clock, for deadlines, budgets and the
+ * write-behind's pacing: never the test clock.  Inline, so that the store
+ * times itself without calling clock.c, which calls the store.
+ */
+static inline uint64_t
+mono_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* hmap.c: string keys (copied) -> the caller's pointers */
 #define HASH_SEED	1469598103934665603ULL

@@ -21,6 +21,7 @@
 
 #include "tokqd.h"
 #include "side.h"
+#include "fixture.h"
 
 #define MIN	60LL
 #define USD	TOKQ_NUSD_PER_USD
@@ -32,22 +33,7 @@
 #define NEXT_MONTH	1798761600LL	/* 2027-01-01T00:00:00Z */
 
 
-struct fixture {
-	char	 dir[64];
-	char	 path[128];
-};
-
 /* Helpers. */
-
-static void
-rm_rf(const char *dir)
-{
-	char	 cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 static void
 set_clock(int64_t t)
@@ -60,15 +46,9 @@ set_clock(int64_t t)
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
+	struct fixture	*f = fixture_open("test_quota");
 
 	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_quota.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/tokq.db", f->dir);
-	if (store_open(f->path) != 0)
 		return -1;
 	env.test_clock = true;
 	env.retention_days = 30;
@@ -90,9 +70,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 
 	quota_shutdown();
-	store_close();
-	rm_rf(f->dir);
-	free(f);
+	fixture_close(f);
 	return 0;
 }
 

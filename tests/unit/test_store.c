@@ -21,50 +21,20 @@
 
 #include "tokqd.h"
 #include "side.h"
+#include "fixture.h"
 
-#define DAY	86400
 #define T0	1767225600LL	/* 2026-01-01T00:00:00Z */
-
-struct fixture {
-	char	 dir[64];
-	char	 path[128];
-};
-
-static void
-rm_rf(const char *dir)
-{
-	char	 cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/tokq.db", f->dir);
-	if (store_open(f->path) != 0)
-		return -1;
-	*state = f;
-	return 0;
+	return (*state = fixture_open("test_store")) == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-
-	store_close();
-	rm_rf(f->dir);
-	free(f);
+	fixture_close(*state);
 	return 0;
 }
 
