@@ -30,7 +30,7 @@ CLIENT_LDFLAGS ?= -static-pie
 T_LIBS	 = $(shell pkg-config --libs cmocka)
 
 COMMON	:= $(patsubst %.c,$(B)/%.o,$(wildcard common/*.c))
-DAEMON	:= $(patsubst %.c,$(B)/%.o,$(filter-out daemon/tokqd.c,$(wildcard daemon/*.c)))
+DAEMON	:= $(patsubst %.c,$(B)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
@@ -56,7 +56,7 @@ $(B)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(D_CFLAGS) -c -o $@ $<
 
-$(B)/tokqd: $(B)/daemon/tokqd.o $(DAEMON) $(COMMON)
+$(B)/tokqd: $(B)/daemon/main.o $(DAEMON) $(COMMON)
 	$(CC) $(CFLAGS) -o $@ $^ $(D_LIBS) $(LDFLAGS)
 
 $(B)/tokq: $(CLIENT) $(COMMON)

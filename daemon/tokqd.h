@@ -4,7 +4,7 @@
  * One process, one sd-event loop, one SQLite writer.  A request goes down
  * and its answer comes back up once:
  *
- *   tokqd.c      start-up, tokqd.conf, signals, the loop; owns env and
+ *   main.c       start-up, tokqd.conf, signals, the loop; owns env and
  *                wires the hooks below (batch_init, batch_on_undo)
  *   control.c    the socket, connections, frames; holds a write's reply
  *                until the batch commits
@@ -192,7 +192,7 @@ struct hold {
 };
 
 /*
- * env: the options and tokqd.conf as tokqd.c applied them.  Only tokqd.c
+ * env: the options and tokqd.conf as main.c applied them.  Only main.c
  * writes it; every other file reads it.  (It is defined with its defaults
  * in clock.c, so that the unit tests, which have no main, link.)
  */

@@ -1,5 +1,5 @@
 /*
- * tokqd.c: start-up, configuration, signals and the event loop.
+ * main.c: tokqd's start-up, configuration, signals and the event loop.
  *
  * Initialisation runs in dependency order (config, log, store, clock,
  * quota, event loop, control socket, maintenance) and shutdown in exact
