@@ -23,8 +23,8 @@
 
 #define REPLY_TIMEOUT_MS	30000
 
-static int64_t
-now_ms(void)
+int64_t
+conn_now_ms(void)
 {
 	struct timespec	 ts;
 
@@ -33,33 +33,43 @@ now_ms(void)
 }
 
 /*
- * Connect to the socket at path, non-blocking from the start so that a
- * daemon with a full backlog is "busy" (75) rather than a hang.  Returns
- * the socket, or -1 with the error formed in jb.  A connection may carry
- * several requests in turn (export, import).
+ * A socket connected to path, non-blocking from the start so that a
+ * daemon with a full backlog is "busy" (75) rather than a hang; or -1
+ * with the errno of what failed in *err (-2 when no socket could be made).
  */
-int
-conn_connect(struct job *jb, const char *path)
+static int
+conn_open(const char *path, int *err)
 {
 	struct sockaddr_un	 sun;
-	int			 fd, e;
+	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+		*err = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
-		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
-		return -1;
+		*err = errno;
+		return -2;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
-	e = errno;
+	*err = errno;
 	close(fd);
-	if (e == EAGAIN)
+	return -1;
+}
+
+/* The error of a failed conn_open (rc, *err) formed in jb; returns -1. */
+static int
+conn_fail(struct job *jb, const char *path, int rc, int e)
+{
+	if (rc == -2)
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(e));
+	else if (e == ENAMETOOLONG)
+		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+	else if (e == EAGAIN)
 		temp_fail(jb, false, "tokqd at %s is busy (its backlog is full)", path);
 	else if (e == EACCES || e == EPERM)
 		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
@@ -68,6 +78,48 @@ conn_connect(struct job *jb, const char *path)
 		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
 		    "running?)", path, strerror(e));
 	return -1;
+}
+
+/*
+ * Connect to the socket at path: the socket, or -1 with the error formed
+ * in jb.  A connection may carry several requests in turn (export,
+ * import, batch).
+ */
+int
+conn_connect(struct job *jb, const char *path)
+{
+	int	 fd, e;
+
+	if ((fd = conn_open(path, &e)) >= 0)
+		return fd;
+	return conn_fail(jb, path, fd, e);
+}
+
+/*
+ * conn_connect, trying again for up to ms milliseconds (10, 20, 40 ...
+ * ms apart) while nothing listens at path (refused, or no socket file):
+ * a tokqd restarting, by hand or by systemd, is back within that time.
+ */
+int
+conn_connect_retry(struct job *jb, const char *path, int ms)
+{
+	struct timespec	 ts;
+	int64_t		 deadline = conn_now_ms() + ms, left;
+	int		 fd, e, wait = 10;
+
+	for (;;) {
+		if ((fd = conn_open(path, &e)) >= 0)
+			return fd;
+		if (fd == -2 || (e != ECONNREFUSED && e != ENOENT) ||
+		    (left = deadline - conn_now_ms()) <= 0)
+			return conn_fail(jb, path, fd, e);
+		if (wait > left)
+			wait = (int)left;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (long)(wait % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		wait *= 2;
+	}
 }
 
 /*
@@ -83,7 +135,7 @@ wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 	int		 n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - conn_now_ms()) <= 0) {
 			if (ev == POLLOUT)
 				return temp_fail(jb, false, "tokqd did not take the "
 				    "request within %d s", REPLY_TIMEOUT_MS / 1000);
@@ -112,9 +164,11 @@ send_all(struct job *jb, int fd, const char *p, size_t len, int64_t deadline)
 				return jb->exit;
 			continue;
 		}
-		if (n == -1)
+		if (n == -1) {
+			jb->unsent = errno == EPIPE || errno == ECONNRESET;
 			return temp_fail(jb, false, "tokqd closed the connection before "
 			    "the request was sent (%s)", strerror(errno));
+		}
 		p += n;
 		len -= n;
 	}
@@ -160,7 +214,7 @@ conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 	uint32_t	 n;
 	char		*buf;
 
-	deadline = now_ms() + REPLY_TIMEOUT_MS;
+	deadline = conn_now_ms() + REPLY_TIMEOUT_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
 	if (send_all(jb, fd, (const char *)hdr, sizeof(hdr), deadline) != 0 ||
 	    send_all(jb, fd, req, len, deadline) != 0 ||
