@@ -7,10 +7,11 @@ spawning `tokq check` for it, as a Python bot would do either.
 Starts a tokqd of DIR (default build/, or $TOKQ_BUILD) on a temporary
 socket and database with a small rule set, then times N checks each way:
 
-  spawn   subprocess.run([tokq, check ...]): fork, exec, connect, one
-          request, exit, wait: what a bot pays per call without a batch;
+  spawn   subprocess.run([tokq, --json, check ...]) with its output
+          captured and parsed: fork, exec, connect, one request, exit,
+          wait: what a bot pays per call without a batch;
   batch   one line written to a long-lived `tokq batch` and its answer
-          read back: what it pays with one;
+          read back and parsed: what it pays with one;
   pipe    the same line through a long-lived `cat`: the floor of any
           co-process (two pipe hops, no work), for scale.
 
@@ -80,9 +81,11 @@ def main():
         spawn = []
         for i in range(WARMUP + a.n):
             t0 = time.monotonic_ns()
-            r = subprocess.run([tokq, "--socket", sock] + args, stdout=subprocess.DEVNULL)
+            r = subprocess.run([tokq, "--socket", sock, "--json"] + args,
+                               capture_output=True)
+            res = json.loads(r.stdout)
             t1 = time.monotonic_ns()
-            if r.returncode != 0:
+            if r.returncode != 0 or not res["allowed"]:
                 sys.exit(f"batch_cost: tokq check exited {r.returncode}")
             if i >= WARMUP:
                 spawn.append((t1 - t0) / 1000)
@@ -95,10 +98,10 @@ def main():
             t0 = time.monotonic_ns()
             b.stdin.write(line)
             b.stdin.flush()
-            ans = b.stdout.readline()
+            res = json.loads(b.stdout.readline())
             t1 = time.monotonic_ns()
-            if json.loads(ans).get("exit") != 0:
-                sys.exit(f"batch_cost: tokq batch answered {ans!r}")
+            if res.get("exit") != 0 or not res["allowed"]:
+                sys.exit(f"batch_cost: tokq batch answered {res!r}")
             if i >= WARMUP:
                 batch.append((t1 - t0) / 1000)
         b.stdin.close()
@@ -135,7 +138,7 @@ def main():
         return
     print(f"== tokq batch vs spawn: {a.n} checks each way, one tokqd, Python caller")
     print(f"{'figure':<46} {'median_us':>10} {'p90_us':>10}")
-    print(f"{'spawn: subprocess.run(tokq check)':<46} {res['spawn_median_us']:>10} "
+    print(f"{'spawn: subprocess.run(tokq --json check)':<46} {res['spawn_median_us']:>10} "
           f"{res['spawn_p90_us']:>10}")
     print(f"{'batch: one line to tokq batch and its answer':<46} {res['batch_median_us']:>10} "
           f"{res['batch_p90_us']:>10}")
