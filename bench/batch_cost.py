@@ -15,8 +15,9 @@ socket and database with a small rule set, then times N checks each way:
   pipe    the same line through a long-lived `cat`: the floor of any
           co-process (two pipe hops, no work), for scale.
 
-Each call is timed alone (monotonic clock, nanoseconds); 50 warm-up calls
-each way are not counted.  Prints the median and 90th percentile of each
+Each call is timed alone (monotonic clock, nanoseconds); the three kinds
+take turns of 100 calls, so that other load on the machine weighs on each
+alike; 50 warm-up calls of each are not counted.  Prints the median and 90th percentile of each
 in microseconds and the ratio of the medians (goal: batch at least 20
 times cheaper).  Stdlib only.
 """
@@ -32,6 +33,7 @@ import tempfile
 import time
 
 WARMUP = 50
+TURN = 100
 
 
 def wait_ready(tokq, sock, proc):
@@ -78,47 +80,49 @@ def main():
                            stdout=subprocess.DEVNULL)
         args = ["check", "--user", "u1", "--guild", "g1", "--model", "m0", "--tokens", "500"]
 
-        spawn = []
-        for i in range(WARMUP + a.n):
-            t0 = time.monotonic_ns()
+        line = (json.dumps(args) + "\n").encode()
+        b = subprocess.Popen([tokq, "--socket", sock, "batch"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, env=env)
+        c = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+        def one_spawn():
             r = subprocess.run([tokq, "--socket", sock, "--json"] + args,
                                capture_output=True)
             res = json.loads(r.stdout)
-            t1 = time.monotonic_ns()
             if r.returncode != 0 or not res["allowed"]:
                 sys.exit(f"batch_cost: tokq check exited {r.returncode}")
-            if i >= WARMUP:
-                spawn.append((t1 - t0) / 1000)
 
-        b = subprocess.Popen([tokq, "--socket", sock, "batch"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, env=env)
-        line = (json.dumps(args) + "\n").encode()
-        batch = []
-        for i in range(WARMUP + a.n):
-            t0 = time.monotonic_ns()
+        def one_line():
             b.stdin.write(line)
             b.stdin.flush()
             res = json.loads(b.stdout.readline())
-            t1 = time.monotonic_ns()
             if res.get("exit") != 0 or not res["allowed"]:
                 sys.exit(f"batch_cost: tokq batch answered {res!r}")
-            if i >= WARMUP:
-                batch.append((t1 - t0) / 1000)
+
+        def one_echo():
+            c.stdin.write(line)
+            c.stdin.flush()
+            c.stdout.readline()
+
+        # In turns of 100 calls of a kind, so that other load on the machine
+        # weighs on each alike while each kind runs warm, as back to back.
+        spawn, batch, pipe = [], [], []
+        for f in (one_spawn, one_line, one_echo):
+            for _ in range(WARMUP):
+                f()
+        done = 0
+        while done < a.n:
+            k = min(TURN, a.n - done)
+            for f, into in ((one_spawn, spawn), (one_line, batch), (one_echo, pipe)):
+                for _ in range(k):
+                    t0 = time.monotonic_ns()
+                    f()
+                    into.append((time.monotonic_ns() - t0) / 1000)
+            done += k
         b.stdin.close()
         if b.wait(10) != 0:
             sys.exit("batch_cost: tokq batch did not exit 0")
         b = None
-
-        c = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        pipe = []
-        for i in range(WARMUP + a.n):
-            t0 = time.monotonic_ns()
-            c.stdin.write(line)
-            c.stdin.flush()
-            c.stdout.readline()
-            t1 = time.monotonic_ns()
-            if i >= WARMUP:
-                pipe.append((t1 - t0) / 1000)
         c.stdin.close()
         c.wait(10)
     finally:
