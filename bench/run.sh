@@ -396,3 +396,7 @@ if [ "$SCALE" = 1 ]; then
 else
 	bench_default
 fi
+
+# tokq batch against one spawn per check, as a Python bot would call either.
+[ "$SCALE" = 1 ] || python3 bench/batch_cost.py --build "$B" --n "${BENCH_SPAWNS:-1000}" ||
+	log "bench: batch_cost.py failed"

@@ -424,6 +424,9 @@ parse_value(struct job *jb, const struct flag *fl, const char *arg, struct val *
 	if (!good)
 		return value_fail(jb, fl, arg);
 	if (fl->kind == K_USAGE && arg[0] != '{' && arg[0] != '[') {
+		if (jb->batch)	/* its stdin is the batch's, files are the caller's */
+			return usage_fail(jb, "--%s: in a batch give the document itself "
+			    "({...} or [...]), not a file name or -", fl->name);
 		if ((rc = read_file(jb, fl->name, arg, USAGE_JSON_MAX, &v->buf,
 		    &v->slen)) != 0)
 			return rc;

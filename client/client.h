@@ -3,6 +3,7 @@
  *
  * The calls go one way, top to bottom, and answers come back up once:
  *	tokq.c		main: globals, help or one command, the exit code
+ *	batch.c		tokq batch: one command a line, one connection kept
  *	help.c		tokq help, CMD --help, the bash completion
  *	cmds.c		the command table: words, op, flags, printer, help
  *	transfer.c	export and import: many requests, files both ways
@@ -113,6 +114,9 @@ struct job {
 	const struct cmd	*cmd;		/* the command, once known */
 	bool			 json;		/* --json: one object on stdout */
 	bool			 keyed;		/* --key given: a retry counts once */
+	bool			 batch;		/* a line of tokq batch: no files, no stdin */
+	bool			 unsent;	/* the connection broke before the whole
+						   request was sent: another may take it */
 	int			 exit;		/* the code of the error formed */
 	char			 err[1600];	/* its one line, without "tokq: " */
 	json_t			*out;		/* what --json prints, or NULL */
@@ -150,9 +154,13 @@ struct cmd {
 	const char		*help;
 	run_fn			 run;		/* many requests (export, import): replaces
 						   the one request; returns the exit code */
+	const char		*about;		/* more help after the flags, or NULL */
 };
 
 /* tokq.c: main */
+
+/* batch.c */
+int		 run_batch(struct job *, const struct req *, const char *);
 
 /* help.c */
 void		 cmd_help(FILE *, const struct cmd *);
@@ -204,10 +212,12 @@ void		 suggest(const char *, const char **, const char *, char *, size_t);
 
 /* request.c */
 void		 request_pack(const struct req *, msgpack_packer *);
+int		 request_build(struct job *, const struct req *, msgpack_sbuffer *);
 int		 request_prepare(struct job *, const struct req *, const char *,
 		    msgpack_sbuffer *, char *, size_t);
 int		 cmd_exec(struct job *, const struct req *, const char *,
 		    struct answer *);
+int		 cmd_result(struct job *, const struct req *, const struct answer *);
 void		 answer_free(struct answer *);
 int		 client_call(struct job *, int, const msgpack_sbuffer *,
 		    msgpack_unpacked *, char **, const msgpack_object **);
@@ -216,6 +226,8 @@ int		 reply_of(struct job *, const char *, size_t, msgpack_unpacked *,
 
 /* conn.c */
 int		 conn_connect(struct job *, const char *);
+int		 conn_connect_retry(struct job *, const char *, int);
+int64_t		 conn_now_ms(void);
 char		*conn_call(struct job *, int, const char *, size_t, size_t *);
 
 /* fmt.c */
@@ -242,6 +254,7 @@ void		 table_print(const struct table *, const char *, bool);
 void		 json_init(void);
 json_t		*json_of(const msgpack_object *);
 json_t		*json_of_reply(const msgpack_object *);
+json_t		*json_text(const char *);
 void		 json_write(FILE *, const json_t *);
 void		 json_print(FILE *, const json_t *);
 void		 json_write_str(FILE *, const char *, size_t);

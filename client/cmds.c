@@ -187,6 +187,21 @@ static const struct flag f_import[] = {
 	FL_END
 };
 
+/* tokq batch --help, after its synopsis: the protocol in brief. */
+static const char batch_about[] =
+    "Each stdin line is a JSON array of strings, the arguments that would follow\n"
+    "tokq: [\"check\",\"--user\",\"42\",\"--tokens\",\"1200\"].  Each answer is one\n"
+    "stdout line, in order: the object tokq --json ARGS prints, plus \"exit\" (the\n"
+    "exit code that command would have had) and, on failure, \"error\" (its one\n"
+    "line, without \"tokq: \").  A malformed line answers {\"exit\":64,\"error\":...}\n"
+    "and the batch goes on.  --json is implied; --socket, --help and --version\n"
+    "are refused in a line (give --socket to tokq batch).  Nothing is read from\n"
+    "files or stdin: --usage-json takes the document itself; import and export\n"
+    "are refused (64).  Lines may be written ahead of the answers; a line may\n"
+    "hold up to 1 MiB.  One connection to tokqd serves every line; when tokqd\n"
+    "restarts, the next line reconnects (a request lost on the way answers 75,\n"
+    "\"temporary\":\"unknown\").  At the end of stdin tokq batch exits 0.\n";
+
 /* The commands, in the order `tokq help` lists them. */
 const struct cmd cmds[] = {
 	{ { "check", NULL }, "check", S_BOT, f_check, check_check, print_check,
@@ -235,6 +250,9 @@ const struct cmd cmds[] = {
 	    "raw events as JSON lines or CSV", run_export },
 	{ { "import", NULL }, "import", S_ADMIN, f_import, NULL, NULL,
 	    "events with their times, from export or another tool", run_import },
+	{ { "batch", NULL }, "batch", S_BOT, f_none, NULL, NULL,
+	    "one command a line from stdin, one JSON answer a line (for bots)",
+	    run_batch, batch_about },
 	{ { "clock", "set" }, "clock_set", S_TEST, f_clock_set, NULL, print_clock,
 	    "set the daemon's clock (tokqd --test-clock only)" },
 	{ { "clock", "advance" }, "clock_advance", S_TEST, f_clock_advance, NULL, print_clock,

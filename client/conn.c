@@ -23,8 +23,8 @@
 
 #define REPLY_TIMEOUT_MS	30000
 
-static int64_t
-now_ms(void)
+int64_t
+conn_now_ms(void)
 {
 	struct timespec	 ts;
 
@@ -33,33 +33,43 @@ now_ms(void)
 }
 
 /*
- * Connect to the socket at path, non-blocking from the start so that a
- * daemon with a full backlog is "busy" (75) rather than a hang.  Returns
- * the socket, or -1 with the error formed in jb.  A connection may carry
- * several requests in turn (export, import).
+ * A socket connected to path, non-blocking from the start so that a
+ * daemon with a full backlog is "busy" (75) rather than a hang; or -1
+ * with the errno of what failed in *err (-2 when no socket could be made).
  */
-int
-conn_connect(struct job *jb, const char *path)
+static int
+conn_open(const char *path, int *err)
 {
 	struct sockaddr_un	 sun;
-	int			 fd, e;
+	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+		*err = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
-		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(errno));
-		return -1;
+		*err = errno;
+		return -2;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
-	e = errno;
+	*err = errno;
 	close(fd);
-	if (e == EAGAIN)
+	return -1;
+}
+
+/* The error of a failed conn_open (rc, *err) formed in jb; returns -1. */
+static int
+conn_fail(struct job *jb, const char *path, int rc, int e)
+{
+	if (rc == -2)
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "socket: %s", strerror(e));
+	else if (e == ENAMETOOLONG)
+		job_fail(jb, TOKQ_EXIT_USAGE, "socket path too long: %s", path);
+	else if (e == EAGAIN)
 		temp_fail(jb, false, "tokqd at %s is busy (its backlog is full)", path);
 	else if (e == EACCES || e == EPERM)
 		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: permission "
@@ -68,6 +78,48 @@ conn_connect(struct job *jb, const char *path)
 		job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "cannot connect to tokqd at %s: %s (is tokqd "
 		    "running?)", path, strerror(e));
 	return -1;
+}
+
+/*
+ * Connect to the socket at path: the socket, or -1 with the error formed
+ * in jb.  A connection may carry several requests in turn (export,
+ * import, batch).
+ */
+int
+conn_connect(struct job *jb, const char *path)
+{
+	int	 fd, e;
+
+	if ((fd = conn_open(path, &e)) >= 0)
+		return fd;
+	return conn_fail(jb, path, fd, e);
+}
+
+/*
+ * conn_connect, trying again for up to ms milliseconds (10, 20, 40 ...
+ * ms apart) while nothing listens at path (refused, or no socket file):
+ * a tokqd restarting, by hand or by systemd, is back within that time.
+ */
+int
+conn_connect_retry(struct job *jb, const char *path, int ms)
+{
+	struct timespec	 ts;
+	int64_t		 deadline = conn_now_ms() + ms, left;
+	int		 fd, e, wait = 10;
+
+	for (;;) {
+		if ((fd = conn_open(path, &e)) >= 0)
+			return fd;
+		if (fd == -2 || (e != ECONNREFUSED && e != ENOENT) ||
+		    (left = deadline - conn_now_ms()) <= 0)
+			return conn_fail(jb, path, fd, e);
+		if (wait > left)
+			wait = (int)left;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (long)(wait % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		wait *= 2;
+	}
 }
 
 /*
@@ -83,7 +135,7 @@ wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 	int		 n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - conn_now_ms()) <= 0) {
 			if (ev == POLLOUT)
 				return temp_fail(jb, false, "tokqd did not take the "
 				    "request within %d s", REPLY_TIMEOUT_MS / 1000);
@@ -100,6 +152,15 @@ wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 	}
 }
 
+/* The peer is gone before the whole request was sent: nothing was kept. */
+static int
+send_fail(struct job *jb, int e)
+{
+	jb->unsent = e == EPIPE || e == ECONNRESET;
+	return temp_fail(jb, false, "tokqd closed the connection before "
+	    "the request was sent (%s)", strerror(e));
+}
+
 static int
 send_all(struct job *jb, int fd, const char *p, size_t len, int64_t deadline)
 {
@@ -113,32 +174,7 @@ send_all(struct job *jb, int fd, const char *p, size_t len, int64_t deadline)
 			continue;
 		}
 		if (n == -1)
-			return temp_fail(jb, false, "tokqd closed the connection before "
-			    "the request was sent (%s)", strerror(errno));
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int
-recv_all(struct job *jb, int fd, char *p, size_t len, int64_t deadline)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		n = recv(fd, p, len, 0);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_for(jb, fd, POLLIN, deadline) != 0)
-				return jb->exit;
-			continue;
-		}
-		if (n == -1)
-			return temp_fail(jb, true, "tokqd closed the connection before "
-			    "answering (%s)", strerror(errno));
-		if (n == 0)
-			return temp_fail(jb, true, "tokqd closed the connection before "
-			    "answering");
+			return send_fail(jb, errno);
 		p += n;
 		len -= n;
 	}
@@ -146,28 +182,95 @@ recv_all(struct job *jb, int fd, char *p, size_t len, int64_t deadline)
 }
 
 /*
+ * The frame hdr + body, in one sendmsg when the socket takes it whole (the
+ * usual case): tokqd wakes once for it, not for the header and again for
+ * the body.  What a full socket left is sent by send_all.
+ */
+static int
+send_frame(struct job *jb, int fd, const unsigned char *hdr, const char *body,
+    size_t len, int64_t deadline)
+{
+	struct iovec	 iov[2] = {
+		{ (void *)hdr, TOKQ_FRAME_HDR }, { (void *)body, len }
+	};
+	struct msghdr	 mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t		 n;
+	size_t		 off;
+
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		return send_fail(jb, errno);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < TOKQ_FRAME_HDR && send_all(jb, fd, (const char *)hdr + n,
+	    TOKQ_FRAME_HDR - n, deadline) != 0)
+		return jb->exit;
+	off = (size_t)n > TOKQ_FRAME_HDR ? (size_t)n - TOKQ_FRAME_HDR : 0;
+	return send_all(jb, fd, body + off, len - off, deadline);
+}
+
+/*
+ * Receive into p (room for len bytes) until at least min have come: the
+ * count received, or -1 with the error formed in jb (the request was sent:
+ * its outcome is unknown).
+ */
+static ssize_t
+recv_some(struct job *jb, int fd, char *p, size_t len, size_t min, int64_t deadline)
+{
+	size_t	 got = 0;
+	ssize_t	 n;
+
+	/* tokqd has yet to answer what was just sent: wait before asking */
+	if (wait_for(jb, fd, POLLIN, deadline) != 0)
+		return -1;
+	while (got < min) {
+		n = recv(fd, p + got, len - got, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_for(jb, fd, POLLIN, deadline) != 0)
+				return -1;
+			continue;
+		}
+		if (n == -1) {
+			temp_fail(jb, true, "tokqd closed the connection before "
+			    "answering (%s)", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			temp_fail(jb, true, "tokqd closed the connection before "
+			    "answering");
+			return -1;
+		}
+		got += n;
+	}
+	return (ssize_t)got;
+}
+
+/*
  * One request and its reply on the open connection fd: the msgpack
  * request req (len bytes) sent as one frame, and the reply frame's body
  * returned (malloc'd, *replylen bytes), its length checked against
  * TOKQ_FRAME_MAX before anything is allocated; NULL with the error formed
- * in jb.
+ * in jb.  The first receive takes the header and, mostly, the whole reply;
+ * tokqd answers one frame a request, so more than the frame is malformed.
  */
 char *
 conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 {
 	unsigned char	 hdr[TOKQ_FRAME_HDR];
+	char		 first[4096], *buf;
 	int64_t		 deadline;
+	ssize_t		 got;
+	size_t		 have;
 	uint32_t	 n;
-	char		*buf;
 
-	deadline = now_ms() + REPLY_TIMEOUT_MS;
+	deadline = conn_now_ms() + REPLY_TIMEOUT_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
-	if (send_all(jb, fd, (const char *)hdr, sizeof(hdr), deadline) != 0 ||
-	    send_all(jb, fd, req, len, deadline) != 0 ||
-	    recv_all(jb, fd, (char *)hdr, sizeof(hdr), deadline) != 0)
+	if (send_frame(jb, fd, hdr, req, len, deadline) != 0 ||
+	    (got = recv_some(jb, fd, first, sizeof(first), TOKQ_FRAME_HDR, deadline)) == -1)
 		return NULL;
-	n = tokq_frame_len(hdr);
-	if (n == 0 || n > TOKQ_FRAME_MAX) {
+	n = tokq_frame_len((const unsigned char *)first);
+	have = (size_t)got - TOKQ_FRAME_HDR;
+	if (n == 0 || n > TOKQ_FRAME_MAX || have > n) {
 		job_fail(jb, TOKQ_EXIT_SOFTWARE, "malformed reply from tokqd (a frame of %u "
 		    "bytes)", n);
 		return NULL;
@@ -176,7 +279,8 @@ conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 		job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
 		return NULL;
 	}
-	if (recv_all(jb, fd, buf, n, deadline) != 0) {
+	memcpy(buf, first + TOKQ_FRAME_HDR, have);
+	if (have < n && recv_some(jb, fd, buf + have, n - have, n - have, deadline) == -1) {
 		free(buf);
 		return NULL;
 	}

@@ -89,6 +89,8 @@ cmd_help(FILE *f, const struct cmd *c)
 			snprintf(arg, sizeof(arg), "--%s", fl->name);
 		fprintf(f, "  %-20s %s\n", arg, fl->help);
 	}
+	if (c->about != NULL)
+		fprintf(f, "\n%s", c->about);
 	fputs("\nglobal: --socket PATH, --json (one JSON object on stdout), --help\n", f);
 }
 

@@ -191,6 +191,13 @@ json_of_reply(const msgpack_object *reply)
 	return json_map(reply, true);
 }
 
+/* A C string as a JSON string, bytes that are not UTF-8 as \xHH text. */
+json_t *
+json_text(const char *s)
+{
+	return json_str(s, strlen(s));
+}
+
 struct dump {
 	FILE	*f;
 	bool	 in_string;

@@ -206,21 +206,37 @@ client_call(struct job *jb, int fd, const msgpack_sbuffer *req, msgpack_unpacked
 }
 
 /*
- * Before a command connects: r packed into sb and judged against the
- * frame limit (64), and the socket path found from sockopt (--socket),
- * TOKQ_SOCKET or XDG_RUNTIME_DIR (69 when there is none).
+ * r packed into sb (emptied first) and judged against the frame limit:
+ * 0, or 64.  sb's memory is kept, so a caller sending many requests
+ * (tokq batch) allocates it once.
+ */
+int
+request_build(struct job *jb, const struct req *r, msgpack_sbuffer *sb)
+{
+	msgpack_packer	 pk;
+
+	jb->keyed = req_val(r, "key")->set;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	request_pack(r, &pk);
+	if (sb->size > TOKQ_FRAME_MAX)
+		return usage_fail(jb, "the request is larger than %d bytes", TOKQ_FRAME_MAX);
+	return 0;
+}
+
+/*
+ * Before a command connects: r packed into sb (request_build), and the
+ * socket path found from sockopt (--socket), TOKQ_SOCKET or
+ * XDG_RUNTIME_DIR (69 when there is none).
  */
 int
 request_prepare(struct job *jb, const struct req *r, const char *sockopt,
     msgpack_sbuffer *sb, char *sock, size_t socklen)
 {
-	msgpack_packer	 pk;
+	int	 rc;
 
-	jb->keyed = req_val(r, "key")->set;
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	request_pack(r, &pk);
-	if (sb->size > TOKQ_FRAME_MAX)
-		return usage_fail(jb, "the request is larger than %d bytes", TOKQ_FRAME_MAX);
+	if ((rc = request_build(jb, r, sb)) != 0)
+		return rc;
 	if (tokq_socket_path(sockopt, sock, socklen) == -1)
 		return job_fail(jb, TOKQ_EXIT_UNAVAILABLE, "no socket path: give --socket, or "
 		    "set TOKQ_SOCKET or XDG_RUNTIME_DIR");
@@ -228,19 +244,33 @@ request_prepare(struct job *jb, const struct req *r, const char *sockopt,
 }
 
 /*
+ * What a command's checked reply in a comes to: the object --json prints
+ * in jb->out (when jb->json, or report --format json), and the exit code:
+ * 0, or 1 when check denies.
+ */
+int
+cmd_result(struct job *jb, const struct req *r, const struct answer *a)
+{
+	const char	*fmt = req_str(r, "format");
+
+	if (jb->json || (fmt != NULL && strcmp(fmt, "json") == 0))
+		jb->out = json_of_reply(a->reply);
+	if (strcmp(r->cmd->op, "check") == 0 && !mp_bool(a->reply, "allowed"))
+		return TOKQ_EXIT_DENIED;	/* the one result that is not a success */
+	return TOKQ_EXIT_OK;
+}
+
+/*
  * One command in-process, on its own connection to tokqd (sockopt as
  * --socket, or NULL): r's request, its reply in a (for a screen;
- * answer_free() it), the object --json prints in jb->out (when jb->json,
- * or report --format json), and the exit code returned: 0, 1 when check
- * denies, or the code of the error formed in jb.
+ * answer_free() it), the object --json prints in jb->out, and the exit
+ * code returned: cmd_result's, or the code of the error formed in jb.
  */
 int
 cmd_exec(struct job *jb, const struct req *r, const char *sockopt, struct answer *a)
 {
 	msgpack_sbuffer		 sb;
 	int			 fd, rc;
-
-	const char		*fmt;
 	char			 sock[PATH_MAX];
 
 	memset(a, 0, sizeof(*a));
@@ -257,12 +287,7 @@ cmd_exec(struct job *jb, const struct req *r, const char *sockopt, struct answer
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != 0)
 		return rc;
-	fmt = req_str(r, "format");
-	if (jb->json || (fmt != NULL && strcmp(fmt, "json") == 0))
-		jb->out = json_of_reply(a->reply);
-	if (strcmp(r->cmd->op, "check") == 0 && !mp_bool(a->reply, "allowed"))
-		return TOKQ_EXIT_DENIED;	/* the one result that is not a success */
-	return TOKQ_EXIT_OK;
+	return cmd_result(jb, r, a);
 }
 
 void

@@ -132,6 +132,8 @@ main(int argc, char *argv[])
 		r.cmd = jb.cmd;
 		if ((rc = parse_args(&jb, &r, rest, nrest)) != 0)
 			;
+		else if (r.cmd->run == run_batch)	/* finds the socket itself */
+			rc = run_batch(&jb, &r, g.socket);
 		else if (r.cmd->run != NULL)
 			rc = run_many(&jb, &r, g.socket);
 		else {

@@ -13,6 +13,8 @@
 #   - a lone line "@file" when CURRENT is a file name (after --usage-json,
 #     --socket, and import's FILE),
 #   - nothing after a flag that takes some other value (--user U, ...).
+# `tokq batch` completes like any command (it comes from the same table);
+# it takes only the global flags, its requests come on stdin.
 # It exits 0; this script also filters the candidates by CURRENT itself.
 
 _tokq() {
