@@ -13,6 +13,9 @@ LOGFILE, one line per request, and then, by MODE:
     temp     answers {"code": 4, "error": DETAIL}: refused as temporary
              (TOKQ_E_TEMP), as tokqd does when its store is busy.
 
+After each connection is closed, a line is appended to LOGFILE.closed, so
+that a test can wait for the close before it sends again.
+
 Serves until killed.  Stdlib only; msgpack is built by hand.
 """
 import os
@@ -76,6 +79,8 @@ def main():
                          mp_str('error') + mp_str('the store is busy'))
                 c.sendall(struct.pack('>I', len(reply)) + reply)
             # hangup: close without a word
+        with open(logfile + '.closed', 'a') as f:
+            f.write('closed\n')
 
 
 if __name__ == '__main__':
