@@ -12,7 +12,7 @@ override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
 DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
-		   groff-base man-db bsdextrautils nodejs
+		   groff-base man-db bsdextrautils nodejs strace
 PC_LIBS		:= libsystemd sqlite3 msgpack jansson
 
 CC	?= cc
@@ -42,7 +42,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
 	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
-		groff col node; do \
+		groff col node strace; do \
 		command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
