@@ -206,8 +206,12 @@ test("a death in flight rejects pending calls with TemporaryError; the retry cou
     const after1 = [1, 2, 3].map(() => t.check({ user: "mike" }));
     const out = await Promise.allSettled([...before1, rec, ...after1]);
     assert.ok(out.slice(0, 3).every((o) => o.status === "fulfilled" && o.value.allowed));
-    assert.ok(out.slice(3).every((o) => o.status === "rejected" &&
-      o.reason instanceof TemporaryError && o.reason.result.temporary === "unknown"));
+    assert.ok(out[3].status === "rejected" && out[3].reason instanceof TemporaryError &&
+      out[3].reason.result.temporary === "unknown");
+    // Those written after it are lost with it, or answered by the next
+    // co-process if they were written after it died.
+    assert.ok(out.slice(4).every((o) => (o.status === "rejected" &&
+      o.reason instanceof TemporaryError) || o.value.allowed));
     const again = await t.record({ user: "mike", model: "m1", prompt: 30, completion: 3,
       key: "mike-1" });
     assert.equal(again.duplicate, true);

@@ -287,7 +287,10 @@ class AsyncTest(unittest.IsolatedAsyncioTestCase):
             after = [tq.check("mike") for _ in range(5)]
             out = await asyncio.gather(*before, rec, *after, return_exceptions=True)
             self.assertTrue(all(isinstance(r, Result) and r.allowed for r in out[:5]))
-            self.assertTrue(all(isinstance(r, TemporaryError) for r in out[5:]), out[5:])
+            self.assertIsInstance(out[5], TemporaryError)
+            # Those written after it are lost with it, or answered by the
+            # next co-process if they were written after it died.
+            self.assertTrue(all(isinstance(r, TemporaryError) or r.allowed for r in out[6:]))
             again = await tq.record("mike", model="m1", prompt=30, completion=3, key="mike-1")
             self.assertTrue(again.duplicate)
             self.assertNotEqual(tq.pid, pid)

@@ -56,6 +56,15 @@ class _Child:
             if self.proc.returncode is None and why != "exited":
                 self.proc.kill()
             self._fail(why)
+            # Collect the pipe's own error (EPIPE), which asyncio would
+            # otherwise report as never retrieved.
+            stdin = self.proc.stdin
+            if stdin is not None:
+                stdin.close()
+                try:
+                    await stdin.wait_closed()
+                except (OSError, asyncio.CancelledError):
+                    pass
 
     def _fail(self, why: str) -> None:
         while self.pending:
