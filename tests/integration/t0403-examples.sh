@@ -136,6 +136,41 @@ for lang in python node; do
 		"$lang: the retried record counted once (the same key)"
 done
 
+# --- the README's library snippets ------------------------------------------------
+# snippet TITLE FENCE: the first FENCE block after the line starting with TITLE.
+snippet() {
+	awk -v title="$1" -v fence="\`\`\`$2" '
+		index($0, title) == 1 { want = 1; next }
+		want && $0 == fence { inb = 1; next }
+		inb && $0 == "```" { exit }
+		inb { print }' "$TEST_ROOT/README.md"
+}
+fresh_tokqd
+mkdir -p "$T/snip/node_modules"
+ln -s "$TEST_ROOT/bindings/node" "$T/snip/node_modules/tokq"
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOKQ" >"$T/snip/tokq"
+chmod +x "$T/snip/tokq"
+for lang in python node; do
+	case $lang in
+	python) bin=$python_bin title="Python, with AsyncTokq" fence=python f=readme.py n=1 ;;
+	node) bin=$node_bin title="Node, with the library" fence=js f=readme.js n=2 ;;
+	esac
+	if [ -z "$bin" ]; then
+		skip "$lang: the README's library snippet" "$lang is not installed"
+		continue
+	fi
+	snippet "$title" "$fence" >"$T/snip/$f"
+	like "$(<"$T/snip/$f")" 'key' "README has a $lang library snippet that records with a key"
+	(cd "$T/snip" && PATH=$T/snip:$PATH TOKQ_SOCKET=$SOCK \
+		PYTHONPATH=$TEST_ROOT/bindings/python "$bin" "$f") >"$T/snip/out" 2>&1
+	is "$?" 0 "$lang: the README's library snippet runs" || diag "$(<"$T/snip/out")"
+	tqj usage --user 1234
+	is "$(jqv '.periods.all | "\(.requests) \(.total)"')" "$n $((n * 1500))" \
+		"$lang: it recorded its call (1500 tokens)"
+	tq status --json
+	is "$(jqv .holds)" 0 "$lang: its hold was settled by the record"
+done
+
 # --- exit 69: no tokqd ------------------------------------------------------------
 stop_tokqd
 for lang in python node; do
