@@ -1,9 +1,10 @@
 """AsyncTokq: the asyncio client, one `tokq batch` co-process per object.
 
-Many calls are in flight at once over the one co-process: each call writes
-its line and appends a future to a FIFO; one reader task reads the answers,
-which come in the order the lines were written, and resolves the futures
-in turn.  Nothing here blocks the event loop.
+Many calls are in flight at once over the one co-process: each call queues
+its line and appends a future to a FIFO; the lines queued in one turn of the
+event loop go out in one write, and one reader task reads the answers, which
+come in the order the lines were written, and resolves the futures in turn.
+Nothing here blocks the event loop.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from ._common import (JSONValue, Number, Result, TokqError, Unavailable, check_a
                       usage_args)
 
 LINE_LIMIT = 64 << 20           # a `usage` or `stats` answer can be long
+HIGH_WATER = 1 << 20            # unsent bytes past which a caller waits for the pipe
 
 
 class _Child:
@@ -24,31 +26,66 @@ class _Child:
     def __init__(self, proc: "asyncio.subprocess.Process") -> None:
         self.proc = proc
         self.pending: Deque["asyncio.Future[Result]"] = collections.deque()
+        self.out: List[bytes] = []
+        self.flushing = False
         self.wlock = asyncio.Lock()
         self.dead = False
         self.reader = asyncio.ensure_future(self._read())
 
+    def send(self, line: bytes, fut: "asyncio.Future[Result]") -> None:
+        """Queue a line whose answer resolves fut; the queue is written at
+        the end of this turn of the loop, in order."""
+        self.pending.append(fut)
+        self.out.append(line)
+        if not self.flushing:
+            self.flushing = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flushing = False
+        if not self.out or self.dead:   # dead: its reader fails what is pending
+            return
+        data = b"".join(self.out)
+        self.out.clear()
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+        except (OSError, RuntimeError):
+            self.kill()                 # its reader fails every pending call
+
+    async def drain(self) -> None:
+        """Wait while the pipe holds more than HIGH_WATER unsent bytes."""
+        assert self.proc.stdin is not None
+        async with self.wlock:
+            try:
+                await self.proc.stdin.drain()
+            except (OSError, RuntimeError):
+                self.kill()
+
     async def _read(self) -> None:
         assert self.proc.stdout is not None
         why = "exited"
+        buf = b""
         try:
             while True:
-                try:
-                    line = await self.proc.stdout.readline()
-                except ValueError:      # a line over LINE_LIMIT: the stream is lost
+                chunk = await self.proc.stdout.read(1 << 18)
+                if not chunk:
+                    break
+                lines = (buf + chunk if buf else chunk).split(b"\n")
+                buf = lines.pop()
+                if len(buf) > LINE_LIMIT:
                     why = "sent an answer too long to read"
                     break
-                if not line:
-                    break
-                if not self.pending:
-                    continue            # an answer nobody asked for: not ours to keep
-                fut = self.pending.popleft()
-                if fut.done():          # its caller was cancelled: the answer is dropped
-                    continue
-                try:
-                    fut.set_result(decode(line))
-                except TokqError as e:
-                    fut.set_exception(e)
+                for line in lines:
+                    if not self.pending:
+                        continue        # an answer nobody asked for: not ours to keep
+                    fut = self.pending.popleft()
+                    if fut.done():      # its caller was cancelled: the answer is dropped
+                        continue
+                    try:
+                        fut.set_result(decode(line))
+                    except TokqError as e:
+                        fut.set_exception(e)
         finally:
             # Marked dead before any await: a call that finds it alive has
             # appended its future before the loop below runs.
@@ -139,19 +176,13 @@ class AsyncTokq:
             raise ValueError("tokq: the client is closed")
         line = encode(args)
         fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
-        while True:
+        c = self._child
+        if c is None or c.dead:
             c = await self._live()
-            async with c.wlock:
-                if c.dead:              # died while we waited: nothing was sent
-                    continue
-                assert c.proc.stdin is not None
-                c.pending.append(fut)
-                try:
-                    c.proc.stdin.write(line)
-                    await c.proc.stdin.drain()
-                except (BrokenPipeError, ConnectionResetError):
-                    c.kill()            # its reader fails every pending call, ours too
-            break
+        c.send(line, fut)
+        stdin = c.proc.stdin
+        if stdin is not None and stdin.transport.get_write_buffer_size() > HIGH_WATER:
+            await c.drain()
         return outcome(await fut)
 
     async def check(self, user: Any, model: Optional[str] = None,
@@ -200,6 +231,7 @@ class AsyncTokq:
     @staticmethod
     async def _finish(c: _Child) -> None:
         async with c.wlock:
+            c.flush()
             if c.proc.stdin is not None and not c.proc.stdin.is_closing():
                 c.proc.stdin.close()
         try:
