@@ -396,3 +396,9 @@ if [ "$SCALE" = 1 ]; then
 else
 	bench_default
 fi
+
+# A Python bot's view: check + record per LLM call, spawned, through the
+# library over tokq batch, and with a hand-made SQLite table (py_bot_bench.py).
+if [ "$SCALE" != 1 ] && command -v python3 >/dev/null; then
+	python3 bench/py_bot_bench.py --build "$B" --seconds "$SECS"
+fi
