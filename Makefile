@@ -84,9 +84,15 @@ unit: $(UNIT)
 integration: all
 	prove -f tests/integration/t*.sh
 
+# The Python and Node libraries (bindings/) against a real tokqd from $(B).
+bindings-test: all
+	PYTHONPATH=bindings/python python3 -m unittest discover -s bindings/python/tests
+	node --test bindings/node/test/
+
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory bindings-test
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=11
 
 # The same tests with AddressSanitizer and UBSan, in a build tree of their own.
@@ -175,5 +181,5 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration check check-asan fuzz golden demo bench install clean
+.PHONY: all deps unit integration bindings-test check check-asan fuzz golden demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)

@@ -400,3 +400,8 @@ fi
 # tokq batch against one spawn per check, as a Python bot would call either.
 [ "$SCALE" = 1 ] || python3 bench/batch_cost.py --build "$B" --n "${BENCH_SPAWNS:-1000}" ||
 	log "bench: batch_cost.py failed"
+# A Python bot's view: check + record per LLM call, spawned, through the
+# library over tokq batch, and with a hand-made SQLite table (py_bot_bench.py).
+if [ "$SCALE" != 1 ] && command -v python3 >/dev/null; then
+	python3 bench/py_bot_bench.py --build "$B" --seconds "$SECS"
+fi

@@ -1,32 +1,48 @@
 #!/usr/bin/env node
-// node_bot.js: a chat bot's quota handling with tokq, Node's standard library only.
+// node_bot.js: a chat bot's quota handling with tokq's Node library.
 //
-// For each (user, prompt) of a built-in script the bot:
-//   1. asks `tokq check --reserve --json` whether the user may make the call,
-//      holding the estimate so that concurrent messages cannot overspend;
-//   2. on exit 0 "calls the LLM" (a fake that returns an OpenAI-style usage
-//      object) and records what it used with `tokq record --hold ID
-//      --usage-json - --key KEY`; it warns the user once per threshold when
-//      the reply's `crossed` is not null;
-//   3. on exit 1 tells the user when there is room again (`retry_at`);
-// and at the end it shows each user `tokq usage --user U`.
+// Shaped like a discord.js bot (a messageCreate handler, message.reply),
+// without discord.js: a built-in script of messages stands in for the
+// gateway.  For each message the bot:
+//   1. asks check({ ..., reserve: true }) whether the author may make the
+//      call, holding the estimate so that concurrent messages cannot overspend;
+//   2. if allowed, "calls the LLM" (a fake that returns an OpenAI-style usage
+//      object) and records what it used with record({ usage, key, hold });
+//      it warns the user once per threshold when the record's `crossed` is
+//      not null;
+//   3. if denied (the promise resolves, exit 1) tells the user the rule and
+//      when there is room again (`retry_at`);
+// and at the end it shows each user their usage.
 //
-// Every exit code of tokq is handled: 64/65 are bugs in the bot, 69 means
-// tokqd is not running (fail closed: no LLM call), 75 is retried with the
-// same --key, 77 is a permission problem.
+// The library keeps one `tokq batch` co-process and pipelines every call
+// over it: no process spawn per call.  Every error is handled:
+// UsageError/InvalidData are bugs in the bot, Unavailable means tokqd is not
+// running (fail closed: no LLM call), TemporaryError is retried with the
+// same key (never counts twice), PermissionDenied is a permission problem.
 //
 // Usage: node_bot.js [--socket PATH]        (or TOKQ_SOCKET=PATH)
 //        TOKQ=/path/to/tokq node_bot.js     (default: tokq from PATH)
 // Exit: 0 when every tokq call worked (denials included), 1 otherwise.
 "use strict";
 
-const { execFile } = require("node:child_process");
 const { randomUUID } = require("node:crypto");
+const path = require("node:path");
+
+let lib;
+try {
+  lib = require("tokq");
+} catch {                                     // run from the source tree, not installed
+  lib = require(path.join(__dirname, "..", "bindings", "node"));
+}
+const {
+  Tokq, TokqError, UsageError, InvalidData, Unavailable, TemporaryError, PermissionDenied,
+} = lib;
 
 const GUILD = "guild-1";
 const MODEL = "gpt-4o-mini";
 const MAX_COMPLETION = 150;                   // the max_tokens the bot asks the LLM for
 const RUN = randomUUID().slice(0, 8);         // keys must be unique per call, not per run
+const RETRIES = 5;
 
 // [message id, user, prompt]: a Discord bot would get these from events.
 const SCRIPT = [
@@ -39,64 +55,10 @@ const SCRIPT = [
   [7, "alice", "Thanks!"],
 ];
 
-// tokq failed for a reason other than a denial.
-class TokqError extends Error {}
+// tokq failed for a reason other than a denial: the bot cannot go on.
+class BotError extends Error {}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-class Tokq {
-  constructor(binary, socket) {
-    this.binary = binary;
-    this.socket = socket;
-  }
-
-  // Run tokq once: resolves to [exit code, JSON reply | stdout | stderr].
-  run(args, stdin, jsonOut) {
-    const argv = [];
-    if (this.socket) argv.push("--socket", this.socket);
-    if (jsonOut) argv.push("--json");
-    argv.push(...args);
-    return new Promise((resolve, reject) => {
-      const child = execFile(this.binary, argv, { timeout: 30000 }, (err, stdout, stderr) => {
-        if (err && typeof err.code === "string") {      // ENOENT, EACCES: no tokq to run
-          reject(new TokqError(`${this.binary}: ${err.code} (install tokq or set TOKQ)`));
-          return;
-        }
-        const code = err ? err.code : 0;
-        if ((code === 0 || code === 1) && jsonOut) resolve([code, JSON.parse(stdout)]);
-        else if (code === 0) resolve([0, stdout]);
-        else resolve([code, stderr.trim()]);
-      });
-      child.stdin.on("error", () => {});                // tokq may exit before reading
-      child.stdin.end(stdin || "");
-    });
-  }
-
-  // Run tokq; retry exit 75 (refused for now, or the answer lost with the
-  // outcome unknown) with backoff: the same arguments, so the same --key,
-  // count once even if the first try was kept.  Throw TokqError for the codes
-  // a bot cannot do anything about right now.
-  async call(args, { stdin = null, jsonOut = true, retries = 5 } = {}) {
-    let delay = 100, code, out;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      [code, out] = await this.run(args, stdin, jsonOut);
-      if (code !== 75) break;
-      if (attempt < retries) {
-        log(`tokq is busy (${out}); retrying in ${(delay / 1000).toFixed(1)} s with the same key`);
-        await sleep(delay);
-        delay *= 2;
-      }
-    }
-    if (code === 0 || code === 1) return [code, out];
-    if (code === 64 || code === 65) throw new TokqError(`bug in the bot (tokq exit ${code}): ${out}`);
-    if (code === 69) throw new TokqError(`tokqd is not running or unreachable: ${out}`);
-    if (code === 75) throw new TokqError(`tokqd stayed busy after ${retries} retries: ${out}`);
-    if (code === 77) {
-      throw new TokqError(`permission denied (is the bot's user in the right group?): ${out}`);
-    }
-    throw new TokqError(`tokq failed (exit ${code}): ${out}`);
-  }
-}
 
 function log(msg) {
   console.log(`  [bot] ${msg}`);
@@ -104,6 +66,14 @@ function log(msg) {
 
 function say(user, msg) {
   console.log(`@${user}: ${msg}`);
+}
+
+// What discord.js would hand the bot.
+function message(id, user, content) {
+  return {
+    id, content, author: { id: user, bot: false }, guild: { id: GUILD },
+    reply: async (text) => say(user, text),
+  };
 }
 
 // A cheap upper estimate: ~4 characters a token, plus the answer.
@@ -124,38 +94,111 @@ async function fakeLlm(prompt) {
   return [`(an answer of ${completionTokens} tokens)`, usage];
 }
 
-async function handle(tq, msgId, user, prompt) {
-  const [code, check] = await tq.call(["check", "--user", user, "--guild", GUILD,
-    "--model", MODEL, "--tokens", String(estimateTokens(prompt)), "--reserve"]);
-  if (code === 1) {
-    const rule = check.denied_by;
-    const what = `${rule.limit} ${rule.metric} per ${rule.window}`;
-    if (check.retry_at) {
-      say(user, `sorry, you have reached your limit (${what}); try again after ${check.retry_at}.`);
-    } else {
-      say(user, `sorry, this request is larger than your limit (${what}).`);
+// Await a tokq call; retry TemporaryError (refused for now, or the answer
+// lost with the outcome unknown) with backoff: the same arguments, so the
+// same key, count once even if the first try was kept.  Turn the errors a
+// bot cannot do anything about right now into BotError.
+async function call(fn) {
+  let delay = 100;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof TemporaryError) {
+        if (attempt === RETRIES) {
+          throw new BotError(`tokqd stayed busy after ${RETRIES} retries: ${e.error}`);
+        }
+        log(`tokq is busy (${e.error}); retrying in ${(delay / 1000).toFixed(1)} s with the same key`);
+        await sleep(delay);
+        delay *= 2;
+        continue;
+      }
+      if (e instanceof UsageError || e instanceof InvalidData) {
+        throw new BotError(`bug in the bot (tokq exit ${e.exit}): ${e.error}`);
+      }
+      if (e instanceof Unavailable) throw new BotError(`tokqd is not running or unreachable: ${e.error}`);
+      if (e instanceof PermissionDenied) {
+        throw new BotError(`permission denied (is the bot's user in the right group?): ${e.error}`);
+      }
+      if (e instanceof TokqError) throw new BotError(`tokq failed (exit ${e.exit}): ${e.error}`);
+      throw e;
     }
-    return;
   }
-  const hold = check.hold;
-  let answer, usage;
-  try {
-    [answer, usage] = await fakeLlm(prompt);
-  } catch (e) {
-    await tq.call(["release", hold]);     // the call failed: give the room back
-    throw e;
+}
+
+class Bot {
+  constructor(tq) {
+    this.tq = tq;
+    this.failed = false;
   }
-  say(user, answer);
-  const [, rec] = await tq.call(["record", "--user", user, "--guild", GUILD, "--model", MODEL,
-    "--hold", hold, "--usage-json", "-", "--key", `${RUN}-${msgId}`],
-  { stdin: JSON.stringify(usage) });
-  if (rec.crossed !== null) {
-    say(user, `heads-up: you have now used ${rec.crossed} % of your quota.`);
+
+  // client.on("messageCreate", (m) => bot.onMessage(m))
+  async onMessage(msg) {
+    if (msg.author.bot) return;
+    try {
+      await this.answer(msg);
+    } catch (e) {
+      if (!(e instanceof BotError)) throw e;
+      this.failed = true;
+      log(e.message);
+      await msg.reply("sorry, I cannot answer right now.");
+    }
+  }
+
+  async answer(msg) {
+    const user = msg.author.id, prompt = msg.content;
+    const check = await call(() => this.tq.check({ user, guild: msg.guild.id, model: MODEL,
+      tokens: estimateTokens(prompt), reserve: true }));
+    if (!check.allowed) {
+      const rule = check.denied_by;
+      const what = `${rule.limit} ${rule.metric} per ${rule.window}`;
+      if (check.retry_at) {
+        await msg.reply(`sorry, you have reached your limit (${what}); try again after ${check.retry_at}.`);
+      } else {
+        await msg.reply(`sorry, this request is larger than your limit (${what}).`);
+      }
+      return;
+    }
+    let answer, usage;
+    try {
+      [answer, usage] = await fakeLlm(prompt);
+    } catch (e) {
+      await call(() => this.tq.release(check.hold));  // the call failed: give the room back
+      throw e;
+    }
+    await msg.reply(answer);
+    const rec = await call(() => this.tq.record({ user, guild: msg.guild.id, model: MODEL,
+      usage, hold: check.hold, key: `${RUN}-${msg.id}` }));
+    if (rec.crossed !== null) {
+      await msg.reply(`heads-up: you have now used ${rec.crossed} % of your quota.`);
+    }
+  }
+
+  // What a /usage slash command would answer.
+  async showUsage(user) {
+    console.log(`--- tokq usage --user ${user}`);
+    let u;
+    try {
+      u = await call(() => this.tq.usage({ user }));
+    } catch (e) {
+      if (!(e instanceof BotError)) throw e;
+      this.failed = true;
+      log(e.message);
+      return;
+    }
+    for (const r of u.limits) {
+      console.log(`  ${r.metric} per ${r.window} (${r.selector}): ${r.used} of ${r.limit} used, ` +
+        `${r.remaining} left, resets ${r.resets_at}`);
+    }
+    for (const name of ["today", "30d"]) {
+      const p = u.periods[name];
+      console.log(`  ${name}: ${p.requests} requests, ${p.total} tokens, $${p.cost_usd.toFixed(6)}`);
+    }
   }
 }
 
 async function main() {
-  let socket = process.env.TOKQ_SOCKET || null;
+  let socket = process.env.TOKQ_SOCKET || undefined;
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--socket" && i + 1 < argv.length) socket = argv[++i];
@@ -165,33 +208,18 @@ async function main() {
       return 64;
     }
   }
-  const tq = new Tokq(process.env.TOKQ || "tokq", socket);
-
-  let failed = false;
-  for (const [msgId, user, prompt] of SCRIPT) {
-    console.log(`<${user}> ${prompt}`);
-    try {
-      await handle(tq, msgId, user, prompt);
-    } catch (e) {
-      if (!(e instanceof TokqError)) throw e;
-      failed = true;
-      log(e.message);
-      say(user, "sorry, I cannot answer right now.");
+  const tq = new Tokq({ socket, tokq: process.env.TOKQ || "tokq" });
+  const bot = new Bot(tq);
+  try {
+    for (const [id, user, prompt] of SCRIPT) {
+      console.log(`<${user}> ${prompt}`);
+      await bot.onMessage(message(id, user, prompt));
     }
+    for (const user of [...new Set(SCRIPT.map(([, u]) => u))].sort()) await bot.showUsage(user);
+  } finally {
+    await tq.close();
   }
-
-  for (const user of [...new Set(SCRIPT.map(([, u]) => u))].sort()) {
-    console.log(`--- tokq usage --user ${user}`);
-    try {
-      const [, text] = await tq.call(["usage", "--user", user], { jsonOut: false });
-      process.stdout.write(text);
-    } catch (e) {
-      if (!(e instanceof TokqError)) throw e;
-      failed = true;
-      log(e.message);
-    }
-  }
-  return failed ? 1 : 0;
+  return bot.failed ? 1 : 0;
 }
 
 main().then((rc) => { process.exitCode = rc; });

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""python_bot.py: a chat bot's quota handling with tokq, standard library only.
+"""python_bot.py: a chat bot's quota handling with tokq's AsyncTokq.
 
-For each (user, prompt) of a built-in script the bot:
-  1. asks `tokq check --reserve --json` whether the user may make the call,
+Shaped like a discord.py bot (an `on_message` coroutine, `message.reply`),
+without importing discord: a built-in script of messages stands in for the
+gateway.  For each message the bot:
+  1. asks `check(..., reserve=True)` whether the author may make the call,
      holding the estimate so that concurrent messages cannot overspend;
-  2. on exit 0 "calls the LLM" (a fake that returns an OpenAI-style usage
-     object) and records what it used with `tokq record --hold ID
-     --usage-json - --key KEY`; it warns the user once per threshold when
-     the reply's `crossed` is not null;
-  3. on exit 1 tells the user when there is room again (`retry_at`);
-and at the end it shows each user `tokq usage --user U`.
+  2. if allowed, "calls the LLM" (a fake that returns an OpenAI-style usage
+     object) and records what it used with `record(..., usage=..., key=...,
+     hold=...)`; it warns the user once per threshold when the record's
+     `crossed` is not None;
+  3. if denied (a result, not an exception) tells the user the rule and
+     when there is room again (`retry_at`);
+and at the end it shows each user their usage.
 
-Every exit code of tokq is handled: 64/65 are bugs in the bot, 69 means
-tokqd is not running (fail closed: no LLM call), 75 is retried with the
-same --key, 77 is a permission problem.
+AsyncTokq keeps one `tokq batch` co-process and pipelines every call over
+it, so a busy bot pays no process spawn per call and never blocks its event
+loop.  Every error is handled: UsageError/InvalidData are bugs in the bot,
+Unavailable means tokqd is not running (fail closed: no LLM call),
+TemporaryError is retried with the same key (never counts twice),
+PermissionDenied is a permission problem.
 
 Usage: python_bot.py [--socket PATH]       (or TOKQ_SOCKET=PATH)
        TOKQ=/path/to/tokq python_bot.py    (default: tokq from PATH)
@@ -21,17 +27,51 @@ Exit: 0 when every tokq call worked (denials included), 1 otherwise.
 """
 
 import argparse
-import json
+import asyncio
 import os
-import subprocess
 import sys
-import time
 import uuid
+from dataclasses import dataclass
+
+try:
+    import tokq
+except ImportError:                     # run from the source tree, not installed
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "bindings", "python"))
+    import tokq
+
+from tokq import (AsyncTokq, InvalidData, PermissionDenied, TemporaryError, TokqError,
+                  Unavailable, UsageError)
 
 GUILD = "guild-1"
 MODEL = "gpt-4o-mini"
 MAX_COMPLETION = 150            # the max_tokens the bot asks the LLM for
 RUN = uuid.uuid4().hex[:8]      # keys must be unique per call, not per run
+RETRIES = 5
+
+
+# --- what discord.py would hand the bot ---------------------------------------
+@dataclass
+class User:
+    id: str
+    bot: bool = False
+
+
+@dataclass
+class Guild:
+    id: str
+
+
+@dataclass
+class Message:
+    id: int
+    author: User
+    guild: Guild
+    content: str
+
+    async def reply(self, text: str) -> None:
+        say(self.author.id, text)
+
 
 # (message id, user, prompt): a Discord bot would get these from events.
 SCRIPT = [
@@ -45,77 +85,22 @@ SCRIPT = [
 ]
 
 
-class TokqError(Exception):
-    """tokq failed for a reason other than a denial."""
-
-
-class Tokq:
-    """Runs the tokq client; every call returns (exit code, JSON reply)."""
-
-    def __init__(self, binary, socket):
-        self.binary = binary
-        self.socket = socket
-
-    def run(self, args, stdin=None, json_out=True):
-        cmd = [self.binary]
-        if self.socket:
-            cmd += ["--socket", self.socket]
-        if json_out:
-            cmd.append("--json")
-        try:
-            r = subprocess.run(cmd + args, input=stdin, capture_output=True,
-                               text=True, timeout=30)
-        except FileNotFoundError:
-            raise TokqError(f"{self.binary}: not found (install tokq or set TOKQ)")
-        if r.returncode in (0, 1) and json_out:
-            return r.returncode, json.loads(r.stdout)
-        if r.returncode == 0:
-            return 0, r.stdout
-        return r.returncode, r.stderr.strip()
-
-    def call(self, args, stdin=None, json_out=True, retries=5):
-        """Run tokq; retry exit 75 (refused for now, or the answer lost with
-        the outcome unknown) with backoff: the same arguments, so the same
-        --key, count once even if the first try was kept.  Raise TokqError for the
-        codes a bot cannot do anything about right now."""
-        delay = 0.1
-        for attempt in range(retries + 1):
-            code, out = self.run(args, stdin, json_out)
-            if code != 75:
-                break
-            if attempt < retries:
-                log(f"tokq is busy ({out}); retrying in {delay:.1f} s with the same key")
-                time.sleep(delay)
-                delay *= 2
-        if code in (0, 1):
-            return code, out
-        if code in (64, 65):
-            raise TokqError(f"bug in the bot (tokq exit {code}): {out}")
-        if code == 69:
-            raise TokqError(f"tokqd is not running or unreachable: {out}")
-        if code == 75:
-            raise TokqError(f"tokqd stayed busy after {retries} retries: {out}")
-        if code == 77:
-            raise TokqError(f"permission denied (is the bot's user in the right group?): {out}")
-        raise TokqError(f"tokq failed (exit {code}): {out}")
-
-
-def log(msg):
+def log(msg: str) -> None:
     print(f"  [bot] {msg}", flush=True)
 
 
-def say(user, msg):
+def say(user: str, msg: str) -> None:
     print(f"@{user}: {msg}", flush=True)
 
 
-def estimate_tokens(prompt):
+def estimate_tokens(prompt: str) -> int:
     """A cheap upper estimate: ~4 characters a token, plus the answer."""
     return len(prompt) // 4 + 20 + MAX_COMPLETION
 
 
-def fake_llm(prompt):
-    """Stands in for client.chat.completions.create(...): a deterministic
-    answer and an OpenAI-style usage object."""
+async def fake_llm(prompt: str):
+    """Stands in for `await client.chat.completions.create(...)`: a
+    deterministic answer and an OpenAI-style usage object."""
     prompt_tokens = len(prompt) // 4 + 20
     completion_tokens = 80 + 6 * (len(prompt) % 11)
     usage = {
@@ -126,59 +111,106 @@ def fake_llm(prompt):
     return f"(an answer of {completion_tokens} tokens)", usage
 
 
-def handle(tq, msg_id, user, prompt):
-    code, check = tq.call(["check", "--user", user, "--guild", GUILD, "--model", MODEL,
-                           "--tokens", str(estimate_tokens(prompt)), "--reserve"])
-    if code == 1:
-        rule = check["denied_by"]
-        when = check.get("retry_at")
-        what = f"{rule['limit']} {rule['metric']} per {rule['window']}"
-        if when:
-            say(user, f"sorry, you have reached your limit ({what}); try again after {when}.")
-        else:
-            say(user, f"sorry, this request is larger than your limit ({what}).")
-        return
-    hold = check["hold"]
-    try:
-        answer, usage = fake_llm(prompt)
-    except Exception:
-        tq.call(["release", hold])      # the call failed: give the room back
-        raise
-    say(user, answer)
-    _, rec = tq.call(["record", "--user", user, "--guild", GUILD, "--model", MODEL,
-                      "--hold", hold, "--usage-json", "-", "--key", f"{RUN}-{msg_id}"],
-                     stdin=json.dumps(usage))
-    if rec["crossed"] is not None:
-        say(user, f"heads-up: you have now used {rec['crossed']} % of your quota.")
+class BotError(Exception):
+    """tokq failed for a reason other than a denial: the bot cannot go on."""
 
 
-def main():
+async def call(fn, *args, **kwargs):
+    """Await a tokq call; retry TemporaryError (refused for now, or the
+    answer lost with the outcome unknown) with backoff: the same arguments,
+    so the same key, count once even if the first try was kept.  Turn the
+    errors a bot cannot do anything about right now into BotError."""
+    delay = 0.1
+    for attempt in range(RETRIES + 1):
+        try:
+            return await fn(*args, **kwargs)
+        except TemporaryError as e:
+            if attempt == RETRIES:
+                raise BotError(f"tokqd stayed busy after {RETRIES} retries: {e.error}")
+            log(f"tokq is busy ({e.error}); retrying in {delay:.1f} s with the same key")
+            await asyncio.sleep(delay)
+            delay *= 2
+        except (UsageError, InvalidData) as e:
+            raise BotError(f"bug in the bot (tokq exit {e.exit}): {e.error}")
+        except Unavailable as e:
+            raise BotError(f"tokqd is not running or unreachable: {e.error}")
+        except PermissionDenied as e:
+            raise BotError(f"permission denied (is the bot's user in the right group?): {e.error}")
+        except TokqError as e:
+            raise BotError(f"tokq failed (exit {e.exit}): {e.error}")
+
+
+class Bot:
+    def __init__(self, tq: AsyncTokq) -> None:
+        self.tq = tq
+        self.failed = False
+
+    async def on_message(self, message: Message) -> None:
+        if message.author.bot:
+            return
+        try:
+            await self.answer(message)
+        except BotError as e:
+            self.failed = True
+            log(str(e))
+            await message.reply("sorry, I cannot answer right now.")
+
+    async def answer(self, message: Message) -> None:
+        user, prompt = message.author.id, message.content
+        check = await call(self.tq.check, user, guild=message.guild.id, model=MODEL,
+                           tokens=estimate_tokens(prompt), reserve=True)
+        if not check.allowed:
+            rule = check.denied_by
+            what = f"{rule.limit} {rule.metric} per {rule.window}"
+            if check.retry_at:
+                await message.reply(f"sorry, you have reached your limit ({what}); "
+                                    f"try again after {check.retry_at}.")
+            else:
+                await message.reply(f"sorry, this request is larger than your limit ({what}).")
+            return
+        try:
+            answer, usage = await fake_llm(prompt)
+        except Exception:
+            await call(self.tq.release, check.hold)    # the call failed: give the room back
+            raise
+        await message.reply(answer)
+        rec = await call(self.tq.record, user, guild=message.guild.id, model=MODEL,
+                         usage=usage, hold=check.hold, key=f"{RUN}-{message.id}")
+        if rec.crossed is not None:
+            await message.reply(f"heads-up: you have now used {rec.crossed} % of your quota.")
+
+    async def show_usage(self, user: str) -> None:
+        """What a /usage slash command would answer."""
+        print(f"--- tokq usage --user {user}", flush=True)
+        try:
+            u = await call(self.tq.usage, user)
+        except BotError as e:
+            self.failed = True
+            log(str(e))
+            return
+        for r in u.limits:
+            print(f"  {r.metric} per {r.window} ({r.selector}): {r.used} of {r.limit} used, "
+                  f"{r.remaining} left, resets {r.resets_at}", flush=True)
+        for name in ("today", "30d"):
+            p = u.periods[name]
+            print(f"  {name}: {p.requests} requests, {p.total} tokens, ${p.cost_usd:.6f}",
+                  flush=True)
+
+
+async def main() -> int:
     ap = argparse.ArgumentParser(description="a tokq example bot")
     ap.add_argument("--socket", default=os.environ.get("TOKQ_SOCKET"),
                     help="tokqd's socket (default: $TOKQ_SOCKET, else tokq's default)")
     args = ap.parse_args()
-    tq = Tokq(os.environ.get("TOKQ", "tokq"), args.socket)
-
-    failed = False
-    for msg_id, user, prompt in SCRIPT:
-        print(f"<{user}> {prompt}", flush=True)
-        try:
-            handle(tq, msg_id, user, prompt)
-        except TokqError as e:
-            failed = True
-            log(str(e))
-            say(user, "sorry, I cannot answer right now.")
-
-    for user in sorted({u for _, u, _ in SCRIPT}):
-        print(f"--- tokq usage --user {user}", flush=True)
-        try:
-            _, text = tq.call(["usage", "--user", user], json_out=False)
-            print(text, end="", flush=True)
-        except TokqError as e:
-            failed = True
-            log(str(e))
-    return 1 if failed else 0
+    async with AsyncTokq(socket=args.socket, tokq=os.environ.get("TOKQ", "tokq")) as tq:
+        bot = Bot(tq)
+        for msg_id, user, prompt in SCRIPT:
+            print(f"<{user}> {prompt}", flush=True)
+            await bot.on_message(Message(msg_id, User(user), Guild(GUILD), prompt))
+        for user in sorted({u for _, u, _ in SCRIPT}):
+            await bot.show_usage(user)
+    return 1 if bot.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(asyncio.run(main()))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The example bots (examples/python_bot.py, examples/node_bot.js) run their
+# The example bots (examples/python_bot.py with AsyncTokq, examples/node_bot.js
+# with the Node library, both over one `tokq batch` co-process) run their
 # script against a real tokqd: alice is served throughout, bob is warned at
 # 80 % and then denied with the time his room comes back, both see their
 # usage; a record whose answer was lost (exit 75) is retried with the same
@@ -36,9 +37,18 @@ run_bot() {
 	[ "$bot_rc" = 0 ] || diag "$name exited $bot_rc" "$(<"$T/$name.err")"
 }
 
+# A tokq that notes each time it is run: the bots start one co-process.
+cat >"$T/counting-tokq" <<COUNTING
+#!/bin/sh
+echo "\$*" >>"$T/spawns"
+exec "$TOKQ" "\$@"
+COUNTING
+chmod +x "$T/counting-tokq"
+
 check_conversation() {	# check_conversation NAME
 	local n=$1
 	is "$bot_rc" 0 "$n: exits 0"
+	is "$(cat "$T/spawns")" "batch" "$n: one tokq batch co-process served every call"
 	like "$bot_out" $'<alice> What is a token\\?\n@alice: \\(an answer of 110 tokens\\)' \
 		"$n: alice gets her answer"
 	like "$bot_out" $'<bob> Explain rolling windows[^\n]*\n@bob: \\(an answer[^\n]*\n@bob: heads-up: you have now used 80 % of your quota\\.' \
@@ -65,7 +75,8 @@ check_conversation() {	# check_conversation NAME
 # --- Python -------------------------------------------------------------------
 if [ -n "$python_bin" ]; then
 	fresh_tokqd
-	run_bot python "$python_bin" "$PY"
+	rm -f "$T/spawns"
+	BOT_TOKQ=$T/counting-tokq run_bot python "$python_bin" "$PY"
 	check_conversation python
 	py_out=$bot_out
 else
@@ -76,7 +87,8 @@ fi
 # --- Node -----------------------------------------------------------------------
 if [ -n "$node_bin" ]; then
 	fresh_tokqd
-	run_bot node "$node_bin" "$NODE_BOT"
+	rm -f "$T/spawns"
+	BOT_TOKQ=$T/counting-tokq run_bot node "$node_bin" "$NODE_BOT"
 	check_conversation node
 	if [ -n "$py_out" ]; then
 		is "$bot_out" "$py_out" "node and python print the same conversation"
@@ -86,19 +98,22 @@ else
 fi
 
 # --- exit 75: the answer of a record is lost; the retry uses the same key ------
-# A stand-in tokq runs the first record for real, then says "busy" (exit 75).
+# A stand-in tokq runs the real `tokq batch` behind it; the first record line
+# is kept for real, but its answer is replaced by the one a lost connection
+# gives (exit 75, outcome unknown).
 cat >"$T/flaky-tokq" <<FLAKY
 #!/usr/bin/env bash
-case " \$* " in
-*" record "*)
-	if [ ! -e "$T/flaky.done" ]; then
+[ "\$*" = batch ] || exec "$TOKQ" "\$@"
+coproc REAL { exec "$TOKQ" batch; }
+while IFS= read -r line; do
+	printf '%s\\n' "\$line" >&"\${REAL[1]}"
+	IFS= read -r answer <&"\${REAL[0]}"
+	if [[ \$line == *'"record"'* && ! -e "$T/flaky.done" ]]; then
 		: >"$T/flaky.done"
-		"$TOKQ" "\$@" >/dev/null 2>&1
-		echo "tokq: tokqd did not answer within 10 s" >&2
-		exit 75
-	fi ;;
-esac
-exec "$TOKQ" "\$@"
+		answer='{"exit":75,"error":"tokqd did not answer within 10 s","temporary":"unknown"}'
+	fi
+	printf '%s\\n' "\$answer"
+done
 FLAKY
 chmod +x "$T/flaky-tokq"
 for lang in python node; do
@@ -114,11 +129,46 @@ for lang in python node; do
 	fresh_tokqd
 	BOT_TOKQ=$T/flaky-tokq run_bot "$lang-flaky" "$bin" "$script"
 	is "$bot_rc" 0 "$lang: exit 75 on a record is retried, and the run exits 0"
-	like "$bot_out" 'tokq is busy \(tokq: tokqd did not answer within 10 s\); retrying in 0\.1 s with the same key' \
+	like "$bot_out" 'tokq is busy \(tokqd did not answer within 10 s\); retrying in 0\.1 s with the same key' \
 		"$lang: it says it retries with the same key"
 	tqj usage --user alice
 	is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "3 400" \
 		"$lang: the retried record counted once (the same key)"
+done
+
+# --- the README's library snippets ------------------------------------------------
+# snippet TITLE FENCE: the first FENCE block after the line starting with TITLE.
+snippet() {
+	awk -v title="$1" -v fence="\`\`\`$2" '
+		index($0, title) == 1 { want = 1; next }
+		want && $0 == fence { inb = 1; next }
+		inb && $0 == "```" { exit }
+		inb { print }' "$TEST_ROOT/README.md"
+}
+fresh_tokqd
+mkdir -p "$T/snip/node_modules"
+ln -s "$TEST_ROOT/bindings/node" "$T/snip/node_modules/tokq"
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$TOKQ" >"$T/snip/tokq"
+chmod +x "$T/snip/tokq"
+for lang in python node; do
+	case $lang in
+	python) bin=$python_bin title="Python, with AsyncTokq" fence=python f=readme.py n=1 ;;
+	node) bin=$node_bin title="Node, with the library" fence=js f=readme.js n=2 ;;
+	esac
+	if [ -z "$bin" ]; then
+		skip "$lang: the README's library snippet" "$lang is not installed"
+		continue
+	fi
+	snippet "$title" "$fence" >"$T/snip/$f"
+	like "$(<"$T/snip/$f")" 'key' "README has a $lang library snippet that records with a key"
+	(cd "$T/snip" && PATH=$T/snip:$PATH TOKQ_SOCKET=$SOCK \
+		PYTHONPATH=$TEST_ROOT/bindings/python "$bin" "$f") >"$T/snip/out" 2>&1
+	is "$?" 0 "$lang: the README's library snippet runs" || diag "$(<"$T/snip/out")"
+	tqj usage --user 1234
+	is "$(jqv '.periods.all | "\(.requests) \(.total)"')" "$n $((n * 1500))" \
+		"$lang: it recorded its call (1500 tokens)"
+	tq status --json
+	is "$(jqv .holds)" 0 "$lang: its hold was settled by the record"
 done
 
 # --- exit 69: no tokqd ------------------------------------------------------------
@@ -131,7 +181,7 @@ for lang in python node; do
 	[ -n "$bin" ] || continue
 	run_bot "$lang-down" "$bin" "$script"
 	isnt "$bot_rc" 0 "$lang: without tokqd it exits non-zero"
-	like "$bot_out" "\\[bot\\] tokqd is not running or unreachable: tokq: cannot connect to tokqd at $SOCK" \
+	like "$bot_out" "\\[bot\\] tokqd is not running or unreachable: (tokq: )?cannot connect to tokqd at $SOCK" \
 		"$lang: and says tokqd is not running, naming the socket"
 	like "$bot_out" $'<alice> What is a token\\?\n[^\n]*\n@alice: sorry, I cannot answer right now\\.' \
 		"$lang: and answers no one (it fails closed)"
