@@ -2,7 +2,8 @@
 # Pipelined requests on one connection (docs/protocol.md, Framing): tokqd
 # answers them in request order even when a write's reply waits for the
 # group commit and reads follow it (each read sees the writes before it);
-# and tokq batch, while tokqd is down, answers the lines already waiting 69
+# if the commit fails, the writes' replies are temporary failures and the
+# reads' go out as they are; and tokq batch, while tokqd is down, answers the lines already waiting 69
 # at once instead of a second of connect retries each, while a line that
 # comes later gets the full retries again.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -48,8 +49,55 @@ is "$(jq -r 'select(has("periods")) | .periods.all.total' "$T/replies" | paste -
 tq usage --user q --json
 is "$(jqv .periods.all.total)" 100 "the 100 records are kept"
 
-# --- tokqd down: the lines waiting answer 69 at once -------------------------------
+# --- a failed commit: the writes' replies are temporary failures, nothing kept -------
+# tokqd under a file size limit (as t0302): once the WAL would pass it, every
+# commit fails.  Pipelined behind each other, two records and two reads: the
+# records answer code 4 (TOKQ_E_TEMP), the reads code 0, in request order.
 stop_tokqd
+if command -v prlimit >/dev/null; then
+	DB=$T/fsize.db
+	REAL_TOKQD=$TOKQD
+	printf '#!/bin/sh\nexec prlimit --fsize=393216:unlimited "%s" "$@"\n' "$REAL_TOKQD" \
+		>"$T/tokqd-fsize"
+	chmod +x "$T/tokqd-fsize"
+	TOKQD=$T/tokqd-fsize
+	start_tokqd
+	TOKQD=$REAL_TOKQD
+	tq clock set 2026-12-10T12:00:00Z
+	META="\"$(head -c 16384 /dev/zero | tr '\0' x)\""
+	for i in $(seq 60); do
+		tq record --user f --model m --prompt 1 --key "f$i" --meta "$META"
+		[ "$rc" = 0 ] || break
+	done
+	is "$rc" 75 "a record fails once the WAL would pass the file size limit"
+	meta=$(jq -c -n --arg m "$META" '$m')
+	{
+		printf '{"op":"record","user":"f","model":"m","prompt":1,"key":"x1","meta":%s}\n' "$meta"
+		printf '{"op":"usage","user":"f"}\n'
+		printf '{"op":"record","user":"f","model":"m","prompt":1,"key":"x2","meta":%s}\n' "$meta"
+		printf '{"op":"check","user":"f","tokens":1}\n'
+	} >"$T/reqs"
+	pipe "$T/reqs"
+	is "$rc" 0 "four requests behind a failing commit: four replies"
+	is "$(jq -r 'if has("periods") then "usage \(.code)" elif has("allowed") then
+		"check \(.code)" else "\(.code)" end' "$T/replies" | paste -sd ,)" \
+		"4,usage 0,4,check 0" \
+		"the records' replies are temporary failures, the reads' answered, in order"
+	like "$(jq -r 'select(.code == 4) | .error' "$T/replies" | head -n 1)" "could not commit" \
+		"a record's failure says the commit failed"
+	prlimit --pid "$TOKQD_PID" --fsize=unlimited:unlimited
+	tqj record --user f --model m --prompt 1 --key x1
+	is "$rc $(jqv .duplicate)" "0 false" "limit lifted: the same key is no duplicate: nothing was kept"
+	stop_tokqd
+else
+	skip "a record fails once the WAL would pass the file size limit" "no prlimit"
+	skip "four requests behind a failing commit: four replies" "no prlimit"
+	skip "the records' replies are temporary failures, the reads' answered, in order" "no prlimit"
+	skip "a record's failure says the commit failed" "no prlimit"
+	skip "limit lifted: the same key is no duplicate: nothing was kept" "no prlimit"
+fi
+
+# --- tokqd down: the lines waiting answer 69 at once -------------------------------
 coproc BATCH { exec "$TOKQ" --socket "$SOCK" batch 2>"$T/batch.err"; }
 BPID=$BATCH_PID
 BIN=${BATCH[1]}
