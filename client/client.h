@@ -225,10 +225,17 @@ int		 reply_of(struct job *, const char *, size_t, msgpack_unpacked *,
 		    const msgpack_object **);
 
 /* conn.c */
+/* Bytes read from a connection and not yet taken: the replies read ahead. */
+struct rbuf {
+	char		*p;
+	size_t		 off, len, cap;
+};
 int		 conn_connect(struct job *, const char *);
 int		 conn_connect_retry(struct job *, const char *, int);
 int64_t		 conn_now_ms(void);
 char		*conn_call(struct job *, int, const char *, size_t, size_t *);
+int		 conn_send(struct job *, int, const char *, size_t);
+char		*conn_recv(struct job *, int, struct rbuf *, size_t *);
 
 /* fmt.c */
 /* A little table: cells copied in, columns sized, first column left. */

@@ -287,3 +287,77 @@ conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 	*replylen = n;
 	return buf;
 }
+
+/*
+ * Send one request frame on fd without waiting for its reply (tokq batch
+ * keeps several in flight): 0, or the exit code of the error formed in jb
+ * (jb->unsent when tokqd went away before taking it).
+ */
+int
+conn_send(struct job *jb, int fd, const char *req, size_t len)
+{
+	unsigned char	 hdr[TOKQ_FRAME_HDR];
+
+	tokq_frame_hdr(hdr, (uint32_t)len);
+	return send_frame(jb, fd, hdr, req, len, conn_now_ms() + REPLY_TIMEOUT_MS);
+}
+
+/*
+ * The next reply frame on fd, read through rb, which keeps what came
+ * beyond it (the replies to later requests in flight): its body
+ * (malloc'd, *replylen bytes), or NULL with the error formed in jb (75
+ * unknown when the connection broke or stayed silent).
+ */
+char *
+conn_recv(struct job *jb, int fd, struct rbuf *rb, size_t *replylen)
+{
+	int64_t		 deadline = conn_now_ms() + REPLY_TIMEOUT_MS;
+	size_t		 need = TOKQ_FRAME_HDR, have;
+	ssize_t		 got;
+	uint32_t	 n = 0;
+	char		*buf, *p;
+
+	for (;;) {
+		have = rb->len - rb->off;
+		if (n == 0 && have >= TOKQ_FRAME_HDR) {
+			n = tokq_frame_len((const unsigned char *)rb->p + rb->off);
+			if (n == 0 || n > TOKQ_FRAME_MAX) {
+				job_fail(jb, TOKQ_EXIT_SOFTWARE, "malformed reply from "
+				    "tokqd (a frame of %u bytes)", n);
+				return NULL;
+			}
+			need = TOKQ_FRAME_HDR + n;
+		}
+		if (have >= need && n > 0)
+			break;
+		if (rb->off > 0) {	/* room at the front first */
+			memmove(rb->p, rb->p + rb->off, have);
+			rb->len = have;
+			rb->off = 0;
+		}
+		if (rb->cap < need || rb->cap - rb->len < 4096) {
+			size_t ncap = need > rb->len + 65536 ? need : rb->len + 65536;
+
+			if ((p = realloc(rb->p, ncap)) == NULL) {
+				job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
+				return NULL;
+			}
+			rb->p = p;
+			rb->cap = ncap;
+		}
+		if ((got = recv_some(jb, fd, rb->p + rb->len, rb->cap - rb->len, 1,
+		    deadline)) == -1)
+			return NULL;
+		rb->len += (size_t)got;
+	}
+	if ((buf = malloc(n)) == NULL) {
+		job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	memcpy(buf, rb->p + rb->off + TOKQ_FRAME_HDR, n);
+	rb->off += need;
+	if (rb->off == rb->len)
+		rb->off = rb->len = 0;
+	*replylen = n;
+	return buf;
+}

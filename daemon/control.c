@@ -24,10 +24,17 @@
  * on a connection that goes on.
  *
  * Group commit (batch.c owns the batch): a request that writes leaves its
- * reply held on its connection, and the connection stops reading.  Once
- * every connection that was ready has been served, or the batch is large
- * or old, the batch commits and control_answer() sends the held replies;
- * if the commit failed they are replaced by "temporary failure" replies.
+ * reply held on its connection, and every reply after it on that
+ * connection waits behind it, so replies leave in request order.  The
+ * connection goes on reading and answering what it pipelined, up to
+ * HELD_MAX replies held (or OUT_MAX bytes with its unsent ones): a client
+ * with many writes in flight puts them into one commit, not one a commit.
+ * Once every connection that was ready has been served, or the batch is
+ * large or old, the batch commits and control_answer() sends the held
+ * replies; if the commit failed, the writes' replies are replaced by
+ * "temporary failure" replies (nothing of the batch is acknowledged), and
+ * the reads' go out as they are.  A read with nothing held before it is
+ * answered at once.
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -53,6 +60,7 @@
 #define SWEEP_USEC	1000000		/* how often deadlines are checked */
 #define EVENTS_MAX	128		/* connections served per wake-up */
 #define READS_MAX	4		/* reads per connection per turn */
+#define HELD_MAX	64		/* replies one connection may hold for a commit */
 
 struct conn {
 	struct conn	*prev, *next;
@@ -66,8 +74,11 @@ struct conn {
 	size_t		 counted;	/* in_len as added to ctl.pending */
 	msgpack_sbuffer	 out;		/* frames to write */
 	size_t		 out_off;
-	msgpack_sbuffer	 held;		/* the reply waiting for the commit */
-	bool		 waiting;
+	msgpack_sbuffer	 held;		/* replies waiting for the commit, framed */
+	uint32_t	 held_len[HELD_MAX];	/* each one's frame, in order */
+	bool		 held_write[HELD_MAX];	/* a write's, else a read's behind it */
+	int		 nheld;
+	bool		 waiting;	/* nheld > 0: the first is a write's */
 	bool		 eof;
 	bool		 dead;
 	bool		 readable;	/* input may be waiting in the socket */
@@ -128,8 +139,10 @@ conn_count(struct conn *c)
  * first (its deadline is the earliest: FRAME_USEC after that start), until
  * back under.  Only among those holding more than an equal share of the
  * bound, and there always is one while the total is past it: closing the
- * many that hold a few bytes frees nothing.  One waiting for a commit is
- * left alone.  Returns false when self was closed.
+ * many that hold a few bytes frees nothing.  One waiting for a commit reads
+ * on (pipelined requests) and is no exception: its held writes commit all
+ * the same, as when any connection with held replies closes (conn_close).
+ * Returns false when self was closed.
  */
 static bool
 conn_shed(struct conn *self)
@@ -141,7 +154,7 @@ conn_shed(struct conn *self)
 		victim = NULL;
 		share = env.max_pending / (ctl.nconns ? ctl.nconns : 1);
 		for (c = ctl.conns; c; c = c->next)
-			if (c->partial && c->in_len > share && !c->waiting &&
+			if (c->partial && c->in_len > share &&
 			    (victim == NULL || c->deadline < victim->deadline))
 				victim = c;
 		if (victim == NULL)
@@ -195,23 +208,32 @@ control_answer(int rc)
 {
 	struct conn	*c, *next;
 
+	msgpack_sbuffer	 err;
+	size_t		 off;
+	int		 i;
+
+	msgpack_sbuffer_init(&err);
+	if (rc < 0)
+		dispatch_error(&err, TOKQ_E_TEMP,
+		    "the database could not commit (disk full or I/O error); "
+		    "nothing was kept, retry with the same --key");
 	for (c = ctl.conns; c; c = c->next) {
 		if (!c->waiting)
 			continue;
-		if (rc < 0) {
-			msgpack_sbuffer	 err;
-
-			msgpack_sbuffer_init(&err);
-			dispatch_error(&err, TOKQ_E_TEMP,
-			    "the database could not commit (disk full or I/O error); "
-			    "nothing was kept, retry with the same --key");
-			frame_append(&c->out, err.data, err.size);
-			msgpack_sbuffer_destroy(&err);
-		} else
-			frame_append(&c->out, c->held.data, c->held.size);
+		if (rc >= 0)
+			msgpack_sbuffer_write(&c->out, c->held.data, c->held.size);
+		else
+			for (i = 0, off = 0; i < c->nheld; off += c->held_len[i++])
+				if (c->held_write[i])
+					frame_append(&c->out, err.data, err.size);
+				else
+					msgpack_sbuffer_write(&c->out, c->held.data + off,
+					    c->held_len[i]);
 		msgpack_sbuffer_clear(&c->held);
+		c->nheld = 0;
 		c->waiting = false;
 	}
+	msgpack_sbuffer_destroy(&err);
 	/*
 	 * Serving what they pipelined, or sent while they waited, may open
 	 * the next batch.  A connection closed on the way stays readable
@@ -256,10 +278,14 @@ conn_frame(struct conn *c, const char *p, size_t len)
 		msgpack_sbuffer_clear(&reply);
 		dispatch_error(&reply, TOKQ_E_INTERNAL, "reply too large");
 	}
-	if (wrote) {
-		msgpack_sbuffer_write(&c->held, reply.data, reply.size);
+	if (wrote || c->waiting) {
+		/* Behind a held reply, a read's waits too: replies keep their order. */
+		c->held_len[c->nheld] = (uint32_t)(TOKQ_FRAME_HDR + reply.size);
+		c->held_write[c->nheld++] = wrote;
+		frame_append(&c->held, reply.data, reply.size);
 		c->waiting = true;
-		batch_add();
+		if (wrote)
+			batch_add();
 	} else {
 		frame_append(&c->out, reply.data, reply.size);
 		/* A read wrote the pending totals out in a batch of its own. */
@@ -270,14 +296,24 @@ conn_frame(struct conn *c, const char *p, size_t len)
 	return 0;
 }
 
-/* Answer every complete frame buffered, unless a reply waits for a commit. */
+/*
+ * May c answer another frame: fewer than HELD_MAX replies held, and its
+ * unsent and held replies under OUT_MAX?
+ */
+static bool
+conn_has_room(const struct conn *c)
+{
+	return c->nheld < HELD_MAX &&
+	    c->out.size - c->out_off + c->held.size < OUT_MAX;
+}
+
+/* Answer every complete frame buffered, while c has room (conn_has_room). */
 static void
 conn_process(struct conn *c)
 {
 	size_t	 off = 0;
 
-	while (!c->waiting && c->out.size - c->out_off < OUT_MAX &&
-	    c->in_len - off >= TOKQ_FRAME_HDR) {
+	while (conn_has_room(c) && c->in_len - off >= TOKQ_FRAME_HDR) {
 		uint32_t len = tokq_frame_len((const unsigned char *)c->in + off);
 
 		if (len == 0 || len > TOKQ_FRAME_MAX) {
@@ -320,12 +356,11 @@ conn_deadline(struct conn *c, uint64_t usec)
 	c->deadline = c->active + usec;
 }
 
-/* May c read now: not waiting for a commit, not backed up, not at EOF? */
+/* May c read now: room for replies (conn_has_room), not at EOF? */
 static bool
 conn_can_read(const struct conn *c)
 {
-	return !c->dead && !c->eof && !c->waiting &&
-	    c->out.size - c->out_off < OUT_MAX;
+	return !c->dead && !c->eof && conn_has_room(c);
 }
 
 /*
