@@ -13,7 +13,14 @@ socket and database with a small rule set, then times N checks each way:
   batch   one line written to a long-lived `tokq batch` and its answer
           read back and parsed: what it pays with one;
   pipe    the same line through a long-lived `cat`: the floor of any
-          co-process (two pipe hops, no work), for scale.
+          co-process (two pipe hops, no work), for scale;
+  ahead   100 such lines written to the batch at once, then their 100
+          answers read: the time per check when calls are in flight
+          together, as AsyncTokq and the Node library send them.
+
+Besides time, the CPU that the tokq side burns per check: the spawned
+processes' user + system time (getrusage of the children), against the
+long-lived batch process's (from /proc/PID/stat) over its calls.
 
 Each call is timed alone (monotonic clock, nanoseconds); the three kinds
 take turns of 100 calls, so that other load on the machine weighs on each
@@ -24,6 +31,7 @@ times cheaper).  Stdlib only.
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -45,6 +53,18 @@ def wait_ready(tokq, sock, proc):
             return
         time.sleep(0.05)
     sys.exit("batch_cost: tokqd did not answer")
+
+
+def proc_cpu_us(pid):
+    """User + system CPU of process pid so far, in microseconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_us():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1e6
 
 
 def pct(xs, p):
@@ -99,6 +119,16 @@ def main():
             if res.get("exit") != 0 or not res["allowed"]:
                 sys.exit(f"batch_cost: tokq batch answered {res!r}")
 
+        burst = line * TURN
+
+        def ahead_turn():
+            b.stdin.write(burst)
+            b.stdin.flush()
+            for _ in range(TURN):
+                res = json.loads(b.stdout.readline())
+                if res.get("exit") != 0 or not res["allowed"]:
+                    sys.exit(f"batch_cost: tokq batch answered {res!r}")
+
         def one_echo():
             c.stdin.write(line)
             c.stdin.flush()
@@ -106,18 +136,27 @@ def main():
 
         # In turns of 100 calls of a kind, so that other load on the machine
         # weighs on each alike while each kind runs warm, as back to back.
-        spawn, batch, pipe = [], [], []
+        spawn, batch, pipe, ahead = [], [], [], []
         for f in (one_spawn, one_line, one_echo):
             for _ in range(WARMUP):
                 f()
         done = 0
+        cpu = {"spawn": 0.0, "batch": 0.0}
         while done < a.n:
             k = min(TURN, a.n - done)
             for f, into in ((one_spawn, spawn), (one_line, batch), (one_echo, pipe)):
+                c0 = children_cpu_us() if f is one_spawn else proc_cpu_us(b.pid)
                 for _ in range(k):
                     t0 = time.monotonic_ns()
                     f()
                     into.append((time.monotonic_ns() - t0) / 1000)
+                if f is one_spawn:
+                    cpu["spawn"] += children_cpu_us() - c0
+                elif f is one_line:
+                    cpu["batch"] += proc_cpu_us(b.pid) - c0
+            t0 = time.monotonic_ns()
+            ahead_turn()
+            ahead.append((time.monotonic_ns() - t0) / 1000 / TURN)
             done += k
         b.stdin.close()
         if b.wait(10) != 0:
@@ -136,7 +175,12 @@ def main():
     res = {"n": a.n, "spawn_median_us": round(sm, 1), "spawn_p90_us": round(pct(spawn, 0.9), 1),
            "batch_median_us": round(bm, 1), "batch_p90_us": round(pct(batch, 0.9), 1),
            "pipe_median_us": round(statistics.median(pipe), 1),
-           "ratio": round(sm / bm, 1), "goal": 20}
+           "ratio": round(sm / bm, 1), "goal": 20,
+           "ahead_median_us": round(statistics.median(ahead), 1),
+           "ahead_ratio": round(sm / statistics.median(ahead), 1),
+           "spawn_cpu_us": round(cpu["spawn"] / a.n, 1),
+           "batch_cpu_us": round(cpu["batch"] / a.n, 1)}
+    res["cpu_ratio"] = round(res["spawn_cpu_us"] / max(res["batch_cpu_us"], 0.1), 1)
     if a.json:
         print(json.dumps(res))
         return
@@ -147,8 +191,12 @@ def main():
     print(f"{'batch: one line to tokq batch and its answer':<46} {res['batch_median_us']:>10} "
           f"{res['batch_p90_us']:>10}")
     print(f"{'pipe: the same line through cat (the floor)':<46} {res['pipe_median_us']:>10}")
+    print(f"{'ahead: per check, 100 lines written at once':<46} {res['ahead_median_us']:>10}")
     verdict = "met" if res["ratio"] >= 20 else "MISSED"
     print(f"{'ratio of the medians (spawn / batch)':<46} {res['ratio']:>10} {'>=20':>10} {verdict}")
+    print(f"{'ratio, calls in flight together (spawn / ahead)':<46} {res['ahead_ratio']:>10}")
+    print(f"{'CPU of the tokq side per check: spawn / batch':<46} "
+          f"{res['spawn_cpu_us']:>7} us {res['batch_cpu_us']:>6} us  ratio {res['cpu_ratio']}")
 
 
 if __name__ == "__main__":
