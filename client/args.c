@@ -226,12 +226,6 @@ enum syntax {
 	X_WORD,		/* one of words */
 };
 
-#define CALL_MAX	1000000000LL	/* a call's index in its session */
-#define TTL_MAX		86400		/* a hold's seconds: one day */
-#define DAYS_MAX	3660		/* stats --days: ten years, the longest window */
-#define TOP_MAX		1000		/* stats --top */
-#define RTOP_MAX	100		/* report --top: a post in a channel */
-#define LAST_MAX	1000		/* log --last: one page of events */
 
 static const char *const w_period[] = { "day", "week", "month", NULL };
 static const char *const w_rformat[] = { "text", "markdown", "json", NULL };
@@ -255,12 +249,12 @@ static const struct vkind {
 	[K_KEY] = { X_KEY, 0, 0, NULL,
 	    "a key of 1 to 255 bytes without control characters", "" },
 	[K_TOKENS] = { X_INT, 0, TOKQ_TOKENS_MAX, NULL, "a whole number", "" },
-	[K_CALL] = { X_INT, 0, CALL_MAX, NULL, "a whole number", "" },
-	[K_TTL] = { X_INT, 1, TTL_MAX, NULL, "a whole number of seconds", "" },
-	[K_DAYS] = { X_INT, 1, DAYS_MAX, NULL, "a whole number", "" },
-	[K_TOP] = { X_INT, 1, TOP_MAX, NULL, "a whole number", "" },
-	[K_RTOP] = { X_INT, 1, RTOP_MAX, NULL, "a whole number", "" },
-	[K_LAST] = { X_INT, 1, LAST_MAX, NULL, "a whole number", "" },
+	[K_CALL] = { X_INT, 0, TOKQ_CALL_MAX, NULL, "a whole number", "" },
+	[K_TTL] = { X_INT, 1, TOKQ_TTL_MAX, NULL, "a whole number of seconds", "" },
+	[K_DAYS] = { X_INT, 1, TOKQ_DAYS_MAX, NULL, "a whole number", "" },
+	[K_TOP] = { X_INT, 1, TOKQ_TOP_MAX, NULL, "a whole number", "" },
+	[K_RTOP] = { X_INT, 1, TOKQ_REPORT_TOP_MAX, NULL, "a whole number", "" },
+	[K_LAST] = { X_INT, 1, TOKQ_PAGE_MAX, NULL, "a whole number", "" },
 	[K_MLIMIT] = { X_LIMIT, 0, TOKQ_LIMIT_MAX, NULL, "a whole number",
 	    ", or -1 for unlimited" },
 	[K_USD] = { X_USD, 0, TOKQ_COST_MAX, NULL, "a dollar amount", " like 0.0125" },

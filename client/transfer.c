@@ -21,7 +21,6 @@
 #include "client.h"
 
 #define PAGE_LIMIT	1000
-#define BATCH_MAX	500
 #define BATCH_BYTES	(768 * 1024)
 #define END		(-1)		/* no more rows: not an exit code */
 
@@ -837,7 +836,7 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 
 /*
  * import: read the whole input, check every row (nothing is sent when one
- * is bad), then send batches of up to BATCH_MAX events.  tokqd adds each
+ * is bad), then send batches of up to TOKQ_IMPORT_MAX events.  tokqd adds each
  * batch whole or not at all; should it refuse one (a time in its future)
  * or go away half way, the message says which lines made it in.
  */
@@ -850,7 +849,7 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 	msgpack_sbuffer		 ev;
 	msgpack_packer		 pk;
 	int64_t			 total = 0, done = 0, first = 0, last = 0, lastline = 0;
-	int64_t			 lines[BATCH_MAX];
+	int64_t			 lines[TOKQ_IMPORT_MAX];
 	uint32_t		 n = 0;
 	size_t			 len = 0, mark;
 	char			 num[4][32];
@@ -910,7 +909,7 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 		mark = ev.size;
 		if (more)
 			pack_row(&pk, &rw);
-		if (n > 0 && (!more || n == BATCH_MAX || ev.size > BATCH_BYTES)) {
+		if (n > 0 && (!more || n == TOKQ_IMPORT_MAX || ev.size > BATCH_BYTES)) {
 			msgpack_sbuffer	 rest;
 
 			/* send what came before this row; keep this row for the next */

@@ -39,7 +39,7 @@
 	{ "model", A_ID }, TOKENS("prompt"), TOKENS("completion"), \
 	TOKENS("total"), TOKENS("cached"), TOKENS("cache_write"), \
 	TOKENS("reasoning"), COST("cost"), { "service", A_ID }, \
-	{ "kind", A_ID }, { "session", A_ID }, COUNT("call", CALL_MAX)
+	{ "kind", A_ID }, { "session", A_ID }, COUNT("call", TOKQ_CALL_MAX)
 
 /*
  * One event of an import: its time is required, and its meta may be any
@@ -47,7 +47,6 @@
  */
 static const struct op import_event = { .name = "an event", .args = {
 	EVENT_ARGS, { "meta", A_STR }, { "at", A_TIME, true } } };
-#define IMPORT_MAX	500		/* events per import request */
 
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
@@ -64,7 +63,7 @@ static const struct op ops[] = {
 	{ .name = "check", .handler = h_check, .args = {
 		{ "user", A_ID, true }, { "guild", A_ID }, { "channel", A_ID },
 		{ "model", A_ID }, TOKENS("tokens"), COST("cost"),
-		{ "reserve", A_BOOL }, COUNT("ttl", TTL_MAX) } },
+		{ "reserve", A_BOOL }, COUNT("ttl", TOKQ_TTL_MAX) } },
 	{ .name = "record", .handler = h_record, .writes = WRITES_ADDS, .args = {
 		EVENT_ARGS, { "meta", A_JSON }, { "key", A_STR }, { "hold", A_STR },
 		{ "usage_json", A_STR }, { "at", A_TIME, false, true } } },
@@ -119,7 +118,7 @@ static const struct op ops[] = {
 		COUNT("limit", INT64_MAX) } },
 	{ .name = "import", .handler = h_import, .admin = true,
 	    .writes = WRITES_ADDS, .args = { { "events", A_EVENTS, true,
-		.max = IMPORT_MAX, .each = &import_event } } },
+		.max = TOKQ_IMPORT_MAX, .each = &import_event } } },
 };
 
 
@@ -253,10 +252,10 @@ take_arg(struct request *rq, const struct argspec *as, const msgpack_object *o,
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		    o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
 			return rq_fail(rq, TOKQ_E_USAGE, "%s must be an integer time", n);
-		if (!obj_int(o, &v->i) || v->i < 0 || v->i > TIME_MAX)
+		if (!obj_int(o, &v->i) || v->i < 0 || v->i > TOKQ_TIME_MAX)
 			return rq_fail(rq, TOKQ_E_INVALID, "%s must be a time from 1970 "
 			    "to 9999-12-31T23:59:59Z (Unix seconds 0 to %lld)", n,
-			    (long long)TIME_MAX);
+			    (long long)TOKQ_TIME_MAX);
 		break;
 	case A_USD:
 		if (!obj_num(o, &d))

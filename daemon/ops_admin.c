@@ -388,7 +388,7 @@ h_clock_advance(struct request *rq, struct reply *rp)
 {
 	int64_t	 t = now() + rq_int(rq, "seconds", 0);	/* both bounded: no overflow */
 
-	if (t > TIME_MAX)
+	if (t > TOKQ_TIME_MAX)
 		return rq_fail(rq, TOKQ_E_INVALID, "the clock would pass 9999-12-31T23:59:59Z");
 	return clock_to(rq, rp, t);
 }
@@ -462,7 +462,7 @@ imp_event(struct request *rq, uint32_t i, const struct request *e, struct event 
 }
 
 /*
- * import: a batch of up to IMPORT_MAX events with their times.  Every
+ * import: a batch of up to TOKQ_IMPORT_MAX events with their times.  Every
  * event is checked before any enters, and the batch runs under the
  * request's savepoint: it lands whole or not at all.  Events without a
  * cost are priced from today's price table.  Those still inside the

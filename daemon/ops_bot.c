@@ -69,8 +69,8 @@ h_check(struct request *rq, struct reply *rp)
 	msgpack_packer	*pk;
 	int		 rc;
 
-	if (ttl < 1 || ttl > TTL_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "ttl must be 1 to %d seconds", TTL_MAX);
+	if (ttl < 1 || ttl > TOKQ_TTL_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "ttl must be 1 to %d seconds", TOKQ_TTL_MAX);
 	est.tokens = rq_int(rq, "tokens", 0);
 	if (rq_arg(rq, "cost"))
 		est.cost = rq_int(rq, "cost", 0);

@@ -12,7 +12,6 @@
 #include "tokqd.h"
 
 #define MAX_ARGS	32
-#define TTL_MAX		DAY		/* the longest hold check places */
 
 enum akind {
 	A_ID,		/* a valid id */

@@ -15,13 +15,9 @@
 
 #include "reply.h"
 
-#define VIEW_DAYS_MAX	3660		/* ten years, as the longest window */
 #define VIEW_DAYS	30
 #define TOP_DEFAULT	10
-#define TOP_MAX		1000
-#define REPORT_TOP_MAX	100
 #define LOG_DEFAULT	10
-#define PAGE_MAX	1000		/* events per log or export reply */
 #define PAGE_BYTES	(768 * 1024)	/* an export page stops growing here */
 
 /*
@@ -164,18 +160,18 @@ report_stats(struct request *rq, struct reply *rp)
 		return rc;
 	if (days && since)
 		return rq_fail(rq, TOKQ_E_USAGE, "give days or since, not both");
-	if (n < 1 || n > VIEW_DAYS_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "days must be 1 to %d", VIEW_DAYS_MAX);
+	if (n < 1 || n > TOKQ_DAYS_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "days must be 1 to %d", TOKQ_DAYS_MAX);
 	top = rq_int(rq, "top", TOP_DEFAULT);
-	if (top < 1 || top > TOP_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", TOP_MAX);
+	if (top < 1 || top > TOKQ_TOP_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", TOKQ_TOP_MAX);
 	v.to = until ? day_ceil(until->i) : day_floor(now()) + DAY;
 	v.from = since ? day_floor(since->i) : v.to - n * DAY;
 	if (v.to <= v.from)
 		return rq_fail(rq, TOKQ_E_INVALID, "until must be after since");
-	if ((v.to - v.from) / DAY > VIEW_DAYS_MAX)
+	if ((v.to - v.from) / DAY > TOKQ_DAYS_MAX)
 		return rq_fail(rq, TOKQ_E_INVALID, "a range of at most %d days",
-		    VIEW_DAYS_MAX);
+		    TOKQ_DAYS_MAX);
 	if ((rc = store_view_totals(&v, &u, &users, &guilds)) < 0)
 		return rq_failed(rq, rc);
 
@@ -248,8 +244,8 @@ report_report(struct request *rq, struct reply *rp)
 			break;
 	if (k == 3)
 		return rq_fail(rq, TOKQ_E_USAGE, "period must be day, week or month");
-	if (top < 1 || top > REPORT_TOP_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", REPORT_TOP_MAX);
+	if (top < 1 || top > TOKQ_REPORT_TOP_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "top must be 1 to %d", TOKQ_REPORT_TOP_MAX);
 	v.from = tokq_period_start(kinds[k], t);
 	v.to = tokq_period_next(kinds[k], t);
 	if ((tc.rows = calloc(top, sizeof(*tc.rows))) == NULL)
@@ -374,8 +370,8 @@ report_log(struct request *rq, struct reply *rp)
 	int64_t			 last = rq_int(rq, "last", LOG_DEFAULT);
 	int			 rc;
 
-	if (last < 1 || last > PAGE_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "last must be 1 to %d", PAGE_MAX);
+	if (last < 1 || last > TOKQ_PAGE_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "last must be 1 to %d", TOKQ_PAGE_MAX);
 	list_init(&pc.l);
 	if ((rc = store_events_page(&f, true, INT64_MAX, INT64_MAX, last, page_row,
 	    &pc)) < 0) {
@@ -398,14 +394,14 @@ report_export(struct request *rq, struct reply *rp)
 	struct event_filter	 f = { rq_str(rq, "user"), rq_str(rq, "guild"),
 	    rq_int(rq, "since", INT64_MIN), rq_int(rq, "until", INT64_MAX) };
 	struct page_ctx		 pc = { .full = false };
-	int64_t			 limit = rq_int(rq, "limit", PAGE_MAX);
+	int64_t			 limit = rq_int(rq, "limit", TOKQ_PAGE_MAX);
 	msgpack_packer		*pk;
 	int			 rc;
 
 	if ((aat == NULL) != (aid == NULL))
 		return rq_fail(rq, TOKQ_E_USAGE, "after_at and after_id go together");
-	if (limit < 1 || limit > PAGE_MAX)
-		return rq_fail(rq, TOKQ_E_INVALID, "limit must be 1 to %d", PAGE_MAX);
+	if (limit < 1 || limit > TOKQ_PAGE_MAX)
+		return rq_fail(rq, TOKQ_E_INVALID, "limit must be 1 to %d", TOKQ_PAGE_MAX);
 	list_init(&pc.l);
 	if ((rc = store_events_page(&f, false, aat ? aat->i : INT64_MIN,
 	    aid ? aid->i : INT64_MIN, limit, page_row, &pc)) < 0) {

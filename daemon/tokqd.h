@@ -75,13 +75,6 @@ sat_sub(int64_t a, int64_t b)
 	return r;
 }
 
-/*
- * The bounds of the daemon's other integer arguments (docs/protocol.md):
- * times are 1970 to the end of 9999, an event's call index at most 10^9.
- */
-#define TIME_MAX	253402300799LL		/* 9999-12-31T23:59:59Z */
-#define CALL_MAX	1000000000LL
-
 /* A raw usage event as stored.  Strings are borrowed; NULL when absent. */
 struct event {
 	int64_t		 id;		/* set by store_event_add */

@@ -68,6 +68,16 @@ const char	*tokq_code_name(int code);	/* "invalid data", … */
 #define TOKQ_LIMIT_MAX		1000000000000000LL		/* 10^15 */
 #define TOKQ_LIMIT_COST_MAX	(1000000000LL * TOKQ_NUSD_PER_USD) /* $10^9 */
 
+/* The other arguments' bounds, judged alike by the client and the daemon. */
+#define TOKQ_TIME_MAX		253402300799LL	/* 9999-12-31T23:59:59Z */
+#define TOKQ_CALL_MAX		1000000000LL	/* a call's index in its session */
+#define TOKQ_TTL_MAX		86400		/* a hold's seconds: one day */
+#define TOKQ_DAYS_MAX		3660		/* a view's days: ten years, the longest window */
+#define TOKQ_TOP_MAX		1000		/* stats --top */
+#define TOKQ_REPORT_TOP_MAX	100		/* report --top: a post in a channel */
+#define TOKQ_PAGE_MAX		1000		/* events per log or export reply */
+#define TOKQ_IMPORT_MAX		500		/* events per import request */
+
 /* Window kinds; a rolling window carries its length in seconds. */
 enum tokq_wkind { TOKQ_W_ROLLING = 0, TOKQ_W_DAY, TOKQ_W_WEEK, TOKQ_W_MONTH };
 struct tokq_window {
