@@ -91,6 +91,10 @@ refused "import with a call index past 10^9 (raw)" \
 	'{"op":"import","events":[{"at":1796115600,"user":"i","prompt":1,"call":1000000001}]}'
 refused "import of a time past 9999 (raw)" \
 	'{"op":"import","events":[{"at":253402300800,"user":"i","prompt":1}]}'
+refused "import of a time before 1970 (raw): invalid, as record's" \
+	'{"op":"import","events":[{"at":-1,"user":"i","prompt":1}]}'
+refused "import of a negative cost (raw): invalid, as record's" \
+	'{"op":"import","events":[{"at":1796115600,"user":"i","prompt":1,"cost":-1}]}'
 
 # --- prices: the cost is computed without overflow, then bounded ------------------
 tq price set dear --input 1000000 --output 1000000
