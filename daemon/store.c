@@ -172,3 +172,23 @@ store_settle(void)
 		return rc;
 	return 1;
 }
+
+/* The SQLite store is this host's alone: its calls wait on no network. */
+bool
+store_remote(void)
+{
+	return false;
+}
+
+/* No other daemon writes an SQLite store: nothing ever goes stale. */
+void
+store_on_stale(void (*fn)(const struct stale *))
+{
+}
+
+/* The only daemon of its database runs its maintenance. */
+bool
+store_maint_owner(void)
+{
+	return true;
+}

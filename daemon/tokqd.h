@@ -280,6 +280,38 @@ int	 store_mark(enum write_kind w);	/* a savepoint for one request */
 int	 store_unmark(int rc);			/* release it, or undo it if rc < 0 */
 int	 store_settle(void);		/* write the pending totals; 1 if any */
 
+/*
+ * Two backends behind these functions (issue 21): SQLite (store_db.c and
+ * the files beside it) for a path, PostgreSQL (store_pg*.c) for a
+ * postgresql:// or postgres:// URI; store_open() picks one by its argument.
+ * A PostgreSQL store is shared by the tokqd of several hosts, so:
+ *  - store_remote(): its calls may wait on the network; requests then run
+ *    on the worker thread (exec.c), never on the event loop.
+ *  - store_begin() takes the database's write lock for the round and tells
+ *    the stale hook, before it returns, every change another daemon
+ *    committed since this one last looked: memory judges from no stale
+ *    counter, rule or hold.  The SQLite store, the only writer of its file,
+ *    never calls the hook.
+ *  - store_maint_owner(): whether this daemon runs maintenance now (one
+ *    daemon at a time for the whole database; another takes over when it
+ *    dies).
+ */
+enum stale_kind {
+	STALE_ALL = 0,		/* everything: reload rules, prices, holds, counters */
+	STALE_COUNTER,		/* a counter's buckets; model NULL: every model of subject */
+	STALE_SETTINGS,		/* rules, plans, bypass lists or prices */
+	STALE_HOLD		/* one hold, added or removed */
+};
+struct stale {
+	enum stale_kind	 kind;
+	enum scope	 sc;		/* STALE_COUNTER */
+	const char	*subject, *model;	/* STALE_COUNTER; model "" pooled */
+	const char	*hold_id;	/* STALE_HOLD */
+};
+bool	 store_remote(void);
+void	 store_on_stale(void (*fn)(const struct stale *));
+bool	 store_maint_owner(void);
+
 /* store_db.c: the database's size and mode, the meta table */
 int64_t	 store_db_bytes(void);
 int	 store_bulk(bool on);			/* tokq-preload: no fsync, big cache */
