@@ -12,7 +12,7 @@ override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
 DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
-		   groff-base man-db bsdextrautils nodejs strace
+		   groff-base man-db bsdextrautils nodejs strace postgresql iproute2
 PC_LIBS		:= libsystemd sqlite3 msgpack jansson
 
 CC	?= cc
@@ -42,8 +42,9 @@ deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
 	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
-		groff col node strace; do \
+		groff col node strace ip; do \
 		command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		echo "installing build and test dependencies with apt-get"; \
@@ -84,6 +85,19 @@ unit: $(UNIT)
 integration: all
 	prove -f tests/integration/t*.sh
 
+# The same scripts again on the PostgreSQL store: a throw-away cluster
+# (tests/pg/cluster.sh), a database per script; the cluster is stopped
+# whatever the outcome.  Two scripts at a time: most of a script's time is
+# spent waiting on the server.
+integration-pg: all
+	@if ! ldd $(B)/tokqd | grep -q libpq; then \
+		echo "integration-pg: SKIPPED: $(B)/tokqd is built without libpq (no PostgreSQL store)"; \
+		exit 0; fi; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
+	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	tests/pg/cluster.sh start "$$dir" && \
+	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh
+
 # The Python and Node libraries (bindings/) against a real tokqd from $(B).
 bindings-test: all
 	PYTHONPATH=bindings/python python3 -m unittest discover -s bindings/python/tests
@@ -92,6 +106,7 @@ bindings-test: all
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-pg
 	@$(MAKE) --no-print-directory bindings-test
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=11
 
@@ -181,5 +196,5 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration bindings-test check check-asan fuzz golden demo bench install clean
+.PHONY: all deps unit integration integration-pg bindings-test check check-asan fuzz golden demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
