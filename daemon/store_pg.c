@@ -644,6 +644,25 @@ fail:
 	return rc;
 }
 
+/* s as an SQL identifier: in double quotes, each one in it doubled. */
+static char *
+quote_ident(const char *s)
+{
+	char	*q, *p;
+
+	if ((q = p = malloc(2 * strlen(s) + 3)) == NULL)
+		return NULL;
+	*p++ = '"';
+	for (; *s; s++) {
+		if (*s == '"')
+			*p++ = '"';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
 /*
  * Open the store at the URI: connect (within the connect timeout), create
  * or migrate the schema env.db_schema, prepare the statements, and read
@@ -653,7 +672,6 @@ int
 pg_open(const char *path)
 {
 	PGresult	*r;
-	char		*q;
 	int		 rc;
 
 	if (conn != NULL || uri != NULL)
@@ -661,13 +679,10 @@ pg_open(const char *path)
 	if ((uri = strdup(path)) == NULL)
 		return -TOKQ_E_INTERNAL;
 	describe();
-	if ((q = PQescapeIdentifier(NULL, env.db_schema, strlen(env.db_schema))) == NULL ||
-	    (schema = strdup(q)) == NULL) {
-		PQfreemem(q);
+	if ((schema = quote_ident(env.db_schema)) == NULL) {
 		pg_close();
 		return -TOKQ_E_INTERNAL;
 	}
-	PQfreemem(q);
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
 	last_try = 0;
