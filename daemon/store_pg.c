@@ -304,6 +304,7 @@ pg_drop(const char *why)
 	PQfinish(conn);
 	conn = NULL;
 	nsent = 0;
+	last_try = mono_usec();		/* no reconnection in the same breath */
 	seen_gen = -1;
 	maint_owned = false;
 	if (pg_tx_open)
