@@ -34,7 +34,7 @@ pg_bin() {
 # as_owner CMD...: run CMD as the cluster's owner.
 as_owner() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u nobody -- "$@"
+		(cd / && runuser -u nobody -- "$@")
 	else
 		"$@"
 	fi
