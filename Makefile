@@ -12,7 +12,7 @@ override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
 DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
-		   groff-base man-db bsdextrautils nodejs strace postgresql iproute2
+		   groff-base man-db bsdextrautils nodejs strace
 PC_LIBS		:= libsystemd sqlite3 msgpack jansson
 
 CC	?= cc
@@ -34,6 +34,9 @@ DAEMON	:= $(patsubst %.c,$(B)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*
 CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
+
+# The PostgreSQL pass (integration-pg): a server, and ip for the network namespace test.
+DEB_TEST	+= postgresql iproute2
 
 BENCH	:= $(if $(wildcard bench/*.c),$(B)/tokq-bench $(B)/tokq-preload)
 all: $(B)/tokqd $(B)/tokq $(BENCH)
