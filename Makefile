@@ -10,10 +10,11 @@ B	:= build
 override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
-DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
+DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev \
+		   libpq-dev
 DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
 		   groff-base man-db bsdextrautils nodejs strace
-PC_LIBS		:= libsystemd sqlite3 msgpack jansson
+PC_LIBS		:= libsystemd sqlite3 libpq msgpack jansson
 
 CC	?= cc
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers

@@ -29,7 +29,7 @@
 #define USAGE_COLS \
 	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
 /*
- * Sums in SQL saturate at INT64_MAX (ssum, sadd: store_open registers
+ * Sums in SQL saturate at INT64_MAX (ssum, sadd: sq_open registers
  * them), where SQLite's SUM() fails with "integer overflow" and its +
  * turns to a float: no history fails a view or wraps a total.
  */
@@ -683,7 +683,7 @@ db_open(const char *path, int64_t *next)
 	 * import of 500 events: a few MiB).  Not a larger threshold: SQLite
 	 * then spills in chunks of the threshold's size, and the unix VFS
 	 * cuts a write to 128 KiB and calls the rest a full disk.  SQLite
-	 * takes this only before it initializes (the first store_open).
+	 * takes this only before it initializes (the first sq_open).
 	 */
 	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 	/*
@@ -774,7 +774,7 @@ db_close(void)
 
 /* The database's size: its pages, committed or not.  -1 on failure. */
 int64_t
-store_db_bytes(void)
+sq_db_bytes(void)
 {
 	int64_t	 count, size;
 
@@ -796,7 +796,7 @@ store_db_bytes(void)
  * with its file that stops at the first error.
  */
 int
-store_bulk(bool on)
+sq_bulk(bool on)
 {
 	if (exec(on ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") == -1 ||
 	    exec(on ? "PRAGMA cache_size = -524288" : "PRAGMA cache_size = -32768") == -1)
@@ -805,7 +805,7 @@ store_bulk(bool on)
 }
 
 int
-store_meta_get(const char *name, int64_t *val)
+sq_meta_get(const char *name, int64_t *val)
 {
 	sqlite3_stmt	*st = stmt(S_META_GET);
 	int		 rc;
@@ -819,7 +819,7 @@ store_meta_get(const char *name, int64_t *val)
 }
 
 int
-store_meta_set(const char *name, int64_t val)
+sq_meta_set(const char *name, int64_t val)
 {
 	sqlite3_stmt	*st = stmt(S_META_SET);
 	int		 rc;

@@ -20,7 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "tokqd.h"
+#include "store_backend.h"
 
 /* A constant of tokqd.h as SQL text: the fold policy lives there once. */
 #define SQL_NUM_(x)	#x
@@ -105,10 +105,86 @@ enum stmt_id {
 	S_MAX
 };
 
+/*
+ * The SQLite backend's side of each store_* function of tokqd.h
+ * (store_backend.h), in the store file named there.
+ */
+int	 sq_open(const char *path);
+void	 sq_close(void);
+int	 sq_begin(void);
+int	 sq_commit(void);
+void	 sq_rollback(void);
+bool	 sq_in_tx(void);
+int	 sq_mark(enum write_kind w);
+int	 sq_unmark(int rc);
+int	 sq_settle(void);
+bool	 sq_remote(void);
+void	 sq_on_stale(void (*fn)(const struct stale *));
+bool	 sq_maint_owner(void);
+int64_t	 sq_db_bytes(void);
+int	 sq_bulk(bool on);
+int	 sq_meta_get(const char *name, int64_t *val);
+int	 sq_meta_set(const char *name, int64_t val);
+int	 sq_event_add(struct event *ev);
+int	 sq_replay(int (*cb)(void *, const struct event *), void *arg);
+void	 sq_tune_parts(uint64_t usec, size_t min);
+int	 sq_bucket_add(enum scope sc, const char *subject, const char *model,
+	    const struct bucket *b);
+int	 sq_bucket_load(enum scope sc, const char *subject, const char *model,
+	    int64_t since, int (*cb)(void *, const struct bucket *),
+	    void *arg);
+int	 sq_bucket_clear(enum scope sc, const char *subject,
+	    const char *model);
+int	 sq_counts(int64_t *events, int64_t *users);
+int	 sq_rule_put(const struct rule *r);
+int	 sq_rule_del(const struct rule *r);
+int	 sq_rule_load(int (*cb)(void *, const struct rule *), void *arg);
+int	 sq_plan_set(const char *user, const char *plan);
+int	 sq_plan_load(int (*cb)(void *, const char *user, const char *plan),
+	    void *arg);
+int	 sq_bypass_set(bool guild, const char *id, bool on);
+int	 sq_bypass_load(int (*cb)(void *, bool guild, const char *id),
+	    void *arg);
+int	 sq_price_put(const struct price *p);
+int	 sq_price_del(const char *model);
+int	 sq_price_load(int (*cb)(void *, const struct price *), void *arg);
+int	 sq_hold_put(const struct hold *h);
+int	 sq_hold_del(const char *id);
+int	 sq_hold_load(int (*cb)(void *, const struct hold *), void *arg);
+int	 sq_key_get(const char *key, uint64_t *fp, int64_t *first,
+	    int64_t *count);
+int	 sq_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created);
+int	 sq_events_sum(int64_t first, int64_t count, struct usage *u);
+int	 sq_bucket_compact(int64_t before, int limit);
+int	 sq_bucket_prune(int64_t before, int limit);
+int	 sq_events_prune(int64_t before, int limit);
+int	 sq_hourly_prune(int64_t before, int limit);
+int	 sq_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+	    size_t cursorlen, int users);
+int	 sq_user_hours_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u);
+int	 sq_user_daily_totals(const char *user, int64_t day_from,
+	    int64_t day_to, struct usage *u);
+int	 sq_user_models_totals(const char *user, int (*cb)(void *,
+	    const char *model, const struct usage *), void *arg);
+int	 sq_user_models_since(const char *user, int64_t since, int (*cb)(void *,
+	    const char *), void *arg);
+int	 sq_view_totals(const struct view *v, struct usage *u, int64_t *users,
+	    int64_t *guilds);
+int	 sq_view_group(const struct view *v, enum view_group g, int64_t limit,
+	    int (*cb)(void *, const char *name, int64_t day,
+	    const struct usage *), void *arg);
+int	 sq_view_user_all(const char *user, const char *guild,
+	    struct usage *u);
+int	 sq_events_page(const struct event_filter *f, bool newest_first,
+	    int64_t at, int64_t id, int64_t limit, int (*cb)(void *,
+	    const struct event *), void *arg);
+
 /* store_db.c: the connection and its state */
 extern sqlite3		*db;
 extern sqlite3_stmt	*stmts[S_MAX];
-extern bool		 tx_open;	/* between store_begin and commit/rollback */
+extern bool		 tx_open;	/* between sq_begin and commit/rollback */
 extern bool		 tx_failed;	/* SQLite rolled the batch back by itself */
 int	 db_open(const char *path, int64_t *next);
 void	 db_close(void);

@@ -192,6 +192,7 @@ struct hold {
 extern struct tokqd_env {
 	const char	*socket_path;
 	const char	*db_path;
+	const char	*db_schema;		/* PostgreSQL: the store's schema */
 	const char	*config_path;
 	bool		 socket_activated;
 	bool		 test_clock;
