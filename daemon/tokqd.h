@@ -18,6 +18,8 @@
  *   maint.c      rollover, pruning, the hourly fold, on a timer
  *   batch.c      the group commit, and what memory forgets when writes
  *                are undone
+ *   exec.c       the worker thread that runs requests for a shared
+ *                (PostgreSQL) store, so the loop never waits on it
  *   quota.c      rules, judging, holds, plans, bypass lists (in memory)
  *   counter.c    the counter cache: windows' history, loaded from buckets
  *   price.c      the price table and the cost of usage
@@ -466,6 +468,7 @@ struct judgement {
 int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
+int	 quota_holds_sync(void);		/* holds as the store has them */
 int	 quota_replay(void);
 int64_t	 quota_retention(void);
 bool	 rule_same(const struct rule *a, const struct rule *b);
@@ -533,6 +536,7 @@ int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
 void	 control_answer(int rc);	/* batch.c's answer hook */
+void	 control_drained(void);		/* exec.c's: replies came back */
 bool	 control_activated(void);	/* the socket came from systemd */
 size_t	 control_nconns(void);
 
@@ -542,6 +546,30 @@ void	 maint_shutdown(void);
 int	 maint_run(void);			/* 1: more to do */
 void	 maint_soon(void);			/* another round shortly */
 
+/*
+ * exec.c: the worker thread, for a store whose calls wait on the network
+ * (store_remote(); TOKQD_WORKER=1 in the environment forces it, for the
+ * tests).  A job runs on the worker inside a round's transaction; its
+ * done() runs on the loop after the round committed, rc < 0 (why says
+ * what) when it did not run or its writes were not kept.
+ */
+struct job {
+	struct job	*next;
+	void		(*run)(struct job *);	/* on the worker */
+	void		(*done)(struct job *);	/* on the loop, afterwards */
+	int		 rc;			/* < 0: refused or not kept */
+	const char	*why;			/* with rc < 0 */
+	bool		 wrote;			/* run() wrote */
+	bool		 refusable;		/* may be refused while waiting */
+	uint64_t	 queued;		/* monotonic usec */
+};
+int	 exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void));
+void	 exec_shutdown(void);
+bool	 exec_on(void);			/* requests run on the worker */
+bool	 exec_worker(void);		/* the caller is the worker */
+void	 exec_submit(struct job *j);
+void	 exec_to_loop(void (*fn)(void));	/* from the worker: fn on the loop, soon */
+
 /* batch.c: the group commit; it calls up only through the hooks it is given */
 int	 batch_init(sd_event *ev, void (*answer)(int rc));
 void	 batch_on_undo(void (*fn)(void));
@@ -550,6 +578,7 @@ void	 batch_add(void);		/* a held reply's write joined the batch */
 size_t	 batch_size(void);
 bool	 batch_due(void);		/* large or old: commit now */
 int	 batch_commit(void);		/* the commit's result */
+int	 batch_end(void);		/* commit, undo on failure; no answer */
 void	 batch_commit_soon(void);	/* when the loop is idle */
 void	 batch_undo(void);		/* writes memory knew of were undone */
 
