@@ -362,6 +362,7 @@ pg_own_cluster() {
 	[ -n "${TOKQ_TEST_PG:-}" ] || skip_all "PostgreSQL store only (TOKQ_TEST_PG is not set)"
 	_pg_dropdb
 	pg_own=$T/pg
+	chmod 711 "$T"	# the server's user reaches $T/pg, and lists nothing
 	"$TEST_ROOT/tests/pg/cluster.sh" start "$pg_own" "$@" ||
 		{ pg_own=; bail "a cluster of our own starts" "  cluster.sh start $*"; }
 	eval "$("$TEST_ROOT/tests/pg/cluster.sh" env "$pg_own")"

@@ -34,7 +34,7 @@ pg_bin() {
 # as_owner CMD...: run CMD as the cluster's owner.
 as_owner() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u nobody -- "$@"
+		(cd / && runuser -u nobody -- "$@")
 	else
 		"$@"
 	fi
@@ -100,6 +100,10 @@ stop)
 	[ -d "$dir/data" ] || exit 0
 	bin=$(pg_bin)
 	if [ -f "$dir/data/postmaster.pid" ]; then
+		# A test may have stopped the server (SIGSTOP, as if hung): go on first.
+		pid=$(head -n 1 "$dir/data/postmaster.pid")
+		kill -CONT "$pid" 2>/dev/null || true
+		pkill -CONT -P "$pid" 2>/dev/null || true
 		as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null 2>&1 ||
 			as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
 	fi
