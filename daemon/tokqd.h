@@ -195,7 +195,7 @@ struct hold {
  */
 extern struct tokqd_env {
 	const char	*socket_path;
-	const char	*db_path;
+	const char	*db_path;		/* as shown: a URI without its password */
 	const char	*db_schema;		/* PostgreSQL: the store's schema */
 	const char	*config_path;
 	bool		 socket_activated;
