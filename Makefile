@@ -91,11 +91,14 @@ integration: all
 # The same scripts again on the PostgreSQL store: a throw-away cluster
 # (tests/pg/cluster.sh), a database per script; the cluster is stopped
 # whatever the outcome.  Two scripts at a time: most of a script's time is
-# spent waiting on the server.
+# spent waiting on the server.  (Until both halves of the store have landed
+# there is nothing to run it on.)
 integration-pg: all
-	@if [ ! -f daemon/exec.c ]; then \
-		echo "integration-pg: SKIPPED until the worker thread (daemon/exec.c) lands:" \
-			"the PostgreSQL store serves through it"; exit 0; fi; \
+	@if [ ! -f daemon/exec.c ] || [ ! -f daemon/store_pg.c ]; then \
+		echo "integration-pg: SKIPPED until the PostgreSQL store (daemon/store_pg.c)" \
+			"and the worker thread it serves through (daemon/exec.c) land"; exit 0; fi; \
+	ldd $(B)/tokqd | grep -q libpq || \
+		{ echo "integration-pg: $(B)/tokqd is built without libpq"; exit 1; }; \
 	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
 	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	tests/pg/cluster.sh start "$$dir" && \
