@@ -36,6 +36,9 @@ CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
 
+# The PostgreSQL pass (integration-pg): a server, and ip for the network namespace test.
+DEB_TEST	+= postgresql iproute2
+
 BENCH	:= $(if $(wildcard bench/*.c),$(B)/tokq-bench $(B)/tokq-preload)
 all: $(B)/tokqd $(B)/tokq $(BENCH)
 
@@ -43,8 +46,9 @@ deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
 	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
-		groff col node strace; do \
+		groff col node strace ip; do \
 		command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		echo "installing build and test dependencies with apt-get"; \
@@ -85,6 +89,22 @@ unit: $(UNIT)
 integration: all
 	prove -f tests/integration/t*.sh
 
+# The same scripts again on the PostgreSQL store: a throw-away cluster
+# (tests/pg/cluster.sh), a database per script; the cluster is stopped
+# whatever the outcome.  Two scripts at a time: most of a script's time is
+# spent waiting on the server.  (Until both halves of the store have landed
+# there is nothing to run it on.)
+integration-pg: all
+	@if [ ! -f daemon/exec.c ] || [ ! -f daemon/store_pg.c ]; then \
+		echo "integration-pg: SKIPPED until the PostgreSQL store (daemon/store_pg.c)" \
+			"and the worker thread it serves through (daemon/exec.c) land"; exit 0; fi; \
+	ldd $(B)/tokqd | grep -q libpq || \
+		{ echo "integration-pg: $(B)/tokqd is built without libpq"; exit 1; }; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
+	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	tests/pg/cluster.sh start "$$dir" && \
+	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh
+
 # The Python and Node libraries (bindings/) against a real tokqd from $(B).
 bindings-test: all
 	PYTHONPATH=bindings/python python3 -m unittest discover -s bindings/python/tests
@@ -93,6 +113,7 @@ bindings-test: all
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-pg
 	@$(MAKE) --no-print-directory bindings-test
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=11
 
@@ -182,5 +203,5 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration bindings-test check check-asan fuzz golden demo bench install clean
+.PHONY: all deps unit integration integration-pg bindings-test check check-asan fuzz golden demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
