@@ -94,10 +94,7 @@ integration: all
 # whatever the outcome.  Two scripts at a time: most of a script's time is
 # spent waiting on the server.
 integration-pg: all
-	@if [ ! -f daemon/exec.c ]; then \
-		echo "integration-pg: SKIPPED until the worker thread (daemon/exec.c) lands:" \
-			"the PostgreSQL store serves through it"; exit 0; fi; \
-	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
 	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	tests/pg/cluster.sh start "$$dir" && \
 	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh

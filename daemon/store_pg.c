@@ -304,6 +304,7 @@ pg_drop(const char *why)
 	PQfinish(conn);
 	conn = NULL;
 	nsent = 0;
+	last_try = mono_usec();		/* no reconnection in the same breath */
 	seen_gen = -1;
 	maint_owned = false;
 	if (pg_tx_open)
@@ -463,33 +464,59 @@ broken:
 	return -TOKQ_E_TEMP;
 }
 
+/* Meta 'schema_version', 0 when the schema has no meta table yet. */
+static int
+schema_version(int64_t *v)
+{
+	PGresult	*r;
+	int		 rc;
+
+	*v = 0;
+	if ((rc = simple_exec("SELECT to_regclass('meta') IS NOT NULL", &r)) < 0)
+		return rc;
+	rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (rc == 0)
+		return 0;
+	if ((rc = simple_exec("SELECT val FROM meta WHERE name = 'schema_version'",
+	    &r)) < 0)
+		return rc;
+	if (PQntuples(r) == 1)
+		*v = pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
 /*
- * Bring the schema up to date under the write lock, so that two daemons
- * starting at once migrate it once: the schema, the meta table, every
- * step after meta 'schema_version', in one transaction.  A schema from a
- * newer tokqd is refused rather than guessed at.
+ * Bring the schema up to date.  When it is, nothing waits: a daemon
+ * joining others that hold the write lock starts at once.  Otherwise the
+ * migration runs under the write lock, so that two daemons starting at
+ * once migrate it once, and an upgrade never runs beside another daemon's
+ * round: the schema, the meta table, every step after meta
+ * 'schema_version', in one transaction.  A schema from a newer tokqd is
+ * refused rather than guessed at.
  */
 static int
 migrate(void)
 {
 	char		 sql[512];
-	PGresult	*r = NULL;
 	int64_t		 v = 0;
 	int		 i, rc;
 
 	wait_usec = PG_MIGRATE_USEC;
+	if ((rc = schema_version(&v)) < 0)
+		goto fail;
+	if (v == pg_nmigrations) {
+		wait_usec = PG_WAIT_USEC;
+		return 0;
+	}
 	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL statement_timeout = 0;"
 	    " SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%lld);"
 	    " CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS meta"
 	    " (name text COLLATE \"C\" PRIMARY KEY, val bigint NOT NULL)",
 	    (long long)lock_key, schema);
-	if ((rc = simple_exec(sql, NULL)) < 0 ||
-	    (rc = simple_exec("SELECT val FROM meta WHERE name = 'schema_version'",
-	    &r)) < 0)
+	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = schema_version(&v)) < 0)
 		goto fail;
-	if (PQntuples(r) == 1)
-		v = pg_int(r, 0, 0);
-	PQclear(r);
 	if (v > pg_nmigrations) {
 		log_warnx("store: %s: schema version %lld is newer than this"
 		    " tokqd's %d", where, (long long)v, pg_nmigrations);
@@ -644,6 +671,25 @@ fail:
 	return rc;
 }
 
+/* s as an SQL identifier: in double quotes, each one in it doubled. */
+static char *
+quote_ident(const char *s)
+{
+	char	*q, *p;
+
+	if ((q = p = malloc(2 * strlen(s) + 3)) == NULL)
+		return NULL;
+	*p++ = '"';
+	for (; *s; s++) {
+		if (*s == '"')
+			*p++ = '"';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
 /*
  * Open the store at the URI: connect (within the connect timeout), create
  * or migrate the schema env.db_schema, prepare the statements, and read
@@ -653,7 +699,6 @@ int
 pg_open(const char *path)
 {
 	PGresult	*r;
-	char		*q;
 	int		 rc;
 
 	if (conn != NULL || uri != NULL)
@@ -661,13 +706,10 @@ pg_open(const char *path)
 	if ((uri = strdup(path)) == NULL)
 		return -TOKQ_E_INTERNAL;
 	describe();
-	if ((q = PQescapeIdentifier(NULL, env.db_schema, strlen(env.db_schema))) == NULL ||
-	    (schema = strdup(q)) == NULL) {
-		PQfreemem(q);
+	if ((schema = quote_ident(env.db_schema)) == NULL) {
 		pg_close();
 		return -TOKQ_E_INTERNAL;
 	}
-	PQfreemem(q);
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
 	last_try = 0;

@@ -41,7 +41,8 @@ const char *const pg_migrations[] = {
 	/* 1: the initial schema */
 	"CREATE FUNCTION clamp64(x numeric) RETURNS bigint LANGUAGE sql"
 	"  IMMUTABLE PARALLEL SAFE AS"
-	"  'SELECT LEAST(GREATEST(x, -9223372036854775808), 9223372036854775807)::bigint';"
+	"  'SELECT (CASE WHEN x > 9223372036854775807 THEN 9223372036854775807"
+	"  WHEN x < -9223372036854775808 THEN -9223372036854775808 ELSE x END)::bigint';"
 	"CREATE FUNCTION sadd(a bigint, b bigint) RETURNS bigint LANGUAGE sql"
 	"  IMMUTABLE PARALLEL SAFE AS 'SELECT clamp64(a::numeric + b)';"
 	"CREATE TABLE events ("

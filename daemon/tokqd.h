@@ -24,8 +24,10 @@
  *   counter.c    the counter cache: windows' history, loaded from buckets
  *   price.c      the price table and the cost of usage
  *   normalize.c  provider usage JSON into usage items
- *   store*.c     the database, the only files that include sqlite3.h
- *                (walbuf.c: the VFS beneath it)
+ *   store*.c     the database: store.c forwards to a backend, SQLite
+ *                (store_sqlite.c, store_*.c; walbuf.c the VFS beneath)
+ *                or PostgreSQL (store_pg*.c), the only files that
+ *                include sqlite3.h or libpq-fe.h
  *   clock.c      the daemon's clock (the test clock too)
  *   hmap.c       a string-keyed hash map; log.c the logging
  *
@@ -260,9 +262,10 @@ void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * The store: store.c and the store_*.c beside it, the only files that
- * include sqlite3.h (with walbuf.c, the VFS beneath them); they share the
- * private store_db.h, and store.c's head comment maps them.  Every
+ * The store: store.c, which forwards each call to one of two backends
+ * (below), the only files that include sqlite3.h (with walbuf.c, the VFS
+ * beneath them) or libpq-fe.h; store_sqlite.c's and store_pg.h's head
+ * comments map them.  Every
  * function returns 0 on success (or a count, where said) and a negative
  * TOKQ_E_* code on failure, logged where it happened.  Writes must happen
  * between store_begin() and store_commit() (outside, they fail with
