@@ -1213,4 +1213,7 @@ const struct store_backend store_pg = {
 	.view_group = pg_view_group,
 	.view_user_all = pg_view_user_all,
 	.events_page = pg_events_page,
+	.daily_page = pg_daily_page,
+	.daily_events = pg_daily_events,
+	.daily_add = pg_daily_add,
 };
