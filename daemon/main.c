@@ -635,9 +635,15 @@ main(int argc, char *argv[])
 		fatalx("cannot open the database %s", dbname);
 	store_on_stale(stale_note);
 	clock_init();
-	if (quota_init() < 0)
-		fatalx("cannot load rules from %s", dbname);
-	if (quota_replay() < 0)
+	/*
+	 * A shared store that does not answer yet loads everything at its
+	 * first round (STALE_ALL); it has no totals written behind to replay.
+	 */
+	if (quota_init() < 0) {
+		if (!store_remote())
+			fatalx("cannot load rules from %s", dbname);
+		log_warnx("rules of %s not loaded yet", dbname);
+	} else if (quota_replay() < 0)
 		fatalx("cannot add the last events of %s to its totals", dbname);
 
 	sigemptyset(&mask);

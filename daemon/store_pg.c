@@ -728,10 +728,17 @@ pg_open(const char *path)
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
 	last_try = 0;
+	/*
+	 * A database that does not answer yet (the host booted before it)
+	 * is no reason not to start: requests are refused, temporary, until
+	 * a round's begin connects (pg_begin), which then reports STALE_ALL
+	 * (seen_gen unknown) so memory loads everything.
+	 */
 	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
-		log_warnx("store: cannot open %s", where);
-		pg_close();
-		return rc;
+		log_warnx("store: %s does not answer; requests are refused, to be "
+		    "retried, until it does", where);
+		seen_gen = -1;
+		return 0;
 	}
 	seen_gen = pg_int(r, 0, 0);
 	PQclear(r);
