@@ -258,6 +258,18 @@ void		 table_row(struct table *, const char **);
 void		 table_print(const struct table *, const char *, bool);
 
 /* json.c */
+/* Output built in memory, to leave in one write. */
+struct obuf {
+	char		*p;
+	size_t		 len, cap;
+	bool		 nomem;		/* an append found no memory: short */
+};
+void		 obuf_add(struct obuf *, const void *, size_t);
+void		 obuf_free(struct obuf *);
+int		 json_put_reply(struct obuf *, const msgpack_object *);
+void		 json_put(struct obuf *, const json_t *);
+void		 json_put_str(struct obuf *, const char *, size_t);
+void		 json_put_int(struct obuf *, int64_t);
 void		 json_init(void);
 json_t		*json_of(const msgpack_object *);
 json_t		*json_of_reply(const msgpack_object *);
