@@ -244,12 +244,10 @@ obuf_add(struct obuf *o, const void *s, size_t n)
 	}
 }
 
-#define OBUF_LIT(o, s)	obuf_add((o), (s), sizeof(s) - 1)
-
-static void
+static inline void
 obuf_byte(struct obuf *o, char c)
 {
-	if (obuf_room(o, 1))
+	if (o->len < o->cap || obuf_room(o, 1))
 		o->p[o->len++] = c;
 }
 
