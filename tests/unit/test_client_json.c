@@ -307,6 +307,25 @@ test_keys_that_are_not_utf8_strings_go_through_jansson(void **state)
 	free(s);
 }
 
+static void
+test_an_empty_string_is_kept(void **state)
+{
+	struct obj	 o;
+	msgpack_packer	*pk = obj_start(&o);
+	bool		 direct;
+	char		*s;
+
+	msgpack_pack_map(pk, 3);
+	pstr(pk, "a"), pstr(pk, "");		/* msgpack gives it no pointer */
+	pstr(pk, ""), msgpack_pack_array(pk, 2);
+	pstr(pk, ""), pstr(pk, "x");
+	pstr(pk, "b"), msgpack_pack_int(pk, 1);
+	s = render_direct(&o, true, &direct);
+	assert_true(direct);
+	assert_string_equal(s, "{\"a\":\"\",\"\":[\"\",\"x\"],\"b\":1}");
+	free(s);
+}
+
 /* A small deterministic generator (xorshift64*), so a failure repeats. */
 static uint64_t	 rnd_state = 0x2545f4914f6cdd1dULL;
 
@@ -443,6 +462,7 @@ main(void)
 		cmocka_unit_test(test_a_check_reply_prints_the_same_both_ways),
 		cmocka_unit_test(test_a_key_twice_keeps_its_first_place_and_last_value),
 		cmocka_unit_test(test_keys_that_are_not_utf8_strings_go_through_jansson),
+		cmocka_unit_test(test_an_empty_string_is_kept),
 		cmocka_unit_test(test_random_objects_print_the_same_both_ways),
 	};
 
