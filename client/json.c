@@ -328,13 +328,25 @@ put_utf8(struct obuf *o, const char *s, size_t n)
 	obuf_byte(o, '"');
 }
 
+/* Is s (n bytes) valid UTF-8?  ASCII, the usual case, is told at once. */
+static bool
+utf8_ok(const char *s, size_t n)
+{
+	unsigned char	 high = 0;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		high |= (unsigned char)s[i];
+	return high < 0x80 || tokq_utf8_valid(s, n);
+}
+
 /* s (n bytes) as a JSON string: bytes that are not UTF-8 as \xHH text. */
 void
 json_put_str(struct obuf *o, const char *s, size_t n)
 {
 	char	*esc;
 
-	if (tokq_utf8_valid(s, n)) {
+	if (utf8_ok(s, n)) {
 		put_utf8(o, s, n);
 		return;
 	}
@@ -402,8 +414,7 @@ put_map(struct obuf *o, const msgpack_object *m, bool skip_vcode)
 		k = &kv[i].key;
 		if (skip_vcode && (mp_is_str(k, "v") || mp_is_str(k, "code")))
 			continue;
-		if (k->type != MSGPACK_OBJECT_STR ||
-		    !tokq_utf8_valid(k->via.str.ptr, k->via.str.size))
+		if (k->type != MSGPACK_OBJECT_STR || !utf8_ok(k->via.str.ptr, k->via.str.size))
 			return -1;
 		for (j = 0; j < i; j++) {
 			kj = &kv[j].key;
