@@ -62,6 +62,8 @@
 
 #define LINE_MAX_BYTES	TOKQ_FRAME_MAX	/* a line, its newline not counted */
 #define OUT_BUF		65536		/* answers formed leave once this many bytes */
+#define KEEP_BYTES	65536		/* a buffer kept for the next line, unless a
+					   large line or reply left it larger */
 #define RECONNECT_MS	1000		/* connect retries while tokqd restarts */
 #define IDLE_REUSE_MS	50000		/* tokqd closes a connection silent 60 s:
 					   one older is opened anew first */
@@ -458,6 +460,8 @@ out_flush(struct batch *b)
 			b->werr = errno;
 	}
 	b->out.len = 0;
+	if (b->out.cap > 4 * OUT_BUF)
+		obuf_free(&b->out);
 }
 
 /*
@@ -516,6 +520,10 @@ answers_out(struct batch *b, enum due due)
 		req_free(&s->r);
 		json_decref(s->arr);
 		s->arr = NULL;
+		if (s->args.cap > KEEP_BYTES)
+			obuf_free(&s->args);
+		if (s->text.cap > KEEP_BYTES)
+			obuf_free(&s->text);
 		b->head = (b->head + 1) % WINDOW;
 		b->n--;
 	}
