@@ -7,7 +7,7 @@
 # answers of many lines in one write come back whole, each on its line.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-need jq
+need jq python3
 
 start_tokqd
 tq clock set 2026-12-10T12:00:00Z
@@ -56,5 +56,15 @@ for i in $(seq 300); do printf '["check","--user","v%d","--tokens","5"]\n' "$i";
 "$TOKQ" --socket "$SOCK" batch <"$T/many" >"$T/many.ans"
 is "$(jq -r '"\(.exit) \(.limits[0].limit)"' "$T/many.ans" | sort | uniq -c | tr -s ' ')" \
 	" 300 0 1000" "300 answers, each a whole object: exit 0 and its limit"
+
+# A caller's non-blocking pipe, full while it waits: the writes that meet
+# EAGAIN wait for room, and nothing is lost or cut.
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
+for i in $(seq 3000); do printf '["check","--user","n%d","--tokens","5"]\n' "$i"; done >"$T/nb"
+"$PYTHON" "$TEST_ROOT/tests/tools/slow_nonblocking_reader.py" "$T/nb" -- \
+	"$TOKQ" --socket "$SOCK" batch >"$T/nb.out"
+is "$(head -1 "$T/nb.out")" 0 "a non-blocking stdout, full: tokq batch still exits 0"
+is "$(tail -n +2 "$T/nb.out" | jq -r '.exit' 2>&1 | sort | uniq -c | tr -s ' ')" " 3000 0" \
+	"3,000 whole answers through it, each exit 0"
 
 done_testing
