@@ -308,6 +308,53 @@ test_journal_reaches_other(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
+/*
+ * 256 commits of a second daemon, the first of them an hour old: the
+ * 256th prunes the journal rows older than 10 minutes, and the first
+ * daemon, which last looked before them, hears STALE_ALL.
+ */
+static int
+step_many_commits(void)
+{
+	struct bucket	 b = { 1767225600, 60, 1, 0, 1 };
+	char		 sql[128];
+	int		 i;
+
+	for (i = 1; i <= 256; i++) {
+		if (store_begin() != 0 ||
+		    store_bucket_add(SCOPE_USER, "u1", "", &b) != 0 ||
+		    store_commit() != 0)
+			return 1;
+		if (i == 1) {
+			snprintf(sql, sizeof(sql), "UPDATE %s.journal SET at ="
+			    " at - interval '1 hour'", schema);
+			side_exec(sql);
+		}
+	}
+	return 0;
+}
+
+static void
+test_journal_pruned(void **state)
+{
+	struct child	 c;
+	int64_t		 floor = -1, gen = -1;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_many_commits);
+	assert_int_equal(store_open(uri), 0);
+	store_on_stale(hook);
+	assert_int_equal(run_child(c), 0);
+	assert_int_equal(store_meta_get("journal_floor", &floor), 1);
+	assert_int_equal(floor, 1);
+	assert_int_equal(store_meta_get("gen", &gen), 1);
+	assert_int_equal(gen, 256);
+	assert_int_equal(store_begin(), 0);
+	assert_true(was_seen("ALL"));
+	assert_int_equal(nseen, 1);
+	assert_int_equal(store_commit(), 0);
+}
+
 /* The lock is held: a begin waits for it, and gives up in time. */
 static int
 step_begin_blocked(void)
@@ -528,6 +575,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unreachable_bounded),
 		cmocka_unit_test_setup_teardown(test_journal_reaches_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_serializes_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_consecutive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
