@@ -728,8 +728,8 @@ pg_open(const char *path)
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
 	last_try = 0;
+	/* A failure was logged where it happened, in one line. */
 	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
-		log_warnx("store: cannot open %s", where);
 		pg_close();
 		return rc;
 	}

@@ -192,6 +192,16 @@ run_child(struct child c)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+static int
+count_lines(const char *s)
+{
+	int	 n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
 static double
 secs_since(uint64_t t)
 {
@@ -238,6 +248,7 @@ test_unreachable_bounded(void **state)
 	buf[n] = '\0';
 	fclose(f);
 	assert_non_null(strstr(buf, "database quota on"));
+	assert_int_equal(count_lines(buf), 1);
 	assert_null(strstr(buf, "sekret"));
 	close(s);
 	unlink(path);
