@@ -5,7 +5,7 @@
  * pending rows' types and what store_pendset.c and store_totals.c offer
  * the files above them.
  *
- * The store's calls run one way, from the top down: store.c (open, close,
+ * The store's calls run one way, from the top down: store_sqlite.c (open, close,
  * the batch's transaction); store_views.c, store_maint.c and
  * store_settings.c (what the rest of tokqd reads and writes); store_totals.c
  * (the record, savepoints and the totals written behind); store_pendset.c
@@ -28,7 +28,7 @@
 
 /* The statements, by the file that uses them (store_db.c has their SQL). */
 enum stmt_id {
-	/* store.c: the batch's transaction */
+	/* store_sqlite.c: the batch's transaction */
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
