@@ -642,7 +642,8 @@ main(int argc, char *argv[])
 	if (quota_init() < 0) {
 		if (!store_remote())
 			fatalx("cannot load rules from %s", dbname);
-		log_warnx("rules of %s not loaded yet", dbname);
+		log_warnx("%s does not answer yet: requests answer \"temporary\" "
+		    "until it does", dbname);
 	} else if (quota_replay() < 0)
 		fatalx("cannot add the last events of %s to its totals", dbname);
 

@@ -735,9 +735,7 @@ pg_open(const char *path)
 	 * (seen_gen unknown) so memory loads everything.
 	 */
 	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
-		log_warnx("store: %s does not answer; requests are refused, to be "
-		    "retried, until it does", where);
-		seen_gen = -1;
+		seen_gen = -1;		/* the failure was logged, in one line */
 		return 0;
 	}
 	seen_gen = pg_int(r, 0, 0);

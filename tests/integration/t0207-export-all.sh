@@ -46,7 +46,7 @@ snapshot() {	# snapshot NAME: what an admin and a bot see
 	tqj stats --since 2026-08-01 --until 2026-12-01
 	jqv 'del(.since, .until)' >"$T/$1.stats"
 	tqj report --period month
-	jqv '.' >"$T/$1.report"
+	jqv "del(.generated_at)" >"$T/$1.report"
 	tqj status
 	jqv '{events, events_all_time, users, holds}' >"$T/$1.status"
 	for l in "limit list" "price list" "plan list" "bypass list"; do
