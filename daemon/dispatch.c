@@ -47,6 +47,14 @@
  */
 static const struct op import_event = { .name = "an event", .args = {
 	EVENT_ARGS, { "meta", A_STR }, { "at", A_TIME, true } } };
+/* A row of daily totals no raw event stands for (export --all, import). */
+static const struct op import_total = { .name = "a total", .args = {
+	{ "day", A_TIME, true }, { "user", A_ID, true }, { "guild", A_ID },
+	{ "model", A_ID }, { "service", A_ID }, { "kind", A_ID },
+	COUNT("requests", INT64_MAX), COUNT("prompt", INT64_MAX),
+	COUNT("completion", INT64_MAX), COUNT("total", INT64_MAX),
+	COUNT("cached", INT64_MAX), COUNT("cache_write", INT64_MAX),
+	COUNT("reasoning", INT64_MAX), COUNT("cost_nusd", INT64_MAX) } };
 
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
@@ -116,6 +124,14 @@ static const struct op ops[] = {
 		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
 		{ "guild", A_ID }, { "after_at", A_TIME }, COUNT("after_id", INT64_MAX),
 		COUNT("limit", INT64_MAX) } },
+	{ .name = "export_totals", .handler = report_totals, .admin = true, .args = {
+		{ "after_day", A_TIME }, { "after_user", A_STR },
+		{ "after_guild", A_STR }, { "after_model", A_STR },
+		{ "after_service", A_STR }, { "after_kind", A_STR },
+		COUNT("limit", TOKQ_PAGE_MAX) } },
+	{ .name = "import_totals", .handler = h_import_totals, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "rows", A_EVENTS, true,
+		.max = TOKQ_IMPORT_MAX, .each = &import_total } } },
 	{ .name = "import", .handler = h_import, .admin = true,
 	    .writes = WRITES_ADDS, .args = { { "events", A_EVENTS, true,
 		.max = TOKQ_IMPORT_MAX, .each = &import_event } } },

@@ -37,11 +37,13 @@ struct config {
 	int64_t	 max_pending_bytes;
 	int	 wal_buffer;		/* WALBUF_AUTO or WALBUF_OFF */
 	char	 db[PATH_MAX];		/* db =: after --db and $TOKQ_DB */
+	char	 db_schema[64];		/* PostgreSQL: the store's schema */
 };
 static const struct config config_defaults = {
 	.retention_days = 30, .warn = { 80, 95, 100 }, .nwarn = 3,
 	.admin_group = "tokq-admin", .idle_exit = 0, .counter_cache_mib = 128,
 	.max_pending_bytes = 64 << 20, .wal_buffer = WALBUF_AUTO,
+	.db_schema = "tokq",
 };
 /*
  * max_pending_bytes: at least 4 MiB, so that a few frames of the largest
@@ -50,6 +52,7 @@ static const struct config config_defaults = {
 #define PENDING_MIN	(4LL << 20)
 #define PENDING_MAX	(64LL << 30)
 static struct config	 conf;
+static char		 db_schema[64];
 static bool		 config_named;	/* --config given: it must be readable */
 static int		 wal_buffer_started = -1;	/* read once, at start */
 static int64_t		 idle_exit_opt = -1;	/* --idle-exit beats the file */
@@ -201,6 +204,19 @@ set_db(struct config *c, const char *v)
 	return 0;
 }
 
+/* A schema name as PostgreSQL spells one unquoted: a letter or _, then those and digits. */
+static int
+set_db_schema(struct config *c, const char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (n == 0 || n >= sizeof(c->db_schema) || strchr("0123456789$", *v) != NULL ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+		return -1;
+	memcpy(c->db_schema, v, n + 1);
+	return 0;
+}
+
 static const struct setting {
 	const char	*key;
 	int		(*set)(struct config *, const char *);
@@ -213,6 +229,7 @@ static const struct setting {
 	{ "max_pending_bytes",	set_max_pending_bytes },
 	{ "wal_buffer",		set_wal_buffer },
 	{ "db",			set_db },
+	{ "db_schema",		set_db_schema },
 };
 
 /*
@@ -597,27 +614,36 @@ main(int argc, char *argv[])
 	walbuf_configure(conf.wal_buffer);
 	if (tokq_socket_path(sockopt, sockpath, sizeof(sockpath)) == -1)
 		fatalx("no socket path: use --socket or set TOKQ_SOCKET");
-	if (dbopt == NULL && (getenv("TOKQ_DB") == NULL || *getenv("TOKQ_DB") == '\0') &&
+	if ((dbopt == NULL || *dbopt == '\0') && (getenv("TOKQ_DB") == NULL || *getenv("TOKQ_DB") == '\0') &&
 	    conf.db[0] != '\0')
 		dbopt = conf.db;
 	if (tokq_db_path(dbopt, dbpath, sizeof(dbpath)) == -1)
 		fatalx("no database path: use --db or set TOKQ_DB");
 	env.socket_path = sockpath;
-	env.db_path = dbpath;
+	db_shown(dbpath, dbname, sizeof(dbname));
+	env.db_path = dbname;		/* what status shows: no password */
+	/* Read at open and at each reconnection: a reload does not move it. */
+	snprintf(db_schema, sizeof(db_schema), "%s", conf.db_schema);
+	env.db_schema = db_schema;
 	env.uid = getuid();
 	env.started = time(NULL);
 	umask(0007);
 
-	db_shown(dbpath, dbname, sizeof(dbname));
 	/* A shared store is shared: its daemons keep each other exact. */
 	lockfd = db_uri(dbpath) ? -1 : db_lock(dbpath);
 	if (store_open(dbpath) < 0)
 		fatalx("cannot open the database %s", dbname);
 	store_on_stale(stale_note);
 	clock_init();
-	if (quota_init() < 0)
-		fatalx("cannot load rules from %s", dbname);
-	if (quota_replay() < 0)
+	/*
+	 * A shared store that does not answer yet loads everything at its
+	 * first round (STALE_ALL); it has no totals written behind to replay.
+	 */
+	if (quota_init() < 0) {
+		if (!store_remote())
+			fatalx("cannot load rules from %s", dbname);
+		log_warnx("rules of %s not loaded yet", dbname);
+	} else if (quota_replay() < 0)
 		fatalx("cannot add the last events of %s to its totals", dbname);
 
 	sigemptyset(&mask);

@@ -355,3 +355,23 @@ store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
 {
 	return be->events_page(f, newest_first, at, id, limit, cb, arg);
 }
+
+int
+store_daily_page(const struct daily_row *after, int64_t limit,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	return be->daily_page(after, limit, cb, arg);
+}
+
+int
+store_daily_events(int64_t from, int64_t to,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	return be->daily_events(from, to, cb, arg);
+}
+
+int
+store_daily_add(const struct daily_row *r)
+{
+	return be->daily_add(r);
+}

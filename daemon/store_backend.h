@@ -88,6 +88,11 @@ struct store_backend {
 	int	 (*events_page)(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit, int (*cb)(void *,
 	    const struct event *), void *arg);
+	int	 (*daily_page)(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+	int	 (*daily_events)(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+	int	 (*daily_add)(const struct daily_row *r);
 };
 
 extern const struct store_backend store_sqlite;	/* store_sqlite.c */

@@ -415,6 +415,27 @@ static const struct {
 	{ S_USER_DAYS,
 	    "SELECT DISTINCT day FROM daily INDEXED BY daily_user_day"
 	    " WHERE user = ?1 AND day >= ?2 AND day < ?3 ORDER BY day" },
+	/* The daily totals in key order (the primary key's), for a history moved. */
+	{ S_DAILY_PAGE,
+	    "SELECT day, user, guild, model, service, kind, " USAGE_COLS
+	    " FROM daily WHERE (day, user, guild, model, service, kind) >"
+	    " (?1, ?2, ?3, ?4, ?5, ?6) ORDER BY day, user, guild, model, service,"
+	    " kind LIMIT ?7" },
+	{ S_DAILY_FIRST,
+	    "SELECT day, user, guild, model, service, kind, " USAGE_COLS
+	    " FROM daily ORDER BY day, user, guild, model, service, kind LIMIT ?1" },
+	{ S_DAILY_EVENTS,
+	    "SELECT at / " SQL_NUM(DAY) " * " SQL_NUM(DAY) ", user,"
+	    " COALESCE(guild, ''), COALESCE(model, ''), COALESCE(service, ''),"
+	    " COALESCE(kind, ''), " USAGE_SUMS " FROM events"
+	    " WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2, 3, 4, 5, 6" },
+	/* Amounts that no event stands for: thru as it was (0 for a new row). */
+	{ S_DAILY_IMPORT,
+	    "INSERT INTO daily(day, user, guild, model, service, kind, "
+	    USAGE_COLS ", thru) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+	    " ?11, ?12, ?13, ?14, 0)"
+	    " ON CONFLICT(day, user, guild, model, service, kind)"
+	    " DO UPDATE SET " USAGE_ADD },
 	{ S_EVENTS_MIN_AT,	"SELECT MIN(at) FROM events" },
 	{ S_EVENTS_ASC,		EVENTS_ASC(" WHERE ") },
 	{ S_EVENTS_IDS_ASC,	EVENTS_ASC(EVENTS_IDS) },

@@ -93,6 +93,10 @@ enum stmt_id {
 	S_EVENTS_IDS_ASC,
 	S_EVENTS_DESC,
 	S_EVENTS_IDS_DESC,
+	S_DAILY_PAGE,
+	S_DAILY_FIRST,
+	S_DAILY_EVENTS,
+	S_DAILY_IMPORT,
 	/* store_maint.c: folding and pruning buckets, pruning events, keys and hours, the monthly archive */
 	S_BUCKET_FOLD,
 	S_BUCKET_DROP_MINUTES,
@@ -180,6 +184,11 @@ int	 sq_view_user_all(const char *user, const char *guild,
 int	 sq_events_page(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit, int (*cb)(void *,
 	    const struct event *), void *arg);
+int	 sq_daily_page(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 sq_daily_events(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 sq_daily_add(const struct daily_row *r);
 
 /* store_db.c: the connection and its state */
 extern sqlite3		*db;

@@ -8,13 +8,13 @@
  * (pg_send); a read queues its statement and a Sync, then waits for every
  * result up to the Sync (pg_query), so the writes before it travel in the
  * same round trip.  Every wait, the connection's too, polls the socket
- * against a deadline (PG_WAIT_USEC, connect_timeout for a connection):
- * past it, or on a broken connection, the connection is dropped, the call
- * returns -TOKQ_E_TEMP and so does the batch's commit; the next call
- * reconnects by itself (at most once per PG_RETRY_USEC), and the next
- * store_begin reports STALE_ALL.  Any error fails the transaction: its
- * commit returns -TOKQ_E_TEMP and rolls back.  A write is acknowledged
- * only after COMMIT returned COMMIT.
+ * against a deadline (PG_WAIT_USEC, or the URI's connect_timeout for a
+ * connection): past it, or on a broken connection, the connection is
+ * dropped, the call returns -TOKQ_E_TEMP and so does the batch's commit;
+ * the next call reconnects by itself (at most once per PG_RETRY_USEC), and
+ * the next store_begin reports STALE_ALL.  Any error fails the
+ * transaction: its commit returns -TOKQ_E_TEMP and rolls back.  A write is
+ * acknowledged only after COMMIT returned COMMIT.
  *
  * Exact across daemons.  store_begin opens a transaction, takes the one
  * write lock of the schema (pg_advisory_xact_lock, held to the commit),
@@ -37,7 +37,12 @@
 
 #include "store_pg.h"
 
-#define PG_WAIT_USEC	(2000 * 1000)	/* any statement's round trip */
+/*
+ * Any round trip's wait, and a connection's unless the URI sets
+ * connect_timeout: under the contract's 2 s for a temporary failure, with
+ * room for the request's way there and back.
+ */
+#define PG_WAIT_USEC	(1500 * 1000)
 #define PG_MIGRATE_USEC	(120 * 1000 * 1000)	/* the migrations' */
 #define PG_RETRY_USEC	(500 * 1000)	/* between reconnections */
 #define PG_MAINT_USEC	(5 * 1000 * 1000)	/* between tries for maintenance */
@@ -134,14 +139,24 @@ pg_usage(const PGresult *r, int row, int col, struct usage *u)
 	u->cost = pg_int(r, row, col + 7);
 }
 
-/* A 64-bit FNV-1a of "tokq", what and the schema: the advisory locks' keys. */
+/*
+ * The advisory locks' keys: a 64-bit FNV-1a of "tokq:", what and the
+ * schema's name.  Its own code, not hmap.c's: every daemon of every host
+ * and version must take the same key, whatever becomes of the map's hash.
+ */
 static int64_t
 key_of(const char *what, const char *s)
 {
-	uint64_t	 h = hash_bytes(HASH_SEED, "tokq:", 5);
+	const char	*parts[] = { "tokq:", what, s };
+	uint64_t	 h = 14695981039346656037ULL;
+	size_t		 i;
 
-	h = hash_bytes(h, what, strlen(what));
-	return (int64_t)hash_bytes(h, s, strlen(s));
+	for (i = 0; i < 3; i++)
+		for (s = parts[i]; *s; s++) {
+			h ^= (unsigned char)*s;
+			h *= 1099511628211ULL;
+		}
+	return (int64_t)h;
 }
 
 /* libpq's notices (CREATE ... IF NOT EXISTS) go to the debug log. */
@@ -233,11 +248,11 @@ pg_wait(PGresult **keep, size_t nkeep)
 		while (!PQisBusy(conn)) {
 			r = PQgetResult(conn);
 			if (r == NULL) {
-				/* one statement's results end */
-				if (!ended) {
-					done++;
-					ended = true;
-				}
+				/* one statement's results end; twice: wait */
+				if (ended)
+					break;
+				done++;
+				ended = true;
 				continue;
 			}
 			ended = false;
@@ -585,12 +600,12 @@ describe(void)
 	PQconninfoFree(opts);
 }
 
-/* The connection's connect_timeout in microseconds: the URI's, or 2 s. */
+/* The URI's connect_timeout in microseconds (2 s at least, as libpq's), or PG_WAIT_USEC. */
 static uint64_t
 connect_usec(void)
 {
 	PQconninfoOption	*o, *opts;
-	uint64_t		 usec = 2000 * 1000;
+	uint64_t		 usec = PG_WAIT_USEC;
 	long			 s;
 
 	if ((opts = PQconninfo(conn)) == NULL)
@@ -604,7 +619,7 @@ connect_usec(void)
 }
 
 /*
- * Connect within the connect_timeout, then set the session up: the search
+ * Connect within connect_usec(), then set the session up: the search
  * path, the server's own bounds (a statement or a lock wait gives up
  * before our wait does; a session idle in a transaction is ended, so that
  * a stopped daemon cannot hold the write lock), the schema, the
@@ -613,10 +628,10 @@ connect_usec(void)
 static int
 pg_connect(void)
 {
-	static const char *const kw[] = { "connect_timeout", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "application_name", "dbname", NULL };
-	const char	*val[] = { "2", "1", "10", "5", "3", "tokqd", uri, NULL };
+	static const char *const kw[] = { "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "application_name",
+	    "dbname", NULL };
+	const char	*val[] = { "1", "10", "5", "3", "tokqd", uri, NULL };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char		 sql[512];
 	uint64_t	 deadline;
@@ -653,7 +668,7 @@ pg_connect(void)
 	snprintf(sql, sizeof(sql), "SET search_path = %s;"
 	    " SET statement_timeout = %d; SET lock_timeout = %d;"
 	    " SET idle_in_transaction_session_timeout = 5000", schema,
-	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 500);
+	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400);
 	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
 		goto fail;
 	if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
@@ -713,10 +728,17 @@ pg_open(const char *path)
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
 	last_try = 0;
+	/*
+	 * A database that does not answer yet (the host booted before it)
+	 * is no reason not to start: requests are refused, temporary, until
+	 * a round's begin connects (pg_begin), which then reports STALE_ALL
+	 * (seen_gen unknown) so memory loads everything.
+	 */
 	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
-		log_warnx("store: cannot open %s", where);
-		pg_close();
-		return rc;
+		log_warnx("store: %s does not answer; requests are refused, to be "
+		    "retried, until it does", where);
+		seen_gen = -1;
+		return 0;
 	}
 	seen_gen = pg_int(r, 0, 0);
 	PQclear(r);
@@ -802,7 +824,8 @@ pg_begin(void)
 	floor = pg_int(g, 0, 1);
 	next_id = next_id_begin = pg_int(g, 0, 2);
 	tx_gen = gen;
-	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen;
+	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
+	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
 	if (all)
 		stale(STALE_ALL, 0, NULL, NULL, NULL);
 	else if (j != NULL)
@@ -1197,4 +1220,7 @@ const struct store_backend store_pg = {
 	.view_group = pg_view_group,
 	.view_user_all = pg_view_user_all,
 	.events_page = pg_events_page,
+	.daily_page = pg_daily_page,
+	.daily_events = pg_daily_events,
+	.daily_add = pg_daily_add,
 };

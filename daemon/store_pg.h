@@ -19,6 +19,9 @@
 #define PG_NUM_(x)	#x
 #define PG_NUM(x)	PG_NUM_(x)
 
+/* Journal rows read at a begin; past them, STALE_ALL is cheaper. */
+#define PG_JOURNAL_MAX	10000
+
 /* The statements, prepared on every connection (store_pg_sql.c has their SQL). */
 enum pg_stmt {
 	/* store_pg.c: the transaction, the lock, the journal, maintenance's lock */
@@ -90,6 +93,11 @@ enum pg_stmt {
 	P_HOURLY_PRUNE,
 	P_MONTH_USERS,
 	P_MONTH_ARCHIVE,
+	/* store_pg_move.c: a history moved whole */
+	P_DAILY_FIRST,
+	P_DAILY_PAGE,
+	P_DAILY_EVENTS,
+	P_DAILY_IMPORT,
 	P_MAX
 };
 
@@ -127,6 +135,11 @@ void	 pg_note(enum stale_kind kind, enum scope sc, const char *subject,
  * (store_backend.h): the transaction's in store_pg.c, the rest in
  * store_pg_ops.c.
  */
+int	 pg_daily_page(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 pg_daily_events(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 pg_daily_add(const struct daily_row *r);
 int	 pg_open(const char *path);
 void	 pg_close(void);
 int	 pg_begin(void);

@@ -170,7 +170,7 @@ const char *const pg_sql[P_MAX] = {
 	    " (SELECT val FROM meta WHERE name = 'next_id')",
 	[P_JOURNAL] =
 	    "SELECT kind, scope, subject, model, hold FROM journal"
-	    " WHERE gen > $1::bigint ORDER BY gen",
+	    " WHERE gen > $1::bigint ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",
@@ -377,4 +377,26 @@ const char *const pg_sql[P_MAX] = {
 	    " AND day >= $1::bigint AND day < $2::bigint"
 	    " GROUP BY user_id, guild, model"
 	    " ON CONFLICT (month, user_id, guild, model) DO UPDATE SET " USAGE_SET,
+	/* store_pg_move.c: the daily totals in key order, for a history moved */
+#define DAILY_COLS \
+	"SELECT day, user_id, guild, model, service, kind, " USAGE_COLS " FROM daily"
+#define DAILY_ORDER \
+	" ORDER BY day, user_id, guild, model, service, kind LIMIT "
+	[P_DAILY_FIRST] =	DAILY_COLS DAILY_ORDER "$1::bigint",
+	[P_DAILY_PAGE] =	DAILY_COLS " WHERE (day, user_id, guild, model, service,"
+	    " kind) > ($1::bigint, $2, $3, $4, $5, $6)" DAILY_ORDER "$7::bigint",
+	[P_DAILY_EVENTS] =
+	    "SELECT at / " PG_NUM(DAY) " * " PG_NUM(DAY) ", user_id,"
+	    " COALESCE(guild, ''), COALESCE(model, ''), COALESCE(service, ''),"
+	    " COALESCE(kind, ''), " USAGE_SUMS " FROM events"
+	    " WHERE at >= $1::bigint AND at < $2::bigint GROUP BY 1, 2, 3, 4, 5, 6",
+	/* Requests no raw event stands for: all time, and pruned. */
+	[P_DAILY_IMPORT] =
+	    "WITH d AS (INSERT INTO daily(day, user_id, guild, model, service,"
+	    " kind, " USAGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+	    " $10, $11, $12, $13, $14) ON CONFLICT (day, user_id, guild, model,"
+	    " service, kind) DO UPDATE SET " USAGE_ADD("daily") "),"
+	    " u AS (INSERT INTO users(user_id) VALUES ($2) ON CONFLICT DO NOTHING)"
+	    " UPDATE meta SET val = sadd(val, $7) WHERE name IN"
+	    " ('daily_requests', 'events_pruned')",
 };

@@ -251,4 +251,7 @@ const struct store_backend store_sqlite = {
 	.view_group = sq_view_group,
 	.view_user_all = sq_view_user_all,
 	.events_page = sq_events_page,
+	.daily_page = sq_daily_page,
+	.daily_events = sq_daily_events,
+	.daily_add = sq_daily_add,
 };

@@ -968,3 +968,31 @@ totals_free(void)
 	undo_cap = 0;
 	pendset_sort_free();
 }
+
+/*
+ * Amounts no event stands for (a history moved from another store, where
+ * its events were pruned) added to a daily row.  The totals waiting are
+ * written first, so that the row's thru stays what their replay needs.
+ */
+int
+sq_daily_add(const struct daily_row *r)
+{
+	sqlite3_stmt	*st = stmt(S_DAILY_IMPORT);
+	int		 rc, known;
+
+	if ((rc = store_settle()) < 0 || (known = rc = user_written(r->user)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->day);
+	bind_key(st, 2, r->user);
+	bind_key(st, 3, r->guild);
+	bind_key(st, 4, r->model);
+	bind_key(st, 5, r->service);
+	bind_key(st, 6, r->kind);
+	bind_usage(st, 7, &r->u);
+	/* Requests no raw event stands for: all time, and pruned. */
+	if ((rc = run(st, "daily_add")) < 0 ||
+	    (rc = meta_add("daily_requests", r->u.requests)) < 0 ||
+	    (rc = meta_add("events_pruned", r->u.requests)) < 0)
+		return rc;
+	return known ? 0 : meta_add("daily_users", 1);
+}

@@ -458,3 +458,69 @@ sq_user_models_since(const char *user, int64_t since,
 	model_sums_free(&ms);
 	return rc < 0 ? rc : 0;
 }
+
+/* A daily row (columns 0..5 its key, then the amounts) into r. */
+static void
+column_daily(sqlite3_stmt *st, struct daily_row *r)
+{
+	r->day = sqlite3_column_int64(st, 0);
+	r->user = column_text(st, 1, false);
+	r->guild = column_text(st, 2, false);
+	r->model = column_text(st, 3, false);
+	r->service = column_text(st, 4, false);
+	r->kind = column_text(st, 5, false);
+	column_usage(st, 6, &r->u);
+}
+
+static int
+daily_rows(sqlite3_stmt *st, int (*cb)(void *, const struct daily_row *),
+    void *arg, const char *what)
+{
+	struct daily_row r;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_daily(st, &r);
+		if ((cbrc = cb(arg, &r)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, what);
+}
+
+/* The daily totals after `after` in key order, at most limit rows. */
+int
+sq_daily_page(const struct daily_row *after, int64_t limit,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = store_settle()) < 0)
+		return rc;
+	if (after == NULL) {
+		st = stmt(S_DAILY_FIRST);
+		sqlite3_bind_int64(st, 1, limit);
+	} else {
+		st = stmt(S_DAILY_PAGE);
+		sqlite3_bind_int64(st, 1, after->day);
+		bind_key(st, 2, after->user);
+		bind_key(st, 3, after->guild);
+		bind_key(st, 4, after->model);
+		bind_key(st, 5, after->service);
+		bind_key(st, 6, after->kind);
+		sqlite3_bind_int64(st, 7, limit);
+	}
+	return daily_rows(st, cb, arg, "daily_page");
+}
+
+/* The raw events of the days [from, to), summed by their daily row's key. */
+int
+sq_daily_events(int64_t from, int64_t to,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_DAILY_EVENTS);
+
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	return daily_rows(st, cb, arg, "daily_events");
+}

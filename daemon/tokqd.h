@@ -195,7 +195,7 @@ struct hold {
  */
 extern struct tokqd_env {
 	const char	*socket_path;
-	const char	*db_path;
+	const char	*db_path;		/* as shown: a URI without its password */
 	const char	*db_schema;		/* PostgreSQL: the store's schema */
 	const char	*config_path;
 	bool		 socket_activated;
@@ -396,6 +396,24 @@ int	 store_view_user_all(const char *user, const char *guild, struct usage *u);
 int	 store_events_page(const struct event_filter *f, bool newest_first,
 	    int64_t at, int64_t id, int64_t limit,
 	    int (*cb)(void *, const struct event *), void *arg);
+
+/*
+ * A history moved whole (export --all, import): the daily totals as rows.
+ * store_daily_page: the rows in key order after `after` (NULL: from the
+ * first); store_daily_events: the raw events' sums by the same key, of the
+ * days [from, to); store_daily_add: amounts added to a row, and to nothing
+ * else (no event, no counter).  Strings "" when none.
+ */
+struct daily_row {
+	int64_t		 day;
+	const char	*user, *guild, *model, *service, *kind;
+	struct usage	 u;
+};
+int	 store_daily_page(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 store_daily_events(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 store_daily_add(const struct daily_row *r);
 
 /*
  * walbuf.c: an SQLite VFS that writes the WAL in runs of frames.  It is
