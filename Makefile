@@ -91,15 +91,17 @@ integration: all
 	prove -f tests/integration/t*.sh
 
 # The same scripts again on the PostgreSQL store: a throw-away cluster
-# (tests/pg/cluster.sh), a database per script; the cluster is stopped
+# (tests/pg/cluster.sh), a database per script (and the store's own unit
+# tests, which skip without a cluster in `make unit`); the cluster is stopped
 # whatever the outcome.  Two scripts at a time: most of a script's time is
 # spent waiting on the server.
-integration-pg: all
+integration-pg: all $(B)/tests/test_store_pg
 	@ldd $(B)/tokqd | grep -q libpq || \
 		{ echo "integration-pg: $(B)/tokqd is built without libpq"; exit 1; }; \
 	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
 	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	tests/pg/cluster.sh start "$$dir" && \
+	TOKQ_TEST_PG=$$dir $(B)/tests/test_store_pg && \
 	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh
 
 # The Python and Node libraries (bindings/) against a real tokqd from $(B).

@@ -192,6 +192,16 @@ run_child(struct child c)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+static int
+count_lines(const char *s)
+{
+	int	 n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
 static double
 secs_since(uint64_t t)
 {
@@ -225,19 +235,30 @@ test_unreachable_bounded(void **state)
 	saved = dup(2);
 	assert_true((lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
 	dup2(lfd, 2);
+	/*
+	 * The open itself succeeds (tokqd starts and refuses requests until
+	 * the database answers); the wait was bounded, and so is a begin's.
+	 */
 	t = mono_usec();
 	rc = store_open(u);
+	assert_int_equal(rc, 0);
+	assert_true(secs_since(t) >= 1.4);
+	assert_true(secs_since(t) < 2.0);
+	usleep(600 * 1000);	/* past the store's pause between tries */
+	t = mono_usec();
+	rc = store_begin();
 	dup2(saved, 2);
 	close(saved);
 	close(lfd);
 	assert_int_equal(rc, -TOKQ_E_TEMP);
-	assert_true(secs_since(t) >= 1.4);
 	assert_true(secs_since(t) < 2.0);
+	store_close();
 	assert_non_null(f = fopen(logf, "r"));
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
 	assert_non_null(strstr(buf, "database quota on"));
+	assert_int_equal(count_lines(buf), 1);
 	assert_null(strstr(buf, "sekret"));
 	close(s);
 	unlink(path);
@@ -305,6 +326,53 @@ test_journal_reaches_other(void **state)
 	assert_int_equal(nseen, 0);
 	assert_int_equal(store_meta_get("gen", &n), 1);
 	assert_int_equal(n, 2);
+	assert_int_equal(store_commit(), 0);
+}
+
+/*
+ * 256 commits of a second daemon, the first of them an hour old: the
+ * 256th prunes the journal rows older than 10 minutes, and the first
+ * daemon, which last looked before them, hears STALE_ALL.
+ */
+static int
+step_many_commits(void)
+{
+	struct bucket	 b = { 1767225600, 60, 1, 0, 1 };
+	char		 sql[128];
+	int		 i;
+
+	for (i = 1; i <= 256; i++) {
+		if (store_begin() != 0 ||
+		    store_bucket_add(SCOPE_USER, "u1", "", &b) != 0 ||
+		    store_commit() != 0)
+			return 1;
+		if (i == 1) {
+			snprintf(sql, sizeof(sql), "UPDATE %s.journal SET at ="
+			    " at - interval '1 hour'", schema);
+			side_exec(sql);
+		}
+	}
+	return 0;
+}
+
+static void
+test_journal_pruned(void **state)
+{
+	struct child	 c;
+	int64_t		 floor = -1, gen = -1;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_many_commits);
+	assert_int_equal(store_open(uri), 0);
+	store_on_stale(hook);
+	assert_int_equal(run_child(c), 0);
+	assert_int_equal(store_meta_get("journal_floor", &floor), 1);
+	assert_int_equal(floor, 1);
+	assert_int_equal(store_meta_get("gen", &gen), 1);
+	assert_int_equal(gen, 256);
+	assert_int_equal(store_begin(), 0);
+	assert_true(was_seen("ALL"));
+	assert_int_equal(nseen, 1);
 	assert_int_equal(store_commit(), 0);
 }
 
@@ -528,6 +596,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unreachable_bounded),
 		cmocka_unit_test_setup_teardown(test_journal_reaches_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_serializes_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_consecutive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
