@@ -36,8 +36,9 @@ CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
 
-# The PostgreSQL pass (integration-pg): a server, and ip for the network namespace test.
-DEB_TEST	+= postgresql iproute2
+# The PostgreSQL pass (integration-pg): a server; ip for the network namespace
+# test, pgrep for the server's processes.
+DEB_TEST	+= postgresql iproute2 procps
 
 BENCH	:= $(if $(wildcard bench/*.c),$(B)/tokq-bench $(B)/tokq-preload)
 all: $(B)/tokqd $(B)/tokq $(BENCH)
@@ -46,8 +47,8 @@ deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
 	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
-		groff col node strace ip; do \
-		command -v $$c >/dev/null 2>&1 || missing=1; done; \
+		groff col node strace ip pgrep; do \
+		PATH=$$PATH:/usr/sbin:/sbin command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
