@@ -20,7 +20,7 @@ KILLS=8
 start_tokqd
 start_tokqd2
 
-python3 "$TEST_ROOT/tests/pg/writers.py" "$TOKQ" "$SOCK" "$SOCK2" "$WRITERS" "$T/stop" \
+python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" "$WRITERS" "$T/stop" \
 	>"$T/writers.json" 2>"$T/writers.err" &
 wpid=$!
 EXTRA_PIDS+=("$wpid")

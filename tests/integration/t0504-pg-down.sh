@@ -21,7 +21,7 @@ start_tokqd2
 A=$TOKQD_PID B=$TOKQD2_PID
 tq limit set --user x --tokens 1000000 --per day
 
-python3 "$TEST_ROOT/tests/pg/writers.py" "$TOKQ" "$SOCK" "$SOCK2" 2 "$T/stop" \
+python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" 2 "$T/stop" \
 	>"$T/writers.json" 2>"$T/writers.err" &
 wpid=$!
 EXTRA_PIDS+=("$wpid")
