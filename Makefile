@@ -94,7 +94,9 @@ integration: all
 # whatever the outcome.  Two scripts at a time: most of a script's time is
 # spent waiting on the server.
 integration-pg: all
-	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
+	@ldd $(B)/tokqd | grep -q libpq || \
+		{ echo "integration-pg: $(B)/tokqd is built without libpq"; exit 1; }; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
 	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
 	tests/pg/cluster.sh start "$$dir" && \
 	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh

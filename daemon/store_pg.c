@@ -134,14 +134,24 @@ pg_usage(const PGresult *r, int row, int col, struct usage *u)
 	u->cost = pg_int(r, row, col + 7);
 }
 
-/* A 64-bit FNV-1a of "tokq", what and the schema: the advisory locks' keys. */
+/*
+ * The advisory locks' keys: a 64-bit FNV-1a of "tokq:", what and the
+ * schema's name.  Its own code, not hmap.c's: every daemon of every host
+ * and version must take the same key, whatever becomes of the map's hash.
+ */
 static int64_t
 key_of(const char *what, const char *s)
 {
-	uint64_t	 h = hash_bytes(HASH_SEED, "tokq:", 5);
+	const char	*parts[] = { "tokq:", what, s };
+	uint64_t	 h = 14695981039346656037ULL;
+	size_t		 i;
 
-	h = hash_bytes(h, what, strlen(what));
-	return (int64_t)hash_bytes(h, s, strlen(s));
+	for (i = 0; i < 3; i++)
+		for (s = parts[i]; *s; s++) {
+			h ^= (unsigned char)*s;
+			h *= 1099511628211ULL;
+		}
+	return (int64_t)h;
 }
 
 /* libpq's notices (CREATE ... IF NOT EXISTS) go to the debug log. */
@@ -233,11 +243,11 @@ pg_wait(PGresult **keep, size_t nkeep)
 		while (!PQisBusy(conn)) {
 			r = PQgetResult(conn);
 			if (r == NULL) {
-				/* one statement's results end */
-				if (!ended) {
-					done++;
-					ended = true;
-				}
+				/* one statement's results end; twice: wait */
+				if (ended)
+					break;
+				done++;
+				ended = true;
 				continue;
 			}
 			ended = false;
@@ -802,7 +812,8 @@ pg_begin(void)
 	floor = pg_int(g, 0, 1);
 	next_id = next_id_begin = pg_int(g, 0, 2);
 	tx_gen = gen;
-	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen;
+	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
+	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
 	if (all)
 		stale(STALE_ALL, 0, NULL, NULL, NULL);
 	else if (j != NULL)

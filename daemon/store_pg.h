@@ -19,6 +19,9 @@
 #define PG_NUM_(x)	#x
 #define PG_NUM(x)	PG_NUM_(x)
 
+/* Journal rows read at a begin; past them, STALE_ALL is cheaper. */
+#define PG_JOURNAL_MAX	10000
+
 /* The statements, prepared on every connection (store_pg_sql.c has their SQL). */
 enum pg_stmt {
 	/* store_pg.c: the transaction, the lock, the journal, maintenance's lock */

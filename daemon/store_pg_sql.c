@@ -170,7 +170,7 @@ const char *const pg_sql[P_MAX] = {
 	    " (SELECT val FROM meta WHERE name = 'next_id')",
 	[P_JOURNAL] =
 	    "SELECT kind, scope, subject, model, hold FROM journal"
-	    " WHERE gen > $1::bigint ORDER BY gen",
+	    " WHERE gen > $1::bigint ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",
