@@ -54,6 +54,7 @@ static struct {
 	int		 efd;			/* the worker -> loop wake-up */
 	sd_event_source	*eio, *watch;
 	void		(*caught_up)(void);	/* after each round's store_begin */
+	int		(*prefetch)(void);	/* after the round's jobs' want() */
 	void		(*drained)(void);	/* on the loop, after the done()s */
 	_Atomic uint64_t busy_since;		/* start of the round under way; 0 idle */
 	_Atomic bool	 on;
@@ -122,7 +123,10 @@ post_locked(struct job *first, struct job **last_next)
 		log_warn("exec: wake the loop");
 }
 
-/* One round: begin, run every job, commit, hand them back. */
+/*
+ * One round: begin, let every job say what it will need and fetch that
+ * at once, run every job, commit, hand them back.
+ */
 static void
 round_run(struct job *first)
 {
@@ -132,6 +136,12 @@ round_run(struct job *first)
 	atomic_store(&x.busy_since, mono_usec());
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
 		x.caught_up();
+	if (rc == 0 && x.prefetch) {
+		for (j = first; j; j = j->next)
+			if (j->want)
+				j->want(j);
+		x.prefetch();	/* failed: the loads go one by one */
+	}
 	for (j = first; j; j = j->next) {
 		if (rc < 0) {
 			j->rc = rc;	/* nothing ran: refused, retry */
@@ -270,10 +280,12 @@ watch_cb(sd_event_source *s, uint64_t usec, void *arg)
 
 /*
  * Start the worker.  caught_up() runs on it after each round's begin, to
- * apply what the store reported stale.
+ * apply what the store reported stale; prefetch() after the round's jobs
+ * said what they want, before they run.
  */
 int
-exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void))
+exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+    void (*drained)(void))
 {
 	int	 rc;
 
@@ -282,6 +294,7 @@ exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void))
 	x.in_tail = &x.in;
 	x.out_tail = &x.out;
 	x.caught_up = caught_up;
+	x.prefetch = prefetch;
 	x.drained = drained;
 	if ((x.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return -TOKQ_E_INTERNAL;

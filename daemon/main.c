@@ -636,7 +636,7 @@ main(int argc, char *argv[])
 	if (batch_init(ev, control_answer) < 0)
 		fatalx("cannot start the group commit");
 	if ((store_remote() || getenv("TOKQD_WORKER") != NULL) &&
-	    exec_init(ev, stale_settle, control_drained) < 0)
+	    exec_init(ev, stale_settle, quota_prefetch, control_drained) < 0)
 		fatalx("cannot start the worker");
 	control_init(ev);
 	env.socket_activated = control_activated();

@@ -37,13 +37,13 @@
 
 #include "store_pg.h"
 
-#define PG_WAIT_USEC	(2000 * 1000)	/* any statement's round trip */
+#define PG_WAIT_USEC	(1500 * 1000)	/* any statement's round trip, a connection's */
 #define PG_MIGRATE_USEC	(120 * 1000 * 1000)	/* the migrations' */
 #define PG_RETRY_USEC	(500 * 1000)	/* between reconnections */
+#define PG_IDLE_MSEC	5000		/* a session idle in a transaction ends */
 #define PG_MAINT_USEC	(5 * 1000 * 1000)	/* between tries for maintenance */
 #define PG_QUEUE_MAX	2048		/* statements queued before a wait */
 #define PG_PRUNE_EVERY	256		/* generations between journal prunes */
-#define SP_MAX		8
 
 static PGconn	*conn;
 static char	*uri;			/* never logged: it may hold a password */
@@ -55,7 +55,6 @@ static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
 
 bool		 pg_tx_open, pg_tx_failed;
-static int	 sp_depth;
 static int64_t	 seen_gen = -1;		/* the last generation seen; -1 unknown */
 static int64_t	 tx_gen;		/* the generation at the open transaction's begin */
 static int64_t	 next_id;		/* of the next event, in the open transaction */
@@ -351,12 +350,12 @@ ready(void)
 }
 
 /*
- * Queue a statement whose result is not needed: a write, checked at the
- * next wait (a read's, or the commit's).  Past PG_QUEUE_MAX queued, wait
- * for them now.
+ * Queue a statement, unwaited and without a flush of the round's log: the
+ * log's own statements, and the savepoints.  Past PG_QUEUE_MAX queued,
+ * wait for them now.
  */
 int
-pg_send(enum pg_stmt id, const struct pgq *q)
+pg_queue(enum pg_stmt id, const struct pgq *q)
 {
 	int	 rc;
 
@@ -373,8 +372,67 @@ pg_send(enum pg_stmt id, const struct pgq *q)
 }
 
 /*
+ * Queue a write whose result is not needed, after the round's log: it is
+ * checked at the next wait (a read's, or the commit's).
+ */
+int
+pg_send(enum pg_stmt id, const struct pgq *q)
+{
+	int	 rc;
+
+	if (pg_tx_failed)
+		return -TOKQ_E_TEMP;
+	if ((rc = pglog_flush(true)) < 0)
+		return rc;
+	return pg_queue(id, q);
+}
+
+/* Statements that read only: the others are a request's writes. */
+static bool
+reads_only(enum pg_stmt id)
+{
+	switch (id) {
+	case P_GEN:
+	case P_JOURNAL:
+	case P_MAINT_TRY:
+	case P_META_GET:
+	case P_DB_BYTES:
+	case P_BUCKET_PREFETCH:
+	case P_BUCKET_LOAD:
+	case P_COUNTS:
+	case P_KEY_GET:
+	case P_EVENTS_SUM:
+	case P_RULE_LOAD:
+	case P_PLAN_LOAD:
+	case P_BYPASS_LOAD:
+	case P_PRICE_LOAD:
+	case P_HOLD_LOAD:
+	case P_USER_HOURS:
+	case P_USER_DAILY_TOTALS:
+	case P_USER_MODELS_TOTALS:
+	case P_USER_MODELS_SINCE:
+	case P_VIEW_TOTALS:
+	case P_VIEW_BY_USER:
+	case P_VIEW_BY_GUILD:
+	case P_VIEW_BY_MODEL:
+	case P_VIEW_BY_SERVICE:
+	case P_VIEW_BY_DAY:
+	case P_VIEW_USER_ALL:
+	case P_EVENTS_ASC:
+	case P_EVENTS_DESC:
+	case P_EVENTS_USER_ASC:
+	case P_EVENTS_USER_DESC:
+	case P_MONTH_USERS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * Run a statement and return its result (the caller PQclears it), after
- * every statement queued before it; NULL with *rc set on failure.
+ * the round's log and every statement queued before it; NULL with *rc set
+ * on failure.
  */
 PGresult *
 pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
@@ -385,7 +443,8 @@ pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
 		*rc = -TOKQ_E_TEMP;
 		return NULL;
 	}
-	if ((*rc = ready()) < 0 || (*rc = queue(id, q)) < 0)
+	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
+	    (*rc = ready()) < 0 || (*rc = queue(id, q)) < 0)
 		return NULL;
 	if ((*rc = pg_wait(&r, 1)) < 0) {
 		if (pg_tx_open)
@@ -595,20 +654,24 @@ describe(void)
 	PQconninfoFree(opts);
 }
 
-/* The connection's connect_timeout in microseconds: the URI's, or 2 s. */
+/*
+ * How long a connection may take, in microseconds: the URI's
+ * connect_timeout when it sets one, else PG_WAIT_USEC, so that a client
+ * hears within 2 s that the database is out of reach.
+ */
 static uint64_t
 connect_usec(void)
 {
 	PQconninfoOption	*o, *opts;
-	uint64_t		 usec = 2000 * 1000;
+	uint64_t		 usec = PG_WAIT_USEC;
 	long			 s;
 
-	if ((opts = PQconninfo(conn)) == NULL)
+	if ((opts = PQconninfoParse(uri, NULL)) == NULL)
 		return usec;
 	for (o = opts; o->keyword; o++)
 		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val &&
 		    (s = strtol(o->val, NULL, 10)) > 0)
-			usec = (uint64_t)(s < 2 ? 2 : s) * 1000 * 1000;
+			usec = (uint64_t)s * 1000 * 1000;
 	PQconninfoFree(opts);
 	return usec;
 }
@@ -662,8 +725,9 @@ pg_connect(void)
 	}
 	snprintf(sql, sizeof(sql), "SET search_path = %s;"
 	    " SET statement_timeout = %d; SET lock_timeout = %d;"
-	    " SET idle_in_transaction_session_timeout = 5000", schema,
-	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 500);
+	    " SET idle_in_transaction_session_timeout = %d", schema,
+	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 300,
+	    PG_IDLE_MSEC);
 	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
 		goto fail;
 	if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
@@ -755,6 +819,7 @@ pg_close(void)
 		PQfinish(conn);
 	conn = NULL;
 	notes_clear();
+	pglog_free();
 	free(notes);
 	notes = NULL;
 	capnotes = 0;
@@ -795,7 +860,7 @@ pg_begin(void)
 	if ((rc = ready()) < 0)
 		return rc;
 	pg_tx_failed = false;
-	sp_depth = 0;
+	pglog_clear();
 	notes_clear();
 	pgq_int(&q, lock_key);
 	pgq_int(&jq, seen_gen);
@@ -949,7 +1014,7 @@ pg_commit(void)
 
 	if (!pg_tx_open)
 		return 0;
-	if (pg_tx_failed || conn == NULL)
+	if (pg_tx_failed || conn == NULL || pglog_flush(false) < 0)
 		goto fail;
 	if (nnotes > 0 && journal_write(gen) < 0)
 		goto fail;
@@ -970,6 +1035,7 @@ pg_commit(void)
 		seen_gen = gen;
 	pg_tx_open = false;
 	notes_clear();
+	pglog_clear();
 	return 0;
 fail:
 	log_warnx("store: %s: batch not committed", where);
@@ -982,7 +1048,7 @@ void
 pg_rollback(void)
 {
 	notes_clear();
-	sp_depth = 0;
+	pglog_clear();
 	if (!pg_tx_open)
 		return;
 	pg_tx_open = pg_tx_failed = false;
@@ -1011,7 +1077,11 @@ pg_writable(const char *what)
 	return 0;
 }
 
-/* A request's savepoint, queued: it costs no round trip. */
+/*
+ * A request's mark: a place in the round's log, no statement; a
+ * savepoint is sent only if a statement must go out while it is open
+ * (store_pg_log.c).
+ */
 int
 pg_mark(enum write_kind w)
 {
@@ -1019,33 +1089,28 @@ pg_mark(enum write_kind w)
 
 	if ((rc = pg_begin()) < 0 || (rc = pg_writable("mark")) < 0)
 		return rc;
-	if (sp_depth == SP_MAX) {
-		log_warnx("store: savepoints nested too deep");
-		return -TOKQ_E_INTERNAL;
-	}
-	if ((rc = pg_send(P_SAVEPOINT, NULL)) < 0)
-		return rc;
-	sp_depth++;
-	return 0;
+	return pglog_mark();
 }
 
 /*
- * Release the request's savepoint, or undo its writes first when rc < 0.
- * Its notes stay: telling others of a change undone costs them a reload,
- * never a wrong answer.
+ * The request ends: when rc < 0 its writes are undone, those still in the
+ * log dropped, those sent rolled back to its savepoint.  Its notes stay:
+ * telling others of a change undone costs them a reload, never a wrong
+ * answer.
  */
 int
 pg_unmark(int rc)
 {
+	bool	 sp = pglog_unmark(rc < 0);
 	int	 r;
 
-	if (sp_depth > 0)
-		sp_depth--;
 	if (pg_tx_failed || conn == NULL)
 		return rc < 0 ? rc : -TOKQ_E_TEMP;
-	if (rc < 0 && (r = pg_send(P_ROLLBACK_TO, NULL)) < 0)
+	if (!sp)
 		return rc;
-	if ((r = pg_send(P_RELEASE, NULL)) < 0)
+	if (rc < 0 && (r = pg_queue(P_ROLLBACK_TO, NULL)) < 0)
+		return rc;
+	if ((r = pg_queue(P_RELEASE, NULL)) < 0)
 		return rc < 0 ? rc : r;
 	return rc;
 }
@@ -1177,6 +1242,7 @@ const struct store_backend store_pg = {
 	.tune_parts = pg_tune_parts,
 	.bucket_add = pg_bucket_add,
 	.bucket_load = pg_bucket_load,
+	.bucket_prefetch = pg_bucket_prefetch,
 	.bucket_clear = pg_bucket_clear,
 	.counts = pg_counts,
 	.rule_put = pg_rule_put,

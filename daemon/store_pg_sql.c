@@ -148,6 +148,10 @@ const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 	" cache_write = sadd(" t ".cache_write, excluded.cache_write)," \
 	" reasoning = sadd(" t ".reasoning, excluded.reasoning)," \
 	" cost = sadd(" t ".cost, excluded.cost)"
+/* Eight bigint arrays, the usage columns', as $a..$h. */
+#define USAGE_ARRAYS(a, b, c, d, e, f, g, h) \
+	"$" #a "::bigint[], $" #b "::bigint[], $" #c "::bigint[], $" #d "::bigint[]," \
+	" $" #e "::bigint[], $" #f "::bigint[], $" #g "::bigint[], $" #h "::bigint[]"
 #define USAGE_SET \
 	"requests = excluded.requests, prompt = excluded.prompt," \
 	" completion = excluded.completion, total = excluded.total," \
@@ -200,40 +204,63 @@ const char *const pg_sql[P_MAX] = {
 	    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')",
 	/*
-	 * The record: the event, its daily row, its user's hour, its user,
-	 * and meta 'daily_requests', in one statement.  $1-$18 as the event
-	 * columns, $19 id, $20 day, $21 hour.
+	 * The round's writes in bulk (store_pg_log.c), each table's rows as
+	 * arrays, one per column, summed by the key its upsert conflicts on.
+	 * The events: at, user, guild, channel, model, service, kind, session,
+	 * call, meta, the eight amounts, id.
 	 */
-	[P_EVENT_ADD] =
-	    "WITH e AS (INSERT INTO events(at, user_id, guild, channel, model,"
-	    " service, kind, session, call, meta, " USAGE_COLS ", id) VALUES ($1,"
-	    " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-	    " $17, $18, $19)),"
-	    " d AS (INSERT INTO daily(day, user_id, guild, model, service, kind, "
-	    USAGE_COLS ") VALUES ($20, $2, COALESCE($3, ''), COALESCE($5, ''),"
-	    " COALESCE($6, ''), COALESCE($7, ''), $11, $12, $13, $14, $15, $16,"
-	    " $17, $18) ON CONFLICT (day, user_id, guild, model, service, kind)"
-	    " DO UPDATE SET " USAGE_ADD("daily") "),"
-	    " h AS (INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
-	    " VALUES ($21, $2, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
-	    " ON CONFLICT (hour, user_id) DO UPDATE SET " USAGE_ADD("hourly") ","
+	[P_LOG_EVENTS] =
+	    "INSERT INTO events(at, user_id, guild, channel, model, service,"
+	    " kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM"
+	    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+	    " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])",
+	[P_LOG_DAILY] =
+	    "INSERT INTO daily(day, user_id, guild, model, service, kind, "
+	    USAGE_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[],"
+	    " $3::text[], $4::text[], $5::text[], $6::text[], " USAGE_ARRAYS(7, 8, 9, 10, 11, 12, 13, 14)
+	    ") ON CONFLICT (day, user_id, guild, model, service, kind)"
+	    " DO UPDATE SET " USAGE_ADD("daily"),
+	[P_LOG_HOURLY] =
+	    "INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
+	    " SELECT * FROM unnest($1::bigint[], $2::text[], " USAGE_ARRAYS(3, 4, 5, 6, 7, 8, 9, 10)
+	    ", $11::bigint[], $12::bigint[]) ON CONFLICT (hour, user_id)"
+	    " DO UPDATE SET " USAGE_ADD("hourly") ","
 	    " first = LEAST(hourly.first, excluded.first),"
-	    " last = GREATEST(hourly.last, excluded.last)),"
-	    " u AS (INSERT INTO users(user_id) VALUES ($2) ON CONFLICT DO NOTHING)"
-	    " UPDATE meta SET val = sadd(val, $11) WHERE name = 'daily_requests'",
-	/* An event of no amounts: the SQLite store writes no totals for it. */
-	[P_EVENT_ONLY] =
-	    "INSERT INTO events(at, user_id, guild, channel, model,"
-	    " service, kind, session, call, meta, " USAGE_COLS ", id) VALUES ($1,"
-	    " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-	    " $17, $18, $19)",
-	[P_BUCKET_ADD] =
+	    " last = GREATEST(hourly.last, excluded.last)",
+	/* The users of the events with amounts, and their requests. */
+	[P_LOG_USERS] =
+	    "WITH u AS (INSERT INTO users(user_id) SELECT unnest($1::text[])"
+	    " ON CONFLICT DO NOTHING)"
+	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
+	[P_LOG_BUCKETS] =
 	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
-	    " cost, requests) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	    " cost, requests) SELECT * FROM unnest($1::integer[], $2::text[],"
+	    " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],"
+	    " $7::bigint[], $8::bigint[])"
 	    " ON CONFLICT (scope, subject, model, start, span) DO UPDATE SET"
 	    " tokens = sadd(buckets.tokens, excluded.tokens),"
 	    " cost = sadd(buckets.cost, excluded.cost),"
 	    " requests = sadd(buckets.requests, excluded.requests)",
+	[P_LOG_KEYS] =
+	    "INSERT INTO keys(key, fp, first, count, created) SELECT * FROM"
+	    " unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
+	    " $5::bigint[]) ON CONFLICT (key) DO UPDATE SET"
+	    " fp = excluded.fp, first = excluded.first, count = excluded.count,"
+	    " created = excluded.created",
+	/*
+	 * The buckets of counters ($1 scope, $2 subject, $3 model, $4 since:
+	 * each as P_BUCKET_LOAD), by the counter's place in the arrays (from
+	 * 1), then start.
+	 */
+	[P_BUCKET_PREFETCH] =
+	    "SELECT k.i, b.start, b.span, b.tokens, b.cost, b.requests FROM"
+	    " unnest($1::integer[], $2::text[], $3::text[], $4::bigint[])"
+	    " WITH ORDINALITY AS k(sc, subject, model, since, i)"
+	    " JOIN LATERAL (SELECT start, span, tokens, cost, requests"
+	    " FROM buckets WHERE scope = k.sc AND subject = k.subject"
+	    " AND model = k.model AND start > k.since - " PG_NUM(BUCKET_HOUR)
+	    " AND start + span > k.since) b ON true ORDER BY k.i, b.start, b.span",
 	/* No bucket spans more than an hour: the range on start uses the key. */
 	[P_BUCKET_LOAD] =
 	    "SELECT start, span, tokens, cost, requests FROM buckets"
@@ -249,11 +276,6 @@ const char *const pg_sql[P_MAX] = {
 	    " (SELECT COUNT(*) FROM users)",
 	/* settings, holds, keys */
 	[P_KEY_GET] =		"SELECT fp, first, count FROM keys WHERE key = $1",
-	[P_KEY_PUT] =
-	    "INSERT INTO keys(key, fp, first, count, created)"
-	    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-	    " fp = excluded.fp, first = excluded.first, count = excluded.count,"
-	    " created = excluded.created",
 	[P_EVENTS_SUM] =
 	    "SELECT " USAGE_SUMS " FROM events WHERE id >= $1::bigint"
 	    " AND id < $1::bigint + $2::bigint",
