@@ -328,11 +328,19 @@ counter_drop(enum scope sc, const char *subject, const char *model)
 	struct drop_ctx	 d = { .plen = 0 };
 	size_t		 i;
 
-	d.plen = counter_key(d.prefix, sizeof(d.prefix), sc, subject, model ? model : "");
+	if (model) {
+		/* One counter, found: other daemons' news drop them by the hundred. */
+		char	 key[3 * TOKQ_ID_MAX + 16];
+		size_t	 klen = counter_key(key, sizeof(key), sc, subject, model);
+
+		if (klen == 0)
+			return -TOKQ_E_INTERNAL;
+		counter_free(hmap_deln(&ctr.map, key, klen));
+		return 0;
+	}
+	d.plen = counter_key(d.prefix, sizeof(d.prefix), sc, subject, "");
 	if (d.plen == 0)
 		return -TOKQ_E_INTERNAL;
-	if (model)
-		d.plen++;		/* the whole key: NUL included */
 	hmap_foreach(&ctr.map, drop_collect, &d);
 	for (i = 0; i < d.n; i++) {
 		counter_free(hmap_del(&ctr.map, d.keys[i]));

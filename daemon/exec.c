@@ -123,9 +123,23 @@ post_locked(struct job *first, struct job **last_next)
 		log_warn("exec: wake the loop");
 }
 
+/* Every job says what it will need, and the store fetches it at once. */
+static void
+wants(struct job *first)
+{
+	struct job	*j;
+
+	if (x.prefetch == NULL)
+		return;
+	for (j = first; j; j = j->next)
+		if (j->want)
+			j->want(j);
+	x.prefetch();	/* failed: the loads go one by one */
+}
+
 /*
- * One round: begin, let every job say what it will need and fetch that
- * at once, run every job, commit, hand them back.
+ * One round: let every job say what it will need, begin (which fetches
+ * it), run every job, commit, hand them back.
  */
 static void
 round_run(struct job *first)
@@ -134,14 +148,13 @@ round_run(struct job *first)
 	int		 rc = 0, crc;
 
 	atomic_store(&x.busy_since, mono_usec());
+	/* Asked before the begin, a remote store sends it with the begin. */
+	wants(first);
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
 		x.caught_up();
-	if (rc == 0 && x.prefetch) {
-		for (j = first; j; j = j->next)
-			if (j->want)
-				j->want(j);
-		x.prefetch();	/* failed: the loads go one by one */
-	}
+	/* And what the begin's news dropped from memory. */
+	if (rc == 0)
+		wants(first);
 	for (j = first; j; j = j->next) {
 		if (rc < 0) {
 			j->rc = rc;	/* nothing ran: refused, retry */

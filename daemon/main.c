@@ -448,7 +448,8 @@ signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 
 /*
  * What another daemon of a shared store changed (store_begin reports it,
- * store.h): a counter is dropped at once, to load again when next used;
+ * store.h): usage added to a counter in memory is added to it; a counter
+ * otherwise changed is dropped at once, to load again when next used;
  * rules, prices and holds, which take the store to reload, are reloaded
  * once the round's transaction is open (stale_settle, exec.c's hook).
  */
@@ -459,8 +460,15 @@ static struct {
 static void
 stale_note(const struct stale *st)
 {
+	struct counter	*c;
+
 	switch (st->kind) {
 	case STALE_COUNTER:
+		/* Usage added elsewhere: added here too, as quota_add does. */
+		if (st->add != NULL && st->model != NULL &&
+		    ((c = counter_find(st->sc, st->subject, st->model)) == NULL ||
+		    counter_add(c, st->add) == 0))
+			break;
 		counter_drop(st->sc, st->subject, st->model);
 		break;
 	case STALE_HOLD:

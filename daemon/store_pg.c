@@ -57,6 +57,7 @@ static size_t	 nsent;			/* statements queued since the last Sync */
 bool		 pg_tx_open, pg_tx_failed;
 static int64_t	 seen_gen = -1;		/* the last generation seen; -1 unknown */
 static int64_t	 tx_gen;		/* the generation at the open transaction's begin */
+static bool	 journaled;		/* journal rows were sent in it */
 static int64_t	 next_id;		/* of the next event, in the open transaction */
 static int64_t	 next_id_begin;
 static bool	 maint_owned;
@@ -833,9 +834,9 @@ pg_close(void)
 /* Tell the stale hook. */
 static void
 stale(enum stale_kind kind, enum scope sc, const char *subject,
-    const char *model, const char *hold_id)
+    const char *model, const char *hold_id, const struct bucket *add)
 {
-	struct stale	 s = { kind, sc, subject, model, hold_id };
+	struct stale	 s = { kind, sc, subject, model, hold_id, add };
 
 	if (stale_fn)
 		stale_fn(&s);
@@ -844,32 +845,41 @@ stale(enum stale_kind kind, enum scope sc, const char *subject,
 /*
  * Open the round's transaction under the write lock, and tell the stale
  * hook what other daemons committed since this one last looked: one round
- * trip (BEGIN, the lock, the generation, the journal after it).
+ * trip (BEGIN, the lock, the generation, the journal after it, and the
+ * counters asked for ahead before it: store_bucket_prefetch).
  */
 int
 pg_begin(void)
 {
 	struct pgq	 q = { 0 }, jq = { 0 };
-	PGresult	*res[2] = { NULL, NULL }, *g, *j;
+	PGresult	*res[3] = { NULL, NULL, NULL }, *g, *j;
 	int64_t		 gen, floor;
-	int		 rc, i;
+	int		 rc, i, pf = 0;
 	bool		 all;
 
 	if (pg_tx_open)
 		return 0;
-	if ((rc = ready()) < 0)
+	if ((rc = ready()) < 0) {
+		pgpf_queued(NULL);
 		return rc;
+	}
 	pg_tx_failed = false;
+	journaled = false;
 	pglog_clear();
 	notes_clear();
 	pgq_int(&q, lock_key);
 	pgq_int(&jq, seen_gen);
 	if ((rc = queue(P_BEGIN, NULL)) < 0 || (rc = queue(P_LOCK, &q)) < 0 ||
 	    (rc = queue(P_GEN, NULL)) < 0 ||
-	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0))
+	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0) ||
+	    (rc = pf = pgpf_queue()) < 0) {
+		pgpf_queued(NULL);
 		return rc;
-	if ((rc = pg_wait(res, seen_gen >= 0 ? 2 : 1)) < 0)
+	}
+	if ((rc = pg_wait(res, (seen_gen >= 0 ? 2 : 1) + pf)) < 0) {
+		pgpf_queued(NULL);
 		goto fail;
+	}
 	g = res[0];
 	j = seen_gen >= 0 ? res[1] : NULL;
 	pg_tx_open = true;
@@ -880,14 +890,21 @@ pg_begin(void)
 	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
 	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
 	if (all)
-		stale(STALE_ALL, 0, NULL, NULL, NULL);
+		stale(STALE_ALL, 0, NULL, NULL, NULL, NULL);
 	else if (j != NULL)
-		for (i = 0; i < PQntuples(j); i++)
+		for (i = 0; i < PQntuples(j); i++) {
+			struct bucket	 b = { pg_int(j, i, 5), pg_int(j, i, 6),
+			    pg_int(j, i, 7), pg_int(j, i, 8), pg_int(j, i, 9) };
+
 			stale((enum stale_kind)pg_int(j, i, 0),
 			    (enum scope)pg_int(j, i, 1), pg_text(j, i, 2, false),
-			    pg_text(j, i, 3, false), pg_text(j, i, 4, false));
+			    pg_text(j, i, 3, false), pg_text(j, i, 4, false),
+			    PQgetisnull(j, i, 5) ? NULL : &b);
+		}
+	if (pf)
+		pgpf_queued(res[(seen_gen >= 0 ? 2 : 1)]);
 	seen_gen = gen;
-	unkeep(res, 2);
+	unkeep(res, 3);
 	return 0;
 fail:
 	if (conn != NULL && (queue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0))
@@ -982,7 +999,7 @@ journal_write(int64_t gen)
 	pgq_int(&q, gen);
 	for (i = 0; i < 5; i++)
 		pgq_text(&q, a[i]);
-	if ((rc = queue(P_GEN_SET, &gq)) == 0)
+	if ((rc = queue(P_GEN_SET, &gq)) == 0 && nnotes > 0)
 		rc = queue(P_JOURNAL_ADD, &q);
 	if (rc == 0 && gen % PG_PRUNE_EVERY == 0)
 		rc = queue(P_JOURNAL_PRUNE, &gq);
@@ -1016,7 +1033,7 @@ pg_commit(void)
 		return 0;
 	if (pg_tx_failed || conn == NULL || pglog_flush(false) < 0)
 		goto fail;
-	if (nnotes > 0 && journal_write(gen) < 0)
+	if ((nnotes > 0 || journaled) && journal_write(gen) < 0)
 		goto fail;
 	if (next_id != next_id_begin) {
 		pgq_int(&q, next_id);
@@ -1031,7 +1048,7 @@ pg_commit(void)
 		goto fail;
 	}
 	PQclear(r);
-	if (nnotes > 0)
+	if (nnotes > 0 || journaled)
 		seen_gen = gen;
 	pg_tx_open = false;
 	notes_clear();
@@ -1209,6 +1226,17 @@ pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 oom:
 	log_warnx("store: out of memory for the journal");
 	pg_tx_failed = true;
+}
+
+/*
+ * The generation this round commits, for journal rows sent before the
+ * commit (the counters' added buckets): the commit writes it.
+ */
+int64_t
+pg_journal_gen(void)
+{
+	journaled = true;
+	return tx_gen + 1;
 }
 
 /* The id of the next event: given under the write lock, consecutive. */

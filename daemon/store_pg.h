@@ -129,6 +129,7 @@ int64_t	 pg_int(const PGresult *r, int row, int col);
 const char *pg_text(const PGresult *r, int row, int col, bool empty_null);
 void	 pg_usage(const PGresult *r, int row, int col, struct usage *u);
 int	 pg_next_id(int64_t *id);
+int64_t	 pg_journal_gen(void);		/* the generation this round commits */
 void	 pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 	    const char *model, const char *hold_id);
 
@@ -144,6 +145,8 @@ bool	 pglog_unmark(bool undo);	/* true: its SAVEPOINT was sent */
 void	 pglog_clear(void);		/* the round ends */
 void	 pglog_free(void);
 void	 pgpf_clear(void);
+int	 pgpf_queue(void);		/* at the begin: 1 when one was queued */
+void	 pgpf_queued(PGresult *r);
 void	 pgpf_drop(enum scope sc, const char *subject, const char *model);
 int	 pgpf_take(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);

@@ -380,6 +380,36 @@ group(struct hmap *m, const struct gkey *k, size_t *n, bool *fresh)
 	return (*n)++;
 }
 
+/*
+ * The bucket adds in a[0..7]: sent with their journal rows, of the
+ * generation the commit will write (pg_journal_gen).
+ */
+static int
+buckets_send(struct arr *a)
+{
+	struct pgq	 q = { 0 };
+	int		 i, rc = 0;
+
+	for (i = 0; i < 8; i++) {
+		arr_put(&a[i], "}", 1);
+		if (a[i].oom)
+			rc = -TOKQ_E_TEMP;
+		pgq_text(&q, a[i].p);
+	}
+	pgq_int(&q, pg_journal_gen());
+	pgq_int(&q, STALE_COUNTER);
+	if (rc < 0) {
+		log_warnx("store: out of memory for the round's writes");
+		pg_tx_failed = true;
+	} else
+		rc = pg_queue(P_LOG_BUCKETS, &q);
+	for (i = 0; i < 8; i++) {
+		free(a[i].p);
+		a[i] = (struct arr){ 0 };
+	}
+	return rc;
+}
+
 /* The summed writes of a stretch of the log, one record per row to upsert. */
 struct daily_row {
 	const struct lent	*e;	/* the first event of the row */
@@ -553,7 +583,7 @@ send_range(size_t from, size_t to)
 		arr_int(&a[6], br[i].b.cost);
 		arr_int(&a[7], br[i].b.requests);
 	}
-	if (nb > 0 && (rc = arr_send(P_LOG_BUCKETS, a, 8, NULL)) < 0)
+	if (nb > 0 && (rc = buckets_send(a)) < 0)
 		goto out;
 	for (i = 0; i < nk; i++) {
 		arr_text(&a[0], S(kr[i]->key.key));
@@ -754,25 +784,34 @@ pgpf_take(enum scope sc, const char *subject, const char *model,
 	return cbrc < 0 ? -TOKQ_E_INTERNAL : 1;
 }
 
-/*
- * Fetch the buckets of the n counters w ahead, in one statement: rows
- * (index in w, start, span, tokens, cost, requests) by index and start.
- */
-int
-pg_bucket_prefetch(const struct bucket_want *w, size_t n)
-{
-	char		 key[3 * TOKQ_ID_MAX + 16];
-	struct arr	 a[4] = { 0 };
-	struct pgq	 q = { 0 };
-	PGresult	*r;
-	struct pf	*p;
-	size_t		 i, j, klen, row, nrows, first;
-	int		 rc = 0;
+/* The wants asked before the round's transaction: sent with its begin. */
+static struct {
+	struct bucket_want	*w;
+	size_t			 n;
+} pend;
 
-	if (n == 0)
-		return 0;
-	if ((rc = pg_writable("bucket_prefetch")) < 0)
-		return rc;
+static void
+pend_clear(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < pend.n; i++) {
+		free((char *)pend.w[i].subject);
+		free((char *)pend.w[i].model);
+	}
+	free(pend.w);
+	pend.w = NULL;
+	pend.n = 0;
+}
+
+/* The query's arrays of the wants w[0..n-1], into q; a[] holds them. */
+static int
+pf_arrays(const struct bucket_want *w, size_t n, struct arr a[4],
+    struct pgq *q)
+{
+	size_t	 i;
+	int	 rc = 0;
+
 	for (i = 0; i < n; i++) {
 		arr_int(&a[0], w[i].sc);
 		arr_text(&a[1], w[i].subject ? w[i].subject : "");
@@ -783,13 +822,22 @@ pg_bucket_prefetch(const struct bucket_want *w, size_t n)
 		arr_put(&a[i], "}", 1);
 		if (a[i].oom)
 			rc = -TOKQ_E_INTERNAL;
-		pgq_text(&q, a[i].p);
+		pgq_text(q, a[i].p);
 	}
-	r = rc < 0 ? NULL : pg_query(P_BUCKET_PREFETCH, &q, &rc);
-	for (i = 0; i < 4; i++)
-		free(a[i].p);
-	if (r == NULL)
-		return rc;
+	return rc;
+}
+
+/*
+ * Keep the rows of P_BUCKET_PREFETCH for the wants w[0..n-1] it was sent
+ * (index in w, start, span, tokens, cost, requests; by index and start).
+ */
+static void
+pf_fill(PGresult *r, const struct bucket_want *w, size_t n)
+{
+	char		 key[3 * TOKQ_ID_MAX + 16];
+	struct pf	*p;
+	size_t		 i, j, klen, row, nrows, first;
+
 	nrows = (size_t)PQntuples(r);
 	for (i = 0, row = 0; i < n; i++) {
 		for (first = row; row < nrows &&
@@ -800,7 +848,7 @@ pg_bucket_prefetch(const struct bucket_want *w, size_t n)
 			continue;
 		if ((p = malloc(sizeof(*p) + (row - first) *
 		    sizeof(struct bucket))) == NULL)
-			break;
+			return;
 		p->since = w[i].since;
 		p->n = row - first;
 		for (j = 0; j < p->n; j++) {
@@ -812,9 +860,93 @@ pg_bucket_prefetch(const struct bucket_want *w, size_t n)
 		}
 		if (hmap_putn(&pfm, key, klen, p) == -1) {
 			free(p);
-			break;
+			return;
 		}
 	}
-	PQclear(r);
-	return 0;
+}
+
+/*
+ * Fetch the buckets of the n counters w ahead, in one statement.  Before
+ * the round's transaction, they are only kept, and sent in the begin's
+ * round trip (pgpf_queue); in it, those not fetched yet are asked now.
+ */
+int
+pg_bucket_prefetch(const struct bucket_want *w, size_t n)
+{
+	char			 key[3 * TOKQ_ID_MAX + 16];
+	struct bucket_want	*sel;
+	struct arr		 a[4] = { 0 };
+	struct pgq		 q = { 0 };
+	PGresult		*r;
+	size_t			 i, k, klen;
+	int			 rc;
+
+	if (n == 0)
+		return 0;
+	if ((sel = calloc(n, sizeof(*sel))) == NULL)
+		return -TOKQ_E_INTERNAL;
+	for (i = k = 0; i < n; i++)
+		if ((klen = pf_key(key, sizeof(key), w[i].sc, w[i].subject,
+		    w[i].model)) != 0 && hmap_getn(&pfm, key, klen) == NULL)
+			sel[k++] = w[i];
+	if (!pg_tx_open) {
+		pend_clear();
+		for (i = 0; i < k; i++)
+			if ((sel[i].subject = strdup(sel[i].subject ?
+			    sel[i].subject : "")) == NULL ||
+			    (sel[i].model = strdup(sel[i].model ?
+			    sel[i].model : "")) == NULL) {
+				free((char *)sel[i].subject);
+				break;
+			}
+		pend.w = sel;
+		pend.n = i;
+		return 0;
+	}
+	if (k == 0 || (rc = pg_writable("bucket_prefetch")) < 0) {
+		free(sel);
+		return 0;
+	}
+	rc = pf_arrays(sel, k, a, &q);
+	r = rc < 0 ? NULL : pg_query(P_BUCKET_PREFETCH, &q, &rc);
+	for (i = 0; i < 4; i++)
+		free(a[i].p);
+	if (r != NULL) {
+		pf_fill(r, sel, k);
+		PQclear(r);
+	}
+	free(sel);
+	return r == NULL ? rc : 0;
+}
+
+/*
+ * At the begin: queue the prefetch asked before it, if any; 1 when one
+ * was queued (its result comes after the begin's), 0 when none.
+ */
+int
+pgpf_queue(void)
+{
+	struct arr	 a[4] = { 0 };
+	struct pgq	 q = { 0 };
+	size_t		 i;
+	int		 rc;
+
+	if (pend.n == 0)
+		return 0;
+	if ((rc = pf_arrays(pend.w, pend.n, a, &q)) == 0)
+		rc = pg_queue(P_BUCKET_PREFETCH, &q);
+	for (i = 0; i < 4; i++)
+		free(a[i].p);
+	if (rc < 0)
+		pend_clear();
+	return rc < 0 ? rc : 1;
+}
+
+/* The begin's prefetch came back (r), or failed (NULL). */
+void
+pgpf_queued(PGresult *r)
+{
+	if (r != NULL)
+		pf_fill(r, pend.w, pend.n);
+	pend_clear();
 }

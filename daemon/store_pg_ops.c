@@ -154,7 +154,8 @@ pgq_counter(struct pgq *q, enum scope sc, const char *subject, const char *model
 
 /*
  * Add b's amounts to the counter's bucket at b's start and span: into the
- * round's log; what was fetched ahead of the counter is stale now.
+ * round's log, which sends it with its journal row (other daemons add it
+ * to their memory); what was fetched ahead of the counter is stale now.
  */
 int
 pg_bucket_add(enum scope sc, const char *subject, const char *model,
@@ -166,8 +167,6 @@ pg_bucket_add(enum scope sc, const char *subject, const char *model,
 	    (rc = pglog_bucket(sc, subject, model, b)) < 0)
 		return rc;
 	pgpf_drop(sc, subject ? subject : "", model ? model : "");
-	pg_note(STALE_COUNTER, sc, subject ? subject : "", model ? model : "",
-	    NULL);
 	return 0;
 }
 

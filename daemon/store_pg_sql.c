@@ -103,6 +103,14 @@ const char *const pg_migrations[] = {
 	"INSERT INTO meta(name, val) VALUES ('gen', 0), ('journal_floor', 0),"
 	"  ('next_id', 1), ('daily_requests', 0), ('events_pruned', 0)"
 	"  ON CONFLICT (name) DO NOTHING;",
+	/*
+	 * 2: a counter's journal row may carry the bucket added to it, which
+	 * other daemons add to their memory rather than reload the counter
+	 * (a row without one still means: reload it).
+	 */
+	"ALTER TABLE journal ADD COLUMN start bigint, ADD COLUMN span bigint,"
+	"  ADD COLUMN tokens bigint, ADD COLUMN cost bigint,"
+	"  ADD COLUMN requests bigint;",
 };
 const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 
@@ -173,7 +181,8 @@ const char *const pg_sql[P_MAX] = {
 	    " (SELECT val FROM meta WHERE name = 'journal_floor'),"
 	    " (SELECT val FROM meta WHERE name = 'next_id')",
 	[P_JOURNAL] =
-	    "SELECT kind, scope, subject, model, hold FROM journal"
+	    "SELECT kind, scope, subject, model, hold, start, span, tokens, cost,"
+	    " requests FROM journal"
 	    " WHERE gen > $1::bigint ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
@@ -233,11 +242,21 @@ const char *const pg_sql[P_MAX] = {
 	    "WITH u AS (INSERT INTO users(user_id) SELECT unnest($1::text[])"
 	    " ON CONFLICT DO NOTHING)"
 	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
+	/*
+	 * The bucket adds, and each as a journal row of generation $9 (kind
+	 * $10, STALE_COUNTER): in one statement, so that a rollback to a
+	 * savepoint takes back both.
+	 */
 	[P_LOG_BUCKETS] =
-	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
-	    " cost, requests) SELECT * FROM unnest($1::integer[], $2::text[],"
+	    "WITH a AS (SELECT * FROM unnest($1::integer[], $2::text[],"
 	    " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],"
-	    " $7::bigint[], $8::bigint[])"
+	    " $7::bigint[], $8::bigint[]) AS a(scope, subject, model, start,"
+	    " span, tokens, cost, requests)),"
+	    " j AS (INSERT INTO journal(gen, kind, scope, subject, model, start,"
+	    " span, tokens, cost, requests) SELECT $9::bigint, $10::integer, *"
+	    " FROM a)"
+	    " INSERT INTO buckets(scope, subject, model, start, span, tokens,"
+	    " cost, requests) SELECT * FROM a"
 	    " ON CONFLICT (scope, subject, model, start, span) DO UPDATE SET"
 	    " tokens = sadd(buckets.tokens, excluded.tokens),"
 	    " cost = sadd(buckets.cost, excluded.cost),"

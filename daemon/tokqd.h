@@ -313,6 +313,11 @@ struct stale {
 	enum scope	 sc;		/* STALE_COUNTER */
 	const char	*subject, *model;	/* STALE_COUNTER; model "" pooled */
 	const char	*hold_id;	/* STALE_HOLD */
+	/*
+	 * STALE_COUNTER: when not NULL, the counter's only change was this
+	 * bucket added (a counter in memory may add it rather than reload).
+	 */
+	const struct bucket *add;
 };
 bool	 store_remote(void);
 void	 store_on_stale(void (*fn)(const struct stale *));
