@@ -49,7 +49,7 @@ static PGconn	*conn;
 static char	*uri;			/* never logged: it may hold a password */
 static char	 where[256];		/* "database D on H", for the logs */
 static char	*schema;		/* quoted, for SET search_path */
-static int64_t	 lock_key, maint_key;
+static int64_t	 lock_key, maint_key, alive_key;
 static uint64_t	 wait_usec = PG_WAIT_USEC;
 static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
@@ -58,6 +58,7 @@ bool		 pg_tx_open, pg_tx_failed;
 static int64_t	 seen_gen = -1;		/* the last generation seen; -1 unknown */
 static int64_t	 tx_gen;		/* the generation at the open transaction's begin */
 static bool	 journaled;		/* journal rows were sent in it */
+static bool	 alone;			/* no other daemon was connected at its begin */
 static int64_t	 next_id;		/* of the next event, in the open transaction */
 static int64_t	 next_id_begin;
 static bool	 maint_owned;
@@ -321,15 +322,33 @@ pg_drop(const char *why)
 		pg_tx_failed = true;
 }
 
+/*
+ * Statements planned at each run, not once: their best plan depends on
+ * how large their tables are now (the journal and the buckets grow from
+ * nothing in a new database, and a plan made when they were empty scans
+ * them whole), and their planning costs little beside a wrong plan.
+ */
+static bool
+planned_each_run(enum pg_stmt id)
+{
+	return id == P_JOURNAL || id == P_BUCKET_PREFETCH || id == P_BUCKET_LOAD;
+}
+
 /* Queue a statement in the pipeline, unwaited. */
 static int
 queue(enum pg_stmt id, const struct pgq *q)
 {
 	char	 name[8];
+	int	 ok;
 
 	snprintf(name, sizeof(name), "p%d", (int)id);
-	if (PQsendQueryPrepared(conn, name, q ? q->n : 0, q ? q->v : NULL,
-	    NULL, NULL, 0) != 1) {
+	if (planned_each_run(id))
+		ok = PQsendQueryParams(conn, pg_sql[id], q ? q->n : 0, NULL,
+		    q ? q->v : NULL, NULL, NULL, 0);
+	else
+		ok = PQsendQueryPrepared(conn, name, q ? q->n : 0,
+		    q ? q->v : NULL, NULL, NULL, 0);
+	if (ok != 1) {
 		pg_drop(PQerrorMessage(conn));
 		return -TOKQ_E_TEMP;
 	}
@@ -691,6 +710,7 @@ pg_connect(void)
 	    "keepalives_idle", "keepalives_interval", "keepalives_count",
 	    "application_name", "dbname", NULL };
 	const char	*val[] = { "2", "1", "10", "5", "3", "tokqd", uri, NULL };
+	struct pgq	 aq = { 0 };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char		 sql[512];
 	uint64_t	 deadline;
@@ -738,6 +758,14 @@ pg_connect(void)
 	nsent = 0;
 	if ((rc = prepare()) < 0)
 		goto fail;
+	/*
+	 * Known to other daemons from now on, before anything is read: a
+	 * daemon that thinks itself alone writes no journal rows, but raises
+	 * the journal's floor past what this one saw (pg_commit).
+	 */
+	pgq_int(&aq, alive_key);
+	if ((rc = queue(P_ALIVE, &aq)) < 0 || (rc = pg_wait(NULL, 0)) < 0)
+		goto fail;
 	log_info("store: connected to %s", where);
 	return 0;
 fail:
@@ -773,6 +801,7 @@ quote_ident(const char *s)
 int
 pg_open(const char *path)
 {
+	struct pgq	 q = { 0 };
 	PGresult	*r;
 	int		 rc;
 
@@ -787,8 +816,10 @@ pg_open(const char *path)
 	}
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
+	alive_key = key_of("alive:", env.db_schema);
 	last_try = 0;
-	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
+	pgq_int(&q, alive_key);
+	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, &q, &rc)) == NULL) {
 		log_warnx("store: cannot open %s", where);
 		pg_close();
 		return rc;
@@ -851,7 +882,7 @@ stale(enum stale_kind kind, enum scope sc, const char *subject,
 int
 pg_begin(void)
 {
-	struct pgq	 q = { 0 }, jq = { 0 };
+	struct pgq	 q = { 0 }, aq = { 0 }, jq = { 0 };
 	PGresult	*res[3] = { NULL, NULL, NULL }, *g, *j;
 	int64_t		 gen, floor;
 	int		 rc, i, pf = 0;
@@ -868,9 +899,10 @@ pg_begin(void)
 	pglog_clear();
 	notes_clear();
 	pgq_int(&q, lock_key);
+	pgq_int(&aq, alive_key);
 	pgq_int(&jq, seen_gen);
 	if ((rc = queue(P_BEGIN, NULL)) < 0 || (rc = queue(P_LOCK, &q)) < 0 ||
-	    (rc = queue(P_GEN, NULL)) < 0 ||
+	    (rc = queue(P_GEN, &aq)) < 0 ||
 	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0) ||
 	    (rc = pf = pgpf_queue()) < 0) {
 		pgpf_queued(NULL);
@@ -886,6 +918,7 @@ pg_begin(void)
 	gen = pg_int(g, 0, 0);
 	floor = pg_int(g, 0, 1);
 	next_id = next_id_begin = pg_int(g, 0, 2);
+	alone = pg_int(g, 0, 3) <= 0;
 	tx_gen = gen;
 	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
 	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
@@ -964,7 +997,10 @@ int_array(const int *v, size_t n)
 
 /*
  * Queue the journal rows of the new generation: the notes, in one
- * statement of arrays, and 'gen' itself.
+ * statement of arrays, and 'gen' itself.  A daemon that was alone at its
+ * begin writes no rows (nobody would read them) but raises the journal's
+ * floor to the new generation: a daemon that connected meanwhile, and saw
+ * an older one, hears STALE_ALL at its first begin.
  */
 static int
 journal_write(int64_t gen)
@@ -999,7 +1035,9 @@ journal_write(int64_t gen)
 	pgq_int(&q, gen);
 	for (i = 0; i < 5; i++)
 		pgq_text(&q, a[i]);
-	if ((rc = queue(P_GEN_SET, &gq)) == 0 && nnotes > 0)
+	if ((rc = queue(P_GEN_SET, &gq)) == 0 && alone)
+		rc = queue(P_FLOOR_SET, &gq);
+	else if (rc == 0 && nnotes > 0)
 		rc = queue(P_JOURNAL_ADD, &q);
 	if (rc == 0 && gen % PG_PRUNE_EVERY == 0)
 		rc = queue(P_JOURNAL_PRUNE, &gq);
@@ -1233,9 +1271,10 @@ oom:
  * commit (the counters' added buckets): the commit writes it.
  */
 int64_t
-pg_journal_gen(void)
+pg_journal_gen(bool *rows)
 {
 	journaled = true;
+	*rows = !alone;
 	return tx_gen + 1;
 }
 

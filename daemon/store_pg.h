@@ -37,6 +37,8 @@ enum pg_stmt {
 	P_RELEASE,
 	P_ROLLBACK_TO,
 	P_GEN_SET,
+	P_FLOOR_SET,
+	P_ALIVE,
 	P_JOURNAL_ADD,
 	P_JOURNAL_PRUNE,
 	P_NEXT_ID_SET,
@@ -129,7 +131,8 @@ int64_t	 pg_int(const PGresult *r, int row, int col);
 const char *pg_text(const PGresult *r, int row, int col, bool empty_null);
 void	 pg_usage(const PGresult *r, int row, int col, struct usage *u);
 int	 pg_next_id(int64_t *id);
-int64_t	 pg_journal_gen(void);		/* the generation this round commits */
+int64_t	 pg_journal_gen(bool *rows);	/* the generation this round commits;
+					   *rows: whether to journal its rows */
 void	 pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 	    const char *model, const char *hold_id);
 

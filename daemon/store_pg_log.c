@@ -388,6 +388,7 @@ static int
 buckets_send(struct arr *a)
 {
 	struct pgq	 q = { 0 };
+	bool		 rows;
 	int		 i, rc = 0;
 
 	for (i = 0; i < 8; i++) {
@@ -396,8 +397,9 @@ buckets_send(struct arr *a)
 			rc = -TOKQ_E_TEMP;
 		pgq_text(&q, a[i].p);
 	}
-	pgq_int(&q, pg_journal_gen());
+	pgq_int(&q, pg_journal_gen(&rows));
 	pgq_int(&q, STALE_COUNTER);
+	pgq_text(&q, rows ? "t" : "f");
 	if (rc < 0) {
 		log_warnx("store: out of memory for the round's writes");
 		pg_tx_failed = true;

@@ -176,20 +176,38 @@ const char *const pg_sql[P_MAX] = {
 	/* store_pg.c: the transaction, the lock, the journal */
 	[P_BEGIN] =		"BEGIN",
 	[P_LOCK] =		"SELECT pg_advisory_xact_lock($1::bigint)",
+	/*
+	 * The generation, the journal's floor, the next event id, and how
+	 * many other daemons are connected to the schema (each holds the
+	 * shared lock $1, P_ALIVE).
+	 */
 	[P_GEN] =
 	    "SELECT (SELECT val FROM meta WHERE name = 'gen'),"
 	    " (SELECT val FROM meta WHERE name = 'journal_floor'),"
-	    " (SELECT val FROM meta WHERE name = 'next_id')",
+	    " (SELECT val FROM meta WHERE name = 'next_id'),"
+	    " (SELECT COUNT(*) - 1 FROM pg_locks WHERE locktype = 'advisory'"
+	    " AND classid::bigint = ($1::bigint >> 32) & 4294967295"
+	    " AND objid::bigint = $1::bigint & 4294967295 AND objsubid = 1"
+	    " AND granted)",
+	/*
+	 * Bounded on both sides, so that the planner takes the index however
+	 * little it knows of the table (one side alone it guesses a third).
+	 */
 	[P_JOURNAL] =
 	    "SELECT kind, scope, subject, model, hold, start, span, tokens, cost,"
-	    " requests FROM journal"
-	    " WHERE gen > $1::bigint ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
+	    " requests FROM journal WHERE gen > $1::bigint"
+	    " AND gen <= (SELECT val FROM meta WHERE name = 'gen')"
+	    " ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",
 	[P_RELEASE] =		"RELEASE w",
 	[P_ROLLBACK_TO] =	"ROLLBACK TO w",
 	[P_GEN_SET] =		"UPDATE meta SET val = $1::bigint WHERE name = 'gen'",
+	/* A generation without journal rows: a daemon that saw less reloads all. */
+	[P_FLOOR_SET] =
+	    "UPDATE meta SET val = $1::bigint WHERE name = 'journal_floor'",
+	[P_ALIVE] =		"SELECT pg_advisory_lock_shared($1::bigint)",
 	[P_JOURNAL_ADD] =
 	    "INSERT INTO journal(gen, kind, scope, subject, model, hold)"
 	    " SELECT $1::bigint, * FROM unnest($2::integer[], $3::integer[],"
@@ -244,8 +262,8 @@ const char *const pg_sql[P_MAX] = {
 	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
 	/*
 	 * The bucket adds, and each as a journal row of generation $9 (kind
-	 * $10, STALE_COUNTER): in one statement, so that a rollback to a
-	 * savepoint takes back both.
+	 * $10, STALE_COUNTER) unless $11 is false (no other daemon): in one
+	 * statement, so that a rollback to a savepoint takes back both.
 	 */
 	[P_LOG_BUCKETS] =
 	    "WITH a AS (SELECT * FROM unnest($1::integer[], $2::text[],"
@@ -254,7 +272,7 @@ const char *const pg_sql[P_MAX] = {
 	    " span, tokens, cost, requests)),"
 	    " j AS (INSERT INTO journal(gen, kind, scope, subject, model, start,"
 	    " span, tokens, cost, requests) SELECT $9::bigint, $10::integer, *"
-	    " FROM a)"
+	    " FROM a WHERE $11::boolean)"
 	    " INSERT INTO buckets(scope, subject, model, start, span, tokens,"
 	    " cost, requests) SELECT * FROM a"
 	    " ON CONFLICT (scope, subject, model, start, span) DO UPDATE SET"

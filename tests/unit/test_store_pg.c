@@ -588,6 +588,63 @@ test_prefetch(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
+/* Connected while the other's round is open: its begin waits for the lock. */
+static int
+step_begin_after(void)
+{
+	store_on_stale(hook);
+	if (store_begin() != 0)
+		return 2;
+	return was_seen("ALL") ? store_commit() : 1;
+}
+
+static int64_t
+side_int(const char *fmt)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[256];
+	int64_t		 v = -1;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	snprintf(sql, sizeof(sql), fmt, schema);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/*
+ * A daemon alone writes no journal rows, but raises the journal's floor
+ * with each generation: one that connected during its round, and so saw
+ * an older generation, reloads everything at its first begin.
+ */
+static void
+test_alone_no_journal(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 3, 0, 1 };
+	struct child	 c;
+	int		 st;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_begin_after);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	assert_int_equal(write(c.go, "g", 1), 1);
+	close(c.go);
+	usleep(300 * 1000);	/* the child connects and waits for the lock */
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.journal"), 0);
+	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'journal_floor'"), 1);
+	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'gen'"), 1);
+}
+
 static int
 step_not_owner(void)
 {
@@ -718,6 +775,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_read_mid_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_saturates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alone_no_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
