@@ -111,6 +111,18 @@ const char *const pg_migrations[] = {
 	"ALTER TABLE journal ADD COLUMN start bigint, ADD COLUMN span bigint,"
 	"  ADD COLUMN tokens bigint, ADD COLUMN cost bigint,"
 	"  ADD COLUMN requests bigint;",
+	/*
+	 * 3: sadd in bigint arithmetic, not numeric (the upserts of every
+	 * round run it for each amount): the same saturating sum.  Each bound
+	 * is computed without overflow whatever the signs, as SQL does not
+	 * promise to test the conditions in order.
+	 */
+	"CREATE OR REPLACE FUNCTION sadd(a bigint, b bigint) RETURNS bigint"
+	"  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS"
+	"  'SELECT CASE WHEN a > 9223372036854775807 - GREATEST(b, 0)"
+	"  THEN 9223372036854775807"
+	"  WHEN a < ''-9223372036854775808''::bigint - LEAST(b, 0)"
+	"  THEN ''-9223372036854775808''::bigint ELSE a + b END';",
 };
 const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 
