@@ -278,7 +278,7 @@ static const struct {
 	enum stmt_id	 id;
 	const char	*sql;
 } stmt_sql[] = {
-	/* store.c: the batch's transaction */
+	/* store_sqlite.c: the batch's transaction */
 	{ S_BEGIN,		"BEGIN IMMEDIATE" },
 	{ S_COMMIT,		"COMMIT" },
 	{ S_ROLLBACK,		"ROLLBACK" },

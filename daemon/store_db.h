@@ -1,12 +1,12 @@
 /*
- * store_db.h: the store's private header; only store*.c include it.  It
- * belongs with store_db.c, the bottom of the store: the statements, the
- * connection and the helpers that bind and step them; and it carries the
- * pending rows' types and what store_pendset.c and store_totals.c offer
- * the files above them.
+ * store_db.h: the SQLite backend's private header; only its files include
+ * it.  It belongs with store_db.c, the bottom of the store: the
+ * statements, the connection and the helpers that bind and step them; and
+ * it carries the pending rows' types and what store_pendset.c and
+ * store_totals.c offer the files above them.
  *
- * The store's calls run one way, from the top down: store.c (open, close,
- * the batch's transaction); store_views.c, store_maint.c and
+ * The store's calls run one way, from the top down: store_sqlite.c (open,
+ * close, the batch's transaction); store_views.c, store_maint.c and
  * store_settings.c (what the rest of tokqd reads and writes); store_totals.c
  * (the record, savepoints and the totals written behind); store_pendset.c
  * (the pending rows' memory and order); store_db.c (the connection, schema,
@@ -28,7 +28,7 @@
 
 /* The statements, by the file that uses them (store_db.c has their SQL). */
 enum stmt_id {
-	/* store.c: the batch's transaction */
+	/* store_sqlite.c: the batch's transaction */
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,

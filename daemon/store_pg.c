@@ -8,13 +8,13 @@
  * (pg_send); a read queues its statement and a Sync, then waits for every
  * result up to the Sync (pg_query), so the writes before it travel in the
  * same round trip.  Every wait, the connection's too, polls the socket
- * against a deadline (PG_WAIT_USEC, connect_timeout for a connection):
- * past it, or on a broken connection, the connection is dropped, the call
- * returns -TOKQ_E_TEMP and so does the batch's commit; the next call
- * reconnects by itself (at most once per PG_RETRY_USEC), and the next
- * store_begin reports STALE_ALL.  Any error fails the transaction: its
- * commit returns -TOKQ_E_TEMP and rolls back.  A write is acknowledged
- * only after COMMIT returned COMMIT.
+ * against a deadline (PG_WAIT_USEC, or the URI's connect_timeout for a
+ * connection): past it, or on a broken connection, the connection is
+ * dropped, the call returns -TOKQ_E_TEMP and so does the batch's commit;
+ * the next call reconnects by itself (at most once per PG_RETRY_USEC), and
+ * the next store_begin reports STALE_ALL.  Any error fails the
+ * transaction: its commit returns -TOKQ_E_TEMP and rolls back.  A write is
+ * acknowledged only after COMMIT returned COMMIT.
  *
  * Exact across daemons.  store_begin opens a transaction, takes the one
  * write lock of the schema (pg_advisory_xact_lock, held to the commit),
@@ -37,7 +37,12 @@
 
 #include "store_pg.h"
 
-#define PG_WAIT_USEC	(1500 * 1000)	/* any statement's round trip, a connection's */
+/*
+ * Any round trip's wait, and a connection's unless the URI sets
+ * connect_timeout: under the contract's 2 s for a temporary failure, with
+ * room for the request's way there and back.
+ */
+#define PG_WAIT_USEC	(1500 * 1000)
 #define PG_MIGRATE_USEC	(120 * 1000 * 1000)	/* the migrations' */
 #define PG_RETRY_USEC	(500 * 1000)	/* between reconnections */
 #define PG_IDLE_MSEC	5000		/* a session idle in a transaction ends */
@@ -674,11 +679,7 @@ describe(void)
 	PQconninfoFree(opts);
 }
 
-/*
- * How long a connection may take, in microseconds: the URI's
- * connect_timeout when it sets one, else PG_WAIT_USEC, so that a client
- * hears within 2 s that the database is out of reach.
- */
+/* The URI's connect_timeout in microseconds (2 s at least, as libpq's), or PG_WAIT_USEC. */
 static uint64_t
 connect_usec(void)
 {
@@ -686,18 +687,18 @@ connect_usec(void)
 	uint64_t		 usec = PG_WAIT_USEC;
 	long			 s;
 
-	if ((opts = PQconninfoParse(uri, NULL)) == NULL)
+	if ((opts = PQconninfo(conn)) == NULL)
 		return usec;
 	for (o = opts; o->keyword; o++)
 		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val &&
 		    (s = strtol(o->val, NULL, 10)) > 0)
-			usec = (uint64_t)s * 1000 * 1000;
+			usec = (uint64_t)(s < 2 ? 2 : s) * 1000 * 1000;
 	PQconninfoFree(opts);
 	return usec;
 }
 
 /*
- * Connect within the connect_timeout, then set the session up: the search
+ * Connect within connect_usec(), then set the session up: the search
  * path, the server's own bounds (a statement or a lock wait gives up
  * before our wait does; a session idle in a transaction is ended, so that
  * a stopped daemon cannot hold the write lock), the schema, the
@@ -706,10 +707,10 @@ connect_usec(void)
 static int
 pg_connect(void)
 {
-	static const char *const kw[] = { "connect_timeout", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "application_name", "dbname", NULL };
-	const char	*val[] = { "2", "1", "10", "5", "3", "tokqd", uri, NULL };
+	static const char *const kw[] = { "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "application_name",
+	    "dbname", NULL };
+	const char	*val[] = { "1", "10", "5", "3", "tokqd", uri, NULL };
 	struct pgq	 aq = { 0 };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char		 sql[512];
@@ -747,7 +748,7 @@ pg_connect(void)
 	snprintf(sql, sizeof(sql), "SET search_path = %s;"
 	    " SET statement_timeout = %d; SET lock_timeout = %d;"
 	    " SET idle_in_transaction_session_timeout = %d", schema,
-	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 300,
+	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400,
 	    PG_IDLE_MSEC);
 	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
 		goto fail;
@@ -818,9 +819,9 @@ pg_open(const char *path)
 	maint_key = key_of("maint:", env.db_schema);
 	alive_key = key_of("alive:", env.db_schema);
 	last_try = 0;
+	/* A failure was logged where it happened, in one line. */
 	pgq_int(&q, alive_key);
 	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, &q, &rc)) == NULL) {
-		log_warnx("store: cannot open %s", where);
 		pg_close();
 		return rc;
 	}
