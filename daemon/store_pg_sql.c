@@ -7,16 +7,18 @@
  *  - the user's column is user_id (USER is reserved); every text column is
  *    COLLATE "C", so that orders and comparisons are byte orders, as in
  *    SQLite and in quota.c's memory;
- *  - nothing is written behind: a record writes its event, its daily row,
- *    its user's hour and the counters' buckets in its own transaction, so
- *    there is no 'totals_through' and no replay;
+ *  - nothing is written behind past the round: a record's event, daily
+ *    row, user's hour and the counters' buckets are written in its
+ *    round's transaction (in bulk, store_pg_log.c), so there is no
+ *    'totals_through' and no replay;
  *  - users: each user with a daily row, for status's count;
  *  - journal: what each commit changed that another daemon keeps in
- *    memory, by generation (store_pg.c); meta 'gen' is the last
- *    generation, 'journal_floor' the last one pruned, 'next_id' the id of
+ *    memory, by generation (store_pg.c), a counter's row with the bucket
+ *    it added; meta 'gen' is the last generation, 'journal_floor' the
+ *    last one pruned or not journaled (a daemon alone), 'next_id' the id of
  *    the next event (ids are given under the write lock: one record's
  *    events have consecutive ids, which store_events_sum relies on).
- * Sums saturate (clamp64 of a numeric sum), never wrap nor fail.
+ * Sums saturate (clamp64 of a numeric sum, sadd), never wrap nor fail.
  *
  * Version n of the schema is pg_migrations[0..n-1]; meta 'schema_version'
  * counts the steps applied.  Append, never edit.
