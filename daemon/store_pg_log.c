@@ -235,14 +235,20 @@ arr_sep(struct arr *a)
 	arr_put(a, a->len == 0 ? "{" : ",", 1);
 }
 
+/* v in decimal: by hand, as a round formats thousands of them. */
 static void
 arr_int(struct arr *a, int64_t v)
 {
-	char	 num[24];
-	int	 n = snprintf(num, sizeof(num), "%lld", (long long)v);
+	char		 num[24], *p = num + sizeof(num);
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
 	arr_sep(a);
-	arr_put(a, num, (size_t)n);
+	arr_put(a, p, (size_t)(num + sizeof(num) - p));
 }
 
 static void
@@ -321,8 +327,9 @@ usage_zero(const struct usage *u)
 }
 
 /*
- * Group keys: each part as its length and its bytes, so that no part's
- * content can run into the next.
+ * Group keys, in bytes: each part a tag, then its length and its bytes
+ * (a string) or its eight bytes (a number), so that no part's content can
+ * run into the next.
  */
 struct gkey {
 	char	 b[8 * (TOKQ_ID_MAX + 24) + 64];
@@ -331,31 +338,31 @@ struct gkey {
 };
 
 static void
-gk_str(struct gkey *k, const char *s)
+gk_put(struct gkey *k, const void *p, size_t n)
 {
-	size_t	 n = s ? strlen(s) : 0;
-	int	 w;
-
-	w = snprintf(k->b + k->len, sizeof(k->b) - k->len, "%c%zu:", s ? 's' : 'n', n);
-	if (w < 0 || k->len + (size_t)w + n >= sizeof(k->b)) {
+	if (k->len + n > sizeof(k->b)) {
 		k->over = true;
 		return;
 	}
-	k->len += (size_t)w;
-	memcpy(k->b + k->len, s ? s : "", n);
+	memcpy(k->b + k->len, p, n);
 	k->len += n;
+}
+
+static void
+gk_str(struct gkey *k, const char *s)
+{
+	size_t	 n = s ? strlen(s) : 0;
+
+	gk_put(k, s ? "s" : "n", 1);
+	gk_put(k, &n, sizeof(n));
+	gk_put(k, s ? s : "", n);
 }
 
 static void
 gk_int(struct gkey *k, int64_t v)
 {
-	int	 w;
-
-	w = snprintf(k->b + k->len, sizeof(k->b) - k->len, "i%lld:", (long long)v);
-	if (w < 0 || k->len + (size_t)w >= sizeof(k->b))
-		k->over = true;
-	else
-		k->len += (size_t)w;
+	gk_put(k, "i", 1);
+	gk_put(k, &v, sizeof(v));
 }
 
 /*
@@ -727,10 +734,18 @@ static size_t
 pf_key(char *buf, size_t len, enum scope sc, const char *subject,
     const char *model)
 {
-	int	 n = snprintf(buf, len, "%d\037%s\037%s", (int)sc,
-	    subject ? subject : "", model ? model : "");
+	size_t	 ls = subject ? strlen(subject) : 0, lm = model ? strlen(model) : 0;
 
-	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+	/* "<scope>\037<subject>\037<model>", as counter.c's keys */
+	if ((int)sc < 0 || (int)sc > 9 || ls + lm + 4 > len)
+		return 0;
+	buf[0] = (char)('0' + (int)sc);
+	buf[1] = '\037';
+	memcpy(buf + 2, subject ? subject : "", ls);
+	buf[2 + ls] = '\037';
+	memcpy(buf + 3 + ls, model ? model : "", lm);
+	buf[3 + ls + lm] = '\0';
+	return 3 + ls + lm;
 }
 
 void
