@@ -709,10 +709,13 @@ pglog_clear(void)
 	pgpf_clear();
 }
 
+static void	 pend_clear(void);
+
 void
 pglog_free(void)
 {
 	pglog_clear();
+	pend_clear();
 	free(L.e);
 	free(L.s);
 	memset(&L, 0, sizeof(L));
@@ -948,8 +951,10 @@ pgpf_queue(void)
 	size_t		 i;
 	int		 rc;
 
-	if (pend.n == 0)
+	if (pend.n == 0) {
+		pend_clear();
 		return 0;
+	}
 	if ((rc = pf_arrays(pend.w, pend.n, a, &q)) == 0)
 		rc = pg_queue(P_BUCKET_PREFETCH, &q);
 	for (i = 0; i < 4; i++)
