@@ -297,6 +297,21 @@ struct rjob {
 	char		 frame[];
 };
 
+/* On the worker, before its round runs: what the request will need. */
+static void
+rjob_want(struct job *j)
+{
+	struct rjob		*r = (struct rjob *)j;
+	msgpack_unpacked	 msg;
+	size_t			 off = 0;
+
+	msgpack_unpacked_init(&msg);
+	if (msgpack_unpack_next(&msg, r->frame, r->len, &off) ==
+	    MSGPACK_UNPACK_SUCCESS)
+		dispatch_want(&msg.data);
+	msgpack_unpacked_destroy(&msg);
+}
+
 /* On the worker. */
 static void
 rjob_run(struct job *j)
@@ -349,6 +364,7 @@ conn_submit(struct conn *c, const char *p, size_t len)
 	if ((r = malloc(sizeof(*r) + len)) == NULL)
 		return -1;
 	memset(r, 0, sizeof(*r));
+	r->j.want = rjob_want;
 	r->j.run = rjob_run;
 	r->j.done = rjob_done;
 	r->j.refusable = true;

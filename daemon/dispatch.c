@@ -434,6 +434,47 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 	return 0;
 }
 
+/*
+ * What a request will need, said before its round runs (exec.c): a check
+ * or a record names the counters it may load (quota_want), which the
+ * store can then fetch for the whole round at once.  Only a hint: nothing
+ * is checked here (dispatch() does that when it runs), and a string that
+ * is no id is skipped.
+ */
+void
+dispatch_want(const msgpack_object *req)
+{
+	const msgpack_object	*opo = NULL, *v;
+	char			 s[3][TOKQ_ID_MAX + 1];
+	bool			 set[3] = { false, false, false };
+	static const char *const names[3] = { "user", "guild", "model" };
+	uint32_t		 i;
+	int			 k;
+
+	if (req->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (i = 0; i < req->via.map.size; i++)
+		if (key_is(&req->via.map.ptr[i].key, "op"))
+			opo = &req->via.map.ptr[i].val;
+	if (opo == NULL || !(key_is(opo, "check") || key_is(opo, "record")))
+		return;
+	for (i = 0; i < req->via.map.size; i++)
+		for (k = 0; k < 3; k++) {
+			if (!key_is(&req->via.map.ptr[i].key, names[k]))
+				continue;
+			v = &req->via.map.ptr[i].val;
+			if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
+			    v->via.str.size > TOKQ_ID_MAX ||
+			    memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
+				return;
+			memcpy(s[k], v->via.str.ptr, v->via.str.size);
+			s[k][v->via.str.size] = '\0';
+			set[k] = true;
+		}
+	if (set[0])
+		quota_want(s[0], set[1] ? s[1] : NULL, set[2] ? s[2] : NULL);
+}
+
 /* Free what the arguments' values hold. */
 static void
 args_free(struct request *rq)

@@ -54,6 +54,7 @@ static struct {
 	int		 efd;			/* the worker -> loop wake-up */
 	sd_event_source	*eio, *watch;
 	void		(*caught_up)(void);	/* after each round's store_begin */
+	int		(*prefetch)(void);	/* after the round's jobs' want() */
 	void		(*drained)(void);	/* on the loop, after the done()s */
 	_Atomic uint64_t busy_since;		/* start of the round under way; 0 idle */
 	_Atomic bool	 on;
@@ -122,7 +123,24 @@ post_locked(struct job *first, struct job **last_next)
 		log_warn("exec: wake the loop");
 }
 
-/* One round: begin, run every job, commit, hand them back. */
+/* Every job says what it will need, and the store fetches it at once. */
+static void
+wants(struct job *first)
+{
+	struct job	*j;
+
+	if (x.prefetch == NULL)
+		return;
+	for (j = first; j; j = j->next)
+		if (j->want)
+			j->want(j);
+	x.prefetch();	/* failed: the loads go one by one */
+}
+
+/*
+ * One round: let every job say what it will need, begin (which fetches
+ * it), run every job, commit, hand them back.
+ */
 static void
 round_run(struct job *first)
 {
@@ -130,8 +148,13 @@ round_run(struct job *first)
 	int		 rc = 0, crc;
 
 	atomic_store(&x.busy_since, mono_usec());
+	/* Asked before the begin, a remote store sends it with the begin. */
+	wants(first);
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
 		x.caught_up();
+	/* And what the begin's news dropped from memory. */
+	if (rc == 0)
+		wants(first);
 	for (j = first; j; j = j->next) {
 		if (rc < 0) {
 			j->rc = rc;	/* nothing ran: refused, retry */
@@ -270,10 +293,12 @@ watch_cb(sd_event_source *s, uint64_t usec, void *arg)
 
 /*
  * Start the worker.  caught_up() runs on it after each round's begin, to
- * apply what the store reported stale.
+ * apply what the store reported stale; prefetch() after the round's jobs
+ * said what they want, before they run.
  */
 int
-exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void))
+exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+    void (*drained)(void))
 {
 	int	 rc;
 
@@ -282,6 +307,7 @@ exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void))
 	x.in_tail = &x.in;
 	x.out_tail = &x.out;
 	x.caught_up = caught_up;
+	x.prefetch = prefetch;
 	x.drained = drained;
 	if ((x.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return -TOKQ_E_INTERNAL;

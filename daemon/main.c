@@ -465,7 +465,8 @@ signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 
 /*
  * What another daemon of a shared store changed (store_begin reports it,
- * store.h): a counter is dropped at once, to load again when next used;
+ * store.h): usage added to a counter in memory is added to it; a counter
+ * otherwise changed is dropped at once, to load again when next used;
  * rules, prices and holds, which take the store to reload, are reloaded
  * once the round's transaction is open (stale_settle, exec.c's hook).
  */
@@ -476,8 +477,15 @@ static struct {
 static void
 stale_note(const struct stale *st)
 {
+	struct counter	*c;
+
 	switch (st->kind) {
 	case STALE_COUNTER:
+		/* Usage added elsewhere: added here too, as quota_add does. */
+		if (st->add != NULL && st->model != NULL &&
+		    ((c = counter_find(st->sc, st->subject, st->model)) == NULL ||
+		    counter_add(c, st->add) == 0))
+			break;
 		counter_drop(st->sc, st->subject, st->model);
 		break;
 	case STALE_HOLD:
@@ -663,7 +671,7 @@ main(int argc, char *argv[])
 	if (batch_init(ev, control_answer) < 0)
 		fatalx("cannot start the group commit");
 	if ((store_remote() || getenv("TOKQD_WORKER") != NULL) &&
-	    exec_init(ev, stale_settle, control_drained) < 0)
+	    exec_init(ev, stale_settle, quota_prefetch, control_drained) < 0)
 		fatalx("cannot start the worker");
 	control_init(ev);
 	env.socket_activated = control_activated();

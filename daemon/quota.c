@@ -522,6 +522,30 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 }
 
 /*
+ * A request of user in guild (or NULL) for model (or NULL) will be judged
+ * and may add usage: the counters it may load, for quota_prefetch().
+ */
+void
+quota_want(const char *user, const char *guild, const char *model)
+{
+	struct counter_id k[QUOTA_NCOUNTERS];
+	size_t		 i, n = quota_counters(user, guild, model, k);
+
+	for (i = 0; i < n; i++)
+		counter_want(k[i].sc, k[i].subject, k[i].model);
+}
+
+/*
+ * Before a round's requests run: the counters they will load, asked of
+ * the store at once (one round trip to a remote store, not one each).
+ */
+int
+quota_prefetch(void)
+{
+	return counter_prefetch();
+}
+
+/*
  * An event's amounts into the pending buckets of its counters, and not
  * into memory: no counter is loaded during a replay, and each loads them
  * from the store when first used.

@@ -159,6 +159,12 @@ store_bucket_load(enum scope sc, const char *subject, const char *model,
 }
 
 int
+store_bucket_prefetch(const struct bucket_want *w, size_t n)
+{
+	return be->bucket_prefetch(w, n);
+}
+
+int
 store_bucket_clear(enum scope sc, const char *subject, const char *model)
 {
 	return be->bucket_clear(sc, subject, model);

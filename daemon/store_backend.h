@@ -38,6 +38,7 @@ struct store_backend {
 	int	 (*bucket_load)(enum scope sc, const char *subject,
 	    const char *model, int64_t since, int (*cb)(void *,
 	    const struct bucket *), void *arg);
+	int	 (*bucket_prefetch)(const struct bucket_want *w, size_t n);
 	int	 (*bucket_clear)(enum scope sc, const char *subject,
 	    const char *model);
 	int	 (*counts)(int64_t *events, int64_t *users);

@@ -125,6 +125,7 @@ int	 sq_settle(void);
 bool	 sq_remote(void);
 void	 sq_on_stale(void (*fn)(const struct stale *));
 bool	 sq_maint_owner(void);
+int	 sq_bucket_prefetch(const struct bucket_want *w, size_t n);
 int64_t	 sq_db_bytes(void);
 int	 sq_bulk(bool on);
 int	 sq_meta_get(const char *name, int64_t *val);

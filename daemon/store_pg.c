@@ -45,24 +45,25 @@
 #define PG_WAIT_USEC	(1500 * 1000)
 #define PG_MIGRATE_USEC	(120 * 1000 * 1000)	/* the migrations' */
 #define PG_RETRY_USEC	(500 * 1000)	/* between reconnections */
+#define PG_IDLE_MSEC	5000		/* a session idle in a transaction ends */
 #define PG_MAINT_USEC	(5 * 1000 * 1000)	/* between tries for maintenance */
 #define PG_QUEUE_MAX	2048		/* statements queued before a wait */
 #define PG_PRUNE_EVERY	256		/* generations between journal prunes */
-#define SP_MAX		8
 
 static PGconn	*conn;
 static char	*uri;			/* never logged: it may hold a password */
 static char	 where[256];		/* "database D on H", for the logs */
 static char	*schema;		/* quoted, for SET search_path */
-static int64_t	 lock_key, maint_key;
+static int64_t	 lock_key, maint_key, alive_key;
 static uint64_t	 wait_usec = PG_WAIT_USEC;
 static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
 
 bool		 pg_tx_open, pg_tx_failed;
-static int	 sp_depth;
 static int64_t	 seen_gen = -1;		/* the last generation seen; -1 unknown */
 static int64_t	 tx_gen;		/* the generation at the open transaction's begin */
+static bool	 journaled;		/* journal rows were sent in it */
+static bool	 alone;			/* no other daemon was connected at its begin */
 static int64_t	 next_id;		/* of the next event, in the open transaction */
 static int64_t	 next_id_begin;
 static bool	 maint_owned;
@@ -326,15 +327,33 @@ pg_drop(const char *why)
 		pg_tx_failed = true;
 }
 
+/*
+ * Statements planned at each run, not once: their best plan depends on
+ * how large their tables are now (the journal and the buckets grow from
+ * nothing in a new database, and a plan made when they were empty scans
+ * them whole), and their planning costs little beside a wrong plan.
+ */
+static bool
+planned_each_run(enum pg_stmt id)
+{
+	return id == P_JOURNAL || id == P_BUCKET_PREFETCH || id == P_BUCKET_LOAD;
+}
+
 /* Queue a statement in the pipeline, unwaited. */
 static int
 queue(enum pg_stmt id, const struct pgq *q)
 {
 	char	 name[8];
+	int	 ok;
 
 	snprintf(name, sizeof(name), "p%d", (int)id);
-	if (PQsendQueryPrepared(conn, name, q ? q->n : 0, q ? q->v : NULL,
-	    NULL, NULL, 0) != 1) {
+	if (planned_each_run(id))
+		ok = PQsendQueryParams(conn, pg_sql[id], q ? q->n : 0, NULL,
+		    q ? q->v : NULL, NULL, NULL, 0);
+	else
+		ok = PQsendQueryPrepared(conn, name, q ? q->n : 0,
+		    q ? q->v : NULL, NULL, NULL, 0);
+	if (ok != 1) {
 		pg_drop(PQerrorMessage(conn));
 		return -TOKQ_E_TEMP;
 	}
@@ -356,12 +375,12 @@ ready(void)
 }
 
 /*
- * Queue a statement whose result is not needed: a write, checked at the
- * next wait (a read's, or the commit's).  Past PG_QUEUE_MAX queued, wait
- * for them now.
+ * Queue a statement, unwaited and without a flush of the round's log: the
+ * log's own statements, and the savepoints.  Past PG_QUEUE_MAX queued,
+ * wait for them now.
  */
 int
-pg_send(enum pg_stmt id, const struct pgq *q)
+pg_queue(enum pg_stmt id, const struct pgq *q)
 {
 	int	 rc;
 
@@ -378,8 +397,67 @@ pg_send(enum pg_stmt id, const struct pgq *q)
 }
 
 /*
+ * Queue a write whose result is not needed, after the round's log: it is
+ * checked at the next wait (a read's, or the commit's).
+ */
+int
+pg_send(enum pg_stmt id, const struct pgq *q)
+{
+	int	 rc;
+
+	if (pg_tx_failed)
+		return -TOKQ_E_TEMP;
+	if ((rc = pglog_flush(true)) < 0)
+		return rc;
+	return pg_queue(id, q);
+}
+
+/* Statements that read only: the others are a request's writes. */
+static bool
+reads_only(enum pg_stmt id)
+{
+	switch (id) {
+	case P_GEN:
+	case P_JOURNAL:
+	case P_MAINT_TRY:
+	case P_META_GET:
+	case P_DB_BYTES:
+	case P_BUCKET_PREFETCH:
+	case P_BUCKET_LOAD:
+	case P_COUNTS:
+	case P_KEY_GET:
+	case P_EVENTS_SUM:
+	case P_RULE_LOAD:
+	case P_PLAN_LOAD:
+	case P_BYPASS_LOAD:
+	case P_PRICE_LOAD:
+	case P_HOLD_LOAD:
+	case P_USER_HOURS:
+	case P_USER_DAILY_TOTALS:
+	case P_USER_MODELS_TOTALS:
+	case P_USER_MODELS_SINCE:
+	case P_VIEW_TOTALS:
+	case P_VIEW_BY_USER:
+	case P_VIEW_BY_GUILD:
+	case P_VIEW_BY_MODEL:
+	case P_VIEW_BY_SERVICE:
+	case P_VIEW_BY_DAY:
+	case P_VIEW_USER_ALL:
+	case P_EVENTS_ASC:
+	case P_EVENTS_DESC:
+	case P_EVENTS_USER_ASC:
+	case P_EVENTS_USER_DESC:
+	case P_MONTH_USERS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * Run a statement and return its result (the caller PQclears it), after
- * every statement queued before it; NULL with *rc set on failure.
+ * the round's log and every statement queued before it; NULL with *rc set
+ * on failure.
  */
 PGresult *
 pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
@@ -390,7 +468,8 @@ pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
 		*rc = -TOKQ_E_TEMP;
 		return NULL;
 	}
-	if ((*rc = ready()) < 0 || (*rc = queue(id, q)) < 0)
+	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
+	    (*rc = ready()) < 0 || (*rc = queue(id, q)) < 0)
 		return NULL;
 	if ((*rc = pg_wait(&r, 1)) < 0) {
 		if (pg_tx_open)
@@ -632,6 +711,7 @@ pg_connect(void)
 	    "keepalives_interval", "keepalives_count", "application_name",
 	    "dbname", NULL };
 	const char	*val[] = { "1", "10", "5", "3", "tokqd", uri, NULL };
+	struct pgq	 aq = { 0 };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char		 sql[512];
 	uint64_t	 deadline;
@@ -667,8 +747,9 @@ pg_connect(void)
 	}
 	snprintf(sql, sizeof(sql), "SET search_path = %s;"
 	    " SET statement_timeout = %d; SET lock_timeout = %d;"
-	    " SET idle_in_transaction_session_timeout = 5000", schema,
-	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400);
+	    " SET idle_in_transaction_session_timeout = %d", schema,
+	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400,
+	    PG_IDLE_MSEC);
 	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
 		goto fail;
 	if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
@@ -677,6 +758,14 @@ pg_connect(void)
 	}
 	nsent = 0;
 	if ((rc = prepare()) < 0)
+		goto fail;
+	/*
+	 * Known to other daemons from now on, before anything is read: a
+	 * daemon that thinks itself alone writes no journal rows, but raises
+	 * the journal's floor past what this one saw (pg_commit).
+	 */
+	pgq_int(&aq, alive_key);
+	if ((rc = queue(P_ALIVE, &aq)) < 0 || (rc = pg_wait(NULL, 0)) < 0)
 		goto fail;
 	log_info("store: connected to %s", where);
 	return 0;
@@ -713,6 +802,7 @@ quote_ident(const char *s)
 int
 pg_open(const char *path)
 {
+	struct pgq	 q = { 0 };
 	PGresult	*r;
 	int		 rc;
 
@@ -727,6 +817,7 @@ pg_open(const char *path)
 	}
 	lock_key = key_of("write:", env.db_schema);
 	maint_key = key_of("maint:", env.db_schema);
+	alive_key = key_of("alive:", env.db_schema);
 	last_try = 0;
 	/*
 	 * A database that does not answer yet (the host booted before it)
@@ -734,7 +825,8 @@ pg_open(const char *path)
 	 * a round's begin connects (pg_begin), which then reports STALE_ALL
 	 * (seen_gen unknown) so memory loads everything.
 	 */
-	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, NULL, &rc)) == NULL) {
+	pgq_int(&q, alive_key);
+	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, &q, &rc)) == NULL) {
 		seen_gen = -1;		/* the failure was logged, in one line */
 		return 0;
 	}
@@ -765,6 +857,7 @@ pg_close(void)
 		PQfinish(conn);
 	conn = NULL;
 	notes_clear();
+	pglog_free();
 	free(notes);
 	notes = NULL;
 	capnotes = 0;
@@ -778,9 +871,9 @@ pg_close(void)
 /* Tell the stale hook. */
 static void
 stale(enum stale_kind kind, enum scope sc, const char *subject,
-    const char *model, const char *hold_id)
+    const char *model, const char *hold_id, const struct bucket *add)
 {
-	struct stale	 s = { kind, sc, subject, model, hold_id };
+	struct stale	 s = { kind, sc, subject, model, hold_id, add };
 
 	if (stale_fn)
 		stale_fn(&s);
@@ -789,50 +882,68 @@ stale(enum stale_kind kind, enum scope sc, const char *subject,
 /*
  * Open the round's transaction under the write lock, and tell the stale
  * hook what other daemons committed since this one last looked: one round
- * trip (BEGIN, the lock, the generation, the journal after it).
+ * trip (BEGIN, the lock, the generation, the journal after it, and the
+ * counters asked for ahead before it: store_bucket_prefetch).
  */
 int
 pg_begin(void)
 {
-	struct pgq	 q = { 0 }, jq = { 0 };
-	PGresult	*res[2] = { NULL, NULL }, *g, *j;
+	struct pgq	 q = { 0 }, aq = { 0 }, jq = { 0 };
+	PGresult	*res[3] = { NULL, NULL, NULL }, *g, *j;
 	int64_t		 gen, floor;
-	int		 rc, i;
+	int		 rc, i, pf = 0;
 	bool		 all;
 
 	if (pg_tx_open)
 		return 0;
-	if ((rc = ready()) < 0)
+	if ((rc = ready()) < 0) {
+		pgpf_queued(NULL);
 		return rc;
+	}
 	pg_tx_failed = false;
-	sp_depth = 0;
+	journaled = false;
+	pglog_clear();
 	notes_clear();
 	pgq_int(&q, lock_key);
+	pgq_int(&aq, alive_key);
 	pgq_int(&jq, seen_gen);
 	if ((rc = queue(P_BEGIN, NULL)) < 0 || (rc = queue(P_LOCK, &q)) < 0 ||
-	    (rc = queue(P_GEN, NULL)) < 0 ||
-	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0))
+	    (rc = queue(P_GEN, &aq)) < 0 ||
+	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0) ||
+	    (rc = pf = pgpf_queue()) < 0) {
+		pgpf_queued(NULL);
 		return rc;
-	if ((rc = pg_wait(res, seen_gen >= 0 ? 2 : 1)) < 0)
+	}
+	if ((rc = pg_wait(res, (seen_gen >= 0 ? 2 : 1) + pf)) < 0) {
+		pgpf_queued(NULL);
 		goto fail;
+	}
 	g = res[0];
 	j = seen_gen >= 0 ? res[1] : NULL;
 	pg_tx_open = true;
 	gen = pg_int(g, 0, 0);
 	floor = pg_int(g, 0, 1);
 	next_id = next_id_begin = pg_int(g, 0, 2);
+	alone = pg_int(g, 0, 3) <= 0;
 	tx_gen = gen;
 	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
 	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
 	if (all)
-		stale(STALE_ALL, 0, NULL, NULL, NULL);
+		stale(STALE_ALL, 0, NULL, NULL, NULL, NULL);
 	else if (j != NULL)
-		for (i = 0; i < PQntuples(j); i++)
+		for (i = 0; i < PQntuples(j); i++) {
+			struct bucket	 b = { pg_int(j, i, 5), pg_int(j, i, 6),
+			    pg_int(j, i, 7), pg_int(j, i, 8), pg_int(j, i, 9) };
+
 			stale((enum stale_kind)pg_int(j, i, 0),
 			    (enum scope)pg_int(j, i, 1), pg_text(j, i, 2, false),
-			    pg_text(j, i, 3, false), pg_text(j, i, 4, false));
+			    pg_text(j, i, 3, false), pg_text(j, i, 4, false),
+			    PQgetisnull(j, i, 5) ? NULL : &b);
+		}
+	if (pf)
+		pgpf_queued(res[(seen_gen >= 0 ? 2 : 1)]);
 	seen_gen = gen;
-	unkeep(res, 2);
+	unkeep(res, 3);
 	return 0;
 fail:
 	if (conn != NULL && (queue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0))
@@ -892,7 +1003,10 @@ int_array(const int *v, size_t n)
 
 /*
  * Queue the journal rows of the new generation: the notes, in one
- * statement of arrays, and 'gen' itself.
+ * statement of arrays, and 'gen' itself.  A daemon that was alone at its
+ * begin writes no rows (nobody would read them) but raises the journal's
+ * floor to the new generation: a daemon that connected meanwhile, and saw
+ * an older one, hears STALE_ALL at its first begin.
  */
 static int
 journal_write(int64_t gen)
@@ -927,7 +1041,9 @@ journal_write(int64_t gen)
 	pgq_int(&q, gen);
 	for (i = 0; i < 5; i++)
 		pgq_text(&q, a[i]);
-	if ((rc = queue(P_GEN_SET, &gq)) == 0)
+	if ((rc = queue(P_GEN_SET, &gq)) == 0 && alone)
+		rc = queue(P_FLOOR_SET, &gq);
+	else if (rc == 0 && nnotes > 0)
 		rc = queue(P_JOURNAL_ADD, &q);
 	if (rc == 0 && gen % PG_PRUNE_EVERY == 0)
 		rc = queue(P_JOURNAL_PRUNE, &gq);
@@ -959,9 +1075,9 @@ pg_commit(void)
 
 	if (!pg_tx_open)
 		return 0;
-	if (pg_tx_failed || conn == NULL)
+	if (pg_tx_failed || conn == NULL || pglog_flush(false) < 0)
 		goto fail;
-	if (nnotes > 0 && journal_write(gen) < 0)
+	if ((nnotes > 0 || journaled) && journal_write(gen) < 0)
 		goto fail;
 	if (next_id != next_id_begin) {
 		pgq_int(&q, next_id);
@@ -976,10 +1092,11 @@ pg_commit(void)
 		goto fail;
 	}
 	PQclear(r);
-	if (nnotes > 0)
+	if (nnotes > 0 || journaled)
 		seen_gen = gen;
 	pg_tx_open = false;
 	notes_clear();
+	pglog_clear();
 	return 0;
 fail:
 	log_warnx("store: %s: batch not committed", where);
@@ -992,7 +1109,7 @@ void
 pg_rollback(void)
 {
 	notes_clear();
-	sp_depth = 0;
+	pglog_clear();
 	if (!pg_tx_open)
 		return;
 	pg_tx_open = pg_tx_failed = false;
@@ -1021,7 +1138,11 @@ pg_writable(const char *what)
 	return 0;
 }
 
-/* A request's savepoint, queued: it costs no round trip. */
+/*
+ * A request's mark: a place in the round's log, no statement; a
+ * savepoint is sent only if a statement must go out while it is open
+ * (store_pg_log.c).
+ */
 int
 pg_mark(enum write_kind w)
 {
@@ -1029,33 +1150,28 @@ pg_mark(enum write_kind w)
 
 	if ((rc = pg_begin()) < 0 || (rc = pg_writable("mark")) < 0)
 		return rc;
-	if (sp_depth == SP_MAX) {
-		log_warnx("store: savepoints nested too deep");
-		return -TOKQ_E_INTERNAL;
-	}
-	if ((rc = pg_send(P_SAVEPOINT, NULL)) < 0)
-		return rc;
-	sp_depth++;
-	return 0;
+	return pglog_mark();
 }
 
 /*
- * Release the request's savepoint, or undo its writes first when rc < 0.
- * Its notes stay: telling others of a change undone costs them a reload,
- * never a wrong answer.
+ * The request ends: when rc < 0 its writes are undone, those still in the
+ * log dropped, those sent rolled back to its savepoint.  Its notes stay:
+ * telling others of a change undone costs them a reload, never a wrong
+ * answer.
  */
 int
 pg_unmark(int rc)
 {
+	bool	 sp = pglog_unmark(rc < 0);
 	int	 r;
 
-	if (sp_depth > 0)
-		sp_depth--;
 	if (pg_tx_failed || conn == NULL)
 		return rc < 0 ? rc : -TOKQ_E_TEMP;
-	if (rc < 0 && (r = pg_send(P_ROLLBACK_TO, NULL)) < 0)
+	if (!sp)
 		return rc;
-	if ((r = pg_send(P_RELEASE, NULL)) < 0)
+	if (rc < 0 && (r = pg_queue(P_ROLLBACK_TO, NULL)) < 0)
+		return rc;
+	if ((r = pg_queue(P_RELEASE, NULL)) < 0)
 		return rc < 0 ? rc : r;
 	return rc;
 }
@@ -1156,6 +1272,18 @@ oom:
 	pg_tx_failed = true;
 }
 
+/*
+ * The generation this round commits, for journal rows sent before the
+ * commit (the counters' added buckets): the commit writes it.
+ */
+int64_t
+pg_journal_gen(bool *rows)
+{
+	journaled = true;
+	*rows = !alone;
+	return tx_gen + 1;
+}
+
 /* The id of the next event: given under the write lock, consecutive. */
 int
 pg_next_id(int64_t *id)
@@ -1187,6 +1315,7 @@ const struct store_backend store_pg = {
 	.tune_parts = pg_tune_parts,
 	.bucket_add = pg_bucket_add,
 	.bucket_load = pg_bucket_load,
+	.bucket_prefetch = pg_bucket_prefetch,
 	.bucket_clear = pg_bucket_clear,
 	.counts = pg_counts,
 	.rule_put = pg_rule_put,

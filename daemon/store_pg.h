@@ -4,6 +4,8 @@
  * from the top down:
  *
  *	store_pg_ops.c		what the rest of tokqd reads and writes
+ *	store_pg_log.c		the round's writes, buffered and sent in
+ *				bulk; requests' marks; counters fetched ahead
  *	store_pg.c		the connection, the waits, the transaction,
  *				the write lock and the journal
  *	store_pg_sql.c		the schema, its migrations, every statement
@@ -35,6 +37,8 @@ enum pg_stmt {
 	P_RELEASE,
 	P_ROLLBACK_TO,
 	P_GEN_SET,
+	P_FLOOR_SET,
+	P_ALIVE,
 	P_JOURNAL_ADD,
 	P_JOURNAL_PRUNE,
 	P_NEXT_ID_SET,
@@ -43,17 +47,21 @@ enum pg_stmt {
 	P_META_GET,
 	P_META_SET,
 	P_DB_BYTES,
-	/* the record, the buckets, the counts */
-	P_EVENT_ADD,
-	P_EVENT_ONLY,
-	P_BUCKET_ADD,
+	/* store_pg_log.c: the round's writes, in bulk; counters ahead */
+	P_LOG_EVENTS,
+	P_LOG_DAILY,
+	P_LOG_HOURLY,
+	P_LOG_USERS,
+	P_LOG_BUCKETS,
+	P_LOG_KEYS,
+	P_BUCKET_PREFETCH,
+	/* the buckets, the counts */
 	P_BUCKET_LOAD,
 	P_BUCKET_CLEAR,
 	P_BUCKET_CLEAR_MODEL,
 	P_COUNTS,
 	/* settings, holds, keys */
 	P_KEY_GET,
-	P_KEY_PUT,
 	P_EVENTS_SUM,
 	P_RULE_PUT,
 	P_RULE_DEL,
@@ -120,6 +128,7 @@ void	 pgq_int(struct pgq *q, int64_t x);
 void	 pgq_text(struct pgq *q, const char *s);	/* NULL as SQL NULL */
 void	 pgq_key(struct pgq *q, const char *s);		/* NULL as '' */
 int	 pg_writable(const char *what);
+int	 pg_queue(enum pg_stmt id, const struct pgq *q);	/* no flush of the log */
 int	 pg_send(enum pg_stmt id, const struct pgq *q);
 PGresult *pg_query(enum pg_stmt id, const struct pgq *q, int *rc);
 int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
@@ -127,8 +136,28 @@ int64_t	 pg_int(const PGresult *r, int row, int col);
 const char *pg_text(const PGresult *r, int row, int col, bool empty_null);
 void	 pg_usage(const PGresult *r, int row, int col, struct usage *u);
 int	 pg_next_id(int64_t *id);
+int64_t	 pg_journal_gen(bool *rows);	/* the generation this round commits;
+					   *rows: whether to journal its rows */
 void	 pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 	    const char *model, const char *hold_id);
+
+/* store_pg_log.c: the round's writes, marks, and counters fetched ahead */
+int	 pglog_event(const struct event *ev, int64_t id);
+int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
+	    const struct bucket *b);
+int	 pglog_key(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created);
+int	 pglog_flush(bool write);	/* before any statement is sent */
+int	 pglog_mark(void);
+bool	 pglog_unmark(bool undo);	/* true: its SAVEPOINT was sent */
+void	 pglog_clear(void);		/* the round ends */
+void	 pglog_free(void);
+void	 pgpf_clear(void);
+int	 pgpf_queue(void);		/* at the begin: 1 when one was queued */
+void	 pgpf_queued(PGresult *r);
+void	 pgpf_drop(enum scope sc, const char *subject, const char *model);
+int	 pgpf_take(enum scope sc, const char *subject, const char *model,
+	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
 
 /*
  * The PostgreSQL backend's side of each store_* function of tokqd.h
@@ -164,6 +193,7 @@ int	 pg_bucket_add(enum scope sc, const char *subject, const char *model,
 int	 pg_bucket_load(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *),
 	    void *arg);
+int	 pg_bucket_prefetch(const struct bucket_want *w, size_t n);
 int	 pg_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);
 int	 pg_counts(int64_t *events, int64_t *users);

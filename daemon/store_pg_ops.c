@@ -3,10 +3,12 @@
  * each function gives what its SQLite twin gives (store_*.c), from the
  * same tables (store_pg_sql.c).
  *
- * Writes whose results nobody needs are queued in the pipeline (pg_send)
- * and cost no round trip: the record (store_event_add, one statement),
- * the buckets, plans, prices, holds, keys, meta, the savepoints; they are
- * checked at the next read or at the commit.  Writes that answer (a rule
+ * The record's writes (its event and totals, the buckets, the key) go
+ * into the round's log (store_pg_log.c), sent in bulk before the next
+ * statement or at the commit.  Other writes whose results nobody needs
+ * are queued in the pipeline (pg_send) and cost no round trip: plans,
+ * prices, holds, meta; they are checked at the next read or at the
+ * commit.  Writes that answer (a rule
  * replaced, a bypass changed, a price removed) and reads wait for their
  * result (pg_query), which carries the queued writes in its round trip.
  * Nothing is written behind: there are no pending totals to settle or
@@ -113,65 +115,21 @@ pg_meta_set(const char *name, int64_t val)
 	return queue_write(P_META_SET, &q, "meta_set");
 }
 
-static void
-pgq_usage(struct pgq *q, const struct usage *u)
-{
-	pgq_int(q, u->requests);
-	pgq_int(q, u->prompt);
-	pgq_int(q, u->completion);
-	pgq_int(q, u->total);
-	pgq_int(q, u->cached);
-	pgq_int(q, u->cache_write);
-	pgq_int(q, u->reasoning);
-	pgq_int(q, u->cost);
-}
-
-static bool
-usage_zero(const struct usage *u)
-{
-	static const struct usage	 zero;
-
-	return memcmp(u, &zero, sizeof(zero)) == 0;
-}
-
 /*
- * Insert the event with the next id and add it to its daily row, its
- * user's hour and the counts, in one statement, queued: both or neither.
+ * The event with the next id, and its totals (its daily row, its user's
+ * hour, the counts): into the round's log, sent with the next flush.
  */
 int
 pg_event_add(struct event *ev)
 {
-	struct pgq	 q = { 0 };
 	int64_t		 id;
 	int		 rc;
 
-	if ((rc = pg_writable("event_add")) < 0 || (rc = pg_next_id(&id)) < 0)
+	if ((rc = pg_writable("event_add")) < 0 || (rc = pg_next_id(&id)) < 0 ||
+	    (rc = pglog_event(ev, id)) < 0)
 		return rc;
-	pgq_int(&q, ev->at);
-	pgq_text(&q, ev->user);
-	pgq_text(&q, ev->guild);
-	pgq_text(&q, ev->channel);
-	pgq_text(&q, ev->model);
-	pgq_text(&q, ev->service);
-	pgq_text(&q, ev->kind);
-	pgq_text(&q, ev->session);
-	if (ev->call >= 0)
-		pgq_int(&q, ev->call);
-	else
-		pgq_text(&q, NULL);
-	pgq_text(&q, ev->meta);
-	pgq_usage(&q, &ev->u);
-	pgq_int(&q, id);
-	if (usage_zero(&ev->u))
-		rc = pg_send(P_EVENT_ONLY, &q);
-	else {
-		pgq_int(&q, tokq_period_start(TOKQ_W_DAY, ev->at));
-		pgq_int(&q, tokq_floor(ev->at, BUCKET_HOUR));
-		rc = pg_send(P_EVENT_ADD, &q);
-	}
-	if (rc == 0)
-		ev->id = id;
-	return rc;
+	ev->id = id;
+	return 0;
 }
 
 /* Nothing is written behind: nothing to replay. */
@@ -194,27 +152,28 @@ pgq_counter(struct pgq *q, enum scope sc, const char *subject, const char *model
 	pgq_key(q, model);
 }
 
-/* Add b's amounts to the counter's bucket at b's start and span, now. */
+/*
+ * Add b's amounts to the counter's bucket at b's start and span: into the
+ * round's log, which sends it with its journal row (other daemons add it
+ * to their memory); what was fetched ahead of the counter is stale now.
+ */
 int
 pg_bucket_add(enum scope sc, const char *subject, const char *model,
     const struct bucket *b)
 {
-	struct pgq	 q = { 0 };
-	int		 rc;
+	int	 rc;
 
-	pgq_counter(&q, sc, subject, model);
-	pgq_int(&q, b->start);
-	pgq_int(&q, b->span);
-	pgq_int(&q, b->tokens);
-	pgq_int(&q, b->cost);
-	pgq_int(&q, b->requests);
-	if ((rc = queue_write(P_BUCKET_ADD, &q, "bucket_add")) == 0)
-		pg_note(STALE_COUNTER, sc, subject ? subject : "",
-		    model ? model : "", NULL);
-	return rc;
+	if ((rc = pg_writable("bucket_add")) < 0 ||
+	    (rc = pglog_bucket(sc, subject, model, b)) < 0)
+		return rc;
+	pgpf_drop(sc, subject ? subject : "", model ? model : "");
+	return 0;
 }
 
-/* Call cb with each bucket of the counter that ends after since, by start. */
+/*
+ * Call cb with each bucket of the counter that ends after since, by start:
+ * from the rows fetched ahead when they hold it, else from the server.
+ */
 int
 pg_bucket_load(enum scope sc, const char *subject, const char *model,
     int64_t since, int (*cb)(void *, const struct bucket *), void *arg)
@@ -224,6 +183,9 @@ pg_bucket_load(enum scope sc, const char *subject, const char *model,
 	PGresult	*r;
 	int		 rc, i, cbrc = 0;
 
+	if ((rc = pgpf_take(sc, subject ? subject : "", model ? model : "",
+	    since, cb, arg)) != 0)
+		return rc < 0 ? rc : 0;
 	pgq_counter(&q, sc, subject, model);
 	pgq_int(&q, since);
 	if ((r = pg_query(P_BUCKET_LOAD, &q, &rc)) == NULL)
@@ -252,6 +214,7 @@ pg_bucket_clear(enum scope sc, const char *subject, const char *model)
 		pgq_key(&q, model);
 	rc = queue_write(model ? P_BUCKET_CLEAR_MODEL : P_BUCKET_CLEAR, &q,
 	    "bucket_clear");
+	pgpf_drop(sc, subject ? subject : "", model);
 	if (rc == 0)
 		pg_note(STALE_COUNTER, sc, subject ? subject : "", model, NULL);
 	return rc;
@@ -309,14 +272,11 @@ int
 pg_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
     int64_t created)
 {
-	struct pgq	 q = { 0 };
+	int	 rc;
 
-	pgq_text(&q, key);
-	pgq_int(&q, (int64_t)fp);
-	pgq_int(&q, first);
-	pgq_int(&q, count);
-	pgq_int(&q, created);
-	return queue_write(P_KEY_PUT, &q, "key_put");
+	if ((rc = pg_writable("key_put")) < 0)
+		return rc;
+	return pglog_key(key, fp, first, count, created);
 }
 
 /* A rule's identity as $1..$6; a calendar window has no length. */
@@ -556,6 +516,7 @@ pg_bucket_compact(int64_t before, int limit)
 
 	if ((rc = pg_writable("bucket_compact")) < 0)
 		return rc;
+	pgpf_clear();
 	pgq_int(&q, before);
 	pgq_int(&q, limit);
 	if ((r = pg_query(P_BUCKET_FOLD, &q, &rc)) == NULL)
@@ -572,6 +533,7 @@ pg_bucket_prune(int64_t before, int limit)
 	size_t		 i;
 	int		 rc, n = 0;
 
+	pgpf_clear();
 	for (i = 0; i < sizeof(spans) / sizeof(spans[0]) && n < limit; i++) {
 		struct pgq	 q = { 0 };
 

@@ -7,16 +7,18 @@
  *  - the user's column is user_id (USER is reserved); every text column is
  *    COLLATE "C", so that orders and comparisons are byte orders, as in
  *    SQLite and in quota.c's memory;
- *  - nothing is written behind: a record writes its event, its daily row,
- *    its user's hour and the counters' buckets in its own transaction, so
- *    there is no 'totals_through' and no replay;
+ *  - nothing is written behind past the round: a record's event, daily
+ *    row, user's hour and the counters' buckets are written in its
+ *    round's transaction (in bulk, store_pg_log.c), so there is no
+ *    'totals_through' and no replay;
  *  - users: each user with a daily row, for status's count;
  *  - journal: what each commit changed that another daemon keeps in
- *    memory, by generation (store_pg.c); meta 'gen' is the last
- *    generation, 'journal_floor' the last one pruned, 'next_id' the id of
+ *    memory, by generation (store_pg.c), a counter's row with the bucket
+ *    it added; meta 'gen' is the last generation, 'journal_floor' the
+ *    last one pruned or not journaled (a daemon alone), 'next_id' the id of
  *    the next event (ids are given under the write lock: one record's
  *    events have consecutive ids, which store_events_sum relies on).
- * Sums saturate (clamp64 of a numeric sum), never wrap nor fail.
+ * Sums saturate (clamp64 of a numeric sum, sadd), never wrap nor fail.
  *
  * Version n of the schema is pg_migrations[0..n-1]; meta 'schema_version'
  * counts the steps applied.  Append, never edit.
@@ -103,6 +105,26 @@ const char *const pg_migrations[] = {
 	"INSERT INTO meta(name, val) VALUES ('gen', 0), ('journal_floor', 0),"
 	"  ('next_id', 1), ('daily_requests', 0), ('events_pruned', 0)"
 	"  ON CONFLICT (name) DO NOTHING;",
+	/*
+	 * 2: a counter's journal row may carry the bucket added to it, which
+	 * other daemons add to their memory rather than reload the counter
+	 * (a row without one still means: reload it).
+	 */
+	"ALTER TABLE journal ADD COLUMN start bigint, ADD COLUMN span bigint,"
+	"  ADD COLUMN tokens bigint, ADD COLUMN cost bigint,"
+	"  ADD COLUMN requests bigint;",
+	/*
+	 * 3: sadd in bigint arithmetic, not numeric (the upserts of every
+	 * round run it for each amount): the same saturating sum.  Each bound
+	 * is computed without overflow whatever the signs, as SQL does not
+	 * promise to test the conditions in order.
+	 */
+	"CREATE OR REPLACE FUNCTION sadd(a bigint, b bigint) RETURNS bigint"
+	"  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS"
+	"  'SELECT CASE WHEN a > 9223372036854775807 - GREATEST(b, 0)"
+	"  THEN 9223372036854775807"
+	"  WHEN a < ''-9223372036854775808''::bigint - LEAST(b, 0)"
+	"  THEN ''-9223372036854775808''::bigint ELSE a + b END';",
 };
 const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 
@@ -148,6 +170,10 @@ const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 	" cache_write = sadd(" t ".cache_write, excluded.cache_write)," \
 	" reasoning = sadd(" t ".reasoning, excluded.reasoning)," \
 	" cost = sadd(" t ".cost, excluded.cost)"
+/* Eight bigint arrays, the usage columns', as $a..$h. */
+#define USAGE_ARRAYS(a, b, c, d, e, f, g, h) \
+	"$" #a "::bigint[], $" #b "::bigint[], $" #c "::bigint[], $" #d "::bigint[]," \
+	" $" #e "::bigint[], $" #f "::bigint[], $" #g "::bigint[], $" #h "::bigint[]"
 #define USAGE_SET \
 	"requests = excluded.requests, prompt = excluded.prompt," \
 	" completion = excluded.completion, total = excluded.total," \
@@ -164,19 +190,38 @@ const char *const pg_sql[P_MAX] = {
 	/* store_pg.c: the transaction, the lock, the journal */
 	[P_BEGIN] =		"BEGIN",
 	[P_LOCK] =		"SELECT pg_advisory_xact_lock($1::bigint)",
+	/*
+	 * The generation, the journal's floor, the next event id, and how
+	 * many other daemons are connected to the schema (each holds the
+	 * shared lock $1, P_ALIVE).
+	 */
 	[P_GEN] =
 	    "SELECT (SELECT val FROM meta WHERE name = 'gen'),"
 	    " (SELECT val FROM meta WHERE name = 'journal_floor'),"
-	    " (SELECT val FROM meta WHERE name = 'next_id')",
+	    " (SELECT val FROM meta WHERE name = 'next_id'),"
+	    " (SELECT COUNT(*) - 1 FROM pg_locks WHERE locktype = 'advisory'"
+	    " AND classid::bigint = ($1::bigint >> 32) & 4294967295"
+	    " AND objid::bigint = $1::bigint & 4294967295 AND objsubid = 1"
+	    " AND granted)",
+	/*
+	 * Bounded on both sides, so that the planner takes the index however
+	 * little it knows of the table (one side alone it guesses a third).
+	 */
 	[P_JOURNAL] =
-	    "SELECT kind, scope, subject, model, hold FROM journal"
-	    " WHERE gen > $1::bigint ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
+	    "SELECT kind, scope, subject, model, hold, start, span, tokens, cost,"
+	    " requests FROM journal WHERE gen > $1::bigint"
+	    " AND gen <= (SELECT val FROM meta WHERE name = 'gen')"
+	    " ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",
 	[P_RELEASE] =		"RELEASE w",
 	[P_ROLLBACK_TO] =	"ROLLBACK TO w",
 	[P_GEN_SET] =		"UPDATE meta SET val = $1::bigint WHERE name = 'gen'",
+	/* A generation without journal rows: a daemon that saw less reloads all. */
+	[P_FLOOR_SET] =
+	    "UPDATE meta SET val = $1::bigint WHERE name = 'journal_floor'",
+	[P_ALIVE] =		"SELECT pg_advisory_lock_shared($1::bigint)",
 	[P_JOURNAL_ADD] =
 	    "INSERT INTO journal(gen, kind, scope, subject, model, hold)"
 	    " SELECT $1::bigint, * FROM unnest($2::integer[], $3::integer[],"
@@ -200,40 +245,73 @@ const char *const pg_sql[P_MAX] = {
 	    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')",
 	/*
-	 * The record: the event, its daily row, its user's hour, its user,
-	 * and meta 'daily_requests', in one statement.  $1-$18 as the event
-	 * columns, $19 id, $20 day, $21 hour.
+	 * The round's writes in bulk (store_pg_log.c), each table's rows as
+	 * arrays, one per column, summed by the key its upsert conflicts on.
+	 * The events: at, user, guild, channel, model, service, kind, session,
+	 * call, meta, the eight amounts, id.
 	 */
-	[P_EVENT_ADD] =
-	    "WITH e AS (INSERT INTO events(at, user_id, guild, channel, model,"
-	    " service, kind, session, call, meta, " USAGE_COLS ", id) VALUES ($1,"
-	    " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-	    " $17, $18, $19)),"
-	    " d AS (INSERT INTO daily(day, user_id, guild, model, service, kind, "
-	    USAGE_COLS ") VALUES ($20, $2, COALESCE($3, ''), COALESCE($5, ''),"
-	    " COALESCE($6, ''), COALESCE($7, ''), $11, $12, $13, $14, $15, $16,"
-	    " $17, $18) ON CONFLICT (day, user_id, guild, model, service, kind)"
-	    " DO UPDATE SET " USAGE_ADD("daily") "),"
-	    " h AS (INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
-	    " VALUES ($21, $2, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
-	    " ON CONFLICT (hour, user_id) DO UPDATE SET " USAGE_ADD("hourly") ","
+	[P_LOG_EVENTS] =
+	    "INSERT INTO events(at, user_id, guild, channel, model, service,"
+	    " kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM"
+	    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+	    " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])",
+	[P_LOG_DAILY] =
+	    "INSERT INTO daily(day, user_id, guild, model, service, kind, "
+	    USAGE_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[],"
+	    " $3::text[], $4::text[], $5::text[], $6::text[], " USAGE_ARRAYS(7, 8, 9, 10, 11, 12, 13, 14)
+	    ") ON CONFLICT (day, user_id, guild, model, service, kind)"
+	    " DO UPDATE SET " USAGE_ADD("daily"),
+	[P_LOG_HOURLY] =
+	    "INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
+	    " SELECT * FROM unnest($1::bigint[], $2::text[], " USAGE_ARRAYS(3, 4, 5, 6, 7, 8, 9, 10)
+	    ", $11::bigint[], $12::bigint[]) ON CONFLICT (hour, user_id)"
+	    " DO UPDATE SET " USAGE_ADD("hourly") ","
 	    " first = LEAST(hourly.first, excluded.first),"
-	    " last = GREATEST(hourly.last, excluded.last)),"
-	    " u AS (INSERT INTO users(user_id) VALUES ($2) ON CONFLICT DO NOTHING)"
-	    " UPDATE meta SET val = sadd(val, $11) WHERE name = 'daily_requests'",
-	/* An event of no amounts: the SQLite store writes no totals for it. */
-	[P_EVENT_ONLY] =
-	    "INSERT INTO events(at, user_id, guild, channel, model,"
-	    " service, kind, session, call, meta, " USAGE_COLS ", id) VALUES ($1,"
-	    " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-	    " $17, $18, $19)",
-	[P_BUCKET_ADD] =
-	    "INSERT INTO buckets(scope, subject, model, start, span, tokens,"
-	    " cost, requests) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	    " last = GREATEST(hourly.last, excluded.last)",
+	/* The users of the events with amounts, and their requests. */
+	[P_LOG_USERS] =
+	    "WITH u AS (INSERT INTO users(user_id) SELECT unnest($1::text[])"
+	    " ON CONFLICT DO NOTHING)"
+	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
+	/*
+	 * The bucket adds, and each as a journal row of generation $9 (kind
+	 * $10, STALE_COUNTER) unless $11 is false (no other daemon): in one
+	 * statement, so that a rollback to a savepoint takes back both.
+	 */
+	[P_LOG_BUCKETS] =
+	    "WITH a AS (SELECT * FROM unnest($1::integer[], $2::text[],"
+	    " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],"
+	    " $7::bigint[], $8::bigint[]) AS a(scope, subject, model, start,"
+	    " span, tokens, cost, requests)),"
+	    " j AS (INSERT INTO journal(gen, kind, scope, subject, model, start,"
+	    " span, tokens, cost, requests) SELECT $9::bigint, $10::integer, *"
+	    " FROM a WHERE $11::boolean)"
+	    " INSERT INTO buckets(scope, subject, model, start, span, tokens,"
+	    " cost, requests) SELECT * FROM a"
 	    " ON CONFLICT (scope, subject, model, start, span) DO UPDATE SET"
 	    " tokens = sadd(buckets.tokens, excluded.tokens),"
 	    " cost = sadd(buckets.cost, excluded.cost),"
 	    " requests = sadd(buckets.requests, excluded.requests)",
+	[P_LOG_KEYS] =
+	    "INSERT INTO keys(key, fp, first, count, created) SELECT * FROM"
+	    " unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
+	    " $5::bigint[]) ON CONFLICT (key) DO UPDATE SET"
+	    " fp = excluded.fp, first = excluded.first, count = excluded.count,"
+	    " created = excluded.created",
+	/*
+	 * The buckets of counters ($1 scope, $2 subject, $3 model, $4 since:
+	 * each as P_BUCKET_LOAD), by the counter's place in the arrays (from
+	 * 1), then start.
+	 */
+	[P_BUCKET_PREFETCH] =
+	    "SELECT k.i, b.start, b.span, b.tokens, b.cost, b.requests FROM"
+	    " unnest($1::integer[], $2::text[], $3::text[], $4::bigint[])"
+	    " WITH ORDINALITY AS k(sc, subject, model, since, i)"
+	    " JOIN LATERAL (SELECT start, span, tokens, cost, requests"
+	    " FROM buckets WHERE scope = k.sc AND subject = k.subject"
+	    " AND model = k.model AND start > k.since - " PG_NUM(BUCKET_HOUR)
+	    " AND start + span > k.since) b ON true ORDER BY k.i, b.start, b.span",
 	/* No bucket spans more than an hour: the range on start uses the key. */
 	[P_BUCKET_LOAD] =
 	    "SELECT start, span, tokens, cost, requests FROM buckets"
@@ -249,11 +327,6 @@ const char *const pg_sql[P_MAX] = {
 	    " (SELECT COUNT(*) FROM users)",
 	/* settings, holds, keys */
 	[P_KEY_GET] =		"SELECT fp, first, count FROM keys WHERE key = $1",
-	[P_KEY_PUT] =
-	    "INSERT INTO keys(key, fp, first, count, created)"
-	    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-	    " fp = excluded.fp, first = excluded.first, count = excluded.count,"
-	    " created = excluded.created",
 	[P_EVENTS_SUM] =
 	    "SELECT " USAGE_SUMS " FROM events WHERE id >= $1::bigint"
 	    " AND id < $1::bigint + $2::bigint",

@@ -190,6 +190,13 @@ sq_on_stale(void (*fn)(const struct stale *))
 {
 }
 
+/* Loads are local and cheap: nothing is worth fetching ahead. */
+int
+sq_bucket_prefetch(const struct bucket_want *w, size_t n)
+{
+	return 0;
+}
+
 /* The only daemon of its database runs its maintenance. */
 bool
 sq_maint_owner(void)
@@ -220,6 +227,7 @@ const struct store_backend store_sqlite = {
 	.tune_parts = sq_tune_parts,
 	.bucket_add = sq_bucket_add,
 	.bucket_load = sq_bucket_load,
+	.bucket_prefetch = sq_bucket_prefetch,
 	.bucket_clear = sq_bucket_clear,
 	.counts = sq_counts,
 	.rule_put = sq_rule_put,

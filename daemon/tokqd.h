@@ -313,6 +313,11 @@ struct stale {
 	enum scope	 sc;		/* STALE_COUNTER */
 	const char	*subject, *model;	/* STALE_COUNTER; model "" pooled */
 	const char	*hold_id;	/* STALE_HOLD */
+	/*
+	 * STALE_COUNTER: when not NULL, the counter's only change was this
+	 * bucket added (a counter in memory may add it rather than reload).
+	 */
+	const struct bucket *add;
 };
 bool	 store_remote(void);
 void	 store_on_stale(void (*fn)(const struct stale *));
@@ -332,6 +337,17 @@ int	 store_bucket_add(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);		/* model "" = pooled; adds to an existing one */
 int	 store_bucket_load(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
+/*
+ * The counters a round will load, asked for ahead in one round trip (a
+ * remote store keeps the rows for its transaction and serves each load of
+ * them once; SQLite does nothing): each as store_bucket_load's arguments.
+ */
+struct bucket_want {
+	enum scope	 sc;
+	const char	*subject, *model;	/* model "" = pooled */
+	int64_t		 since;
+};
+int	 store_bucket_prefetch(const struct bucket_want *w, size_t n);
 int	 store_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);			/* model NULL: every model and pooled */
 int	 store_counts(int64_t *events, int64_t *users);
@@ -462,6 +478,8 @@ size_t	 counter_bytes(void);
 void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
 void	 counter_set_horizon(int64_t h);
 int64_t	 counter_horizon(void);
+void	 counter_want(enum scope sc, const char *subject, const char *model);
+int	 counter_prefetch(void);		/* the wanted ones memory lacks, ahead */
 
 /* quota.c */
 #define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
@@ -506,6 +524,8 @@ size_t	 quota_counters(const char *user, const char *guild, const char *model,
 	    struct counter_id k[QUOTA_NCOUNTERS]);
 int	 quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t tokens, int64_t cost);
+void	 quota_want(const char *user, const char *guild, const char *model);
+int	 quota_prefetch(void);		/* what the round's quota_want()s asked for */
 int	 quota_reset(const char *user, const char *model);
 int	 quota_hold(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t ttl, const struct estimate *est, struct hold *h);
@@ -552,6 +572,7 @@ struct peer {
 int	 dispatch(const msgpack_object *req, const struct peer *peer,
 	    msgpack_sbuffer *out, bool *wrote);
 int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
+void	 dispatch_want(const msgpack_object *req);	/* what it will need: quota_want */
 
 /* control.c */
 int	 control_init(sd_event *ev);
@@ -572,10 +593,13 @@ void	 maint_soon(void);			/* another round shortly */
  * (store_remote(); TOKQD_WORKER=1 in the environment forces it, for the
  * tests).  A job runs on the worker inside a round's transaction; its
  * done() runs on the loop after the round committed, rc < 0 (why says
- * what) when it did not run or its writes were not kept.
+ * what) when it did not run or its writes were not kept.  Before any job
+ * of a round runs, each one's want() says what it will need (quota_want),
+ * and the prefetch hook asks the store for all of it at once.
  */
 struct job {
 	struct job	*next;
+	void		(*want)(struct job *);	/* on the worker, before run; may be NULL */
 	void		(*run)(struct job *);	/* on the worker */
 	void		(*done)(struct job *);	/* on the loop, afterwards */
 	int		 rc;			/* < 0: refused or not kept */
@@ -584,7 +608,8 @@ struct job {
 	bool		 refusable;		/* may be refused while waiting */
 	uint64_t	 queued;		/* monotonic usec */
 };
-int	 exec_init(sd_event *ev, void (*caught_up)(void), void (*drained)(void));
+int	 exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+	    void (*drained)(void));
 void	 exec_shutdown(void);
 bool	 exec_on(void);			/* requests run on the worker */
 bool	 exec_worker(void);		/* the caller is the worker */

@@ -52,8 +52,14 @@ hook(const struct stale *s)
 		snprintf(seen[nseen++], sizeof(seen[0]), "ALL");
 		break;
 	case STALE_COUNTER:
-		snprintf(seen[nseen++], sizeof(seen[0]), "COUNTER %d %s %s",
-		    s->sc, s->subject, s->model ? s->model : "(every)");
+		if (s->add)
+			snprintf(seen[nseen++], sizeof(seen[0]),
+			    "COUNTER %d %s %s +%lld@%lld", s->sc, s->subject,
+			    s->model ? s->model : "(every)",
+			    (long long)s->add->tokens, (long long)s->add->start);
+		else
+			snprintf(seen[nseen++], sizeof(seen[0]), "COUNTER %d %s %s",
+			    s->sc, s->subject, s->model ? s->model : "(every)");
 		break;
 	case STALE_SETTINGS:
 		snprintf(seen[nseen++], sizeof(seen[0]), "SETTINGS");
@@ -286,7 +292,8 @@ step_writer(void)
 
 /*
  * What one daemon commits reaches the other's stale hook at its next
- * begin, each item once, and nothing of its own.
+ * begin, each item once, and nothing of its own; usage added to a counter
+ * comes with the bucket it added, a cleared counter without.
  */
 static void
 test_journal_reaches_other(void **state)
@@ -309,8 +316,8 @@ test_journal_reaches_other(void **state)
 	assert_int_equal(run_child(c), 0);
 	assert_int_equal(store_begin(), 0);
 	assert_false(was_seen("ALL"));
-	assert_true(was_seen("COUNTER 0 u1 m"));
-	assert_true(was_seen("COUNTER 2  "));
+	assert_true(was_seen("COUNTER 0 u1 m +10@1767225600"));
+	assert_true(was_seen("COUNTER 2   +10@1767225600"));
 	assert_true(was_seen("COUNTER 1 g1 (every)"));
 	assert_true(was_seen("HOLD hold-from-b"));
 	assert_true(was_seen("SETTINGS"));
@@ -472,6 +479,240 @@ test_ids_consecutive(void **state)
 	assert_int_equal(users, 2);
 }
 
+/* Collect a counter's buckets as a load gives them. */
+struct loaded {
+	struct bucket	 b[8];
+	size_t		 n;
+};
+
+static int
+collect(void *arg, const struct bucket *b)
+{
+	struct loaded	*l = arg;
+
+	if (l->n < 8)
+		l->b[l->n++] = *b;
+	return 0;
+}
+
+static int64_t
+tokens_of(enum scope sc, const char *subject, const char *model)
+{
+	struct loaded	 l = { .n = 0 };
+	int64_t		 t = 0;
+	size_t		 i;
+
+	assert_int_equal(store_bucket_load(sc, subject, model, 0, collect, &l), 0);
+	for (i = 0; i < l.n; i++)
+		t = sat_add(t, l.b[i].tokens);
+	return t;
+}
+
+/*
+ * A request's writes wait in the round's log: undone, nothing of them
+ * reaches the server; kept, they are there after the commit, summed.
+ */
+static void
+test_log_undo(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 7, 1, 1 };
+	struct event	 ev;
+	struct usage	 u;
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_mark(WRITES_ADDS), 0);
+	ev = mkevent("a", 100);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	assert_int_equal(store_key_put("k1", 1, ev.id, 1, 1), 0);
+	assert_int_equal(store_unmark(-TOKQ_E_INVALID), -TOKQ_E_INVALID);
+	assert_int_equal(store_mark(WRITES_ADDS), 0);
+	ev = mkevent("a", 5);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	assert_int_equal(store_unmark(0), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(tokens_of(SCOPE_USER, "a", ""), 14);
+	assert_int_equal(store_user_daily_totals("a", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.requests, 1);
+	assert_int_equal(u.prompt, 5);
+	assert_int_equal(store_events_sum(ev.id, 1, &u), 0);
+	assert_int_equal(u.prompt, 5);
+	assert_int_equal(store_events_sum(1, 1, &u), 0);
+	assert_int_equal(u.requests, 0);	/* the undone one never landed */
+	{
+		uint64_t	 fp;
+		int64_t		 first, count;
+
+		assert_int_equal(store_key_get("k1", &fp, &first, &count), 0);
+	}
+}
+
+/*
+ * A read in the middle of a request sees its writes (they are sent first,
+ * under a savepoint); undone afterwards, they are rolled back to it, and
+ * what came before the request stays.
+ */
+static void
+test_log_read_mid_request(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 5, 0, 1 };
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "m", &b), 0);
+	assert_int_equal(store_mark(WRITES_ADDS), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "m", &b), 0);
+	assert_int_equal(tokens_of(SCOPE_USER, "a", "m"), 10);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "m", &b), 0);
+	assert_int_equal(store_unmark(-TOKQ_E_INVALID), -TOKQ_E_INVALID);
+	assert_int_equal(tokens_of(SCOPE_USER, "a", "m"), 5);
+	assert_int_equal(store_mark(WRITES_ADDS), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "m", &b), 0);
+	assert_int_equal(tokens_of(SCOPE_USER, "a", "m"), 10);
+	assert_int_equal(store_unmark(0), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(tokens_of(SCOPE_USER, "a", "m"), 10);
+}
+
+/* Sums in one round saturate as they do one by one. */
+static void
+test_log_saturates(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, INT64_MAX / 2 + 1, 0, 1 };
+	struct event	 ev;
+	struct usage	 u;
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
+	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
+	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
+	ev = mkevent("a", INT64_MAX / 2 + 1);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(tokens_of(SCOPE_GLOBAL, "", ""), INT64_MAX);
+	assert_int_equal(store_user_daily_totals("a", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, INT64_MAX);
+	assert_int_equal(u.requests, 2);
+	/* and across rounds */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_GLOBAL, "", "", &b), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(tokens_of(SCOPE_GLOBAL, "", ""), INT64_MAX);
+}
+
+/*
+ * Counters fetched ahead: a load is served from the rows fetched, once; a
+ * write to the counter in the round makes the load ask the server; asked
+ * before the begin, they come with it.
+ */
+static void
+test_prefetch(void **state)
+{
+	struct bucket		 b = { 1767225600, 60, 10, 0, 1 };
+	struct bucket_want	 w[3] = {
+		{ SCOPE_USER, "p1", "", 0 }, { SCOPE_USER, "p2", "", 0 },
+		{ SCOPE_USER, "p3", "", 0 } };
+	char			 sql[256];
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "p1", "", &b), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "p2", "", &b), 0);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_prefetch(w, 3), 0);
+	/* behind the store's back: what a served load cannot see */
+	snprintf(sql, sizeof(sql), "UPDATE %s.buckets SET tokens = 99", schema);
+	side_exec(sql);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "p2", "", &b), 0);
+	assert_int_equal(tokens_of(SCOPE_USER, "p1", ""), 10);	/* fetched */
+	assert_int_equal(tokens_of(SCOPE_USER, "p1", ""), 99);	/* once */
+	assert_int_equal(tokens_of(SCOPE_USER, "p2", ""), 109);	/* written: asked */
+	assert_int_equal(tokens_of(SCOPE_USER, "p3", ""), 0);
+	assert_int_equal(store_commit(), 0);
+
+	/* asked before the begin: fetched with it, then served */
+	assert_int_equal(store_bucket_prefetch(w, 1), 0);
+	assert_int_equal(store_begin(), 0);
+	snprintf(sql, sizeof(sql), "UPDATE %s.buckets SET tokens = 5", schema);
+	side_exec(sql);
+	assert_int_equal(tokens_of(SCOPE_USER, "p1", ""), 99);
+	assert_int_equal(tokens_of(SCOPE_USER, "p1", ""), 5);
+	assert_int_equal(store_commit(), 0);
+	/* nothing outlives its round */
+	assert_int_equal(store_begin(), 0);
+	side_exec(sql);
+	assert_int_equal(tokens_of(SCOPE_USER, "p2", ""), 5);
+	assert_int_equal(store_commit(), 0);
+}
+
+/* Connected while the other's round is open: its begin waits for the lock. */
+static int
+step_begin_after(void)
+{
+	store_on_stale(hook);
+	if (store_begin() != 0)
+		return 2;
+	return was_seen("ALL") ? store_commit() : 1;
+}
+
+static int64_t
+side_int(const char *fmt)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[256];
+	int64_t		 v = -1;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	snprintf(sql, sizeof(sql), fmt, schema);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/*
+ * A daemon alone writes no journal rows, but raises the journal's floor
+ * with each generation: one that connected during its round, and so saw
+ * an older generation, reloads everything at its first begin.
+ */
+static void
+test_alone_no_journal(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 3, 0, 1 };
+	struct child	 c;
+	int		 st;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_begin_after);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
+	assert_int_equal(write(c.go, "g", 1), 1);
+	close(c.go);
+	usleep(300 * 1000);	/* the child connects and waits for the lock */
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.journal"), 0);
+	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'journal_floor'"), 1);
+	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'gen'"), 1);
+}
+
 static int
 step_not_owner(void)
 {
@@ -599,6 +840,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_journal_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_serializes_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_consecutive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_read_mid_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_saturates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alone_no_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
