@@ -420,7 +420,7 @@ buckets_send(struct arr *a)
 }
 
 /* The summed writes of a stretch of the log, one record per row to upsert. */
-struct daily_row {
+struct day_row {
 	const struct lent	*e;	/* the first event of the row */
 	struct usage		 u;
 };
@@ -442,7 +442,7 @@ static int
 send_range(size_t from, size_t to)
 {
 	struct hmap	 dm = { 0 }, hm = { 0 }, bm = { 0 }, km = { 0 }, um = { 0 };
-	struct daily_row *dr = NULL;
+	struct day_row *dr = NULL;
 	struct hour_row	*hr = NULL;
 	struct bucket_row *br = NULL;
 	const struct lent **kr = NULL, **ur = NULL;
