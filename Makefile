@@ -10,10 +10,11 @@ B	:= build
 override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
-DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev
+DEB_BUILD	:= pkg-config libsystemd-dev libsqlite3-dev libmsgpack-dev libjansson-dev \
+		   libpq-dev
 DEB_TEST	:= libcmocka-dev jq systemd perl util-linux sqlite3 python3 clang \
 		   groff-base man-db bsdextrautils nodejs strace
-PC_LIBS		:= libsystemd sqlite3 msgpack jansson
+PC_LIBS		:= libsystemd sqlite3 libpq msgpack jansson
 
 CC	?= cc
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
@@ -35,6 +36,10 @@ CLIENT	:= $(patsubst %.c,$(B)/%.o,$(wildcard client/*.c))
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 export TOKQ_BUILD := $(abspath $(B))
 
+# The PostgreSQL pass (integration-pg): a server; ip for the network namespace
+# test, pgrep for the server's processes.
+DEB_TEST	+= postgresql iproute2 procps
+
 BENCH	:= $(if $(wildcard bench/*.c),$(B)/tokq-bench $(B)/tokq-preload)
 all: $(B)/tokqd $(B)/tokq $(BENCH)
 
@@ -42,8 +47,9 @@ deps:
 	@missing=""; \
 	pkg-config --exists $(PC_LIBS) cmocka 2>/dev/null || missing=1; \
 	for c in jq systemd-socket-activate prove setpriv sqlite3 python3 clang \
-		groff col node strace; do \
-		command -v $$c >/dev/null 2>&1 || missing=1; done; \
+		groff col node strace ip pgrep; do \
+		PATH=$$PATH:/usr/sbin:/sbin command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		echo "installing build and test dependencies with apt-get"; \
@@ -84,6 +90,20 @@ unit: $(UNIT)
 integration: all
 	prove -f tests/integration/t*.sh
 
+# The same scripts again on the PostgreSQL store: a throw-away cluster
+# (tests/pg/cluster.sh), a database per script (and the store's own unit
+# tests, which skip without a cluster in `make unit`); the cluster is stopped
+# whatever the outcome.  Two scripts at a time: most of a script's time is
+# spent waiting on the server.
+integration-pg: all $(B)/tests/test_store_pg
+	@ldd $(B)/tokqd | grep -q libpq || \
+		{ echo "integration-pg: $(B)/tokqd is built without libpq"; exit 1; }; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/tokq-pg.XXXXXX"); \
+	trap 'tests/pg/cluster.sh stop "$$dir"; rm -rf "$$dir"' EXIT; \
+	tests/pg/cluster.sh start "$$dir" && \
+	TOKQ_TEST_PG=$$dir $(B)/tests/test_store_pg && \
+	TOKQ_TEST_PG=$$dir prove -j2 -f tests/integration/t*.sh
+
 # The Python and Node libraries (bindings/) against a real tokqd from $(B).
 bindings-test: all
 	PYTHONPATH=bindings/python python3 -m unittest discover -s bindings/python/tests
@@ -92,6 +112,7 @@ bindings-test: all
 check: all $(UNIT)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-pg
 	@$(MAKE) --no-print-directory bindings-test
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=11
 
@@ -181,5 +202,5 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit integration bindings-test check check-asan fuzz golden demo bench install clean
+.PHONY: all deps unit integration integration-pg bindings-test check check-asan fuzz golden demo bench install clean
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)

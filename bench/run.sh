@@ -187,6 +187,10 @@ bench_default() {
 	"$B/tokq" --socket "$SOCK" --json status | jq -c '{events, db_bytes}' >"$T/status.json"
 	daemon_stop
 
+	# 2b. The same mixed load on the PostgreSQL store, one daemon and two.
+	local pg=""
+	bench_pg && pg=1
+
 	# 3. Redis INCR over a Unix socket, 50 clients.
 	local redis_none="" redis_always=""
 	if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -235,6 +239,81 @@ bench_default() {
 		set -- ${R[mixed$k]}
 		printf '%-58s %12.1f\n' "records per fsync at $k clients ($SYNC_TOOL)" "$6"
 	done
+	if [ -n "$pg" ]; then
+		printf '\n%-44s %10s %9s %9s %9s %6s\n' "PostgreSQL store (fsync on)" ops/s p50_us p99_us p999_us errors
+		set -- ${R[pg1]}
+		printf '%-44s %10.0f %9.1f %9.1f %9.1f %6s\n' "tokq mixed50, one tokqd" "$1" "$2" "$3" "$4" "$5"
+		set -- ${R[pg2]}
+		printf '%-44s %10.0f %9.1f %9.1f %9.1f %6s\n' "tokq mixed50, two tokqd (25 clients each)" "$1" "$2" "$3" "$4" "$5"
+		printf '%-58s %12s\n' "spawn: tokq check on PostgreSQL, mean us" "$PG_SPAWN"
+		row "PostgreSQL mixed@50, one tokqd / SQLite mixed@50" "$(ratio "${R[pg1]%% *}" "$m50")" ">=0.25" 0.25 ">="
+		row "PostgreSQL mixed@50, two tokqd / SQLite mixed@50" "$(ratio "${R[pg2]%% *}" "$m50")" ">=0.25" 0.25 ">="
+	else
+		printf '%-58s %12s\n' "PostgreSQL store" "skipped (no PostgreSQL server installed)"
+	fi
+}
+
+# Two loads at once, one on each daemon: "ops_per_s p50 p99 p999 errors",
+# ops summed, latencies the larger of the two.
+load2() {
+	local clients=$1 mix=$2
+	"$BENCH" --socket "$SOCK" --clients "$clients" --seconds "$SECS" --mix "$mix" \
+		--users 10000 --json >"$T/l1.json" &
+	local p=$!
+	"$BENCH" --socket "$SOCK2" --clients "$clients" --seconds "$SECS" --mix "$mix" \
+		--users 10000 --json >"$T/l2.json"
+	wait $p
+	jq -s -c '{ops_per_s: (.[0].ops_per_s + .[1].ops_per_s),
+		p50_us: ([.[].p50_us] | max), p99_us: ([.[].p99_us] | max),
+		p999_us: ([.[].p999_us] | max), errors: (.[0].errors + .[1].errors)}' \
+		"$T/l1.json" "$T/l2.json"
+}
+
+# The PostgreSQL store: a throw-away cluster (tests/pg/cluster.sh) made
+# durable as a production server is (fsync and full-page writes on, commit
+# waits for the WAL flush), on this machine's Unix socket; the same rules;
+# mixed load at 50 clients on one tokqd, then split over two tokqd sharing
+# the database.  Sets R[pg1], R[pg2], PG_SPAWN; returns 1 when skipped.
+bench_pg() {
+	local d=$T/pg i f
+	[ -x tests/pg/cluster.sh ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || return 1
+	log "bench: PostgreSQL: a cluster of its own in $d"
+	chmod 711 "$T"	# the cluster runs as another user, under $T
+	tests/pg/cluster.sh start "$d" >/dev/null || { log "bench: no PostgreSQL cluster"; return 1; }
+	eval "$(tests/pg/cluster.sh env "$d")"
+	"$pg_bin/psql" -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres \
+		-c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+		-c "SELECT pg_reload_conf()" >/dev/null
+	"$pg_bin/createdb" -h "$pg_host" -p "$pg_port" -U "$pg_user" tokqbench
+	local uri="postgresql:///tokqbench?host=$pg_host&port=$pg_port&user=$pg_user"
+	daemon_start "$uri"
+	rules
+	log "bench: PostgreSQL, mixed, 50 clients, one tokqd ($RUNS x ${SECS}s)"
+	R[pg1]=$(load_median 50 mixed)
+	: >"$T/spawn.pg"
+	for i in $(seq "$RUNS"); do
+		"$BENCH" --spawn "${BENCH_SPAWNS:-1000}" --json -- "$B/tokq" --socket "$SOCK" \
+			check --user u1 --guild g1 --model m0 --tokens 500 | jq .mean_us >>"$T/spawn.pg"
+	done
+	PG_SPAWN=$(median <"$T/spawn.pg")
+	SOCK2=$T/tokq2.sock
+	"$B/tokqd" --socket "$SOCK2" --db "$uri" 2>>"$T/tokqd2.log" &
+	local d2=$!
+	PIDS+=("$d2")
+	"$BENCH" --socket "$SOCK2" --wait-ready 10000 >/dev/null ||
+		{ log "bench: the second tokqd did not start"; cat "$T/tokqd2.log" >&2; }
+	log "bench: PostgreSQL, mixed, 50 clients over two tokqd ($RUNS x ${SECS}s)"
+	f=$T/runs2.jsonl
+	: >"$f"
+	for i in $(seq "$RUNS"); do load2 25 mixed >>"$f"; done
+	R[pg2]=$(printf '%s %s %s %s %s\n' \
+		"$(jq .ops_per_s "$f" | median)" "$(jq .p50_us "$f" | median)" \
+		"$(jq .p99_us "$f" | median)" "$(jq .p999_us "$f" | median)" \
+		"$(jq .errors "$f" | awk '{ n += $1 } END { print n + 0 }')")
+	kill "$d2"; wait "$d2" 2>/dev/null
+	daemon_stop
+	tests/pg/cluster.sh stop "$d"
+	return 0
 }
 
 # Medians over RUNS runs of redis-benchmark INCR: "rps p50_us p99_us".

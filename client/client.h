@@ -230,12 +230,15 @@ struct rbuf {
 	char		*p;
 	size_t		 off, len, cap;
 };
+#define CONN_REPLY_MS	30000		/* a reply's timeout */
 int		 conn_connect(struct job *, const char *);
 int		 conn_connect_retry(struct job *, const char *, int);
 int64_t		 conn_now_ms(void);
 char		*conn_call(struct job *, int, const char *, size_t, size_t *);
 int		 conn_send(struct job *, int, const char *, size_t);
-char		*conn_recv(struct job *, int, struct rbuf *, size_t *);
+const char	*conn_recv(struct job *, int, struct rbuf *, size_t *);
+bool		 conn_buffered(const struct rbuf *);
+int		 conn_silent(struct job *);
 
 /* fmt.c */
 /* A little table: cells copied in, columns sized, first column left. */
@@ -258,6 +261,19 @@ void		 table_row(struct table *, const char **);
 void		 table_print(const struct table *, const char *, bool);
 
 /* json.c */
+/* Output built in memory, to leave in one write. */
+struct obuf {
+	char		*p;
+	size_t		 len, cap;
+	bool		 nomem;		/* an append found no memory: short */
+};
+#define OBUF_LIT(o, s)	obuf_add((o), (s), sizeof(s) - 1)
+void		 obuf_add(struct obuf *, const void *, size_t);
+void		 obuf_free(struct obuf *);
+int		 json_put_reply(struct obuf *, const msgpack_object *);
+void		 json_put(struct obuf *, const json_t *);
+void		 json_put_str(struct obuf *, const char *, size_t);
+void		 json_put_int(struct obuf *, int64_t);
 void		 json_init(void);
 json_t		*json_of(const msgpack_object *);
 json_t		*json_of_reply(const msgpack_object *);

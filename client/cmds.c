@@ -16,6 +16,7 @@
 static int	 check_check(struct job *, const struct req *);
 static int	 check_record(struct job *, const struct req *);
 static int	 check_span(struct job *, const struct req *);
+static int	 check_export(struct job *, const struct req *);
 
 /* Flags that several commands share. */
 #define FL_USER(o)	{ "user", "U", K_ID, "user", NULL, o, "the user (any id: a snowflake, a UUID)" }
@@ -178,6 +179,7 @@ static const struct flag f_export[] = {
 	{ "user", "U", K_ID, "user", NULL, 0, "this user's events only" },
 	{ "guild", "G", K_ID, "guild", NULL, 0, "this guild's events only" },
 	{ "format", "F", K_XFORMAT, NULL, NULL, 0, "jsonl (default) or csv" },
+	{ "all", NULL, K_BOOL, "all", NULL, 0, "the whole history, to move it to another store: settings, totals of pruned days, then events (JSON lines)" },
 	FL_END
 };
 
@@ -246,7 +248,7 @@ const struct cmd cmds[] = {
 	    "the period's top users with medals, ready to post" },
 	{ { "log", NULL }, "log", S_ADMIN, f_log, NULL, print_log,
 	    "recent events, newest first" },
-	{ { "export", NULL }, "export", S_ADMIN, f_export, check_span, NULL,
+	{ { "export", NULL }, "export", S_ADMIN, f_export, check_export, NULL,
 	    "raw events as JSON lines or CSV", run_export },
 	{ { "import", NULL }, "import", S_ADMIN, f_import, NULL, NULL,
 	    "events with their times, from export or another tool", run_import },
@@ -301,6 +303,25 @@ check_span(struct job *jb, const struct req *r)
 	if (since->set && until->set && until->i <= since->i)
 		return usage_fail(jb, "--until must be after --since (got \"%s\" and \"%s\")",
 		    until->s, since->s);
+	return 0;
+}
+
+/* export: --all is the whole history, as JSON lines, and nothing less. */
+static int
+check_export(struct job *jb, const struct req *r)
+{
+	static const char *const filters[] = { "since", "until", "user", "guild" };
+	const char	*fmt = req_str(r, "format");
+	size_t		 i;
+
+	if (!req_val(r, "all")->set)
+		return check_span(jb, r);
+	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+		if (req_val(r, filters[i])->set)
+			return usage_fail(jb, "--all is the whole history: no --%s",
+			    filters[i]);
+	if (fmt != NULL && strcmp(fmt, "csv") == 0)
+		return usage_fail(jb, "--all writes JSON lines, not CSV");
 	return 0;
 }
 

@@ -21,8 +21,6 @@
 
 #include "client.h"
 
-#define REPLY_TIMEOUT_MS	30000
-
 int64_t
 conn_now_ms(void)
 {
@@ -122,6 +120,14 @@ conn_connect_retry(struct job *jb, const char *path, int ms)
 	}
 }
 
+/* The error of a request tokqd left unanswered for the whole timeout: 75. */
+int
+conn_silent(struct job *jb)
+{
+	return temp_fail(jb, true, "tokqd did not answer within %d s",
+	    CONN_REPLY_MS / 1000);
+}
+
 /*
  * Wait until fd is ready for ev: 0, or 75 at the deadline: with nothing
  * kept while sending (POLLOUT), with the outcome unknown while waiting for
@@ -138,9 +144,8 @@ wait_for(struct job *jb, int fd, short ev, int64_t deadline)
 		if ((left = deadline - conn_now_ms()) <= 0) {
 			if (ev == POLLOUT)
 				return temp_fail(jb, false, "tokqd did not take the "
-				    "request within %d s", REPLY_TIMEOUT_MS / 1000);
-			return temp_fail(jb, true, "tokqd did not answer within %d s",
-			    REPLY_TIMEOUT_MS / 1000);
+				    "request within %d s", CONN_REPLY_MS / 1000);
+			return conn_silent(jb);
 		}
 		n = poll(&pfd, 1, (int)left);
 		if (n == -1 && errno == EINTR)
@@ -212,16 +217,17 @@ send_frame(struct job *jb, int fd, const unsigned char *hdr, const char *body,
 /*
  * Receive into p (room for len bytes) until at least min have come: the
  * count received, or -1 with the error formed in jb (the request was sent:
- * its outcome is unknown).
+ * its outcome is unknown).  wait: tokqd has yet to answer what was just
+ * sent, so wait before asking, rather than ask in vain first.
  */
 static ssize_t
-recv_some(struct job *jb, int fd, char *p, size_t len, size_t min, int64_t deadline)
+recv_some(struct job *jb, int fd, char *p, size_t len, size_t min, bool wait,
+    int64_t deadline)
 {
 	size_t	 got = 0;
 	ssize_t	 n;
 
-	/* tokqd has yet to answer what was just sent: wait before asking */
-	if (wait_for(jb, fd, POLLIN, deadline) != 0)
+	if (wait && wait_for(jb, fd, POLLIN, deadline) != 0)
 		return -1;
 	while (got < min) {
 		n = recv(fd, p + got, len - got, 0);
@@ -263,10 +269,11 @@ conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 	size_t		 have;
 	uint32_t	 n;
 
-	deadline = conn_now_ms() + REPLY_TIMEOUT_MS;
+	deadline = conn_now_ms() + CONN_REPLY_MS;
 	tokq_frame_hdr(hdr, (uint32_t)len);
 	if (send_frame(jb, fd, hdr, req, len, deadline) != 0 ||
-	    (got = recv_some(jb, fd, first, sizeof(first), TOKQ_FRAME_HDR, deadline)) == -1)
+	    (got = recv_some(jb, fd, first, sizeof(first), TOKQ_FRAME_HDR, true,
+	    deadline)) == -1)
 		return NULL;
 	n = tokq_frame_len((const unsigned char *)first);
 	have = (size_t)got - TOKQ_FRAME_HDR;
@@ -280,7 +287,8 @@ conn_call(struct job *jb, int fd, const char *req, size_t len, size_t *replylen)
 		return NULL;
 	}
 	memcpy(buf, first + TOKQ_FRAME_HDR, have);
-	if (have < n && recv_some(jb, fd, buf + have, n - have, n - have, deadline) == -1) {
+	if (have < n && recv_some(jb, fd, buf + have, n - have, n - have, true,
+	    deadline) == -1) {
 		free(buf);
 		return NULL;
 	}
@@ -299,23 +307,39 @@ conn_send(struct job *jb, int fd, const char *req, size_t len)
 	unsigned char	 hdr[TOKQ_FRAME_HDR];
 
 	tokq_frame_hdr(hdr, (uint32_t)len);
-	return send_frame(jb, fd, hdr, req, len, conn_now_ms() + REPLY_TIMEOUT_MS);
+	return send_frame(jb, fd, hdr, req, len, conn_now_ms() + CONN_REPLY_MS);
+}
+
+/* Has rb a whole reply frame read already (conn_recv takes it at once)? */
+bool
+conn_buffered(const struct rbuf *rb)
+{
+	size_t		 have = rb->len - rb->off;
+	uint32_t	 n;
+
+	if (have < TOKQ_FRAME_HDR)
+		return false;
+	n = tokq_frame_len((const unsigned char *)rb->p + rb->off);
+	return n > 0 && n <= TOKQ_FRAME_MAX && have - TOKQ_FRAME_HDR >= n;
 }
 
 /*
  * The next reply frame on fd, read through rb, which keeps what came
- * beyond it (the replies to later requests in flight): its body
- * (malloc'd, *replylen bytes), or NULL with the error formed in jb (75
- * unknown when the connection broke or stayed silent).
+ * beyond it (the replies to later requests in flight): its body, *replylen
+ * bytes, in rb's memory, good until the next call; or NULL with the error
+ * formed in jb (75 unknown when the connection broke or stayed silent).
+ * It asks the socket before it waits on it: this is for requests sent
+ * some time ago, whose replies are there as often as not.
  */
-char *
+const char *
 conn_recv(struct job *jb, int fd, struct rbuf *rb, size_t *replylen)
 {
-	int64_t		 deadline = conn_now_ms() + REPLY_TIMEOUT_MS;
+	int64_t		 deadline = conn_now_ms() + CONN_REPLY_MS;
 	size_t		 need = TOKQ_FRAME_HDR, have;
 	ssize_t		 got;
 	uint32_t	 n = 0;
-	char		*buf, *p;
+	const char	*body;
+	char		*p;
 
 	for (;;) {
 		have = rb->len - rb->off;
@@ -345,19 +369,15 @@ conn_recv(struct job *jb, int fd, struct rbuf *rb, size_t *replylen)
 			rb->p = p;
 			rb->cap = ncap;
 		}
-		if ((got = recv_some(jb, fd, rb->p + rb->len, rb->cap - rb->len, 1,
+		if ((got = recv_some(jb, fd, rb->p + rb->len, rb->cap - rb->len, 1, false,
 		    deadline)) == -1)
 			return NULL;
 		rb->len += (size_t)got;
 	}
-	if ((buf = malloc(n)) == NULL) {
-		job_fail(jb, TOKQ_EXIT_SOFTWARE, "out of memory");
-		return NULL;
-	}
-	memcpy(buf, rb->p + rb->off + TOKQ_FRAME_HDR, n);
+	body = rb->p + rb->off + TOKQ_FRAME_HDR;
 	rb->off += need;
 	if (rb->off == rb->len)
-		rb->off = rb->len = 0;
+		rb->off = rb->len = 0;	/* the body stays where it is until the next recv */
 	*replylen = n;
-	return buf;
+	return body;
 }

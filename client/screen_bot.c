@@ -236,8 +236,11 @@ print_usage(const struct req *r, const msgpack_object *reply)
 		if (mp_str(l, "applies_to", model, sizeof(model)) == NULL &&
 		    mp_str(l, "model", model, sizeof(model)) == NULL)
 			model[0] = '\0';
-		snprintf(labels[i], sizeof(labels[i]), "%s/%s (%s%s%s%s%s)", met ? met : "?",
-		    win, sel, subj[0] ? " " : "", subj, model[0] ? ", " : "", model);
+		/* A label longer than its column is cut, and says so. */
+		if (snprintf(labels[i], sizeof(labels[i]), "%s/%s (%s%s%s%s%s)",
+		    met ? met : "?", win, sel, subj[0] ? " " : "", subj,
+		    model[0] ? ", " : "", model) >= (int)sizeof(labels[i]))
+			memcpy(labels[i] + sizeof(labels[i]) - 4, "...", 4);
 		used_of(l, amounts[i], sizeof(amounts[i]));
 		if (mp_num(l, "held", 0) > 0) {
 			size_t	 o = strlen(amounts[i]);

@@ -55,6 +55,7 @@ static const struct {
 	{ "total_tokens", C_TOTAL }, { "tokens", C_TOTAL },
 	{ "cached_tokens", C_CACHED }, { "reasoning_tokens", C_REASONING },
 	{ "cost", C_COST }, { "message_type", C_KIND }, { "requests", C_IGNORE },
+	{ "type", C_IGNORE },		/* export --all's "event" */
 };
 
 static enum col
@@ -195,9 +196,128 @@ pack_export(const struct req *r, msgpack_sbuffer *sb, bool more, int64_t at, int
 	}
 }
 
+/* ---- a history moved whole: export --all, and its typed lines --------- */
+
+/*
+ * export --all writes, before the events, one JSON line for each setting,
+ * as the request that sets it again ("type" is the op, the rest its
+ * arguments), and one for each daily total no raw event stands for (the
+ * days pruned to their totals), "type": "total".  import sends them back
+ * in that order: the settings, the totals, then the events.
+ */
+static const char *const setting_ops[] = {
+	"price_set", "limit_set", "plan_assign", "bypass_add",
+};
+
+/* One request {v, op} on fd; its reply in *reply. */
+static int
+call_op(struct job *jb, int fd, const char *op, msgpack_sbuffer *sb,
+    msgpack_unpacked *up, char **buf, const msgpack_object **reply)
+{
+	msgpack_packer	 pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+	msgpack_pack_str_with_body(&pk, "op", 2);
+	msgpack_pack_str_with_body(&pk, op, strlen(op));
+	return client_call(jb, fd, sb, up, buf, reply);
+}
+
+/* A typed line: {"type": type, the map's pairs but nils} (and id, when set). */
+static void
+write_typed(const char *type, const msgpack_object *map, const char *key,
+    const msgpack_object *id)
+{
+	json_t		*o = json_object(), *m;
+	const char	*k;
+	json_t		*v;
+
+	json_object_set_new(o, "type", json_string(type));
+	if (map != NULL && (m = json_of(map)) != NULL) {
+		json_object_foreach(m, k, v)
+			if (!json_is_null(v))
+				json_object_set(o, k, v);
+		json_decref(m);
+	}
+	if (key != NULL)
+		json_object_set_new(o, key, json_of(id));
+	json_write(stdout, o);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+/* Each element of the array at reply's key as a typed line. */
+static void
+write_list(const msgpack_object *reply, const char *key, const char *type,
+    const char *idkey)
+{
+	const msgpack_object	*a = mp_get(reply, key);
+	uint32_t		 i;
+
+	for (i = 0; a && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++)
+		if (idkey)
+			write_typed(type, NULL, idkey, &a->via.array.ptr[i]);
+		else
+			write_typed(type, &a->via.array.ptr[i], NULL, NULL);
+}
+
+/* The settings, then the totals, as typed lines. */
+static int
+export_all(struct job *jb, int fd, msgpack_sbuffer *sb, msgpack_unpacked *up,
+    char **buf)
+{
+	const msgpack_object	*reply, *next, *rows;
+	msgpack_packer		 pk;
+	uint32_t		 i;
+	int			 rc;
+
+	if ((rc = call_op(jb, fd, "price_list", sb, up, buf, &reply)) != 0)
+		return rc;
+	write_list(reply, "prices", "price_set", NULL);
+	if ((rc = call_op(jb, fd, "limit_list", sb, up, buf, &reply)) != 0)
+		return rc;
+	write_list(reply, "rules", "limit_set", NULL);
+	if ((rc = call_op(jb, fd, "plan_list", sb, up, buf, &reply)) != 0)
+		return rc;
+	write_list(reply, "assignments", "plan_assign", NULL);
+	if ((rc = call_op(jb, fd, "bypass_list", sb, up, buf, &reply)) != 0)
+		return rc;
+	write_list(reply, "users", "bypass_add", "user");
+	write_list(reply, "guilds", "bypass_add", "guild");
+	/* The totals, page after page; next is the cursor, as it came. */
+	for (next = NULL;;) {
+		msgpack_sbuffer_clear(sb);
+		msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 3 + (next ? next->via.map.size : 0));
+		msgpack_pack_str_with_body(&pk, "v", 1);
+		msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+		msgpack_pack_str_with_body(&pk, "op", 2);
+		msgpack_pack_str_with_body(&pk, "export_totals", 13);
+		msgpack_pack_str_with_body(&pk, "limit", 5);
+		msgpack_pack_int(&pk, PAGE_LIMIT);
+		for (i = 0; next && i < next->via.map.size; i++) {
+			msgpack_pack_object(&pk, next->via.map.ptr[i].key);
+			msgpack_pack_object(&pk, next->via.map.ptr[i].val);
+		}
+		if ((rc = client_call(jb, fd, sb, up, buf, &reply)) != 0)
+			return rc;
+		rows = mp_get(reply, "rows");
+		for (i = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY &&
+		    i < rows->via.array.size; i++)
+			write_typed("total", &rows->via.array.ptr[i], NULL, NULL);
+		next = mp_get(reply, "next");
+		if (next == NULL || next->type != MSGPACK_OBJECT_MAP || ferror(stdout))
+			return 0;
+	}
+}
+
 /*
  * export: page after page until tokqd says there is no next one.  With
- * --json the lines are JSON (jsonl), whatever --format says.
+ * --json the lines are JSON (jsonl), whatever --format says.  With --all,
+ * the settings and the totals first (export_all).
  */
 int
 run_export(struct job *jb, const struct req *r, const char *sock)
@@ -223,7 +343,9 @@ run_export(struct job *jb, const struct req *r, const char *sock)
 			printf("%s%s", c ? "," : "", col_names[c]);
 		fputs("\r\n", stdout);
 	}
-	for (;;) {
+	if (req_val(r, "all")->set && (rc = export_all(jb, fd, &sb, &up, &buf)) != 0)
+		more = false;
+	for (; rc == 0;) {
 		pack_export(r, &sb, more, at, id);
 		if ((rc = client_call(jb, fd, &sb, &up, &buf, &reply)) != 0)
 			break;
@@ -278,7 +400,10 @@ struct input {
 	int		 ncols;
 	const char	*what;		/* the file's name, for messages */
 	struct job	*jb;		/* where a bad line is told */
+	json_t		*typed;		/* export --all's typed lines: [line, object] */
+	bool		 collect;	/* the first pass: keep them */
 };
+#define TYPED		(-2)		/* a typed line was taken: not an exit code */
 
 /* All of path (or stdin for "-") into *bufp, NUL-terminated: 0, or the code. */
 static int
@@ -413,6 +538,39 @@ take_field(struct input *in, struct row *rw, enum col c, const char *name, size_
  * reads each key and each value; this walks only the braces, colons and
  * commas between them, to keep each value's own text.
  */
+/*
+ * A line of export --all that is not an event: a setting (its op as
+ * "type") or a daily total ("total").  Kept on the first pass; TYPED, or
+ * 65 for an unknown type.
+ */
+static int
+typed_line(struct input *in, const char *p, const char *e, int64_t line)
+{
+	json_t		*o = json_loadb(p, e - p, 0, NULL), *t;
+	const char	*type;
+	size_t		 i;
+
+	if (o == NULL || (t = json_object_get(o, "type")) == NULL ||
+	    (type = json_string_value(t)) == NULL || strcmp(type, "event") == 0) {
+		json_decref(o);
+		return 0;	/* an event, read as one */
+	}
+	for (i = 0; i < sizeof(setting_ops) / sizeof(setting_ops[0]); i++)
+		if (strcmp(type, setting_ops[i]) == 0)
+			break;
+	if (i == sizeof(setting_ops) / sizeof(setting_ops[0]) &&
+	    strcmp(type, "total") != 0) {
+		json_decref(o);
+		return bad(in, line, "unknown type (an event, total, price_set, "
+		    "limit_set, plan_assign or bypass_add)");
+	}
+	if (in->collect && (in->typed != NULL || (in->typed = json_array()) != NULL))
+		json_array_append_new(in->typed, json_pack("[I,o]", (json_int_t)line, o));
+	else
+		json_decref(o);
+	return TYPED;
+}
+
 static int
 read_jsonl(struct input *in, struct row *rw)
 {
@@ -436,6 +594,9 @@ read_jsonl(struct input *in, struct row *rw)
 		if (p < e)
 			break;
 	}
+	if (memmem(p, e - p, "\"type\"", 6) != NULL &&
+	    (rc = typed_line(in, p, e, rw->line)) != 0)
+		return rc;
 	if (*p++ != '{')
 		return bad(in, rw->line, "not a JSON object");
 	p = skip_ws(p, e);
@@ -720,7 +881,10 @@ next_row(struct input *in, struct row *rw)
 
 	memset(rw, 0, sizeof(*rw));
 	in->sused = 0;
-	if ((rc = in->csv ? read_csv(in, rw) : read_jsonl(in, rw)) != 0)
+	do
+		rc = in->csv ? read_csv(in, rw) : read_jsonl(in, rw);
+	while (rc == TYPED);
+	if (rc != 0)
 		return rc;
 	return check_row(in, rw);
 }
@@ -834,6 +998,146 @@ batch_send(int fd, const msgpack_sbuffer *events, uint32_t n, const int64_t *lin
 	return in->jb->exit;
 }
 
+static void	pack_json(msgpack_packer *, const json_t *);
+
+/* An object's pairs but "type", without the map's header. */
+static void
+pack_pairs(msgpack_packer *pk, const json_t *o)
+{
+	const char	*k;
+	json_t		*x;
+
+	json_object_foreach((json_t *)o, k, x) {
+		if (strcmp(k, "type") == 0)
+			continue;
+		msgpack_pack_str_with_body(pk, k, strlen(k));
+		pack_json(pk, x);
+	}
+}
+
+/* A JSON value as msgpack; an object's "type" left out. */
+static void
+pack_json(msgpack_packer *pk, const json_t *v)
+{
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		msgpack_pack_map(pk, json_object_size(v) -
+		    (json_object_get(v, "type") != NULL));
+		pack_pairs(pk, v);
+		break;
+	case JSON_ARRAY:
+		msgpack_pack_array(pk, json_array_size(v));
+		for (i = 0; i < json_array_size(v); i++)
+			pack_json(pk, json_array_get(v, i));
+		break;
+	case JSON_STRING:
+		msgpack_pack_str_with_body(pk, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		msgpack_pack_int64(pk, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		msgpack_pack_double(pk, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	default:
+		msgpack_pack_nil(pk);
+		break;
+	}
+}
+
+/* Send a request; a refusal names the line it came from.  0 or the exit. */
+static int
+typed_call(struct input *in, int fd, msgpack_sbuffer *sb, int64_t line)
+{
+	msgpack_unpacked	 up;
+	const msgpack_object	*reply;
+	char			*buf = NULL;
+	int			 rc;
+
+	msgpack_unpacked_init(&up);
+	char			 msg[sizeof(in->jb->err)];
+
+	if ((rc = client_call(in->jb, fd, sb, &up, &buf, &reply)) != 0) {
+		/* The line it came from, before what tokqd said. */
+		snprintf(msg, sizeof(msg), "%s", in->jb->err);
+		in->jb->err[0] = '\0';
+		in->jb->exit = 0;
+		job_fail(in->jb, rc, "import: %s line %lld: %s", in->what,
+		    (long long)line, msg);
+	}
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	return rc;
+}
+
+/*
+ * export --all's typed lines, before any event: each setting as the
+ * request it names, then the totals in batches of TOKQ_IMPORT_MAX.
+ */
+static int
+send_typed(struct input *in, int fd, int64_t *nset, int64_t *ntot)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	json_t		*e, *o;
+	const char	*type;
+	size_t		 i, j, n;
+	int		 rc = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; rc == 0 && i < json_array_size(in->typed); i++) {
+		e = json_array_get(in->typed, i);
+		o = json_array_get(e, 1);
+		type = json_string_value(json_object_get(o, "type"));
+		if (strcmp(type, "total") == 0)
+			continue;
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, 2 + json_object_size(o) - 1);
+		msgpack_pack_str_with_body(&pk, "v", 1);
+		msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+		msgpack_pack_str_with_body(&pk, "op", 2);
+		msgpack_pack_str_with_body(&pk, type, strlen(type));
+		pack_pairs(&pk, o);
+		rc = typed_call(in, fd, &sb, json_integer_value(json_array_get(e, 0)));
+		(*nset)++;
+	}
+	for (i = 0; rc == 0 && i < json_array_size(in->typed); i = j) {
+		/* the next batch of totals */
+		for (j = i, n = 0; j < json_array_size(in->typed) && n < TOKQ_IMPORT_MAX; j++)
+			n += strcmp(json_string_value(json_object_get(json_array_get(
+			    json_array_get(in->typed, j), 1), "type")), "total") == 0;
+		if (n == 0)
+			break;
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, 3);
+		msgpack_pack_str_with_body(&pk, "v", 1);
+		msgpack_pack_int(&pk, TOKQ_PROTOCOL);
+		msgpack_pack_str_with_body(&pk, "op", 2);
+		msgpack_pack_str_with_body(&pk, "import_totals", 13);
+		msgpack_pack_str_with_body(&pk, "rows", 4);
+		msgpack_pack_array(&pk, n);
+		for (; i < j; i++) {
+			o = json_array_get(json_array_get(in->typed, i), 1);
+			if (strcmp(json_string_value(json_object_get(o, "type")), "total") == 0)
+				pack_json(&pk, o);
+		}
+		rc = typed_call(in, fd, &sb, json_integer_value(json_array_get(
+		    json_array_get(in->typed, j - 1), 0)));
+		*ntot += n;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
 /*
  * import: read the whole input, check every row (nothing is sent when one
  * is bad), then send batches of up to TOKQ_IMPORT_MAX events.  tokqd adds each
@@ -849,6 +1153,7 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 	msgpack_sbuffer		 ev;
 	msgpack_packer		 pk;
 	int64_t			 total = 0, done = 0, first = 0, last = 0, lastline = 0;
+	int64_t			 nset = 0, ntot = 0;
 	int64_t			 lines[TOKQ_IMPORT_MAX];
 	uint32_t		 n = 0;
 	size_t			 len = 0, mark;
@@ -879,6 +1184,7 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 	/* the first pass: every row checked, and its packed size */
 	if ((rc = input_rewind(&in)) != 0)
 		goto out;
+	in.collect = true;
 	while ((rc = next_row(&in, &rw)) == 0) {
 		msgpack_sbuffer_clear(&ev);
 		pack_row(&pk, &rw);
@@ -888,10 +1194,11 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 		}
 		total++;
 	}
+	in.collect = false;
 	if (rc != END)
 		goto out;
 	rc = 0;
-	if (total == 0) {
+	if (total == 0 && in.typed == NULL) {
 		rc = job_fail(jb, TOKQ_EXIT_DATAERR, "import: %s holds no events", in.what);
 		goto out;
 	}
@@ -903,6 +1210,10 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 	}
 	msgpack_sbuffer_clear(&ev);
 	input_rewind(&in);
+	if (in.typed != NULL && (rc = send_typed(&in, fd, &nset, &ntot)) != 0) {
+		close(fd);
+		goto out;
+	}
 	for (;;) {
 		bool	 more = next_row(&in, &rw) == 0;
 
@@ -933,15 +1244,25 @@ run_import(struct job *jb, const struct req *r, const char *sock)
 	if (rc != 0)
 		;
 	else if (jb->json)
-		jb->out = json_pack("{s:I,s:I,s:I,s:s}", "imported", (json_int_t)done,
+		jb->out = json_pack("{s:I,s:I,s:I,s:s,s:I,s:I}", "imported", (json_int_t)done,
 		    "first_event", (json_int_t)first, "last_event", (json_int_t)last,
-		    "format", in.csv ? "csv" : "jsonl");
-	else
-		printf("imported %s event%s from %s (%s, last line %s): events %s to %s\n",
-		    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s", in.what,
-		    in.csv ? "csv" : "jsonl", fmt_int(lastline, num[1], sizeof(num[1])),
-		    fmt_int(first, num[2], sizeof(num[2])), fmt_int(last, num[3], sizeof(num[3])));
+		    "format", in.csv ? "csv" : "jsonl", "settings", (json_int_t)nset,
+		    "totals", (json_int_t)ntot);
+	else {
+		if (in.typed != NULL)
+			printf("imported %s setting%s and %s daily total%s of pruned days from %s\n",
+			    fmt_int(nset, num[0], sizeof(num[0])), nset == 1 ? "" : "s",
+			    fmt_int(ntot, num[1], sizeof(num[1])), ntot == 1 ? "" : "s", in.what);
+		if (total > 0 || in.typed == NULL)
+			printf("imported %s event%s from %s (%s, last line %s): events %s to %s\n",
+			    fmt_int(done, num[0], sizeof(num[0])), done == 1 ? "" : "s",
+			    in.what, in.csv ? "csv" : "jsonl",
+			    fmt_int(lastline, num[1], sizeof(num[1])),
+			    fmt_int(first, num[2], sizeof(num[2])),
+			    fmt_int(last, num[3], sizeof(num[3])));
+	}
 out:
+	json_decref(in.typed);
 	free(in.scratch);
 	free(in.buf);
 	msgpack_sbuffer_destroy(&ev);

@@ -55,16 +55,31 @@ batch_commit(void)
 		sd_event_source_set_enabled(b.commit, SD_EVENT_OFF);
 	if (!store_in_tx())
 		return 0;
-	rc = store_commit();
-	if (rc < 0) {
+	if ((rc = batch_end()) < 0)
 		log_warnx("commit of %zu writes failed; none was acknowledged", b.n);
+	b.n = 0;
+	if (b.answer)
+		b.answer(rc);
+	return rc;
+}
+
+/*
+ * Commit the open transaction, if any, and on failure make memory forget
+ * what it knew of it: the commit alone, for the worker's rounds (exec.c),
+ * which answer for themselves.
+ */
+int
+batch_end(void)
+{
+	int	 rc;
+
+	if (!store_in_tx())
+		return 0;
+	if ((rc = store_commit()) < 0) {
 		batch_undo();
 		if (quota_replay() < 0)
 			log_warnx("the totals lack events until a restart replays them");
 	}
-	b.n = 0;
-	if (b.answer)
-		b.answer(rc);
 	return rc;
 }
 

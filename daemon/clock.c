@@ -12,6 +12,7 @@
 #include "tokqd.h"
 
 struct tokqd_env env = {
+	.db_schema = "tokq",
 	.admin_gid = (gid_t)-1,
 	.retention_days = 30,
 	.warn = { 80, 95, 100 },

@@ -85,6 +85,9 @@ struct conn {
 	bool		 hup;		/* the peer shut down writing */
 	bool		 queued;	/* on ctl.ready */
 	bool		 partial;	/* a frame has started arriving */
+	bool		 closing;	/* a bad frame: close once its replies are out */
+	bool		 answered;	/* on ctl.answered */
+	struct conn	*answered_next;
 	uint64_t	 active;	/* monotonic usec of the last read */
 	uint64_t	 deadline;	/* closed if still silent then */
 };
@@ -99,6 +102,7 @@ static struct {
 	struct conn	*conns;
 	struct conn	*dead;		/* closed during this callback */
 	struct conn	*ready;		/* had more to read than one turn took */
+	struct conn	*answered;	/* got replies back from the worker */
 	sd_event_source	*kick;		/* defer: serve ctl.ready */
 	size_t		 nconns;
 	size_t		 conn_max;	/* CONN_MAX, or less under RLIMIT_NOFILE */
@@ -253,30 +257,171 @@ control_answer(int rc)
 		conn_reap();
 }
 
+/*
+ * Answer one request: the frame of len bytes at p, checked by
+ * tokq_frame_check(), into reply.  -1 when it does not unpack.
+ */
+static int
+frame_answer(const char *p, size_t len, const struct peer *peer,
+    msgpack_sbuffer *reply, bool *wrote)
+{
+	msgpack_unpacked	 msg;
+	size_t			 off = 0;
+
+	msgpack_unpacked_init(&msg);
+	if (msgpack_unpack_next(&msg, p, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&msg);
+		return -1;
+	}
+	dispatch(&msg.data, peer, reply, wrote);
+	msgpack_unpacked_destroy(&msg);
+	if (reply->size > TOKQ_FRAME_MAX) {
+		msgpack_sbuffer_clear(reply);
+		dispatch_error(reply, TOKQ_E_INTERNAL, "reply too large");
+	}
+	return 0;
+}
+
+/*
+ * A request that runs on the worker (exec.c): the connection it came on,
+ * which lives until every one of its jobs came back (conn_reap), and a
+ * copy of its frame.  Its reply counts as held (c->nheld) until then.
+ */
+struct rjob {
+	struct job	 j;
+	struct conn	*c;
+	struct peer	 peer;
+	msgpack_sbuffer	 reply;
+	bool		 bad;
+	size_t		 len;
+	char		 frame[];
+};
+
+/* On the worker, before its round runs: what the request will need. */
+static void
+rjob_want(struct job *j)
+{
+	struct rjob		*r = (struct rjob *)j;
+	msgpack_unpacked	 msg;
+	size_t			 off = 0;
+
+	msgpack_unpacked_init(&msg);
+	if (msgpack_unpack_next(&msg, r->frame, r->len, &off) ==
+	    MSGPACK_UNPACK_SUCCESS)
+		dispatch_want(&msg.data);
+	msgpack_unpacked_destroy(&msg);
+}
+
+/* On the worker. */
+static void
+rjob_run(struct job *j)
+{
+	struct rjob	*r = (struct rjob *)j;
+
+	r->bad = frame_answer(r->frame, r->len, &r->peer, &r->reply, &j->wrote) == -1;
+}
+
+/* On the loop: queue the reply; control_drained() sends what came back. */
+static void
+rjob_done(struct job *j)
+{
+	struct rjob	*r = (struct rjob *)j;
+	struct conn	*c = r->c;
+	msgpack_sbuffer	 err;
+
+	if (--c->nheld == 0)
+		c->waiting = false;
+	if (c->dead) {
+		if (c->nheld == 0) {
+			/* Its last job is back: free it now. */
+			c->dead_next = ctl.dead;
+			ctl.dead = c;
+		}
+	} else if (r->bad)
+		c->closing = true;
+	else if (j->rc < 0) {
+		msgpack_sbuffer_init(&err);
+		dispatch_error(&err, -j->rc, j->why ? j->why : tokq_code_name(-j->rc));
+		frame_append(&c->out, err.data, err.size);
+		msgpack_sbuffer_destroy(&err);
+	} else
+		frame_append(&c->out, r->reply.data, r->reply.size);
+	if (!c->dead && !c->answered) {
+		c->answered = true;
+		c->answered_next = ctl.answered;
+		ctl.answered = c;
+	}
+	msgpack_sbuffer_destroy(&r->reply);
+	free(r);
+}
+
+/* Hand a request to the worker; -1 when out of memory. */
+static int
+conn_submit(struct conn *c, const char *p, size_t len)
+{
+	struct rjob	*r;
+
+	if ((r = malloc(sizeof(*r) + len)) == NULL)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	r->j.want = rjob_want;
+	r->j.run = rjob_run;
+	r->j.done = rjob_done;
+	r->j.refusable = true;
+	r->c = c;
+	r->peer = c->peer;
+	r->len = len;
+	memcpy(r->frame, p, len);
+	msgpack_sbuffer_init(&r->reply);
+	c->nheld++;
+	c->waiting = true;
+	exec_submit(&r->j);
+	return 0;
+}
+
+/*
+ * On the loop, after the worker's replies came back: send them, close the
+ * connections whose bad frame's turn came, serve what waited for room.
+ */
+void
+control_drained(void)
+{
+	struct conn	*c;
+
+	while ((c = ctl.answered) != NULL) {
+		ctl.answered = c->answered_next;
+		c->answered = false;
+		if (c->dead)
+			continue;
+		if (c->closing && c->nheld == 0) {
+			conn_flush(c);	/* the replies to its good frames first */
+			conn_close(c);
+			continue;
+		}
+		conn_process(c);
+		if (!c->dead)
+			conn_pump(c);
+	}
+	conn_reap();
+}
+
 /* Answer one complete frame of len bytes at p; -1 closes the connection. */
 static int
 conn_frame(struct conn *c, const char *p, size_t len)
 {
-	msgpack_unpacked	 msg;
 	msgpack_sbuffer		 reply;
-	size_t			 off = 0;
 	bool			 wrote = false;
 
 	if (tokq_frame_check(p, len) == -1) {
 		log_debug("pid %d: malformed frame of %zu bytes", (int)c->peer.pid, len);
 		return -1;
 	}
-	msgpack_unpacked_init(&msg);
-	if (msgpack_unpack_next(&msg, p, len, &off) != MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&msg);
-		return -1;
-	}
+	if (exec_on())
+		return conn_submit(c, p, len);
 	msgpack_sbuffer_init(&reply);
-	dispatch(&msg.data, &c->peer, &reply, &wrote);
-	msgpack_unpacked_destroy(&msg);
-	if (reply.size > TOKQ_FRAME_MAX) {
-		msgpack_sbuffer_clear(&reply);
-		dispatch_error(&reply, TOKQ_E_INTERNAL, "reply too large");
+	if (frame_answer(p, len, &c->peer, &reply, &wrote) == -1) {
+		msgpack_sbuffer_destroy(&reply);
+		return -1;
 	}
 	if (wrote || c->waiting) {
 		/* Behind a held reply, a read's waits too: replies keep their order. */
@@ -313,7 +458,7 @@ conn_process(struct conn *c)
 {
 	size_t	 off = 0;
 
-	while (conn_has_room(c) && c->in_len - off >= TOKQ_FRAME_HDR) {
+	while (!c->closing && conn_has_room(c) && c->in_len - off >= TOKQ_FRAME_HDR) {
 		uint32_t len = tokq_frame_len((const unsigned char *)c->in + off);
 
 		if (len == 0 || len > TOKQ_FRAME_MAX) {
@@ -324,6 +469,12 @@ conn_process(struct conn *c)
 		if (c->in_len - off - TOKQ_FRAME_HDR < len)
 			break;
 		if (conn_frame(c, c->in + off + TOKQ_FRAME_HDR, len) == -1) {
+			if (c->nheld > 0 && exec_on()) {
+				/* Close once the replies to its good frames are out. */
+				c->closing = true;
+				off = c->in_len;
+				break;
+			}
 			conn_flush(c);	/* the replies to its good frames first */
 			conn_close(c);
 			return;
@@ -338,7 +489,7 @@ conn_process(struct conn *c)
 		c->partial = c->in_len > 0;
 		conn_deadline(c, c->partial ? FRAME_USEC : IDLE_USEC);
 	}
-	if (!ctl.replaying && batch_due()) {
+	if (!ctl.replaying && !exec_on() && batch_due()) {
 		batch_commit();
 		return;		/* that processed every connection again */
 	}
@@ -360,7 +511,7 @@ conn_deadline(struct conn *c, uint64_t usec)
 static bool
 conn_can_read(const struct conn *c)
 {
-	return !c->dead && !c->eof && conn_has_room(c);
+	return !c->dead && !c->eof && !c->closing && conn_has_room(c);
 }
 
 /*
@@ -637,6 +788,8 @@ conn_reap(void)
 
 	while ((c = ctl.dead) != NULL) {
 		ctl.dead = c->dead_next;
+		if (c->nheld > 0 && exec_on())
+			continue;	/* its last job's return frees it (rjob_done) */
 		free(c->in);
 		msgpack_sbuffer_destroy(&c->out);
 		msgpack_sbuffer_destroy(&c->held);

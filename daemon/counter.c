@@ -26,6 +26,13 @@ static struct {
 	counter_hook	 loaded;	/* fills a loaded counter's held sums */
 } ctr;
 
+/* The counters a round will use that memory lacks, each once (counter_want). */
+static struct {
+	struct bucket_want *w;
+	size_t		 n, cap;
+	struct hmap	 seen;		/* counter_key() -> &want */
+} want;
+
 static size_t
 counter_key(char *buf, size_t len, enum scope sc, const char *subject, const char *model)
 {
@@ -321,11 +328,19 @@ counter_drop(enum scope sc, const char *subject, const char *model)
 	struct drop_ctx	 d = { .plen = 0 };
 	size_t		 i;
 
-	d.plen = counter_key(d.prefix, sizeof(d.prefix), sc, subject, model ? model : "");
+	if (model) {
+		/* One counter, found: other daemons' news drop them by the hundred. */
+		char	 key[3 * TOKQ_ID_MAX + 16];
+		size_t	 klen = counter_key(key, sizeof(key), sc, subject, model);
+
+		if (klen == 0)
+			return -TOKQ_E_INTERNAL;
+		counter_free(hmap_deln(&ctr.map, key, klen));
+		return 0;
+	}
+	d.plen = counter_key(d.prefix, sizeof(d.prefix), sc, subject, "");
 	if (d.plen == 0)
 		return -TOKQ_E_INTERNAL;
-	if (model)
-		d.plen++;		/* the whole key: NUL included */
 	hmap_foreach(&ctr.map, drop_collect, &d);
 	for (i = 0; i < d.n; i++) {
 		counter_free(hmap_del(&ctr.map, d.keys[i]));
@@ -380,6 +395,69 @@ counter_horizon(void)
 	return ctr.horizon;
 }
 
+/*
+ * A round will use the counter of (sc, subject, model): if memory lacks
+ * it, note it for counter_prefetch().  Out of memory, it is not noted,
+ * and loads when used, as any other.
+ */
+void
+counter_want(enum scope sc, const char *subject, const char *model)
+{
+	char			 key[3 * TOKQ_ID_MAX + 16];
+	size_t			 klen = counter_key(key, sizeof(key), sc, subject, model);
+	struct bucket_want	*w;
+
+	if (klen == 0 || hmap_getn(&ctr.map, key, klen) != NULL ||
+	    hmap_getn(&want.seen, key, klen) != NULL)
+		return;
+	if (want.n == want.cap) {
+		size_t	 ncap = want.cap ? 2 * want.cap : 64;
+
+		if ((w = reallocarray(want.w, ncap, sizeof(*w))) == NULL)
+			return;
+		want.w = w;
+		want.cap = ncap;
+	}
+	w = &want.w[want.n];
+	w->sc = sc;
+	w->since = 0;
+	if ((w->subject = strdup(subject ? subject : "")) == NULL ||
+	    (w->model = strdup(model ? model : "")) == NULL ||
+	    hmap_putn(&want.seen, key, klen, &want) == -1) {
+		free((char *)w->subject);
+		free((char *)w->model);
+		return;
+	}
+	want.n++;
+}
+
+/*
+ * Ask the store for the wanted counters' buckets ahead, in one call, with
+ * the history counter_get() loads (since now less the horizon), and
+ * forget the wants.  The store's result; a failed prefetch only means the
+ * counters load one by one.
+ */
+int
+counter_prefetch(void)
+{
+	int64_t	 since = now() - ctr.horizon;
+	size_t	 i;
+	int	 rc = 0;
+
+	if (want.n == 0)
+		return 0;
+	for (i = 0; i < want.n; i++)
+		want.w[i].since = since;
+	rc = store_bucket_prefetch(want.w, want.n);
+	for (i = 0; i < want.n; i++) {
+		free((char *)want.w[i].subject);
+		free((char *)want.w[i].model);
+	}
+	want.n = 0;
+	hmap_clear(&want.seen, NULL);
+	return rc;
+}
+
 /* An empty cache; loaded(c, ...) fills the held sums of each counter it loads. */
 void
 counter_init(counter_hook loaded)
@@ -391,7 +469,16 @@ counter_init(counter_hook loaded)
 void
 counter_shutdown(void)
 {
+	size_t	 i;
+
 	counter_flush();
 	hmap_clear(&ctr.map, NULL);
 	memset(&ctr, 0, sizeof(ctr));
+	for (i = 0; i < want.n; i++) {
+		free((char *)want.w[i].subject);
+		free((char *)want.w[i].model);
+	}
+	free(want.w);
+	hmap_clear(&want.seen, NULL);
+	memset(&want, 0, sizeof(want));
 }

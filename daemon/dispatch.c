@@ -47,6 +47,14 @@
  */
 static const struct op import_event = { .name = "an event", .args = {
 	EVENT_ARGS, { "meta", A_STR }, { "at", A_TIME, true } } };
+/* A row of daily totals no raw event stands for (export --all, import). */
+static const struct op import_total = { .name = "a total", .args = {
+	{ "day", A_TIME, true }, { "user", A_ID, true }, { "guild", A_ID },
+	{ "model", A_ID }, { "service", A_ID }, { "kind", A_ID },
+	COUNT("requests", INT64_MAX), COUNT("prompt", INT64_MAX),
+	COUNT("completion", INT64_MAX), COUNT("total", INT64_MAX),
+	COUNT("cached", INT64_MAX), COUNT("cache_write", INT64_MAX),
+	COUNT("reasoning", INT64_MAX), COUNT("cost_nusd", INT64_MAX) } };
 
 #define RULE_ARGS \
 	{ "selector", A_STR, true }, { "subject", A_ID }, { "model", A_MODEL }, \
@@ -116,6 +124,14 @@ static const struct op ops[] = {
 		{ "since", A_TIME }, { "until", A_TIME }, { "user", A_ID },
 		{ "guild", A_ID }, { "after_at", A_TIME }, COUNT("after_id", INT64_MAX),
 		COUNT("limit", INT64_MAX) } },
+	{ .name = "export_totals", .handler = report_totals, .admin = true, .args = {
+		{ "after_day", A_TIME }, { "after_user", A_STR },
+		{ "after_guild", A_STR }, { "after_model", A_STR },
+		{ "after_service", A_STR }, { "after_kind", A_STR },
+		COUNT("limit", TOKQ_PAGE_MAX) } },
+	{ .name = "import_totals", .handler = h_import_totals, .admin = true,
+	    .writes = WRITES_CHANGES, .args = { { "rows", A_EVENTS, true,
+		.max = TOKQ_IMPORT_MAX, .each = &import_total } } },
 	{ .name = "import", .handler = h_import, .admin = true,
 	    .writes = WRITES_ADDS, .args = { { "events", A_EVENTS, true,
 		.max = TOKQ_IMPORT_MAX, .each = &import_event } } },
@@ -416,6 +432,47 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 			    rq->op->args[k].name) : rq_fail(rq, TOKQ_E_USAGE, "needs '%s'",
 			    rq->op->args[k].name);
 	return 0;
+}
+
+/*
+ * What a request will need, said before its round runs (exec.c): a check
+ * or a record names the counters it may load (quota_want), which the
+ * store can then fetch for the whole round at once.  Only a hint: nothing
+ * is checked here (dispatch() does that when it runs), and a string that
+ * is no id is skipped.
+ */
+void
+dispatch_want(const msgpack_object *req)
+{
+	const msgpack_object	*opo = NULL, *v;
+	char			 s[3][TOKQ_ID_MAX + 1];
+	bool			 set[3] = { false, false, false };
+	static const char *const names[3] = { "user", "guild", "model" };
+	uint32_t		 i;
+	int			 k;
+
+	if (req->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (i = 0; i < req->via.map.size; i++)
+		if (key_is(&req->via.map.ptr[i].key, "op"))
+			opo = &req->via.map.ptr[i].val;
+	if (opo == NULL || !(key_is(opo, "check") || key_is(opo, "record")))
+		return;
+	for (i = 0; i < req->via.map.size; i++)
+		for (k = 0; k < 3; k++) {
+			if (!key_is(&req->via.map.ptr[i].key, names[k]))
+				continue;
+			v = &req->via.map.ptr[i].val;
+			if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
+			    v->via.str.size > TOKQ_ID_MAX ||
+			    memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
+				return;
+			memcpy(s[k], v->via.str.ptr, v->via.str.size);
+			s[k][v->via.str.size] = '\0';
+			set[k] = true;
+		}
+	if (set[0])
+		quota_want(s[0], set[1] ? s[1] : NULL, set[2] ? s[2] : NULL);
 }
 
 /* Free what the arguments' values hold. */

@@ -36,11 +36,14 @@ struct config {
 	int	 counter_cache_mib;
 	int64_t	 max_pending_bytes;
 	int	 wal_buffer;		/* WALBUF_AUTO or WALBUF_OFF */
+	char	 db[PATH_MAX];		/* db =: after --db and $TOKQ_DB */
+	char	 db_schema[64];		/* PostgreSQL: the store's schema */
 };
 static const struct config config_defaults = {
 	.retention_days = 30, .warn = { 80, 95, 100 }, .nwarn = 3,
 	.admin_group = "tokq-admin", .idle_exit = 0, .counter_cache_mib = 128,
 	.max_pending_bytes = 64 << 20, .wal_buffer = WALBUF_AUTO,
+	.db_schema = "tokq",
 };
 /*
  * max_pending_bytes: at least 4 MiB, so that a few frames of the largest
@@ -49,6 +52,7 @@ static const struct config config_defaults = {
 #define PENDING_MIN	(4LL << 20)
 #define PENDING_MAX	(64LL << 30)
 static struct config	 conf;
+static char		 db_schema[64];
 static bool		 config_named;	/* --config given: it must be readable */
 static int		 wal_buffer_started = -1;	/* read once, at start */
 static int64_t		 idle_exit_opt = -1;	/* --idle-exit beats the file */
@@ -191,6 +195,28 @@ set_wal_buffer(struct config *c, const char *v)
 	return 0;
 }
 
+static int
+set_db(struct config *c, const char *v)
+{
+	if (*v == '\0' || strlen(v) >= sizeof(c->db))
+		return -1;
+	snprintf(c->db, sizeof(c->db), "%s", v);
+	return 0;
+}
+
+/* A schema name as PostgreSQL spells one unquoted: a letter or _, then those and digits. */
+static int
+set_db_schema(struct config *c, const char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (n == 0 || n >= sizeof(c->db_schema) || strchr("0123456789$", *v) != NULL ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+		return -1;
+	memcpy(c->db_schema, v, n + 1);
+	return 0;
+}
+
 static const struct setting {
 	const char	*key;
 	int		(*set)(struct config *, const char *);
@@ -202,6 +228,8 @@ static const struct setting {
 	{ "counter_cache_mib",	set_counter_cache_mib },
 	{ "max_pending_bytes",	set_max_pending_bytes },
 	{ "wal_buffer",		set_wal_buffer },
+	{ "db",			set_db },
+	{ "db_schema",		set_db_schema },
 };
 
 /*
@@ -268,6 +296,14 @@ config_parse(const char *path, bool named, struct config *c)
 	return -bad;
 }
 
+/* A postgresql:// or postgres:// URI: the shared store (store_pg.c). */
+static bool
+db_uri(const char *db)
+{
+	return strncmp(db, "postgresql://", 13) == 0 ||
+	    strncmp(db, "postgres://", 11) == 0;
+}
+
 /*
  * Take the database for this process alone: an exclusive flock on PATH.lock
  * (created 0660 beside it, parents made as store_open makes them), held
@@ -315,17 +351,26 @@ db_lock(const char *dbpath)
 	return fd;
 }
 
-/* Make a parsed config the one in force. */
+/*
+ * Make a parsed config the one in force: what the requests' side reads
+ * (config_apply_work), then what the loop reads (config_apply_loop).  With
+ * the worker (exec.c) the first half runs on it, between its rounds.
+ */
 static void
-config_apply(const struct config *c)
+config_apply_work(const struct config *c)
 {
-	struct group	*gr;
-
-	conf = *c;
 	env.retention_days = c->retention_days;
 	memcpy(env.warn, c->warn, sizeof(env.warn));
 	env.nwarn = c->nwarn;
 	env.counter_cache = (size_t)c->counter_cache_mib << 20;
+}
+
+static void
+config_apply_loop(const struct config *c)
+{
+	struct group	*gr;
+
+	conf = *c;
 	env.max_pending = (size_t)c->max_pending_bytes;
 	if (wal_buffer_started != -1 && c->wal_buffer != wal_buffer_started)
 		log_info("wal_buffer = %s takes effect at the next start",
@@ -335,6 +380,13 @@ config_apply(const struct config *c)
 	env.admin_gid = gr ? gr->gr_gid : (gid_t)-1;
 	if (gr == NULL)
 		log_debug("admin group %s does not exist", c->admin_group);
+}
+
+static void
+config_apply(const struct config *c)
+{
+	config_apply_work(c);
+	config_apply_loop(c);
 }
 
 static int	idle_cb(sd_event_source *, uint64_t, void *);
@@ -357,14 +409,47 @@ idle_arm(sd_event *ev)
 	sd_event_source_set_enabled(idle_timer, SD_EVENT_ONESHOT);
 }
 
+/* A reload, as a job of the worker's: its half there, then the loop's. */
+struct reload {
+	struct job	 j;
+	sd_event	*ev;
+	struct config	 c;
+};
+
+static void
+reload_run(struct job *j)
+{
+	config_apply_work(&((struct reload *)j)->c);
+}
+
+static void
+reload_done(struct job *j)
+{
+	struct reload	*r = (struct reload *)j;
+
+	config_apply_loop(&r->c);
+	idle_arm(r->ev);
+	log_info("config reloaded");
+	free(r);
+}
+
 static int
 signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 {
 	if (si->ssi_signo == SIGHUP) {
 		struct config	 c;
+		struct reload	*r;
 
 		if (config_parse(env.config_path, config_named, &c) < 0) {
 			log_warnx("%s: config not reloaded; the old one stays", env.config_path);
+			return 0;
+		}
+		if (exec_on() && (r = calloc(1, sizeof(*r))) != NULL) {
+			r->j.run = reload_run;
+			r->j.done = reload_done;
+			r->ev = sd_event_source_get_event(s);
+			r->c = c;
+			exec_submit(&r->j);
 			return 0;
 		}
 		config_apply(&c);
@@ -376,6 +461,78 @@ signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
 	sd_notify(0, "STOPPING=1");
 	sd_event_exit(sd_event_source_get_event(s), 0);
 	return 0;
+}
+
+/*
+ * What another daemon of a shared store changed (store_begin reports it,
+ * store.h): usage added to a counter in memory is added to it; a counter
+ * otherwise changed is dropped at once, to load again when next used;
+ * rules, prices and holds, which take the store to reload, are reloaded
+ * once the round's transaction is open (stale_settle, exec.c's hook).
+ */
+static struct {
+	bool	 all, holds;
+} stale;
+
+static void
+stale_note(const struct stale *st)
+{
+	struct counter	*c;
+
+	switch (st->kind) {
+	case STALE_COUNTER:
+		/* Usage added elsewhere: added here too, as quota_add does. */
+		if (st->add != NULL && st->model != NULL &&
+		    ((c = counter_find(st->sc, st->subject, st->model)) == NULL ||
+		    counter_add(c, st->add) == 0))
+			break;
+		counter_drop(st->sc, st->subject, st->model);
+		break;
+	case STALE_HOLD:
+		stale.holds = true;
+		break;
+	case STALE_SETTINGS:
+	case STALE_ALL:
+		stale.all = true;	/* rules, plans, prices: reload them all */
+		break;
+	}
+}
+
+static void
+stale_settle(void)
+{
+	if (stale.all)
+		quota_invalidate();
+	else if (stale.holds && quota_holds_sync() < 0) {
+		log_warnx("holds of other daemons not loaded; reloading everything");
+		quota_invalidate();
+	}
+	stale.all = stale.holds = false;
+}
+
+/*
+ * Shown in logs: a URI without its password (user:password@ and any
+ * password= parameter cut out).
+ */
+static void
+db_shown(const char *db, char *buf, size_t len)
+{
+	const char	*at, *colon, *p;
+	char		*q;
+	size_t		 n;
+
+	snprintf(buf, len, "%s", db);
+	if (strncmp(db, "postgres", 8) != 0 || (p = strstr(db, "://")) == NULL)
+		return;
+	p += 3;
+	at = strchr(p, '@');
+	colon = memchr(p, ':', at ? (size_t)(at - p) : 0);
+	if (at && colon && strcspn(p, "/?") > (size_t)(at - p))
+		snprintf(buf, len, "%.*s%s", (int)(colon - db), db, at);
+	if ((q = strstr(buf, "password=")) != NULL) {
+		n = strcspn(q, "&");
+		memmove(q + 9, q + n, strlen(q + n) + 1);
+	}
 }
 
 /* With --idle-exit: exit once no one has been connected for that long. */
@@ -405,7 +562,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char		 sockpath[PATH_MAX], dbpath[PATH_MAX];
+	char		 sockpath[PATH_MAX], dbpath[PATH_MAX], dbname[PATH_MAX];
 	const char	*sockopt = NULL, *dbopt = NULL;
 	bool		 check_only = false;
 	int		 ch, verbose = 0, rc, lockfd;
@@ -465,22 +622,38 @@ main(int argc, char *argv[])
 	walbuf_configure(conf.wal_buffer);
 	if (tokq_socket_path(sockopt, sockpath, sizeof(sockpath)) == -1)
 		fatalx("no socket path: use --socket or set TOKQ_SOCKET");
+	if ((dbopt == NULL || *dbopt == '\0') && (getenv("TOKQ_DB") == NULL || *getenv("TOKQ_DB") == '\0') &&
+	    conf.db[0] != '\0')
+		dbopt = conf.db;
 	if (tokq_db_path(dbopt, dbpath, sizeof(dbpath)) == -1)
 		fatalx("no database path: use --db or set TOKQ_DB");
 	env.socket_path = sockpath;
-	env.db_path = dbpath;
+	db_shown(dbpath, dbname, sizeof(dbname));
+	env.db_path = dbname;		/* what status shows: no password */
+	/* Read at open and at each reconnection: a reload does not move it. */
+	snprintf(db_schema, sizeof(db_schema), "%s", conf.db_schema);
+	env.db_schema = db_schema;
 	env.uid = getuid();
 	env.started = time(NULL);
 	umask(0007);
 
-	lockfd = db_lock(dbpath);
+	/* A shared store is shared: its daemons keep each other exact. */
+	lockfd = db_uri(dbpath) ? -1 : db_lock(dbpath);
 	if (store_open(dbpath) < 0)
-		fatalx("cannot open the database %s", dbpath);
+		fatalx("cannot open the database %s", dbname);
+	store_on_stale(stale_note);
 	clock_init();
-	if (quota_init() < 0)
-		fatalx("cannot load rules from %s", dbpath);
-	if (quota_replay() < 0)
-		fatalx("cannot add the last events of %s to its totals", dbpath);
+	/*
+	 * A shared store that does not answer yet loads everything at its
+	 * first round (STALE_ALL); it has no totals written behind to replay.
+	 */
+	if (quota_init() < 0) {
+		if (!store_remote())
+			fatalx("cannot load rules from %s", dbname);
+		log_warnx("%s does not answer yet: requests answer \"temporary\" "
+		    "until it does", dbname);
+	} else if (quota_replay() < 0)
+		fatalx("cannot add the last events of %s to its totals", dbname);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -497,6 +670,9 @@ main(int argc, char *argv[])
 		fatalx("event loop: %s", strerror(-rc));
 	if (batch_init(ev, control_answer) < 0)
 		fatalx("cannot start the group commit");
+	if ((store_remote() || getenv("TOKQD_WORKER") != NULL) &&
+	    exec_init(ev, stale_settle, quota_prefetch, control_drained) < 0)
+		fatalx("cannot start the worker");
 	control_init(ev);
 	env.socket_activated = control_activated();
 	if (maint_init(ev) < 0)
@@ -504,17 +680,19 @@ main(int argc, char *argv[])
 	idle_arm(ev);
 
 	log_info("tokqd %s ready on %s%s (database %s)", TOKQ_VERSION, sockpath,
-	    env.socket_activated ? ", socket-activated" : "", dbpath);
+	    env.socket_activated ? ", socket-activated" : "", dbname);
 	sd_notify(0, "READY=1");
 	rc = sd_event_loop(ev);
 
 	sd_event_source_disable_unref(idle_timer);
 	maint_shutdown();
+	exec_shutdown();
 	batch_shutdown();
 	control_shutdown();
 	quota_shutdown();
 	store_close();
-	close(lockfd);
+	if (lockfd != -1)
+		close(lockfd);
 	sd_event_unref(ev);
 	log_info("stopped");
 	return rc < 0 ? 1 : 0;

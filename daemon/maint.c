@@ -34,6 +34,8 @@ static struct {
 	bool		 compacting;	/* folding and dropping buckets */
 	int64_t		 fold_before;	/* of the fold under way */
 	size_t		 turn;		/* the kind of step a round starts with */
+	struct job	 job;		/* a round, on the worker */
+	bool		 job_out;	/* handed to the worker, not back yet */
 } m;
 
 /*
@@ -161,6 +163,8 @@ maint_run(void)
 	int		 rc, left[3] = { 1, 1, 1 };	/* kinds with work left */
 	size_t		 i, k;
 
+	if (!store_maint_owner())
+		return 0;	/* another daemon of a shared store runs it */
 	if ((rc = store_begin()) < 0 || (rc = quota_sweep_holds(t)) < 0)
 		return rc;
 	m.turn = (m.turn + 1) % 3;
@@ -178,6 +182,10 @@ maint_run(void)
 void
 maint_soon(void)
 {
+	if (exec_worker()) {
+		exec_to_loop(maint_soon);	/* the timer is the loop's */
+		return;
+	}
 	if (m.timer == NULL)
 		return;
 	sd_event_source_set_time_relative(m.timer, MAINT_SOON_USEC);
@@ -199,17 +207,48 @@ maint_forget(void)
  * batch (maint_forget, an undo hook of the batch), and the next round does
  * it again.
  */
-static int
-maint_cb(sd_event_source *s, uint64_t usec, void *arg)
+static void
+maint_next(int rc)
 {
-	int	 rc = maint_run();
-
 	if (rc < 0)
 		log_warnx("maintenance: a round failed (%s); next try in %llu s",
 		    tokq_code_name(-rc), MAINT_USEC / 1000000);
+	if (m.timer == NULL)
+		return;
+	sd_event_source_set_time_relative(m.timer, rc == 1 ? MAINT_SOON_USEC : MAINT_USEC);
+	sd_event_source_set_enabled(m.timer, SD_EVENT_ONESHOT);
+}
+
+/* With the worker (exec.c) a round is its job, in the worker's round. */
+static void
+maint_job_run(struct job *j)
+{
+	j->rc = maint_run();
+	j->wrote = j->rc >= 0;
+}
+
+static void
+maint_job_done(struct job *j)
+{
+	m.job_out = false;
+	maint_next(j->rc);
+}
+
+static int
+maint_cb(sd_event_source *s, uint64_t usec, void *arg)
+{
+	int	 rc;
+
+	if (exec_on()) {
+		if (!m.job_out) {
+			m.job_out = true;
+			exec_submit(&m.job);
+		}
+		return 0;
+	}
+	rc = maint_run();
 	batch_commit_soon();
-	sd_event_source_set_time_relative(s, rc == 1 ? MAINT_SOON_USEC : MAINT_USEC);
-	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	maint_next(rc);
 	return 0;
 }
 
@@ -221,6 +260,8 @@ maint_init(sd_event *ev)
 	    maint_cb, NULL) < 0)
 		return -TOKQ_E_INTERNAL;
 	sd_event_source_set_priority(m.timer, SD_EVENT_PRIORITY_IDLE);
+	m.job.run = maint_job_run;
+	m.job.done = maint_job_done;
 	batch_on_undo(maint_forget);
 	return 0;
 }

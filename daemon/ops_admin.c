@@ -506,3 +506,55 @@ out:
 	free(evs);
 	return rq_failed(rq, rc);
 }
+
+/*
+ * import_totals: up to TOKQ_IMPORT_MAX rows of daily totals that no raw
+ * event stands for (what export_totals gives: the days another store
+ * pruned to their totals).  They count in stats, report, usage's all-time
+ * figures and status's events_all_time, and nowhere else: not as events,
+ * and not in the counters, since every rolling window lies inside the
+ * raw events kept (retention_days is never less than the longest).  Each
+ * row is checked before any is added; they land whole or not at all.
+ */
+int
+h_import_totals(struct request *rq, struct reply *rp)
+{
+	const struct argval	*arr = rq_arg(rq, "rows");
+	struct daily_row	 r;
+	uint32_t		 i;
+	int64_t			 t = now();
+	int			 rc;
+
+	for (i = 0; i < arr->nitems; i++) {
+		int64_t	 day = rq_int(&arr->items[i], "day", 0);
+
+		if (day < 0 || day % DAY != 0 || day > t)
+			return rq_fail(rq, TOKQ_E_INVALID, "rows[%u]: day must be the "
+			    "start of a UTC day, not ahead of now", i);
+	}
+	if ((rc = store_begin()) < 0)
+		return rq_failed(rq, rc);
+	for (i = 0; i < arr->nitems; i++) {
+		const struct request	*e = &arr->items[i];
+		const char		*s;
+
+		r = (struct daily_row){ .day = rq_int(e, "day", 0),
+		    .user = rq_str(e, "user"),
+		    .guild = (s = rq_str(e, "guild")) ? s : "",
+		    .model = (s = rq_str(e, "model")) ? s : "",
+		    .service = (s = rq_str(e, "service")) ? s : "",
+		    .kind = (s = rq_str(e, "kind")) ? s : "",
+		    .u = { .requests = rq_int(e, "requests", 0),
+			.prompt = rq_int(e, "prompt", 0),
+			.completion = rq_int(e, "completion", 0),
+			.total = rq_int(e, "total", 0),
+			.cached = rq_int(e, "cached", 0),
+			.cache_write = rq_int(e, "cache_write", 0),
+			.reasoning = rq_int(e, "reasoning", 0),
+			.cost = rq_int(e, "cost_nusd", 0) } };
+		if ((rc = store_daily_add(&r)) < 0)
+			return rq_failed(rq, rc);
+	}
+	kv_int(rp, "imported", arr->nitems);
+	return 0;
+}

@@ -522,6 +522,30 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
 }
 
 /*
+ * A request of user in guild (or NULL) for model (or NULL) will be judged
+ * and may add usage: the counters it may load, for quota_prefetch().
+ */
+void
+quota_want(const char *user, const char *guild, const char *model)
+{
+	struct counter_id k[QUOTA_NCOUNTERS];
+	size_t		 i, n = quota_counters(user, guild, model, k);
+
+	for (i = 0; i < n; i++)
+		counter_want(k[i].sc, k[i].subject, k[i].model);
+}
+
+/*
+ * Before a round's requests run: the counters they will load, asked of
+ * the store at once (one round trip to a remote store, not one each).
+ */
+int
+quota_prefetch(void)
+{
+	return counter_prefetch();
+}
+
+/*
  * An event's amounts into the pending buckets of its counters, and not
  * into memory: no counter is loaded during a replay, and each loads them
  * from the store when first used.
@@ -696,6 +720,17 @@ quota_hold_find(const char *id, bool *active)
 	return &qh->h;
 }
 
+/* Memory forgets a hold: it stops counting. */
+static void
+qhold_forget(struct qhold *qh)
+{
+	if (qh->active) {
+		qh->active = false;	/* before hold_account, which may sum the rest */
+		hold_account(&qh->h, -1);
+	}
+	qhold_free(hmap_del(&q.holds, qh->h.id));
+}
+
 /* Settle or release a hold: it stops counting and is forgotten. */
 int
 quota_hold_drop(const char *id)
@@ -707,12 +742,68 @@ quota_hold_drop(const char *id)
 		return -TOKQ_E_INVALID;
 	if ((rc = store_hold_del(id)) < 0)
 		return rc;
-	if (qh->active) {
-		qh->active = false;	/* before hold_account, which may sum the rest */
-		hold_account(&qh->h, -1);
-	}
-	qhold_free(hmap_del(&q.holds, id));
+	qhold_forget(qh);
 	return 0;
+}
+
+struct hold_sync {
+	struct hmap	 seen;		/* ids the store has */
+	struct qhold	**gone;		/* in memory, not in the store */
+	size_t		 ngone, capgone;
+	int64_t		 t;
+};
+
+static int
+sync_hold(void *arg, const struct hold *h)
+{
+	struct hold_sync	*hs = arg;
+
+	if (hmap_put(&hs->seen, h->id, &hs->seen) == -1)
+		return -1;
+	if (hmap_get(&q.holds, h->id) == NULL && qhold_add(h, hs->t) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+sync_gone(void *arg, const char *id, void *val)
+{
+	struct hold_sync	*hs = arg;
+	struct qhold		**p;
+
+	if (hmap_get(&hs->seen, id) != NULL)
+		return;
+	if (hs->ngone == hs->capgone) {
+		hs->capgone = hs->capgone ? hs->capgone * 2 : 16;
+		if ((p = reallocarray(hs->gone, hs->capgone, sizeof(*p))) == NULL) {
+			hs->capgone = hs->ngone;
+			return;		/* forgotten at the next sync */
+		}
+		hs->gone = p;
+	}
+	hs->gone[hs->ngone++] = val;
+}
+
+/*
+ * Another daemon of a shared store placed, settled or released holds:
+ * make memory's holds the store's, each counted or no longer.  The caller
+ * holds the round's transaction.
+ */
+int
+quota_holds_sync(void)
+{
+	struct hold_sync	 hs = { .t = now() };
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = store_hold_load(sync_hold, &hs)) >= 0) {
+		hmap_foreach(&q.holds, sync_gone, &hs);
+		for (i = 0; i < hs.ngone; i++)
+			qhold_forget(hs.gone[i]);
+	}
+	free(hs.gone);
+	hmap_clear(&hs.seen, NULL);
+	return rc < 0 ? rc : 0;
 }
 
 static void

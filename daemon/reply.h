@@ -119,11 +119,13 @@ int	 h_price_rm(struct request *, struct reply *);
 int	 h_clock_set(struct request *, struct reply *);
 int	 h_clock_advance(struct request *, struct reply *);
 int	 h_import(struct request *, struct reply *);
+int	 h_import_totals(struct request *, struct reply *);
 
 /* report.c: the admin views, read only */
 int	 report_stats(struct request *, struct reply *);
 int	 report_report(struct request *, struct reply *);
 int	 report_log(struct request *, struct reply *);
 int	 report_export(struct request *, struct reply *);
+int	 report_totals(struct request *, struct reply *);
 
 #endif

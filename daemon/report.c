@@ -421,3 +421,198 @@ report_export(struct request *rq, struct reply *rp)
 		msgpack_pack_nil(pk);
 	return 0;
 }
+
+/*
+ * export_totals: one page of what only the daily totals know, for a
+ * history moved whole (tokq export --all): each daily row after the cursor
+ * (after_day, after_user ... after_kind) in key order, less what the raw
+ * events still held add up to under its key, leaving out the rows those
+ * events explain whole.  What remains is the days pruned to their totals
+ * (and totals imported so).  At most limit rows are read; next is the
+ * cursor of the following page, nil when this one was the last.
+ */
+struct totals_ctx {
+	struct daily_row	*rows;
+	char			**keys;		/* each row's key, joined */
+	size_t			 n, cap;
+	struct hmap		 events;	/* key -> struct usage * */
+	int			 rc;
+};
+
+/* day, user, guild, model, service, kind: one string, unit separators between. */
+static char *
+daily_key(const struct daily_row *r)
+{
+	char	*k;
+
+	if (asprintf(&k, "%lld\037%s\037%s\037%s\037%s\037%s", (long long)r->day,
+	    r->user, r->guild, r->model, r->service, r->kind) == -1)
+		return NULL;
+	return k;
+}
+
+static int
+totals_row(void *arg, const struct daily_row *r)
+{
+	struct totals_ctx	*tc = arg;
+	struct daily_row	*p;
+	char			**kp, *k;
+
+	if (tc->n == tc->cap) {
+		tc->cap = tc->cap ? 2 * tc->cap : 64;
+		if ((p = reallocarray(tc->rows, tc->cap, sizeof(*p))) == NULL)
+			return -1;
+		tc->rows = p;
+		if ((kp = reallocarray(tc->keys, tc->cap, sizeof(*kp))) == NULL)
+			return -1;
+		tc->keys = kp;
+	}
+	if ((k = daily_key(r)) == NULL)
+		return -1;
+	/* The strings point into the key: day, then each field after a separator. */
+	p = &tc->rows[tc->n];
+	*p = *r;
+	p->user = strchr(k, '\037') + 1;
+	p->guild = strchr(p->user, '\037') + 1;
+	p->model = strchr(p->guild, '\037') + 1;
+	p->service = strchr(p->model, '\037') + 1;
+	p->kind = strchr(p->service, '\037') + 1;
+	tc->keys[tc->n++] = k;
+	return 0;
+}
+
+static int
+totals_event(void *arg, const struct daily_row *r)
+{
+	struct totals_ctx	*tc = arg;
+	struct usage		*u;
+	char			*k;
+
+	if ((k = daily_key(r)) == NULL || (u = malloc(sizeof(*u))) == NULL) {
+		free(k);
+		return -1;
+	}
+	*u = r->u;
+	if (hmap_put(&tc->events, k, u) == -1) {
+		free(k);
+		free(u);
+		return -1;
+	}
+	free(k);
+	return 0;
+}
+
+/* a less b, field by field, never below 0; true when anything is left. */
+static bool
+usage_less(struct usage *a, const struct usage *b)
+{
+	int64_t	*x = &a->requests;
+	const int64_t *y = &b->requests;
+	bool	 left = false;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(*a) / sizeof(int64_t); i++) {
+		x[i] = sat_sub(x[i], y[i]);
+		if (x[i] < 0)
+			x[i] = 0;
+		left |= x[i] != 0;
+	}
+	return left;
+}
+
+/* Cut each row's key into its fields again (totals_row joined them). */
+static void
+pk_total(msgpack_packer *pk, const struct daily_row *r)
+{
+	const char	*names[] = { "guild", "model", "service", "kind" };
+	const char	*vals[] = { r->guild, r->model, r->service, r->kind };
+	const int64_t	 amounts[] = { r->u.requests, r->u.prompt, r->u.completion,
+			    r->u.total, r->u.cached, r->u.cache_write,
+			    r->u.reasoning, r->u.cost };
+	static const char *const anames[] = { "requests", "prompt", "completion",
+	    "total", "cached", "cache_write", "reasoning", "cost_nusd" };
+	size_t		 i, n = 2 + 8;
+
+	for (i = 0; i < 4; i++)
+		n += *vals[i] != '\0' && *vals[i] != '\037';
+	msgpack_pack_map(pk, n);
+	pk_str(pk, "day");
+	msgpack_pack_int64(pk, r->day);
+	pk_str(pk, "user");
+	msgpack_pack_str_with_body(pk, r->user, strcspn(r->user, "\037"));
+	for (i = 0; i < 4; i++)
+		if (*vals[i] != '\0' && *vals[i] != '\037') {
+			pk_str(pk, names[i]);
+			msgpack_pack_str_with_body(pk, vals[i], strcspn(vals[i], "\037"));
+		}
+	for (i = 0; i < 8; i++) {
+		pk_str(pk, anames[i]);
+		msgpack_pack_int64(pk, amounts[i]);
+	}
+}
+
+int
+report_totals(struct request *rq, struct reply *rp)
+{
+	struct totals_ctx	 tc = { .rc = 0 };
+	struct daily_row	 after, *last;
+	struct usage		*ev;
+	struct list		 l;
+	msgpack_packer		*pk;
+	int64_t			 limit = rq_int(rq, "limit", TOKQ_PAGE_MAX);
+	const char		*s;
+	size_t			 i;
+	int			 rc;
+
+	if (limit < 1)
+		return rq_fail(rq, TOKQ_E_INVALID, "limit must be 1 to %d", TOKQ_PAGE_MAX);
+	after = (struct daily_row){ .day = rq_int(rq, "after_day", 0),
+	    .user = (s = rq_str(rq, "after_user")) ? s : "",
+	    .guild = (s = rq_str(rq, "after_guild")) ? s : "",
+	    .model = (s = rq_str(rq, "after_model")) ? s : "",
+	    .service = (s = rq_str(rq, "after_service")) ? s : "",
+	    .kind = (s = rq_str(rq, "after_kind")) ? s : "" };
+	rc = store_daily_page(rq_arg(rq, "after_day") ? &after : NULL, limit,
+	    totals_row, &tc);
+	/* The raw events of the page's days, by the same keys. */
+	if (rc >= 0 && tc.n > 0)
+		rc = store_daily_events(tc.rows[0].day, tc.rows[tc.n - 1].day + DAY,
+		    totals_event, &tc);
+	list_init(&l);
+	for (i = 0; rc >= 0 && i < tc.n; i++) {
+		ev = hmap_get(&tc.events, tc.keys[i]);
+		if (ev != NULL && !usage_less(&tc.rows[i].u, ev))
+			continue;	/* its events explain it whole */
+		pk_total(&l.pk, &tc.rows[i]);
+		l.n++;
+	}
+	if (rc >= 0) {
+		list_end(rp, "rows", &l);
+		pk = rp_key(rp, "next");
+		if ((int64_t)tc.n == limit) {
+			last = &tc.rows[tc.n - 1];
+			msgpack_pack_map(pk, 6);
+			pk_str(pk, "after_day");
+			msgpack_pack_int64(pk, last->day);
+			pk_str(pk, "after_user");
+			msgpack_pack_str_with_body(pk, last->user, strcspn(last->user, "\037"));
+			pk_str(pk, "after_guild");
+			msgpack_pack_str_with_body(pk, last->guild, strcspn(last->guild, "\037"));
+			pk_str(pk, "after_model");
+			msgpack_pack_str_with_body(pk, last->model, strcspn(last->model, "\037"));
+			pk_str(pk, "after_service");
+			msgpack_pack_str_with_body(pk, last->service,
+			    strcspn(last->service, "\037"));
+			pk_str(pk, "after_kind");
+			pk_str(pk, last->kind);
+		} else
+			msgpack_pack_nil(pk);
+	} else
+		list_free(&l);	/* list_end took it otherwise */
+	for (i = 0; i < tc.n; i++)
+		free(tc.keys[i]);
+	free(tc.keys);
+	free(tc.rows);
+	hmap_clear(&tc.events, free);
+	return rc < 0 ? rq_failed(rq, rc) : 0;
+}

@@ -1,194 +1,383 @@
 /*
- * store.c: the store's face: opening and closing the database, and the
- * batch's transaction.
+ * store.c: the store's face.  Every store_* function of tokqd.h is here, a
+ * call forwarded to the backend store_open() chose (store_backend.h):
  *
- * The store is the only part of tokqd that includes sqlite3.h, with
- * walbuf.c, the VFS beneath it.  Its files share store_db.h, and their
- * calls run one way, from the top down:
+ *	store_sqlite.c, store_*.c	SQLite, a file of this host's
+ *	store_pg.c, store_pg_*.c	PostgreSQL, shared by several hosts
  *
- *	store.c			open, close, the batch, a request's mark
- *	store_views.c		a user's totals, the admin views, events
- *	store_maint.c		folding, pruning, the monthly archive
- *	store_settings.c	rules, plans, bypass, prices, holds, keys
- *	store_totals.c		the record, savepoints, the totals written
- *				behind and their replay
- *	store_pendset.c		the pending rows' memory and their order
- *	store_db.c		the connection, schema, statements, meta
- *
- * Writes run inside one transaction that the event loop opens with
- * store_begin() and closes with store_commit() for a whole batch of
- * requests (group commit); a request's writes run under a savepoint
- * (store_mark, store_unmark), so that a request happens whole or not at
- * all while the rest of the batch goes on.  If SQLite itself rolls the
- * transaction back (disk full, I/O error), the batch is marked failed:
- * later writes and the commit return -TOKQ_E_TEMP, so nothing of it is
- * acknowledged.  A commit also writes the next part of the totals written
- * behind, and a rollback forgets those waiting: the replay adds them again
- * from the events the database kept (store_totals.c).
+ * A postgresql:// or postgres:// URI selects PostgreSQL; anything else is
+ * an SQLite path.  Until a store is open, the SQLite backend answers (it
+ * says no transaction is open, and refuses writes).
  */
-#include "store_db.h"
+#include <string.h>
 
-/*
- * Open (creating it and its directory if need be) the database at path,
- * bring its schema up to date and prepare every statement.  On failure
- * everything is closed again and -TOKQ_E_TEMP (busy) or -TOKQ_E_INTERNAL
- * is returned.
- */
-int
-store_open(const char *path)
+#include "store_backend.h"
+
+static const struct store_backend *be = &store_sqlite;
+
+/* Is arg a PostgreSQL URI, as libpq spells one? */
+static bool
+is_pg_uri(const char *arg)
 {
+	return strncmp(arg, "postgresql://", 13) == 0 ||
+	    strncmp(arg, "postgres://", 11) == 0;
+}
+
+/* Open the store that arg names, with the backend that serves it. */
+int
+store_open(const char *arg)
+{
+	const struct store_backend *nb = is_pg_uri(arg) ? &store_pg : &store_sqlite;
 	int	 rc;
 
-	if (db != NULL)
-		return -TOKQ_E_INTERNAL;
-	pend_clear();
-	if ((rc = db_open(path, &next_id)) < 0)
+	if ((rc = nb->open(arg)) < 0)
 		return rc;
-	tx_open = tx_failed = false;
+	be = nb;
 	return 0;
 }
 
-/* Roll back what is uncommitted, finalize every statement, close. */
 void
 store_close(void)
 {
-	if (db == NULL)
-		return;
-	if (!tx_open && (pend.first != 0 || out.open) &&
-	    (store_settle() < 0 || store_commit() < 0))
-		log_warnx("store: totals left to replay at the next start");
-	store_rollback();
-	totals_free();
-	db_close();
+	be->close();
 }
 
-/* Open the batch's transaction; a no-op when it is open already. */
 int
 store_begin(void)
 {
-	int	 rc;
-
-	if (tx_open)
-		return 0;
-	if ((rc = run(stmt(S_BEGIN), "begin")) < 0)
-		return rc;
-	tx_open = true;
-	tx_failed = false;
-	return 0;
+	return be->begin();
 }
 
-/*
- * Commit the batch.  When that fails, or SQLite already rolled the batch
- * back, nothing of it is kept (an explicit ROLLBACK makes sure) and
- * -TOKQ_E_TEMP is returned: the caller acknowledges none of it.
- */
 int
 store_commit(void)
 {
-	int	 rc;
-
-	if (!tx_open)
-		return 0;
-	if (!tx_failed)
-		pend_step();
-	if (tx_failed) {
-		store_rollback();
-		log_warnx("store: batch not committed");
-		return -TOKQ_E_TEMP;
-	}
-	if ((rc = sqlite3_step(stmt(S_COMMIT))) != SQLITE_DONE) {
-		log_warnx("store: commit: %s", sqlite3_errmsg(db));
-		stmt_done(stmt(S_COMMIT));
-		store_rollback();
-		return -TOKQ_E_TEMP;
-	}
-	stmt_done(stmt(S_COMMIT));
-	tx_open = false;
-	return 0;
+	return be->commit();
 }
 
-/* Undo the batch, if one is open. */
 void
 store_rollback(void)
 {
-	pend_clear();
-	hmap_clear(&known_users, NULL);
-	sp_depth = 0;
-	if (!tx_open)
-		return;
-	if (!sqlite3_get_autocommit(db) &&
-	    sqlite3_step(stmt(S_ROLLBACK)) != SQLITE_DONE)
-		log_warnx("store: rollback: %s", sqlite3_errmsg(db));
-	stmt_done(stmt(S_ROLLBACK));
-	tx_open = tx_failed = false;
+	be->rollback();
 }
 
 bool
 store_in_tx(void)
 {
-	return tx_open;
+	return be->in_tx();
 }
 
-/*
- * One request's writes, inside the batch: store_mark() opens the batch if
- * needed and sets a savepoint; store_unmark(rc) releases it when rc >= 0
- * and undoes the request's writes when rc < 0, so a request that fails half
- * way leaves nothing behind while the rest of the batch carries on.
- * Unless it only adds usage or holds (WRITES_ADDS: record and import, which
- * add to the totals, and release, which touches none), a request writes the
- * pending totals out first, outside its savepoint: it may clear or read them.
- */
 int
 store_mark(enum write_kind w)
 {
-	int	 rc;
-
-	if ((rc = store_begin()) < 0)
-		return rc;
-	if (w != WRITES_ADDS && (rc = pend_flush("request")) < 0)
-		return rc;
-	return sp_begin("request");
+	return be->mark(w);
 }
 
 int
 store_unmark(int rc)
 {
-	return sp_end(rc, "request");
+	return be->unmark(rc);
 }
 
-/*
- * Write what waits into the batch, opening one if none is: before the
- * daily totals are read.  Returns 1 when it wrote, 0 when nothing waited,
- * or a negative code.
- */
 int
 store_settle(void)
 {
-	int	 rc;
-
-	if (!out.open && pend.first == 0)
-		return 0;
-	if ((rc = store_begin()) < 0 || (rc = pend_flush("settle")) < 0)
-		return rc;
-	return 1;
+	return be->settle();
 }
 
-/* The SQLite store is this host's alone: its calls wait on no network. */
 bool
 store_remote(void)
 {
-	return false;
+	return be->remote();
 }
 
-/* No other daemon writes an SQLite store: nothing ever goes stale. */
 void
 store_on_stale(void (*fn)(const struct stale *))
 {
+	be->on_stale(fn);
 }
 
-/* The only daemon of its database runs its maintenance. */
 bool
 store_maint_owner(void)
 {
-	return true;
+	return be->maint_owner();
+}
+
+int64_t
+store_db_bytes(void)
+{
+	return be->db_bytes();
+}
+
+int
+store_bulk(bool on)
+{
+	return be->bulk(on);
+}
+
+int
+store_meta_get(const char *name, int64_t *val)
+{
+	return be->meta_get(name, val);
+}
+
+int
+store_meta_set(const char *name, int64_t val)
+{
+	return be->meta_set(name, val);
+}
+
+int
+store_event_add(struct event *ev)
+{
+	return be->event_add(ev);
+}
+
+int
+store_replay(int (*cb)(void *, const struct event *), void *arg)
+{
+	return be->replay(cb, arg);
+}
+
+void
+store_tune_parts(uint64_t usec, size_t min)
+{
+	be->tune_parts(usec, min);
+}
+
+int
+store_bucket_add(enum scope sc, const char *subject, const char *model,
+	    const struct bucket *b)
+{
+	return be->bucket_add(sc, subject, model, b);
+}
+
+int
+store_bucket_load(enum scope sc, const char *subject, const char *model,
+	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg)
+{
+	return be->bucket_load(sc, subject, model, since, cb, arg);
+}
+
+int
+store_bucket_prefetch(const struct bucket_want *w, size_t n)
+{
+	return be->bucket_prefetch(w, n);
+}
+
+int
+store_bucket_clear(enum scope sc, const char *subject, const char *model)
+{
+	return be->bucket_clear(sc, subject, model);
+}
+
+int
+store_counts(int64_t *events, int64_t *users)
+{
+	return be->counts(events, users);
+}
+
+int
+store_rule_put(const struct rule *r)
+{
+	return be->rule_put(r);
+}
+
+int
+store_rule_del(const struct rule *r)
+{
+	return be->rule_del(r);
+}
+
+int
+store_rule_load(int (*cb)(void *, const struct rule *), void *arg)
+{
+	return be->rule_load(cb, arg);
+}
+
+int
+store_plan_set(const char *user, const char *plan)
+{
+	return be->plan_set(user, plan);
+}
+
+int
+store_plan_load(int (*cb)(void *, const char *user, const char *plan),
+	    void *arg)
+{
+	return be->plan_load(cb, arg);
+}
+
+int
+store_bypass_set(bool guild, const char *id, bool on)
+{
+	return be->bypass_set(guild, id, on);
+}
+
+int
+store_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg)
+{
+	return be->bypass_load(cb, arg);
+}
+
+int
+store_price_put(const struct price *p)
+{
+	return be->price_put(p);
+}
+
+int
+store_price_del(const char *model)
+{
+	return be->price_del(model);
+}
+
+int
+store_price_load(int (*cb)(void *, const struct price *), void *arg)
+{
+	return be->price_load(cb, arg);
+}
+
+int
+store_hold_put(const struct hold *h)
+{
+	return be->hold_put(h);
+}
+
+int
+store_hold_del(const char *id)
+{
+	return be->hold_del(id);
+}
+
+int
+store_hold_load(int (*cb)(void *, const struct hold *), void *arg)
+{
+	return be->hold_load(cb, arg);
+}
+
+int
+store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count)
+{
+	return be->key_get(key, fp, first, count);
+}
+
+int
+store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created)
+{
+	return be->key_put(key, fp, first, count, created);
+}
+
+int
+store_events_sum(int64_t first, int64_t count, struct usage *u)
+{
+	return be->events_sum(first, count, u);
+}
+
+int
+store_bucket_compact(int64_t before, int limit)
+{
+	return be->bucket_compact(before, limit);
+}
+
+int
+store_bucket_prune(int64_t before, int limit)
+{
+	return be->bucket_prune(before, limit);
+}
+
+int
+store_events_prune(int64_t before, int limit)
+{
+	return be->events_prune(before, limit);
+}
+
+int
+store_hourly_prune(int64_t before, int limit)
+{
+	return be->hourly_prune(before, limit);
+}
+
+int
+store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+	    size_t cursorlen, int users)
+{
+	return be->month_archive(month_start, month_end, cursor, cursorlen, users);
+}
+
+int
+store_user_hours_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u)
+{
+	return be->user_hours_totals(user, since, until, u);
+}
+
+int
+store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
+	    struct usage *u)
+{
+	return be->user_daily_totals(user, day_from, day_to, u);
+}
+
+int
+store_user_models_totals(const char *user, int (*cb)(void *, const char *model,
+	    const struct usage *), void *arg)
+{
+	return be->user_models_totals(user, cb, arg);
+}
+
+int
+store_user_models_since(const char *user, int64_t since, int (*cb)(void *,
+	    const char *), void *arg)
+{
+	return be->user_models_since(user, since, cb, arg);
+}
+
+int
+store_view_totals(const struct view *v, struct usage *u, int64_t *users,
+	    int64_t *guilds)
+{
+	return be->view_totals(v, u, users, guilds);
+}
+
+int
+store_view_group(const struct view *v, enum view_group g, int64_t limit,
+	    int (*cb)(void *, const char *name, int64_t day,
+	    const struct usage *), void *arg)
+{
+	return be->view_group(v, g, limit, cb, arg);
+}
+
+int
+store_view_user_all(const char *user, const char *guild, struct usage *u)
+{
+	return be->view_user_all(user, guild, u);
+}
+
+int
+store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
+	    int64_t id, int64_t limit, int (*cb)(void *, const struct event *),
+	    void *arg)
+{
+	return be->events_page(f, newest_first, at, id, limit, cb, arg);
+}
+
+int
+store_daily_page(const struct daily_row *after, int64_t limit,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	return be->daily_page(after, limit, cb, arg);
+}
+
+int
+store_daily_events(int64_t from, int64_t to,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	return be->daily_events(from, to, cb, arg);
+}
+
+int
+store_daily_add(const struct daily_row *r)
+{
+	return be->daily_add(r);
 }

@@ -29,7 +29,7 @@
 #define USAGE_COLS \
 	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"
 /*
- * Sums in SQL saturate at INT64_MAX (ssum, sadd: store_open registers
+ * Sums in SQL saturate at INT64_MAX (ssum, sadd: sq_open registers
  * them), where SQLite's SUM() fails with "integer overflow" and its +
  * turns to a float: no history fails a view or wraps a total.
  */
@@ -278,7 +278,7 @@ static const struct {
 	enum stmt_id	 id;
 	const char	*sql;
 } stmt_sql[] = {
-	/* store.c: the batch's transaction */
+	/* store_sqlite.c: the batch's transaction */
 	{ S_BEGIN,		"BEGIN IMMEDIATE" },
 	{ S_COMMIT,		"COMMIT" },
 	{ S_ROLLBACK,		"ROLLBACK" },
@@ -415,6 +415,27 @@ static const struct {
 	{ S_USER_DAYS,
 	    "SELECT DISTINCT day FROM daily INDEXED BY daily_user_day"
 	    " WHERE user = ?1 AND day >= ?2 AND day < ?3 ORDER BY day" },
+	/* The daily totals in key order (the primary key's), for a history moved. */
+	{ S_DAILY_PAGE,
+	    "SELECT day, user, guild, model, service, kind, " USAGE_COLS
+	    " FROM daily WHERE (day, user, guild, model, service, kind) >"
+	    " (?1, ?2, ?3, ?4, ?5, ?6) ORDER BY day, user, guild, model, service,"
+	    " kind LIMIT ?7" },
+	{ S_DAILY_FIRST,
+	    "SELECT day, user, guild, model, service, kind, " USAGE_COLS
+	    " FROM daily ORDER BY day, user, guild, model, service, kind LIMIT ?1" },
+	{ S_DAILY_EVENTS,
+	    "SELECT at / " SQL_NUM(DAY) " * " SQL_NUM(DAY) ", user,"
+	    " COALESCE(guild, ''), COALESCE(model, ''), COALESCE(service, ''),"
+	    " COALESCE(kind, ''), " USAGE_SUMS " FROM events"
+	    " WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2, 3, 4, 5, 6" },
+	/* Amounts that no event stands for: thru as it was (0 for a new row). */
+	{ S_DAILY_IMPORT,
+	    "INSERT INTO daily(day, user, guild, model, service, kind, "
+	    USAGE_COLS ", thru) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+	    " ?11, ?12, ?13, ?14, 0)"
+	    " ON CONFLICT(day, user, guild, model, service, kind)"
+	    " DO UPDATE SET " USAGE_ADD },
 	{ S_EVENTS_MIN_AT,	"SELECT MIN(at) FROM events" },
 	{ S_EVENTS_ASC,		EVENTS_ASC(" WHERE ") },
 	{ S_EVENTS_IDS_ASC,	EVENTS_ASC(EVENTS_IDS) },
@@ -683,7 +704,7 @@ db_open(const char *path, int64_t *next)
 	 * import of 500 events: a few MiB).  Not a larger threshold: SQLite
 	 * then spills in chunks of the threshold's size, and the unix VFS
 	 * cuts a write to 128 KiB and calls the rest a full disk.  SQLite
-	 * takes this only before it initializes (the first store_open).
+	 * takes this only before it initializes (the first sq_open).
 	 */
 	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 	/*
@@ -774,7 +795,7 @@ db_close(void)
 
 /* The database's size: its pages, committed or not.  -1 on failure. */
 int64_t
-store_db_bytes(void)
+sq_db_bytes(void)
 {
 	int64_t	 count, size;
 
@@ -796,7 +817,7 @@ store_db_bytes(void)
  * with its file that stops at the first error.
  */
 int
-store_bulk(bool on)
+sq_bulk(bool on)
 {
 	if (exec(on ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") == -1 ||
 	    exec(on ? "PRAGMA cache_size = -524288" : "PRAGMA cache_size = -32768") == -1)
@@ -805,7 +826,7 @@ store_bulk(bool on)
 }
 
 int
-store_meta_get(const char *name, int64_t *val)
+sq_meta_get(const char *name, int64_t *val)
 {
 	sqlite3_stmt	*st = stmt(S_META_GET);
 	int		 rc;
@@ -819,7 +840,7 @@ store_meta_get(const char *name, int64_t *val)
 }
 
 int
-store_meta_set(const char *name, int64_t val)
+sq_meta_set(const char *name, int64_t val)
 {
 	sqlite3_stmt	*st = stmt(S_META_SET);
 	int		 rc;

@@ -1,12 +1,12 @@
 /*
- * store_db.h: the store's private header; only store*.c include it.  It
- * belongs with store_db.c, the bottom of the store: the statements, the
- * connection and the helpers that bind and step them; and it carries the
- * pending rows' types and what store_pendset.c and store_totals.c offer
- * the files above them.
+ * store_db.h: the SQLite backend's private header; only its files include
+ * it.  It belongs with store_db.c, the bottom of the store: the
+ * statements, the connection and the helpers that bind and step them; and
+ * it carries the pending rows' types and what store_pendset.c and
+ * store_totals.c offer the files above them.
  *
- * The store's calls run one way, from the top down: store.c (open, close,
- * the batch's transaction); store_views.c, store_maint.c and
+ * The store's calls run one way, from the top down: store_sqlite.c (open,
+ * close, the batch's transaction); store_views.c, store_maint.c and
  * store_settings.c (what the rest of tokqd reads and writes); store_totals.c
  * (the record, savepoints and the totals written behind); store_pendset.c
  * (the pending rows' memory and order); store_db.c (the connection, schema,
@@ -20,7 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "tokqd.h"
+#include "store_backend.h"
 
 /* A constant of tokqd.h as SQL text: the fold policy lives there once. */
 #define SQL_NUM_(x)	#x
@@ -28,7 +28,7 @@
 
 /* The statements, by the file that uses them (store_db.c has their SQL). */
 enum stmt_id {
-	/* store.c: the batch's transaction */
+	/* store_sqlite.c: the batch's transaction */
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
@@ -93,6 +93,10 @@ enum stmt_id {
 	S_EVENTS_IDS_ASC,
 	S_EVENTS_DESC,
 	S_EVENTS_IDS_DESC,
+	S_DAILY_PAGE,
+	S_DAILY_FIRST,
+	S_DAILY_EVENTS,
+	S_DAILY_IMPORT,
 	/* store_maint.c: folding and pruning buckets, pruning events, keys and hours, the monthly archive */
 	S_BUCKET_FOLD,
 	S_BUCKET_DROP_MINUTES,
@@ -105,10 +109,92 @@ enum stmt_id {
 	S_MAX
 };
 
+/*
+ * The SQLite backend's side of each store_* function of tokqd.h
+ * (store_backend.h), in the store file named there.
+ */
+int	 sq_open(const char *path);
+void	 sq_close(void);
+int	 sq_begin(void);
+int	 sq_commit(void);
+void	 sq_rollback(void);
+bool	 sq_in_tx(void);
+int	 sq_mark(enum write_kind w);
+int	 sq_unmark(int rc);
+int	 sq_settle(void);
+bool	 sq_remote(void);
+void	 sq_on_stale(void (*fn)(const struct stale *));
+bool	 sq_maint_owner(void);
+int	 sq_bucket_prefetch(const struct bucket_want *w, size_t n);
+int64_t	 sq_db_bytes(void);
+int	 sq_bulk(bool on);
+int	 sq_meta_get(const char *name, int64_t *val);
+int	 sq_meta_set(const char *name, int64_t val);
+int	 sq_event_add(struct event *ev);
+int	 sq_replay(int (*cb)(void *, const struct event *), void *arg);
+void	 sq_tune_parts(uint64_t usec, size_t min);
+int	 sq_bucket_add(enum scope sc, const char *subject, const char *model,
+	    const struct bucket *b);
+int	 sq_bucket_load(enum scope sc, const char *subject, const char *model,
+	    int64_t since, int (*cb)(void *, const struct bucket *),
+	    void *arg);
+int	 sq_bucket_clear(enum scope sc, const char *subject,
+	    const char *model);
+int	 sq_counts(int64_t *events, int64_t *users);
+int	 sq_rule_put(const struct rule *r);
+int	 sq_rule_del(const struct rule *r);
+int	 sq_rule_load(int (*cb)(void *, const struct rule *), void *arg);
+int	 sq_plan_set(const char *user, const char *plan);
+int	 sq_plan_load(int (*cb)(void *, const char *user, const char *plan),
+	    void *arg);
+int	 sq_bypass_set(bool guild, const char *id, bool on);
+int	 sq_bypass_load(int (*cb)(void *, bool guild, const char *id),
+	    void *arg);
+int	 sq_price_put(const struct price *p);
+int	 sq_price_del(const char *model);
+int	 sq_price_load(int (*cb)(void *, const struct price *), void *arg);
+int	 sq_hold_put(const struct hold *h);
+int	 sq_hold_del(const char *id);
+int	 sq_hold_load(int (*cb)(void *, const struct hold *), void *arg);
+int	 sq_key_get(const char *key, uint64_t *fp, int64_t *first,
+	    int64_t *count);
+int	 sq_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+	    int64_t created);
+int	 sq_events_sum(int64_t first, int64_t count, struct usage *u);
+int	 sq_bucket_compact(int64_t before, int limit);
+int	 sq_bucket_prune(int64_t before, int limit);
+int	 sq_events_prune(int64_t before, int limit);
+int	 sq_hourly_prune(int64_t before, int limit);
+int	 sq_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+	    size_t cursorlen, int users);
+int	 sq_user_hours_totals(const char *user, int64_t since, int64_t until,
+	    struct usage *u);
+int	 sq_user_daily_totals(const char *user, int64_t day_from,
+	    int64_t day_to, struct usage *u);
+int	 sq_user_models_totals(const char *user, int (*cb)(void *,
+	    const char *model, const struct usage *), void *arg);
+int	 sq_user_models_since(const char *user, int64_t since, int (*cb)(void *,
+	    const char *), void *arg);
+int	 sq_view_totals(const struct view *v, struct usage *u, int64_t *users,
+	    int64_t *guilds);
+int	 sq_view_group(const struct view *v, enum view_group g, int64_t limit,
+	    int (*cb)(void *, const char *name, int64_t day,
+	    const struct usage *), void *arg);
+int	 sq_view_user_all(const char *user, const char *guild,
+	    struct usage *u);
+int	 sq_events_page(const struct event_filter *f, bool newest_first,
+	    int64_t at, int64_t id, int64_t limit, int (*cb)(void *,
+	    const struct event *), void *arg);
+int	 sq_daily_page(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 sq_daily_events(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 sq_daily_add(const struct daily_row *r);
+
 /* store_db.c: the connection and its state */
 extern sqlite3		*db;
 extern sqlite3_stmt	*stmts[S_MAX];
-extern bool		 tx_open;	/* between store_begin and commit/rollback */
+extern bool		 tx_open;	/* between sq_begin and commit/rollback */
 extern bool		 tx_failed;	/* SQLite rolled the batch back by itself */
 int	 db_open(const char *path, int64_t *next);
 void	 db_close(void);

@@ -19,7 +19,7 @@
  * limit means none is left.
  */
 int
-store_bucket_compact(int64_t before, int limit)
+sq_bucket_compact(int64_t before, int limit)
 {
 	int	 rc, n = 0;
 
@@ -41,7 +41,7 @@ store_bucket_compact(int64_t before, int limit)
  * minute and hour buckets only).  Returns the number dropped.
  */
 int
-store_bucket_prune(int64_t before, int limit)
+sq_bucket_prune(int64_t before, int limit)
 {
 	static const int spans[] = { BUCKET_HOUR, BUCKET_MINUTE };
 	sqlite3_stmt	*st = stmt(S_BUCKET_PRUNE);
@@ -68,7 +68,7 @@ store_bucket_prune(int64_t before, int limit)
  * fewer than limit means none are left.  Daily totals are untouched.
  */
 int
-store_events_prune(int64_t before, int limit)
+sq_events_prune(int64_t before, int limit)
 {
 	int	 rc, n;
 
@@ -89,7 +89,7 @@ store_events_prune(int64_t before, int limit)
  * oldest first.  Returns the number deleted.
  */
 int
-store_hourly_prune(int64_t before, int limit)
+sq_hourly_prune(int64_t before, int limit)
 {
 	int	 rc;
 
@@ -109,7 +109,7 @@ store_hourly_prune(int64_t before, int limit)
  * month is done.
  */
 int
-store_month_archive(int64_t month_start, int64_t month_end, char *cursor,
+sq_month_archive(int64_t month_start, int64_t month_end, char *cursor,
     size_t cursorlen, int users)
 {
 	sqlite3_stmt	*st = stmt(S_MONTH_USERS);

@@ -2,7 +2,7 @@
  * store_settings.c: the tables an admin sets, which quota.c loads at start
  * and keeps in memory: rules, plans, the bypass list, prices and holds;
  * and the idempotency keys, with the sums of the events a key made.  A
- * write is a statement or two inside the batch (store_mark's savepoint
+ * write is a statement or two inside the batch (sq_mark's savepoint
  * makes a request's writes whole); a load calls back row by row in a fixed
  * order.  None of them reads or writes the totals.
  */
@@ -12,7 +12,7 @@
 
 /* The sums of the events with ids in [first, first + count). */
 int
-store_events_sum(int64_t first, int64_t count, struct usage *u)
+sq_events_sum(int64_t first, int64_t count, struct usage *u)
 {
 	sqlite3_stmt	*st = stmt(S_EVENTS_SUM);
 	int		 rc;
@@ -29,7 +29,7 @@ store_events_sum(int64_t first, int64_t count, struct usage *u)
 
 /* 1 and the key's fingerprint and events when key is known, else 0. */
 int
-store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count)
+sq_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count)
 {
 	sqlite3_stmt	*st = stmt(S_KEY_GET);
 	int		 rc;
@@ -47,10 +47,10 @@ store_key_get(const char *key, uint64_t *fp, int64_t *first, int64_t *count)
 /*
  * Remember an idempotency key: its fingerprint (a uint64 kept bit for bit
  * as a signed integer), the events it made, and when, by the daemon's clock;
- * store_events_prune drops keys older than the raw events it prunes.
+ * sq_events_prune drops keys older than the raw events it prunes.
  */
 int
-store_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
+sq_key_put(const char *key, uint64_t fp, int64_t first, int64_t count,
     int64_t created)
 {
 	sqlite3_stmt	*st = stmt(S_KEY_PUT);
@@ -81,7 +81,7 @@ bind_rule(sqlite3_stmt *st, const struct rule *r)
 
 /* Store r; 1 when it replaced the limit of a rule of the same identity. */
 int
-store_rule_put(const struct rule *r)
+sq_rule_put(const struct rule *r)
 {
 	sqlite3_stmt	*st = stmt(S_RULE_UPDATE);
 	int		 rc;
@@ -101,7 +101,7 @@ store_rule_put(const struct rule *r)
 
 /* Remove the rule with r's identity (r->limit is ignored); 1 if there was one. */
 int
-store_rule_del(const struct rule *r)
+sq_rule_del(const struct rule *r)
 {
 	sqlite3_stmt	*st = stmt(S_RULE_DEL);
 	int		 rc;
@@ -115,7 +115,7 @@ store_rule_del(const struct rule *r)
 
 /* Call cb with each rule; subject and model '' come back as NULL. */
 int
-store_rule_load(int (*cb)(void *, const struct rule *), void *arg)
+sq_rule_load(int (*cb)(void *, const struct rule *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_RULE_LOAD);
 	struct rule	 r;
@@ -137,7 +137,7 @@ store_rule_load(int (*cb)(void *, const struct rule *), void *arg)
 
 /* Put user on plan, or with plan NULL on none. */
 int
-store_plan_set(const char *user, const char *plan)
+sq_plan_set(const char *user, const char *plan)
 {
 	sqlite3_stmt	*st = stmt(plan ? S_PLAN_SET : S_PLAN_DEL);
 	int		 rc;
@@ -152,7 +152,7 @@ store_plan_set(const char *user, const char *plan)
 }
 
 int
-store_plan_load(int (*cb)(void *, const char *user, const char *plan), void *arg)
+sq_plan_load(int (*cb)(void *, const char *user, const char *plan), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_PLAN_LOAD);
 	int		 rc, cbrc = 0;
@@ -166,7 +166,7 @@ store_plan_load(int (*cb)(void *, const char *user, const char *plan), void *arg
 
 /* Put the user or guild id on the bypass list or off it; 1 when that changed it. */
 int
-store_bypass_set(bool guild, const char *id, bool on)
+sq_bypass_set(bool guild, const char *id, bool on)
 {
 	sqlite3_stmt	*st = stmt(on ? S_BYPASS_ADD : S_BYPASS_DEL);
 	int		 rc;
@@ -180,7 +180,7 @@ store_bypass_set(bool guild, const char *id, bool on)
 }
 
 int
-store_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg)
+sq_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_BYPASS_LOAD);
 	int		 rc, cbrc = 0;
@@ -193,7 +193,7 @@ store_bypass_load(int (*cb)(void *, bool guild, const char *id), void *arg)
 }
 
 int
-store_price_put(const struct price *p)
+sq_price_put(const struct price *p)
 {
 	sqlite3_stmt	*st = stmt(S_PRICE_PUT);
 	int		 rc;
@@ -210,7 +210,7 @@ store_price_put(const struct price *p)
 }
 
 int
-store_price_del(const char *model)
+sq_price_del(const char *model)
 {
 	sqlite3_stmt	*st = stmt(S_PRICE_DEL);
 	int		 rc;
@@ -223,7 +223,7 @@ store_price_del(const char *model)
 }
 
 int
-store_price_load(int (*cb)(void *, const struct price *), void *arg)
+sq_price_load(int (*cb)(void *, const struct price *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_PRICE_LOAD);
 	struct price	 p;
@@ -242,7 +242,7 @@ store_price_load(int (*cb)(void *, const struct price *), void *arg)
 }
 
 int
-store_hold_put(const struct hold *h)
+sq_hold_put(const struct hold *h)
 {
 	sqlite3_stmt	*st = stmt(S_HOLD_PUT);
 	int		 rc;
@@ -263,7 +263,7 @@ store_hold_put(const struct hold *h)
 
 /* Forget hold id; 0 whether it existed or not. */
 int
-store_hold_del(const char *id)
+sq_hold_del(const char *id)
 {
 	sqlite3_stmt	*st = stmt(S_HOLD_DEL);
 	int		 rc;
@@ -277,7 +277,7 @@ store_hold_del(const char *id)
 
 /* Call cb with each hold, oldest first, expired ones included. */
 int
-store_hold_load(int (*cb)(void *, const struct hold *), void *arg)
+sq_hold_load(int (*cb)(void *, const struct hold *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_HOLD_LOAD);
 	struct hold	 h;

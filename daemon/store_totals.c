@@ -1,10 +1,10 @@
 /*
  * store_totals.c: the record, and the totals written behind it.
  *
- * The raw events are the record.  store_event_add writes one at once, with
+ * The raw events are the record.  sq_event_add writes one at once, with
  * an id given here and never reused; what it adds to the daily totals and
  * to its user's hour, and what quota.c adds to the quota buckets
- * (store_bucket_add), waits in memory, added up per row (struct pendset),
+ * (sq_bucket_add), waits in memory, added up per row (struct pendset),
  * and goes out about a second later (PEND_USEC), or once PEND_MAX rows
  * wait, in key order.  A record touches a dozen b-tree pages when it
  * writes them itself: an event, a daily row, an hour and six buckets with
@@ -22,21 +22,21 @@
  *
  * Recovery.  Nothing is lost in a crash: meta 'totals_through' is the last
  * event id whose amounts are in the tables, moved up in the transaction of
- * a set's last part, and at start store_replay() adds the events after it
+ * a set's last part, and at start sq_replay() adds the events after it
  * again.  As ids are never reused, an event is after the mark exactly when
  * its amounts are not all written.  Within a set cut short, some rows are:
  * each row written says in `thru` the last event id of its set, and meta
  * 'flushing_through' names the set going out, so the replay takes back the
  * rows that set wrote before it stopped (pend_unwritten).  When a batch
- * fails, memory is dropped (store_rollback) and replayed the same way from
+ * fails, memory is dropped (sq_rollback) and replayed the same way from
  * what the database kept.
  *
- * Readers of the tables see the pending amounts: store_bucket_load adds
+ * Readers of the tables see the pending amounts: sq_bucket_load adds
  * those not yet written to what it reads, and so do a user's own totals
  * and hours (store_views.c, through daily_pending and hourly_get, and
- * store_counts here); the other daily totals' readers (stats and reports)
- * call store_settle() first (they do it themselves), and so does every
- * other write (store_mark) and maintenance before it reads or rewrites
+ * sq_counts here); the other daily totals' readers (stats and reports)
+ * call sq_settle() first (they do it themselves), and so does every
+ * other write (sq_mark) and maintenance before it reads or rewrites
  * totals or prunes events: they write all that waits.
  *
  * Savepoints.  A write made of several statements, and each request, runs
@@ -321,7 +321,7 @@ totals_pend(const struct event *ev)
  * behind): both or neither.
  */
 int
-store_event_add(struct event *ev)
+sq_event_add(struct event *ev)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
@@ -527,7 +527,7 @@ out_write(bool all)
 	if (!all && out.set.nrows - out.next > step)
 		end = out.next + step;
 	if (out.next == 0 && end < out.set.nrows)
-		rc = store_meta_set("flushing_through", out.through);
+		rc = sq_meta_set("flushing_through", out.through);
 	for (; out.next < end && rc == 0; out.next++) {
 		const struct pend_row	*r = &out.set.rows[out.next];
 
@@ -539,7 +539,7 @@ out_write(bool all)
 	if (rc == 0 && users != 0)
 		rc = meta_add("daily_users", users);
 	if (rc == 0 && out.next == out.set.nrows) {
-		rc = store_meta_set("totals_through", out.through);
+		rc = sq_meta_set("totals_through", out.through);
 		out_clear();
 	}
 	return rc;
@@ -548,7 +548,7 @@ out_write(bool all)
 /*
  * Write every pending row into the open batch, and move 'totals_through'
  * up to the last event given an id.  On failure the batch is lost
- * (store_commit says so) and memory is replayed.
+ * (sq_commit says so) and memory is replayed.
  */
 int
 pend_flush(const char *what)
@@ -614,7 +614,7 @@ pend_step(void)
 
 /* Tests: pending rows due after usec, and parts of at least min rows. */
 void
-store_tune_parts(uint64_t usec, size_t min)
+sq_tune_parts(uint64_t usec, size_t min)
 {
 	pend_usec = usec;
 	part_min = min > 0 ? min : 1;
@@ -685,7 +685,7 @@ pend_unwritten(int64_t through)
  * start.  Returns the number of events, or a code.
  */
 int
-store_replay(int (*cb)(void *, const struct event *), void *arg)
+sq_replay(int (*cb)(void *, const struct event *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_EVENTS_AFTER);
 	struct event	 ev;
@@ -696,8 +696,8 @@ store_replay(int (*cb)(void *, const struct event *), void *arg)
 	if ((rc = writable("replay")) < 0)
 		return rc;
 	pend_clear();
-	if ((rc = store_meta_get("totals_through", &through)) < 0 ||
-	    (rc = store_meta_get("flushing_through", &flushing)) < 0)
+	if ((rc = sq_meta_get("totals_through", &through)) < 0 ||
+	    (rc = sq_meta_get("flushing_through", &flushing)) < 0)
 		return rc;
 	parted = flushing > through;
 	sqlite3_bind_int64(st, 1, through);
@@ -720,7 +720,7 @@ store_replay(int (*cb)(void *, const struct event *), void *arg)
 
 /* Add b's amounts to the bucket of the counter at b's start and span. */
 int
-store_bucket_add(enum scope sc, const char *subject, const char *model,
+sq_bucket_add(enum scope sc, const char *subject, const char *model,
     const struct bucket *b)
 {
 	char		 key[2 * TOKQ_ID_MAX + 64];
@@ -773,7 +773,7 @@ store_bucket_add(enum scope sc, const char *subject, const char *model,
  * a bucket already given.
  */
 int
-store_bucket_load(enum scope sc, const char *subject, const char *model,
+sq_bucket_load(enum scope sc, const char *subject, const char *model,
     int64_t since, int (*cb)(void *, const struct bucket *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_BUCKET_LOAD);
@@ -817,7 +817,7 @@ store_bucket_load(enum scope sc, const char *subject, const char *model,
 
 /* Drop the subject's buckets: of model only, or of every model and pooled. */
 int
-store_bucket_clear(enum scope sc, const char *subject, const char *model)
+sq_bucket_clear(enum scope sc, const char *subject, const char *model)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
@@ -882,7 +882,7 @@ hourly_get(int64_t hour, const char *user, struct usage *u, int64_t *first,
 
 /*
  * A user's own totals are read with what waits in memory added, not
- * written out first (store_settle): under mixed load at 50 clients a
+ * written out first (sq_settle): under mixed load at 50 clients a
  * `tokq usage` wrote a second's ~25,000 rows at once and held every
  * request up for 80-140 ms.  daily_pending() calls cb with each of the
  * user's daily rows not yet in the table: the unwritten part of the set
@@ -924,7 +924,7 @@ daily_pending(const char *user,
  * not yet written, each of whose users is looked for once.
  */
 int
-store_counts(int64_t *events, int64_t *users)
+sq_counts(int64_t *events, int64_t *users)
 {
 	const struct pendset	*sets[] = { &out.set, &pend };
 	struct hmap		 seen = { 0 };
@@ -932,8 +932,8 @@ store_counts(int64_t *events, int64_t *users)
 	int			 rc;
 
 	*events = *users = 0;
-	if ((rc = store_meta_get("daily_requests", events)) < 0 ||
-	    (rc = store_meta_get("daily_users", users)) < 0)
+	if ((rc = sq_meta_get("daily_requests", events)) < 0 ||
+	    (rc = sq_meta_get("daily_users", users)) < 0)
 		return rc;
 	for (s = 0, rc = 0; s < 2 && rc >= 0; s++) {
 		if (s == 0 && !out.open)
@@ -967,4 +967,32 @@ totals_free(void)
 	undo = NULL;
 	undo_cap = 0;
 	pendset_sort_free();
+}
+
+/*
+ * Amounts no event stands for (a history moved from another store, where
+ * its events were pruned) added to a daily row.  The totals waiting are
+ * written first, so that the row's thru stays what their replay needs.
+ */
+int
+sq_daily_add(const struct daily_row *r)
+{
+	sqlite3_stmt	*st = stmt(S_DAILY_IMPORT);
+	int		 rc, known;
+
+	if ((rc = store_settle()) < 0 || (known = rc = user_written(r->user)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->day);
+	bind_key(st, 2, r->user);
+	bind_key(st, 3, r->guild);
+	bind_key(st, 4, r->model);
+	bind_key(st, 5, r->service);
+	bind_key(st, 6, r->kind);
+	bind_usage(st, 7, &r->u);
+	/* Requests no raw event stands for: all time, and pruned. */
+	if ((rc = run(st, "daily_add")) < 0 ||
+	    (rc = meta_add("daily_requests", r->u.requests)) < 0 ||
+	    (rc = meta_add("events_pruned", r->u.requests)) < 0)
+		return rc;
+	return known ? 0 : meta_add("daily_users", 1);
 }

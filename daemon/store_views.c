@@ -6,7 +6,7 @@
  * A user's totals and hours are read with what waits in memory added
  * (store_totals.c: daily_pending, hourly_get), never written out first.
  * The admin views read whole UTC days of the daily totals, which are kept
- * forever, once the caller wrote out what waits (store_settle): their sums
+ * forever, once the caller wrote out what waits (sq_settle): their sums
  * stay exact after the raw events are pruned.  A user's events are found
  * an hour at a time through the user's hours, as no index of the events
  * leads with user.
@@ -36,7 +36,7 @@ sums(sqlite3_stmt *st, int col, struct usage *u, const char *what)
  * for the first day of its 30 days).
  */
 int
-store_user_hours_totals(const char *user, int64_t since, int64_t until,
+sq_user_hours_totals(const char *user, int64_t since, int64_t until,
     struct usage *u)
 {
 	struct usage	 h;
@@ -71,7 +71,7 @@ days_sum_cb(void *arg, int64_t day, const char *model, const struct usage *u)
 
 /* The sums of the user's daily totals of the days [day_from, day_to). */
 int
-store_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
+sq_user_daily_totals(const char *user, int64_t day_from, int64_t day_to,
     struct usage *u)
 {
 	sqlite3_stmt	*st = stmt(S_USER_DAILY_TOTALS);
@@ -171,7 +171,7 @@ model_sums_load(sqlite3_stmt *st, bool sums, const char *user,
 
 /* Call cb with the user's all-time totals per model, by name; "" for none. */
 int
-store_user_models_totals(const char *user,
+sq_user_models_totals(const char *user,
     int (*cb)(void *, const char *model, const struct usage *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_USER_MODELS_TOTALS);
@@ -198,7 +198,7 @@ bind_view(sqlite3_stmt *st, const struct view *v)
 
 /* The sums of the view's days, with the distinct users and guilds in them. */
 int
-store_view_totals(const struct view *v, struct usage *u, int64_t *users,
+sq_view_totals(const struct view *v, struct usage *u, int64_t *users,
     int64_t *guilds)
 {
 	sqlite3_stmt	*st = stmt(S_VIEW_TOTALS);
@@ -222,7 +222,7 @@ store_view_totals(const struct view *v, struct usage *u, int64_t *users,
  * all).  name is NULL for "none" and for VG_DAY; day is set for VG_DAY only.
  */
 int
-store_view_group(const struct view *v, enum view_group g, int64_t limit,
+sq_view_group(const struct view *v, enum view_group g, int64_t limit,
     int (*cb)(void *, const char *name, int64_t day, const struct usage *),
     void *arg)
 {
@@ -250,7 +250,7 @@ store_view_group(const struct view *v, enum view_group g, int64_t limit,
 
 /* A user's all-time sums, in guild only when guild is not NULL. */
 int
-store_view_user_all(const char *user, const char *guild, struct usage *u)
+sq_view_user_all(const char *user, const char *guild, struct usage *u)
 {
 	sqlite3_stmt	*st = stmt(S_VIEW_USER_ALL);
 
@@ -357,7 +357,7 @@ bind_page(sqlite3_stmt *st, const struct event_filter *f, int64_t at,
 }
 
 /*
- * A user's events for store_events_page, read an hour at a time: the days
+ * A user's events for sq_events_page, read an hour at a time: the days
  * of the user's daily rows, the hours of those days that the user has,
  * and of each hour the ids its row bounds.  Only hours from the oldest
  * raw event on: the daily rows outlive them.
@@ -421,7 +421,7 @@ out:
  * event's strings live until cb returns.
  */
 int
-store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
+sq_events_page(const struct event_filter *f, bool newest_first, int64_t at,
     int64_t id, int64_t limit, int (*cb)(void *, const struct event *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(newest_first ? S_EVENTS_DESC : S_EVENTS_ASC);
@@ -441,7 +441,7 @@ store_events_page(const struct event_filter *f, bool newest_first, int64_t at,
  * counters.
  */
 int
-store_user_models_since(const char *user, int64_t since,
+sq_user_models_since(const char *user, int64_t since,
     int (*cb)(void *, const char *), void *arg)
 {
 	sqlite3_stmt	*st = stmt(S_USER_MODELS_SINCE);
@@ -457,4 +457,70 @@ store_user_models_since(const char *user, int64_t since,
 				rc = cb(arg, ms.v[i].model);
 	model_sums_free(&ms);
 	return rc < 0 ? rc : 0;
+}
+
+/* A daily row (columns 0..5 its key, then the amounts) into r. */
+static void
+column_daily(sqlite3_stmt *st, struct daily_row *r)
+{
+	r->day = sqlite3_column_int64(st, 0);
+	r->user = column_text(st, 1, false);
+	r->guild = column_text(st, 2, false);
+	r->model = column_text(st, 3, false);
+	r->service = column_text(st, 4, false);
+	r->kind = column_text(st, 5, false);
+	column_usage(st, 6, &r->u);
+}
+
+static int
+daily_rows(sqlite3_stmt *st, int (*cb)(void *, const struct daily_row *),
+    void *arg, const char *what)
+{
+	struct daily_row r;
+	int		 rc, cbrc = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_daily(st, &r);
+		if ((cbrc = cb(arg, &r)) != 0)
+			break;
+	}
+	return rows_done(st, rc, cbrc, what);
+}
+
+/* The daily totals after `after` in key order, at most limit rows. */
+int
+sq_daily_page(const struct daily_row *after, int64_t limit,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = store_settle()) < 0)
+		return rc;
+	if (after == NULL) {
+		st = stmt(S_DAILY_FIRST);
+		sqlite3_bind_int64(st, 1, limit);
+	} else {
+		st = stmt(S_DAILY_PAGE);
+		sqlite3_bind_int64(st, 1, after->day);
+		bind_key(st, 2, after->user);
+		bind_key(st, 3, after->guild);
+		bind_key(st, 4, after->model);
+		bind_key(st, 5, after->service);
+		bind_key(st, 6, after->kind);
+		sqlite3_bind_int64(st, 7, limit);
+	}
+	return daily_rows(st, cb, arg, "daily_page");
+}
+
+/* The raw events of the days [from, to), summed by their daily row's key. */
+int
+sq_daily_events(int64_t from, int64_t to,
+    int (*cb)(void *, const struct daily_row *), void *arg)
+{
+	sqlite3_stmt	*st = stmt(S_DAILY_EVENTS);
+
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	return daily_rows(st, cb, arg, "daily_events");
 }

@@ -18,12 +18,16 @@
  *   maint.c      rollover, pruning, the hourly fold, on a timer
  *   batch.c      the group commit, and what memory forgets when writes
  *                are undone
+ *   exec.c       the worker thread that runs requests for a shared
+ *                (PostgreSQL) store, so the loop never waits on it
  *   quota.c      rules, judging, holds, plans, bypass lists (in memory)
  *   counter.c    the counter cache: windows' history, loaded from buckets
  *   price.c      the price table and the cost of usage
  *   normalize.c  provider usage JSON into usage items
- *   store*.c     the database, the only files that include sqlite3.h
- *                (walbuf.c: the VFS beneath it)
+ *   store*.c     the database: store.c forwards to a backend, SQLite
+ *                (store_sqlite.c, store_*.c; walbuf.c the VFS beneath)
+ *                or PostgreSQL (store_pg*.c), the only files that
+ *                include sqlite3.h or libpq-fe.h
  *   clock.c      the daemon's clock (the test clock too)
  *   hmap.c       a string-keyed hash map; log.c the logging
  *
@@ -191,7 +195,8 @@ struct hold {
  */
 extern struct tokqd_env {
 	const char	*socket_path;
-	const char	*db_path;
+	const char	*db_path;		/* as shown: a URI without its password */
+	const char	*db_schema;		/* PostgreSQL: the store's schema */
 	const char	*config_path;
 	bool		 socket_activated;
 	bool		 test_clock;
@@ -257,9 +262,10 @@ void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * The store: store.c and the store_*.c beside it, the only files that
- * include sqlite3.h (with walbuf.c, the VFS beneath them); they share the
- * private store_db.h, and store.c's head comment maps them.  Every
+ * The store: store.c, which forwards each call to one of two backends
+ * (below), the only files that include sqlite3.h (with walbuf.c, the VFS
+ * beneath them) or libpq-fe.h; store_sqlite.c's and store_pg.h's head
+ * comments map them.  Every
  * function returns 0 on success (or a count, where said) and a negative
  * TOKQ_E_* code on failure, logged where it happened.  Writes must happen
  * between store_begin() and store_commit() (outside, they fail with
@@ -307,6 +313,11 @@ struct stale {
 	enum scope	 sc;		/* STALE_COUNTER */
 	const char	*subject, *model;	/* STALE_COUNTER; model "" pooled */
 	const char	*hold_id;	/* STALE_HOLD */
+	/*
+	 * STALE_COUNTER: when not NULL, the counter's only change was this
+	 * bucket added (a counter in memory may add it rather than reload).
+	 */
+	const struct bucket *add;
 };
 bool	 store_remote(void);
 void	 store_on_stale(void (*fn)(const struct stale *));
@@ -326,6 +337,17 @@ int	 store_bucket_add(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);		/* model "" = pooled; adds to an existing one */
 int	 store_bucket_load(enum scope sc, const char *subject, const char *model,
 	    int64_t since, int (*cb)(void *, const struct bucket *), void *arg);
+/*
+ * The counters a round will load, asked for ahead in one round trip (a
+ * remote store keeps the rows for its transaction and serves each load of
+ * them once; SQLite does nothing): each as store_bucket_load's arguments.
+ */
+struct bucket_want {
+	enum scope	 sc;
+	const char	*subject, *model;	/* model "" = pooled */
+	int64_t		 since;
+};
+int	 store_bucket_prefetch(const struct bucket_want *w, size_t n);
 int	 store_bucket_clear(enum scope sc, const char *subject,
 	    const char *model);			/* model NULL: every model and pooled */
 int	 store_counts(int64_t *events, int64_t *users);
@@ -392,6 +414,24 @@ int	 store_events_page(const struct event_filter *f, bool newest_first,
 	    int (*cb)(void *, const struct event *), void *arg);
 
 /*
+ * A history moved whole (export --all, import): the daily totals as rows.
+ * store_daily_page: the rows in key order after `after` (NULL: from the
+ * first); store_daily_events: the raw events' sums by the same key, of the
+ * days [from, to); store_daily_add: amounts added to a row, and to nothing
+ * else (no event, no counter).  Strings "" when none.
+ */
+struct daily_row {
+	int64_t		 day;
+	const char	*user, *guild, *model, *service, *kind;
+	struct usage	 u;
+};
+int	 store_daily_page(const struct daily_row *after, int64_t limit,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 store_daily_events(int64_t from, int64_t to,
+	    int (*cb)(void *, const struct daily_row *), void *arg);
+int	 store_daily_add(const struct daily_row *r);
+
+/*
  * walbuf.c: an SQLite VFS that writes the WAL in runs of frames.  It is
  * registered under WALBUF_VFS always; with WALBUF_OFF, or an SQLite it was
  * not checked against, that name is the default VFS itself.
@@ -438,6 +478,8 @@ size_t	 counter_bytes(void);
 void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
 void	 counter_set_horizon(int64_t h);
 int64_t	 counter_horizon(void);
+void	 counter_want(enum scope sc, const char *subject, const char *model);
+int	 counter_prefetch(void);		/* the wanted ones memory lacks, ahead */
 
 /* quota.c */
 #define QUOTA_MAX_EVAL	64		/* applicable rules judged per request */
@@ -465,6 +507,7 @@ struct judgement {
 int	 quota_init(void);
 void	 quota_shutdown(void);
 void	 quota_invalidate(void);
+int	 quota_holds_sync(void);		/* holds as the store has them */
 int	 quota_replay(void);
 int64_t	 quota_retention(void);
 bool	 rule_same(const struct rule *a, const struct rule *b);
@@ -481,6 +524,8 @@ size_t	 quota_counters(const char *user, const char *guild, const char *model,
 	    struct counter_id k[QUOTA_NCOUNTERS]);
 int	 quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t tokens, int64_t cost);
+void	 quota_want(const char *user, const char *guild, const char *model);
+int	 quota_prefetch(void);		/* what the round's quota_want()s asked for */
 int	 quota_reset(const char *user, const char *model);
 int	 quota_hold(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t ttl, const struct estimate *est, struct hold *h);
@@ -527,11 +572,13 @@ struct peer {
 int	 dispatch(const msgpack_object *req, const struct peer *peer,
 	    msgpack_sbuffer *out, bool *wrote);
 int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
+void	 dispatch_want(const msgpack_object *req);	/* what it will need: quota_want */
 
 /* control.c */
 int	 control_init(sd_event *ev);
 void	 control_shutdown(void);
 void	 control_answer(int rc);	/* batch.c's answer hook */
+void	 control_drained(void);		/* exec.c's: replies came back */
 bool	 control_activated(void);	/* the socket came from systemd */
 size_t	 control_nconns(void);
 
@@ -541,6 +588,34 @@ void	 maint_shutdown(void);
 int	 maint_run(void);			/* 1: more to do */
 void	 maint_soon(void);			/* another round shortly */
 
+/*
+ * exec.c: the worker thread, for a store whose calls wait on the network
+ * (store_remote(); TOKQD_WORKER=1 in the environment forces it, for the
+ * tests).  A job runs on the worker inside a round's transaction; its
+ * done() runs on the loop after the round committed, rc < 0 (why says
+ * what) when it did not run or its writes were not kept.  Before any job
+ * of a round runs, each one's want() says what it will need (quota_want),
+ * and the prefetch hook asks the store for all of it at once.
+ */
+struct job {
+	struct job	*next;
+	void		(*want)(struct job *);	/* on the worker, before run; may be NULL */
+	void		(*run)(struct job *);	/* on the worker */
+	void		(*done)(struct job *);	/* on the loop, afterwards */
+	int		 rc;			/* < 0: refused or not kept */
+	const char	*why;			/* with rc < 0 */
+	bool		 wrote;			/* run() wrote */
+	bool		 refusable;		/* may be refused while waiting */
+	uint64_t	 queued;		/* monotonic usec */
+};
+int	 exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+	    void (*drained)(void));
+void	 exec_shutdown(void);
+bool	 exec_on(void);			/* requests run on the worker */
+bool	 exec_worker(void);		/* the caller is the worker */
+void	 exec_submit(struct job *j);
+void	 exec_to_loop(void (*fn)(void));	/* from the worker: fn on the loop, soon */
+
 /* batch.c: the group commit; it calls up only through the hooks it is given */
 int	 batch_init(sd_event *ev, void (*answer)(int rc));
 void	 batch_on_undo(void (*fn)(void));
@@ -549,6 +624,7 @@ void	 batch_add(void);		/* a held reply's write joined the batch */
 size_t	 batch_size(void);
 bool	 batch_due(void);		/* large or old: commit now */
 int	 batch_commit(void);		/* the commit's result */
+int	 batch_end(void);		/* commit, undo on failure; no answer */
 void	 batch_commit_soon(void);	/* when the loop is idle */
 void	 batch_undo(void);		/* writes memory knew of were undone */
 

@@ -24,9 +24,21 @@
 #   jqv FILTER               jq -r FILTER over $out ("JQ-ERROR" when $out is no JSON)
 #   stderr_lines             number of lines in $err
 #
+#   start_tokqd2 [FLAGS...], stop_tokqd2, kill_tokqd2, tq2, tqj2: a second
+#                            tokqd on $SOCK2, the same $DB (a shared store)
+#   requires_sqlite WHY      this script (or the rest of it) tests the SQLite
+#                            file itself: skipped on the PostgreSQL store
+#   empty_db                 a new empty database at $DB (tokqd stopped)
+#   pg_own_cluster [--tcp ADDR]  PostgreSQL store only: this script's own
+#                            cluster in $T/pg (to stop and start it), $DB on it
+#
 # Variables: $TOKQ_BUILD (absolute), $TOKQ, $TOKQD, $T (temp dir, removed on
-# exit), $SOCK, $DB, $TOKQD_PID; add other background pids to EXTRA_PIDS and
-# the exit trap kills them too.
+# exit), $SOCK, $DB, $TOKQD_PID, $SOCK2, $TOKQD2_PID; add other background
+# pids to EXTRA_PIDS and the exit trap kills them too.
+#
+# The store is a parameter: with TOKQ_TEST_PG=DIR (a cluster started by
+# tests/pg/cluster.sh) each script gets a fresh PostgreSQL database of its
+# own, dropped at exit, and $DB is its postgresql:// URI.
 
 set -u
 
@@ -47,13 +59,33 @@ TOKQD=$TOKQ_BUILD/tokqd
 export TOKQ_BUILD
 
 # Never let the caller's environment choose another daemon or database.
-unset TOKQ_SOCKET TOKQ_DB
+unset TOKQ_SOCKET TOKQ_DB PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tokq-test.XXXXXX") || exit 1
 SOCK=$T/tokq.sock
 DB=$T/tokq.db
 TOKQD_PID=
+SOCK2=$T/tokq2.sock
+TOKQD2_PID=
 EXTRA_PIDS=()
+
+# PostgreSQL: pg_bin, pg_host, pg_port, pg_user from cluster.sh; pg_name is ours.
+pg_name= pg_own=
+_pg_createdb() {
+	pg_name=$(basename "$0" .sh | tr -c 'a-zA-Z0-9\n' _ | tr A-Z a-z)_$$
+	"$pg_bin/createdb" -h "$pg_host" -p "$pg_port" -U "$pg_user" "$pg_name" ||
+		{ echo "Bail out! createdb $pg_name on $pg_host failed"; exit 1; }
+	DB="postgresql:///$pg_name?host=$pg_host&port=$pg_port&user=$pg_user"
+}
+_pg_dropdb() {
+	[ -n "$pg_name" ] || return 0
+	"$pg_bin/dropdb" -h "$pg_host" -p "$pg_port" -U "$pg_user" --force "$pg_name" 2>/dev/null
+	pg_name=
+}
+if [ -n "${TOKQ_TEST_PG:-}" ]; then
+	eval "$("$TEST_ROOT/tests/pg/cluster.sh" env "$TOKQ_TEST_PG")" || exit 1
+	_pg_createdb
+fi
 
 _tap_n=0
 _tap_fail=0
@@ -65,10 +97,13 @@ _cleanup() {
 	local p
 	# A forked subshell (a watchdog) inherits this trap: only the test cleans up.
 	[ "$BASHPID" = "$$" ] || return 0
-	for p in ${TOKQD_PID:+"$TOKQD_PID"} ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do
+	for p in ${TOKQD_PID:+"$TOKQD_PID"} ${TOKQD2_PID:+"$TOKQD2_PID"} \
+	    ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	_pg_dropdb
+	[ -n "$pg_own" ] && "$TEST_ROOT/tests/pg/cluster.sh" stop "$pg_own"
 	rm -rf "$T"
 }
 trap _cleanup EXIT
@@ -162,18 +197,23 @@ skip_all() {
 # failed, and exit non-zero on failure.
 done_testing() {
 	# Under make check-asan a sanitizer report in the daemon's log fails the script.
-	if grep -q 'Sanitizer\|runtime error:' "$T/tokqd.log" 2>/dev/null; then
-		_result 1 "tokqd.log holds a sanitizer report" \
-		    "$(grep -m 5 -A 5 'Sanitizer\|runtime error:' "$T/tokqd.log")"
-	fi
+	local log
+	for log in tokqd.log tokqd2.log; do
+		if grep -q 'Sanitizer\|runtime error:' "$T/$log" 2>/dev/null; then
+			_result 1 "$log holds a sanitizer report" \
+			    "$(grep -m 5 -A 5 'Sanitizer\|runtime error:' "$T/$log")"
+		fi
+	done
 	if [ -z "$_tap_planned" ]; then
 		echo "1..$_tap_n"
 	fi
 	if [ "$_tap_fail" -gt 0 ]; then
-		if [ -s "$T/tokqd.log" ]; then
-			diag "tokqd.log (last 30 lines):"
-			diag "$(tail -n 30 "$T/tokqd.log")"
-		fi
+		for log in tokqd.log tokqd2.log; do
+			if [ -s "$T/$log" ]; then
+				diag "$log (last 30 lines):"
+				diag "$(tail -n 30 "$T/$log")"
+			fi
+		done
 		exit 1
 	fi
 	exit 0
@@ -292,4 +332,71 @@ need() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"
 	done
+}
+
+# requires_sqlite WHY: what follows tests the SQLite file itself (its size,
+# its lock, its WAL, writing it behind tokqd's back).  On the PostgreSQL
+# store: at the top, the whole script is skipped; further down, the script
+# ends there, its plan the tests run so far.
+requires_sqlite() {
+	[ -n "${TOKQ_TEST_PG:-}" ] || return 0
+	[ "$_tap_n" = 0 ] && skip_all "SQLite store only: $1"
+	diag "the rest is for the SQLite store only: $1"
+	done_testing
+}
+
+# empty_db: a new, empty database at $DB for the next start_tokqd.
+empty_db() {
+	if [ -n "$pg_name" ]; then
+		_pg_dropdb
+		_pg_createdb
+	else
+		rm -f "$DB" "$DB-wal" "$DB-shm"
+	fi
+}
+
+# pg_own_cluster [--tcp ADDR]: this script's own PostgreSQL cluster in $T/pg
+# (so it may stop and start it), a database on it, $DB its URI.  Only on
+# the PostgreSQL store: skip_all otherwise.
+pg_own_cluster() {
+	[ -n "${TOKQ_TEST_PG:-}" ] || skip_all "PostgreSQL store only (TOKQ_TEST_PG is not set)"
+	_pg_dropdb
+	pg_own=$T/pg
+	chmod 711 "$T"	# the server's user reaches $T/pg, and lists nothing
+	"$TEST_ROOT/tests/pg/cluster.sh" start "$pg_own" "$@" ||
+		{ pg_own=; bail "a cluster of our own starts" "  cluster.sh start $*"; }
+	eval "$("$TEST_ROOT/tests/pg/cluster.sh" env "$pg_own")"
+	_pg_createdb
+}
+
+# ---- a second daemon on the same database (PostgreSQL: a second host) --------
+
+tq2() { SOCK=$SOCK2 tq "$@"; }
+tqj2() { SOCK=$SOCK2 tq --json "$@"; }
+
+# TOKQD2_WRAP (an array: a command prefix, say `ip netns exec NS`) and DB2
+# (another URI for the same database) place it on another "host".
+TOKQD2_WRAP=()
+DB2=
+start_tokqd2() {
+	${TOKQD2_WRAP[@]+"${TOKQD2_WRAP[@]}"} "$TOKQD" --socket "$SOCK2" --db "${DB2:-$DB}" \
+		--test-clock "$@" 2>>"$T/tokqd2.log" &
+	TOKQD2_PID=$!
+	if ! SOCK=$SOCK2 wait_for_status "$TOKQD2_PID"; then
+		bail "the second tokqd answers on $SOCK2" "  tokqd $* did not answer" \
+			"$(tail -n 20 "$T/tokqd2.log" 2>/dev/null | sed 's/^/  log: /')"
+	fi
+}
+
+stop_tokqd2() {
+	kill -TERM "$TOKQD2_PID" 2>/dev/null
+	_wait_bounded "$TOKQD2_PID"
+	TOKQD2_PID=
+	is "$wait_rc" 0 "the second tokqd exits 0 on SIGTERM"
+}
+
+kill_tokqd2() {
+	kill -KILL "$TOKQD2_PID" 2>/dev/null
+	_wait_bounded "$TOKQD2_PID"
+	TOKQD2_PID=
 }

@@ -134,6 +134,7 @@ tqj check --user big --model m --tokens 1000000000000
 is "$rc $(jqv .limits[0].used)" "0 3000000000000" "three events of 10^12 count 3*10^12, room for more"
 
 # --- a database that already holds huge values (written before the bounds) ------------
+requires_sqlite "huge values written into the SQLite file behind tokqd's back"
 stop_tokqd
 python3 - "$DB" <<'PY'
 import sqlite3, sys

@@ -73,6 +73,7 @@ is "$(jqv .next_rollover)" 2020-06-01T00:00:00Z "next_rollover: June 1st"
 like "$(jqv .last_prune)" '^2020-05-02T00:00:0[0-9]Z$' "last_prune not in the future either"
 
 # db_bytes is the database's size: the file's, once closed and opened again
+requires_sqlite "db_bytes against the SQLite file's size"
 stop_tokqd
 size=$(stat -c %s "$DB")
 start_tokqd

@@ -56,6 +56,7 @@ is "$(jqv '"\(.exit) \(.temporary)"')" "75 refused" "--json: {\"exit\":75,\"temp
 unfake
 
 # --- a real tokqd whose commits fail: refused, and the retry counts once ------------
+requires_sqlite "commits failing under a file size limit on the SQLite file"
 if command -v prlimit >/dev/null 2>&1; then
 	REAL_TOKQD=$TOKQD
 	cat >"$T/tokqd-fsize" <<SH

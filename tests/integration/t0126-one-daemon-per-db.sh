@@ -8,6 +8,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need jq timeout
+requires_sqlite "one tokqd per SQLite file, its DB.lock (a shared store serves several by design)"
 
 start_tokqd
 tq clock set 2026-12-01T10:00:00Z

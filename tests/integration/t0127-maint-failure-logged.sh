@@ -7,6 +7,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need jq sqlite3
+requires_sqlite "a trigger written into the SQLite file makes maintenance fail"
 
 start_tokqd
 tq clock set 2026-12-01T10:00:00Z

@@ -9,6 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need jq sqlite3
+requires_sqlite "the SQLite WAL's write buffer"
 [ -r /proc/self/io ] || skip_all "no /proc/PID/io here"
 
 syscw() { awk '/^syscw:/ { print $2 }' "/proc/$TOKQD_PID/io"; }

@@ -73,7 +73,10 @@ is "$(jq -r 'select(has("recorded")) | .duplicate' "$T/ans2" | sort | uniq -c |
 for i in $(seq 300); do
 	printf '["record","--user","g%d","--model","m","--prompt","1","--key","g%d"]\n' "$i" "$i"
 done >"$T/group"
-if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+if [ -n "${TOKQ_TEST_PG:-}" ]; then	# the commits are the server's, not tokqd's syncs
+	skip "300 keyed records written ahead: all answered 0" "the SQLite store's syncs"
+	skip "they took fewer commits than records" "the SQLite store's syncs"
+elif command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
 	strace -f -qq -e trace=fsync,fdatasync -o "$T/sync" -p "$TOKQD_PID" 2>"$T/strace.err" &
 	SPID=$!
 	EXTRA_PIDS+=("$SPID")

@@ -50,6 +50,7 @@ tq usage --user q --json
 is "$(jqv .periods.all.total)" 100 "the 100 records are kept"
 
 # --- a failed commit: the writes' replies are temporary failures, nothing kept -------
+requires_sqlite "a failing commit made by a file size limit on the SQLite file"
 # tokqd under a file size limit (as t0302): once the WAL would pass it, every
 # commit fails.  Pipelined behind each other, two records and two reads: the
 # records answer code 4 (TOKQ_E_TEMP), the reads code 0, in request order.

@@ -99,6 +99,7 @@ diag "records acknowledged: $acked_total"
 diag "retries answered as duplicate (first reply lost to a kill): $dups"
 
 stop_tokqd
+requires_sqlite "the SQLite file's integrity_check and rows"
 is "$(sqlite3 "$DB" 'PRAGMA integrity_check')" ok "sqlite3 integrity_check: ok"
 is "$(sqlite3 "$DB" 'SELECT count(*) FROM events')" "$acked_total" \
 	"the database holds exactly the acknowledged events"

@@ -9,6 +9,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 need jq sqlite3 prlimit
+requires_sqlite "a full disk under the SQLite file (tmpfs, file size limit)"
 
 # Only the main shell cleans up (lib.sh's watchdog subshells inherit the
 # EXIT trap), and the tmpfs goes before $T does.

@@ -34,6 +34,31 @@ else
 		awk -v l="$level" 'BEGIN { exit !(l != "" && l + 0 <= 1.0) }'
 fi
 
+# The drop-in for a PostgreSQL server on another host opens the network,
+# IP sockets and the one address, and nothing more: still verified clean,
+# and exposure at most 1.5 (the network settings weigh 1.0 in all).
+mkdir "$T/units/tokqd.service.d"
+cp "$units/tokqd-postgresql.conf" "$T/units/tokqd.service.d/postgresql.conf"
+(cd "$T/units" && systemd-analyze verify ./tokqd.socket ./tokqd.service) \
+	>"$T/verify-pg.out" 2>&1
+is "$?" 0 "with tokqd-postgresql.conf: systemd-analyze verify exits 0"
+is "$(cat "$T/verify-pg.out")" "" "and prints no warning"
+(cd "$T/units" && systemd-analyze security --offline=true --no-pager ./tokqd.service) \
+	>"$T/security-pg.out" 2>&1
+if grep -q 'Overall exposure level' "$T/security-pg.out"; then
+	level=$(sed -n 's/.*Overall exposure level for tokqd.service: \([0-9.]*\).*/\1/p' \
+		"$T/security-pg.out")
+	diag "with tokqd-postgresql.conf: exposure $level"
+	ok "with tokqd-postgresql.conf the exposure ($level) is 1.5 or below" \
+		awk -v l="$level" 'BEGIN { exit !(l != "" && l + 0 <= 1.5) }'
+	like "$(grep 'PrivateNetwork=' "$T/security-pg.out")" 'host.s network' \
+		"the drop-in is what opened the network"
+fi
+rm -r "$T/units/tokqd.service.d"
+pg=$(cat "$units/tokqd-postgresql.conf")
+is "$(sed -n 's/^IPAddressAllow=//p' <<<"$pg" | wc -l)" 1 "the drop-in allows one address list"
+is "$(grep -c '^IPAddressDeny=' <<<"$pg")" 0 "and keeps IPAddressDeny=any of the unit"
+
 svc=$(cat "$units/tokqd.service")
 # setting NAME: the last value the [Service] section gives NAME.
 setting() { sed -n "s/^$1=//p" <<<"$svc" | tail -n 1; }

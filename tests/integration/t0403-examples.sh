@@ -19,7 +19,7 @@ python_bin=$(command -v python3)
 # limits of the scenario: 5000 tokens a day for everyone, 330 for bob.
 fresh_tokqd() {
 	[ -n "$TOKQD_PID" ] && stop_tokqd
-	rm -f "$DB" "$DB-wal" "$DB-shm"
+	empty_db
 	start_tokqd
 	tq clock set 2026-12-01T10:00:00Z
 	tq limit set --default --tokens 5000 --per day

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """tokq_writers.py: bots that record usage and never give up on a record.
 
-    tokq_writers.py TOKQ SOCKET NWRITERS STOPFILE
+    tokq_writers.py TOKQ SOCKET[,SOCKET...] NWRITERS STOPFILE
 
 NWRITERS threads each run `tokq record` in a loop for user wN with unique
 keys wN-0, wN-1, ...; each record is retried with the same key and the same
-fields until tokq exits 0 (acknowledged).  Exit 69 (tokqd down) and 75
-(hung up before answering, busy) are expected while tokqd is being killed;
-anything else is counted as unexpected.  Once STOPFILE exists, each writer
-finishes the record it is on (retrying until acknowledged) and stops.
+fields until tokq exits 0 (acknowledged).  With several sockets (tokqd on
+several hosts sharing one PostgreSQL store) the attempts of a record go to
+each in turn, so a retry reaches another daemon than the first attempt.
+Exit 69 (that tokqd down) and 75 (hung up before answering, busy, or the
+store unreachable) are expected while daemons are killed; anything else is
+counted as unexpected.  Once STOPFILE exists, each writer finishes the
+record it is on (retrying until acknowledged) and stops.
 
 Prints one JSON object: per writer the user, acknowledged records, their
 token sum, how many acknowledgements said "duplicate" (a retry of a record
@@ -27,7 +30,7 @@ def tokens_for(w, j):
     return 1 + (w * 7 + j * 13) % 97
 
 
-def writer(tokq, sock, w, stopfile, res):
+def writer(tokq, socks, w, stopfile, res):
     user = 'w%d' % w
     r = {'user': user, 'acked': 0, 'tokens': 0, 'duplicates': 0,
          'first_try_duplicates': 0, 'rcs': {}, 'unexpected': [],
@@ -36,13 +39,14 @@ def writer(tokq, sock, w, stopfile, res):
     while not os.path.exists(stopfile):
         key = '%s-%d' % (user, j)
         tok = tokens_for(w, j)
-        cmd = [tokq, '--socket', sock, '--json', 'record', '--user', user,
-               '--model', 'm1', '--prompt', str(tok), '--completion', '0',
-               '--key', key]
         attempt = 0
         t0 = time.monotonic()
         while True:
+            sock = socks[(w + j + attempt) % len(socks)]
             attempt += 1
+            cmd = [tokq, '--socket', sock, '--json', 'record', '--user', user,
+                   '--model', 'm1', '--prompt', str(tok), '--completion', '0',
+                   '--key', key]
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             r['rcs'][str(p.returncode)] = r['rcs'].get(str(p.returncode), 0) + 1
             if p.returncode == 0:
@@ -53,12 +57,12 @@ def writer(tokq, sock, w, stopfile, res):
                 if len(r['unexpected']) > 20:
                     res[w] = r
                     return
-            if time.monotonic() - t0 > 20:
-                r['unexpected'].append('%s: not acknowledged within 20 s' % key)
+            if time.monotonic() - t0 > 30:
+                r['unexpected'].append('%s: not acknowledged within 30 s' % key)
                 res[w] = r
                 return
             time.sleep(0.02)
-        r['longest_retry_s'] = max(r['longest_retry_s'], time.monotonic() - t0)
+        r['longest_retry_s'] = round(max(r['longest_retry_s'], time.monotonic() - t0), 3)
         try:
             reply = json.loads(p.stdout)
         except ValueError:
@@ -77,9 +81,9 @@ def writer(tokq, sock, w, stopfile, res):
 
 
 def main():
-    tokq, sock, n, stopfile = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    tokq, socks, n, stopfile = sys.argv[1], sys.argv[2].split(','), int(sys.argv[3]), sys.argv[4]
     res = [None] * n
-    ts = [threading.Thread(target=writer, args=(tokq, sock, w, stopfile, res))
+    ts = [threading.Thread(target=writer, args=(tokq, socks, w, stopfile, res))
           for w in range(n)]
     for t in ts:
         t.start()

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# PostgreSQL unreachable under load: requests answer 75 within 2 s, never
+# hang; once it is back the same daemons serve again, without a restart,
+# and nothing they acknowledged is lost.  Two tokqd (A and B) on a cluster
+# of this script's own, two writers recording with keys on both.  Twice:
+# the server hung (every process SIGSTOPped: no answer, no hang-up; twice,
+# the second while the daemons' first waits are over), then
+# the server stopped (pg_ctl stop).  Each time, records, reserves and
+# checks sent to A and B meanwhile are timed; each exits 75 within 2 s.
+# Then the server goes on (SIGCONT, pg_ctl start) and a retry of each
+# refused record with its key counts it once.
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC2119
+. "$(dirname "$0")/lib.sh"
+pg_own_cluster
+# shellcheck source=../pg/cross.sh
+. "$TEST_ROOT/tests/pg/cross.sh"
+need python3 timeout pkill
+
+start_tokqd
+start_tokqd2
+A=$TOKQD_PID B=$TOKQD2_PID
+tq limit set --user x --tokens 1000000 --per day
+
+python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" 2 "$T/stop" \
+	>"$T/writers.json" 2>"$T/writers.err" &
+wpid=$!
+EXTRA_PIDS+=("$wpid")
+for _ in $(seq 100); do
+	tqj status
+	[ "$(jqv .events)" -ge 8 ] 2>/dev/null && break
+	sleep 0.05
+done
+
+# probe NAME A|B ARGS...: time one tokq call; "rc ms" in $T/probe.NAME
+probe() {
+	local name=$1 s t0
+	s=$(sock_of "$2")
+	shift 2
+	t0=$(date +%s%N)
+	timeout 30 "$TOKQ" --socket "$s" "$@" >/dev/null 2>"$T/probe.$name.err"
+	echo "$? $(ms_since "$t0")" >"$T/probe.$name"
+}
+
+# probes WHEN: records (keys WHEN-A, WHEN-B), reserves and checks on A and B,
+# all at once; each must exit 75 within 2 s.
+probes() {
+	local w pids=() name
+	for w in A B; do
+		probe "$1-rec-$w" "$w" record --user x --model m --prompt 1 --key "$1-$w" & pids+=($!)
+		probe "$1-res-$w" "$w" check --user x --tokens 1 --reserve & pids+=($!)
+		probe "$1-chk-$w" "$w" check --user x --tokens 1 & pids+=($!)
+	done
+	wait "${pids[@]}"
+	for name in rec res chk; do
+		for w in A B; do
+			read -r prc pms <"$T/probe.$1-$name-$w"
+			is "exit $prc, $( ((pms < 2000)) && echo within || echo after) 2 s" "exit 75, within 2 s" \
+				"$1: $name on $w exits 75 within 2 s (exit $prc after $pms ms)"
+			[ "$prc" = 75 ] || diag "  stderr: $(cat "$T/probe.$1-$name-$w.err")"
+		done
+	done
+}
+
+# back WHEN: the same daemons serve again: each retries its refused record
+# (same key) until it is acknowledged, within 30 s.
+back() {
+	local w t0 n
+	for w in A B; do
+		t0=$(date +%s%N)
+		for n in $(seq 300); do
+			SOCK=$(sock_of "$w") tq --json record --user x --model m --prompt 1 --key "$1-$w"
+			[ "$rc" = 0 ] && break
+			sleep 0.1
+		done
+		is "$rc" 0 "$1 over: $w serves again ($n tries, $(ms_since "$t0") ms), the refused record retried"
+	done
+	ok "neither daemon was restarted" kill -0 "$A" "$B"
+	is "$TOKQD_PID $TOKQD2_PID" "$A $B" "the same daemons"
+}
+
+# --- hung: every process of the server stopped -------------------------------------
+pids=$(pg_pids | paste -sd ' ')
+[ -n "$pids" ] || bail "the cluster's processes are found"
+# shellcheck disable=SC2086
+kill -STOP $pids
+probes hung
+probes hung2	# again, with the first requests' waits over: reconnecting to a hung server
+# shellcheck disable=SC2086
+kill -CONT $pids
+back hung
+back hung2
+
+# --- down: the server stopped ----------------------------------------------------------
+"$TEST_ROOT/tests/pg/cluster.sh" stop "$pg_own"
+is "$?" 0 "PostgreSQL stopped under load"
+probes down
+probes down2
+"$TEST_ROOT/tests/pg/cluster.sh" start "$pg_own"
+is "$?" 0 "PostgreSQL started again"
+back down
+back down2
+
+# --- nothing acknowledged lost, nothing doubled ---------------------------------------------
+: >"$T/stop"
+wait "$wpid"
+res=$(cat "$T/writers.json")
+[ -n "$res" ] || bail "the writers reported" "$(cat "$T/writers.err")"
+is "$(jq -r '[.writers[].unexpected[]] | length' <<<"$res")" 0 \
+	"the writers saw no unexpected answer ($(jq -c '[.writers[].unexpected[]][:3]' <<<"$res"))"
+is "$(jq '[.writers[].first_try_duplicates] | add' <<<"$res")" 0 "no first attempt was a duplicate"
+for w in 0 1; do
+	want="$(jq -r ".writers[$w] | \"\(.acked) \(.tokens)\"" <<<"$res")"
+	tqj usage --user "w$w"
+	is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" \
+		"A: w$w's acknowledged records (requests tokens: $want) count exactly once"
+	tqj2 usage --user "w$w"
+	is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" "B: the same"
+done
+tqj usage --user x
+is "$(jqv .periods.all.requests)" 8 "the 8 refused records, retried with their keys, count once each"
+diag "writers' exit codes: $(jq -c '[.writers[].rcs]' <<<"$res"); longest retry $(jq '[.writers[].longest_retry_s] | max' <<<"$res") s"
+
+stop_tokqd2
+stop_tokqd
+done_testing

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# cross.sh: what the cross-host scripts (tests/integration/t05xx-pg-*.sh)
+# share, sourced after lib.sh.  Two tokqd ("A" on $SOCK, "B" on $SOCK2) on
+# one PostgreSQL database, each with its own test clock.
+#
+#   clocks TIME              set both daemons' test clocks to TIME
+#   sock_of A|B              the socket of daemon A or B
+#   race FILE                run FILE's lines ("A|B tokq-args...") at once;
+#                            sets race_n, race_ok, race_denied, race_other
+#   race_rc I / race_out I   line I's exit code and --json reply
+#   ms_since T0              milliseconds since T0 (date +%s%N)
+#   pg_pids                  the processes of this script's own cluster
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	echo "1..0 # SKIP cross.sh is sourced by the t05xx-pg-*.sh scripts"
+	exit 0
+fi
+
+need jq flock
+
+clocks() {
+	tq clock set "$1"
+	[ "$rc" = 0 ] || bail "A's clock is set to $1" "  $err"
+	tq2 clock set "$1"
+	[ "$rc" = 0 ] || bail "B's clock is set to $1" "  $err"
+}
+
+sock_of() { if [ "$1" = B ]; then echo "$SOCK2"; else echo "$SOCK"; fi; }
+
+# All children are started first, each waits at a gate (a lock the parent
+# holds) after saying it is ready; once all are ready the gate opens and
+# they call tokq together.
+race() {
+	local who args i=0 gate pids=() s
+	rm -f "$T"/race.*
+	: >"$T/race.gate"
+	exec {gate}<"$T/race.gate"
+	flock -x "$gate"
+	while read -r who args; do
+		[ -n "$who" ] || continue
+		i=$((i + 1))
+		s=$(sock_of "$who")
+		(
+			exec {gate}<&-
+			: >"$T/race.$i.ready"
+			flock -s "$T/race.gate" true
+			# shellcheck disable=SC2086
+			"$TOKQ" --socket "$s" --json $args >"$T/race.$i.out" 2>"$T/race.$i.err"
+			echo $? >"$T/race.$i.rc"
+		) &
+		pids+=($!)
+	done <"$1"
+	race_n=$i
+	for _ in $(seq 400); do
+		[ "$(find "$T" -maxdepth 1 -name 'race.*.ready' | wc -l)" -ge "$race_n" ] && break
+		sleep 0.025
+	done
+	flock -u "$gate"
+	exec {gate}<&-
+	wait "${pids[@]}"
+	race_ok=0 race_denied=0 race_other=0
+	for i in $(seq "$race_n"); do
+		case $(race_rc "$i") in
+		0) race_ok=$((race_ok + 1)) ;;
+		1) race_denied=$((race_denied + 1)) ;;
+		*)
+			race_other=$((race_other + 1))
+			diag "race line $i: exit $(race_rc "$i"): $(cat "$T/race.$i.err")"
+			;;
+		esac
+	done
+}
+race_rc() { cat "$T/race.$1.rc" 2>/dev/null || echo none; }
+race_out() { cat "$T/race.$1.out" 2>/dev/null; }
+
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# The postmaster of this script's own cluster and its children.
+pg_pids() {
+	local pm
+	pm=$(head -n 1 "$pg_own/data/postmaster.pid" 2>/dev/null) || return 0
+	echo "$pm"
+	pgrep -P "$pm"
+}
