@@ -1,7 +1,7 @@
 /*
  * store_backend.h: the seam between the store's face (store.c) and its two
  * backends: SQLite (store_sqlite.c and the store_*.c files beside it, which
- * share store_db.h) and PostgreSQL (store_pg*.c, which share store_pg.h).
+ * share store_db.h) and PostgreSQL (store_pg*.c, which share store_pg_sql.h).
  * Private to the store: nothing above store.c sees which backend is under
  * it.  A backend fills one of these tables with its functions, one for
  * each store_* function of tokqd.h with the same arguments and promises;

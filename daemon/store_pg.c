@@ -1,20 +1,11 @@
 /*
- * store_pg.c: the PostgreSQL backend's bottom: the connection, the bounded
- * waits, the transaction, the write lock and the journal that keep several
- * daemons' memories exact; and the backend's table for store.c.
- *
- * Bounded.  The connection is non-blocking and in pipeline mode.  A
- * statement whose result nobody needs (most writes) is only queued
- * (pg_send); a read queues its statement and a Sync, then waits for every
- * result up to the Sync (pg_query), so the writes before it travel in the
- * same round trip.  Every wait, the connection's too, polls the socket
- * against a deadline (PG_WAIT_USEC, or the URI's connect_timeout for a
- * connection): past it, or on a broken connection, the connection is
- * dropped, the call returns -TOKQ_E_TEMP and so does the batch's commit;
- * the next call reconnects by itself (at most once per PG_RETRY_USEC), and
- * the next store_begin reports STALE_ALL.  Any error fails the
- * transaction: its commit returns -TOKQ_E_TEMP and rolls back.  A write is
- * acknowledged only after COMMIT returned COMMIT.
+ * store_pg.c: the PostgreSQL backend's top: open and close, the round's
+ * transaction, the write lock and the journal that keep several daemons'
+ * memories exact, maintenance's lock; and the backend's table for
+ * store.c.  The round's writes wait in its log (store_pg_log.c), over the
+ * connection (store_pg_conn.c).  A write is acknowledged only after COMMIT
+ * returned COMMIT; any error fails the round: its commit returns
+ * -TOKQ_E_TEMP and rolls back.
  *
  * Exact across daemons.  store_begin opens a transaction, takes the one
  * write lock of the schema (pg_advisory_xact_lock, held to the commit),
@@ -29,44 +20,22 @@
  * lock, generations are the order of the commits, and a daemon that saw
  * generation g has seen every change up to g.
  */
-#include <errno.h>
-#include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg.h"
+#include "store_pg_sql.h"
 
-/*
- * Any round trip's wait, and a connection's unless the URI sets
- * connect_timeout: under the contract's 2 s for a temporary failure, with
- * room for the request's way there and back.
- */
-#define PG_WAIT_USEC	(1500 * 1000)
-#define PG_MIGRATE_USEC	(120 * 1000 * 1000)	/* the migrations' */
-#define PG_RETRY_USEC	(500 * 1000)	/* between reconnections */
-#define PG_IDLE_MSEC	5000		/* a session idle in a transaction ends */
 #define PG_MAINT_USEC	(5 * 1000 * 1000)	/* between tries for maintenance */
-#define PG_QUEUE_MAX	2048		/* statements queued before a wait */
 #define PG_PRUNE_EVERY	256		/* generations between journal prunes */
 
-static PGconn	*conn;
-static char	*uri;			/* never logged: it may hold a password */
-static char	 where[256];		/* "database D on H", for the logs */
-static char	*schema;		/* quoted, for SET search_path */
-static int64_t	 lock_key, maint_key, alive_key;
-static uint64_t	 wait_usec = PG_WAIT_USEC;
-static uint64_t	 last_try;		/* of a connection, mono_usec */
-static size_t	 nsent;			/* statements queued since the last Sync */
 
-bool		 pg_tx_open, pg_tx_failed;
 static int64_t	 seen_gen = -1;		/* the last generation seen; -1 unknown */
 static int64_t	 tx_gen;		/* the generation at the open transaction's begin */
-static bool	 journaled;		/* journal rows were sent in it */
 static bool	 alone;			/* no other daemon was connected at its begin */
 static int64_t	 next_id;		/* of the next event, in the open transaction */
 static int64_t	 next_id_begin;
 static bool	 maint_owned;
+static uint64_t	 drops;		/* pg_drops when seen_gen and maint_owned were right */
 static uint64_t	 maint_tried;
 static void	(*stale_fn)(const struct stale *);
 
@@ -80,720 +49,6 @@ static struct note	*notes;
 static size_t		 nnotes, capnotes;
 static struct hmap	 noted;		/* the notes' keys, each once */
 
-static void pg_drop(const char *why);
-
-/* Parameters. */
-void
-pgq_int(struct pgq *q, int64_t x)
-{
-	if (q->n >= PGQ_MAX)
-		fatalx("store: too many parameters");
-	snprintf(q->num[q->n], sizeof(q->num[q->n]), "%lld", (long long)x);
-	q->v[q->n] = q->num[q->n];
-	q->n++;
-}
-
-void
-pgq_text(struct pgq *q, const char *s)
-{
-	if (q->n >= PGQ_MAX)
-		fatalx("store: too many parameters");
-	q->v[q->n++] = s;
-}
-
-void
-pgq_key(struct pgq *q, const char *s)
-{
-	pgq_text(q, s ? s : "");
-}
-
-/* Column values: text results, NULL as 0 or NULL. */
-int64_t
-pg_int(const PGresult *r, int row, int col)
-{
-	if (PQgetisnull(r, row, col))
-		return 0;
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-const char *
-pg_text(const PGresult *r, int row, int col, bool empty_null)
-{
-	const char	*s;
-
-	if (PQgetisnull(r, row, col))
-		return NULL;
-	s = PQgetvalue(r, row, col);
-	return empty_null && *s == '\0' ? NULL : s;
-}
-
-void
-pg_usage(const PGresult *r, int row, int col, struct usage *u)
-{
-	u->requests = pg_int(r, row, col);
-	u->prompt = pg_int(r, row, col + 1);
-	u->completion = pg_int(r, row, col + 2);
-	u->total = pg_int(r, row, col + 3);
-	u->cached = pg_int(r, row, col + 4);
-	u->cache_write = pg_int(r, row, col + 5);
-	u->reasoning = pg_int(r, row, col + 6);
-	u->cost = pg_int(r, row, col + 7);
-}
-
-/*
- * The advisory locks' keys: a 64-bit FNV-1a of "tokq:", what and the
- * schema's name.  Its own code, not hmap.c's: every daemon of every host
- * and version must take the same key, whatever becomes of the map's hash.
- */
-static int64_t
-key_of(const char *what, const char *s)
-{
-	const char	*parts[] = { "tokq:", what, s };
-	uint64_t	 h = 14695981039346656037ULL;
-	size_t		 i;
-
-	for (i = 0; i < 3; i++)
-		for (s = parts[i]; *s; s++) {
-			h ^= (unsigned char)*s;
-			h *= 1099511628211ULL;
-		}
-	return (int64_t)h;
-}
-
-/* libpq's notices (CREATE ... IF NOT EXISTS) go to the debug log. */
-static void
-notice(void *arg, const char *msg)
-{
-	log_debug("store: %s: %.*s", where, (int)strcspn(msg, "\n"), msg);
-}
-
-/*
- * Wait until the socket is ready for what libpq wants (in, or out too
- * while output is unflushed), until deadline.  0, or -1 when it passed or
- * the socket failed.
- */
-static int
-wait_sock(bool out, uint64_t deadline)
-{
-	struct pollfd	 pfd;
-	uint64_t	 t;
-	int		 rc;
-
-	if ((pfd.fd = PQsocket(conn)) < 0)
-		return -1;
-	pfd.events = POLLIN | (out ? POLLOUT : 0);
-	for (;;) {
-		if ((t = mono_usec()) >= deadline)
-			return -1;
-		rc = poll(&pfd, 1, (int)((deadline - t + 999) / 1000));
-		if (rc > 0)
-			return 0;
-		if (rc == 0)
-			return -1;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* The TOKQ_E_* code of a failed statement's result. */
-static int
-result_code(const PGresult *r)
-{
-	const char	*st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-	if (st == NULL)
-		return -TOKQ_E_TEMP;
-	/* connection, serialization, resources, operator, lock not available */
-	if (strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
-	    strncmp(st, "53", 2) == 0 || strncmp(st, "57", 2) == 0 ||
-	    strcmp(st, "55P03") == 0)
-		return -TOKQ_E_TEMP;
-	return -TOKQ_E_INTERNAL;
-}
-
-/* Free the results kept so far: the wait failed. */
-static void
-unkeep(PGresult **keep, size_t nkeep)
-{
-	size_t	 i;
-
-	for (i = 0; i < nkeep; i++) {
-		PQclear(keep[i]);
-		keep[i] = NULL;
-	}
-}
-
-/*
- * Send a Sync and read every result up to it: those of the statements
- * queued before are checked and freed, those of the last nkeep are kept in
- * keep[0..nkeep-1] (the caller PQclears them).  Returns 0, or a negative
- * code: a failed statement (the transaction fails), or a wait past
- * wait_usec or a broken connection (the connection is dropped).
- */
-static int
-pg_wait(PGresult **keep, size_t nkeep)
-{
-	uint64_t	 deadline = mono_usec() + wait_usec;
-	PGresult	*r;
-	size_t		 done = 0, first = nsent - nkeep;
-	int		 rc = 0, fl;
-	bool		 ended = false;	/* the current statement's results ended */
-
-	for (fl = 0; (size_t)fl < nkeep; fl++)
-		keep[fl] = NULL;
-	if (PQpipelineSync(conn) != 1)
-		goto broken;
-	for (;;) {
-		if ((fl = PQflush(conn)) < 0)
-			goto broken;
-		while (!PQisBusy(conn)) {
-			r = PQgetResult(conn);
-			if (r == NULL) {
-				/* one statement's results end; twice: wait */
-				if (ended)
-					break;
-				done++;
-				ended = true;
-				continue;
-			}
-			ended = false;
-			switch (PQresultStatus(r)) {
-			case PGRES_PIPELINE_SYNC:
-				PQclear(r);
-				nsent = 0;
-				if (rc < 0)
-					unkeep(keep, nkeep);
-				return rc;
-			case PGRES_COMMAND_OK:
-			case PGRES_TUPLES_OK:
-				if (done >= first && done < nsent &&
-				    keep[done - first] == NULL) {
-					keep[done - first] = r;
-					continue;
-				}
-				break;
-			case PGRES_PIPELINE_ABORTED:
-				if (rc == 0)
-					rc = -TOKQ_E_TEMP;
-				break;
-			default:
-				if (rc == 0) {
-					log_warnx("store: %s: %.*s", where,
-					    (int)strcspn(PQresultErrorMessage(r), "\n"),
-					    PQresultErrorMessage(r));
-					rc = result_code(r);
-				}
-				break;
-			}
-			PQclear(r);
-		}
-		if (PQstatus(conn) == CONNECTION_BAD)
-			goto broken;
-		if (wait_sock(fl == 1, deadline) == -1) {
-			unkeep(keep, nkeep);
-			pg_drop(mono_usec() >= deadline ? "no answer in time" :
-			    "connection lost");
-			return -TOKQ_E_TEMP;
-		}
-		if (PQconsumeInput(conn) != 1)
-			goto broken;
-	}
-broken:
-	unkeep(keep, nkeep);
-	pg_drop(PQerrorMessage(conn));
-	return -TOKQ_E_TEMP;
-}
-
-/*
- * Forget the connection: it broke or did not answer in time.  What the
- * open transaction wrote is lost (the server rolls it back), so it fails;
- * what others changed meanwhile is unknown (STALE_ALL at the next begin);
- * the maintenance lock went with the session.
- */
-static void
-pg_drop(const char *why)
-{
-	if (conn == NULL)
-		return;
-	log_warnx("store: %s: %.*s; reconnecting", where,
-	    (int)strcspn(why, "\n"), why);
-	PQfinish(conn);
-	conn = NULL;
-	nsent = 0;
-	last_try = mono_usec();		/* no reconnection in the same breath */
-	seen_gen = -1;
-	maint_owned = false;
-	if (pg_tx_open)
-		pg_tx_failed = true;
-}
-
-/*
- * Statements planned at each run, not once: their best plan depends on
- * how large their tables are now (the journal and the buckets grow from
- * nothing in a new database, and a plan made when they were empty scans
- * them whole), and their planning costs little beside a wrong plan.
- */
-static bool
-planned_each_run(enum pg_stmt id)
-{
-	return id == P_JOURNAL || id == P_BUCKET_PREFETCH || id == P_BUCKET_LOAD;
-}
-
-/* Queue a statement in the pipeline, unwaited. */
-static int
-queue(enum pg_stmt id, const struct pgq *q)
-{
-	char	 name[8];
-	int	 ok;
-
-	snprintf(name, sizeof(name), "p%d", (int)id);
-	if (planned_each_run(id))
-		ok = PQsendQueryParams(conn, pg_sql[id], q ? q->n : 0, NULL,
-		    q ? q->v : NULL, NULL, NULL, 0);
-	else
-		ok = PQsendQueryPrepared(conn, name, q ? q->n : 0,
-		    q ? q->v : NULL, NULL, NULL, 0);
-	if (ok != 1) {
-		pg_drop(PQerrorMessage(conn));
-		return -TOKQ_E_TEMP;
-	}
-	nsent++;
-	return 0;
-}
-
-static int	 pg_connect(void);
-
-/* A connection to send on: the one there is, or a new one. */
-static int
-ready(void)
-{
-	if (conn != NULL)
-		return 0;
-	if (pg_tx_open)			/* its transaction died with it */
-		return -TOKQ_E_TEMP;
-	return pg_connect();
-}
-
-/*
- * Queue a statement, unwaited and without a flush of the round's log: the
- * log's own statements, and the savepoints.  Past PG_QUEUE_MAX queued,
- * wait for them now.
- */
-int
-pg_queue(enum pg_stmt id, const struct pgq *q)
-{
-	int	 rc;
-
-	if (pg_tx_failed)
-		return -TOKQ_E_TEMP;
-	if ((rc = ready()) < 0 || (rc = queue(id, q)) < 0)
-		return rc;
-	if (nsent >= PG_QUEUE_MAX && (rc = pg_wait(NULL, 0)) < 0) {
-		if (pg_tx_open)
-			pg_tx_failed = true;
-		return rc;
-	}
-	return 0;
-}
-
-/*
- * Queue a write whose result is not needed, after the round's log: it is
- * checked at the next wait (a read's, or the commit's).
- */
-int
-pg_send(enum pg_stmt id, const struct pgq *q)
-{
-	int	 rc;
-
-	if (pg_tx_failed)
-		return -TOKQ_E_TEMP;
-	if ((rc = pglog_flush(true)) < 0)
-		return rc;
-	return pg_queue(id, q);
-}
-
-/* Statements that read only: the others are a request's writes. */
-static bool
-reads_only(enum pg_stmt id)
-{
-	switch (id) {
-	case P_GEN:
-	case P_JOURNAL:
-	case P_MAINT_TRY:
-	case P_META_GET:
-	case P_DB_BYTES:
-	case P_BUCKET_PREFETCH:
-	case P_BUCKET_LOAD:
-	case P_COUNTS:
-	case P_KEY_GET:
-	case P_EVENTS_SUM:
-	case P_RULE_LOAD:
-	case P_PLAN_LOAD:
-	case P_BYPASS_LOAD:
-	case P_PRICE_LOAD:
-	case P_HOLD_LOAD:
-	case P_USER_HOURS:
-	case P_USER_DAILY_TOTALS:
-	case P_USER_MODELS_TOTALS:
-	case P_USER_MODELS_SINCE:
-	case P_VIEW_TOTALS:
-	case P_VIEW_BY_USER:
-	case P_VIEW_BY_GUILD:
-	case P_VIEW_BY_MODEL:
-	case P_VIEW_BY_SERVICE:
-	case P_VIEW_BY_DAY:
-	case P_VIEW_USER_ALL:
-	case P_EVENTS_ASC:
-	case P_EVENTS_DESC:
-	case P_EVENTS_USER_ASC:
-	case P_EVENTS_USER_DESC:
-	case P_MONTH_USERS:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
- * Run a statement and return its result (the caller PQclears it), after
- * the round's log and every statement queued before it; NULL with *rc set
- * on failure.
- */
-PGresult *
-pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
-{
-	PGresult	*r;
-
-	if (pg_tx_failed) {
-		*rc = -TOKQ_E_TEMP;
-		return NULL;
-	}
-	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
-	    (*rc = ready()) < 0 || (*rc = queue(id, q)) < 0)
-		return NULL;
-	if ((*rc = pg_wait(&r, 1)) < 0) {
-		if (pg_tx_open)
-			pg_tx_failed = true;
-		return NULL;
-	}
-	if (r == NULL) {
-		log_warnx("store: %s: statement %d returned nothing", where, (int)id);
-		*rc = -TOKQ_E_INTERNAL;
-	}
-	return r;
-}
-
-/* Run a statement that returns no rows; the number of rows it changed. */
-int
-pg_exec(enum pg_stmt id, const struct pgq *q)
-{
-	PGresult	*r;
-	int		 rc;
-
-	if ((r = pg_query(id, q, &rc)) == NULL)
-		return rc;
-	rc = atoi(PQcmdTuples(r));
-	PQclear(r);
-	return rc;
-}
-
-/*
- * Run SQL text, one or several statements, by the simple protocol: for the
- * session's set-up and the migrations, before the connection enters
- * pipeline mode.  The last result with rows is kept in *keep when keep is
- * not NULL.  0, or a code (the connection dropped when it did not answer).
- */
-static int
-simple_exec(const char *sql, PGresult **keep)
-{
-	uint64_t	 deadline = mono_usec() + wait_usec;
-	PGresult	*r;
-	int		 rc = 0, fl;
-
-	if (keep)
-		*keep = NULL;
-	if (PQsendQuery(conn, sql) != 1)
-		goto broken;
-	for (;;) {
-		if ((fl = PQflush(conn)) < 0)
-			goto broken;
-		while (!PQisBusy(conn)) {
-			if ((r = PQgetResult(conn)) == NULL)
-				return rc;
-			switch (PQresultStatus(r)) {
-			case PGRES_TUPLES_OK:
-				if (keep && rc == 0) {
-					if (*keep)
-						PQclear(*keep);
-					*keep = r;
-					continue;
-				}
-				break;
-			case PGRES_COMMAND_OK:
-				break;
-			default:
-				if (rc == 0) {
-					log_warnx("store: %s: %.*s", where,
-					    (int)strcspn(PQresultErrorMessage(r), "\n"),
-					    PQresultErrorMessage(r));
-					rc = result_code(r);
-					if (keep && *keep) {
-						PQclear(*keep);
-						*keep = NULL;
-					}
-				}
-				break;
-			}
-			PQclear(r);
-		}
-		if (wait_sock(fl == 1, deadline) == -1 || PQconsumeInput(conn) != 1)
-			goto broken;
-	}
-broken:
-	if (keep && *keep) {
-		PQclear(*keep);
-		*keep = NULL;
-	}
-	pg_drop(mono_usec() >= deadline ? "no answer in time" : PQerrorMessage(conn));
-	return -TOKQ_E_TEMP;
-}
-
-/* Meta 'schema_version', 0 when the schema has no meta table yet. */
-static int
-schema_version(int64_t *v)
-{
-	PGresult	*r;
-	int		 rc;
-
-	*v = 0;
-	if ((rc = simple_exec("SELECT to_regclass('meta') IS NOT NULL", &r)) < 0)
-		return rc;
-	rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	if (rc == 0)
-		return 0;
-	if ((rc = simple_exec("SELECT val FROM meta WHERE name = 'schema_version'",
-	    &r)) < 0)
-		return rc;
-	if (PQntuples(r) == 1)
-		*v = pg_int(r, 0, 0);
-	PQclear(r);
-	return 0;
-}
-
-/*
- * Bring the schema up to date.  When it is, nothing waits: a daemon
- * joining others that hold the write lock starts at once.  Otherwise the
- * migration runs under the write lock, so that two daemons starting at
- * once migrate it once, and an upgrade never runs beside another daemon's
- * round: the schema, the meta table, every step after meta
- * 'schema_version', in one transaction.  A schema from a newer tokqd is
- * refused rather than guessed at.
- */
-static int
-migrate(void)
-{
-	char		 sql[512];
-	int64_t		 v = 0;
-	int		 i, rc;
-
-	wait_usec = PG_MIGRATE_USEC;
-	if ((rc = schema_version(&v)) < 0)
-		goto fail;
-	if (v == pg_nmigrations) {
-		wait_usec = PG_WAIT_USEC;
-		return 0;
-	}
-	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL statement_timeout = 0;"
-	    " SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%lld);"
-	    " CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS meta"
-	    " (name text COLLATE \"C\" PRIMARY KEY, val bigint NOT NULL)",
-	    (long long)lock_key, schema);
-	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = schema_version(&v)) < 0)
-		goto fail;
-	if (v > pg_nmigrations) {
-		log_warnx("store: %s: schema version %lld is newer than this"
-		    " tokqd's %d", where, (long long)v, pg_nmigrations);
-		rc = -TOKQ_E_INTERNAL;
-		goto fail;
-	}
-	for (i = (int)v; i < pg_nmigrations; i++)
-		if ((rc = simple_exec(pg_migrations[i], NULL)) < 0)
-			goto fail;
-	snprintf(sql, sizeof(sql), "INSERT INTO meta(name, val) VALUES"
-	    " ('schema_version', %d) ON CONFLICT (name) DO UPDATE SET"
-	    " val = excluded.val", pg_nmigrations);
-	if ((rc = simple_exec(sql, NULL)) < 0 ||
-	    (rc = simple_exec("COMMIT", NULL)) < 0)
-		goto fail;
-	if (v != pg_nmigrations)
-		log_info("store: %s: schema version %lld -> %d", where,
-		    (long long)v, pg_nmigrations);
-	wait_usec = PG_WAIT_USEC;
-	return 0;
-fail:
-	wait_usec = PG_WAIT_USEC;
-	if (conn != NULL && simple_exec("ROLLBACK", NULL) < 0)
-		pg_drop("rollback failed");
-	return rc;
-}
-
-/* Prepare every statement, in one round trip. */
-static int
-prepare(void)
-{
-	char	 name[8];
-	int	 i;
-
-	for (i = 0; i < P_MAX; i++) {
-		if (pg_sql[i] == NULL)
-			fatalx("store: statement %d has no SQL", i);
-		snprintf(name, sizeof(name), "p%d", i);
-		if (PQsendPrepare(conn, name, pg_sql[i], 0, NULL) != 1) {
-			pg_drop(PQerrorMessage(conn));
-			return -TOKQ_E_TEMP;
-		}
-		nsent++;
-	}
-	return pg_wait(NULL, 0);
-}
-
-/* "database D on H" of the URI, for the logs: never the password. */
-static void
-describe(void)
-{
-	PQconninfoOption	*o, *opts;
-	const char		*db = NULL, *host = NULL;
-
-	snprintf(where, sizeof(where), "PostgreSQL");
-	if ((opts = PQconninfoParse(uri, NULL)) == NULL)
-		return;
-	for (o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-		else if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-	}
-	snprintf(where, sizeof(where), "database %s on %s", db ? db : "(default)",
-	    host ? host : "(default host)");
-	PQconninfoFree(opts);
-}
-
-/* The URI's connect_timeout in microseconds (2 s at least, as libpq's), or PG_WAIT_USEC. */
-static uint64_t
-connect_usec(void)
-{
-	PQconninfoOption	*o, *opts;
-	uint64_t		 usec = PG_WAIT_USEC;
-	long			 s;
-
-	if ((opts = PQconninfo(conn)) == NULL)
-		return usec;
-	for (o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val &&
-		    (s = strtol(o->val, NULL, 10)) > 0)
-			usec = (uint64_t)(s < 2 ? 2 : s) * 1000 * 1000;
-	PQconninfoFree(opts);
-	return usec;
-}
-
-/*
- * Connect within connect_usec(), then set the session up: the search
- * path, the server's own bounds (a statement or a lock wait gives up
- * before our wait does; a session idle in a transaction is ended, so that
- * a stopped daemon cannot hold the write lock), the schema, the
- * statements.  0, or -TOKQ_E_TEMP with the connection dropped.
- */
-static int
-pg_connect(void)
-{
-	static const char *const kw[] = { "keepalives", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "application_name",
-	    "dbname", NULL };
-	const char	*val[] = { "1", "10", "5", "3", "tokqd", uri, NULL };
-	struct pgq	 aq = { 0 };
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	char		 sql[512];
-	uint64_t	 deadline;
-	int		 rc;
-
-	if (last_try != 0 && mono_usec() - last_try < PG_RETRY_USEC)
-		return -TOKQ_E_TEMP;
-	last_try = mono_usec();
-	if ((conn = PQconnectStartParams(kw, val, 1)) == NULL)
-		return -TOKQ_E_TEMP;
-	deadline = mono_usec() + connect_usec();
-	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
-	    st != PGRES_POLLING_FAILED) {
-		if (wait_sock(st == PGRES_POLLING_WRITING, deadline) == -1) {
-			log_warnx("store: %s: cannot connect in time", where);
-			PQfinish(conn);
-			conn = NULL;
-			return -TOKQ_E_TEMP;
-		}
-		st = PQconnectPoll(conn);
-	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		log_warnx("store: %s: cannot connect: %.*s", where,
-		    (int)strcspn(PQerrorMessage(conn), "\n"), PQerrorMessage(conn));
-		PQfinish(conn);
-		conn = NULL;
-		return -TOKQ_E_TEMP;
-	}
-	PQsetNoticeProcessor(conn, notice, NULL);
-	if (PQsetnonblocking(conn, 1) != 0) {
-		pg_drop("cannot go non-blocking");
-		return -TOKQ_E_TEMP;
-	}
-	snprintf(sql, sizeof(sql), "SET search_path = %s;"
-	    " SET statement_timeout = %d; SET lock_timeout = %d;"
-	    " SET idle_in_transaction_session_timeout = %d", schema,
-	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400,
-	    PG_IDLE_MSEC);
-	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
-		goto fail;
-	if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
-		pg_drop("cannot enter pipeline mode");
-		return -TOKQ_E_TEMP;
-	}
-	nsent = 0;
-	if ((rc = prepare()) < 0)
-		goto fail;
-	/*
-	 * Known to other daemons from now on, before anything is read: a
-	 * daemon that thinks itself alone writes no journal rows, but raises
-	 * the journal's floor past what this one saw (pg_commit).
-	 */
-	pgq_int(&aq, alive_key);
-	if ((rc = queue(P_ALIVE, &aq)) < 0 || (rc = pg_wait(NULL, 0)) < 0)
-		goto fail;
-	log_info("store: connected to %s", where);
-	return 0;
-fail:
-	if (conn != NULL)
-		pg_drop("cannot set the session up");
-	return rc;
-}
-
-/* s as an SQL identifier: in double quotes, each one in it doubled. */
-static char *
-quote_ident(const char *s)
-{
-	char	*q, *p;
-
-	if ((q = p = malloc(2 * strlen(s) + 3)) == NULL)
-		return NULL;
-	*p++ = '"';
-	for (; *s; s++) {
-		if (*s == '"')
-			*p++ = '"';
-		*p++ = *s;
-	}
-	*p++ = '"';
-	*p = '\0';
-	return q;
-}
-
 /*
  * Open the store at the URI: connect (within the connect timeout), create
  * or migrate the schema env.db_schema, prepare the statements, and read
@@ -806,30 +61,20 @@ pg_open(const char *path)
 	PGresult	*r;
 	int		 rc;
 
-	if (conn != NULL || uri != NULL)
-		return -TOKQ_E_INTERNAL;
-	if ((uri = strdup(path)) == NULL)
-		return -TOKQ_E_INTERNAL;
-	describe();
-	if ((schema = quote_ident(env.db_schema)) == NULL) {
-		pg_close();
-		return -TOKQ_E_INTERNAL;
-	}
-	lock_key = key_of("write:", env.db_schema);
-	maint_key = key_of("maint:", env.db_schema);
-	alive_key = key_of("alive:", env.db_schema);
-	last_try = 0;
 	/*
 	 * A database that does not answer yet (the host booted before it)
 	 * is no reason not to start: requests are refused, temporary, until
 	 * a round's begin connects (pg_begin), which then reports STALE_ALL
-	 * (seen_gen unknown) so memory loads everything.
+	 * (seen_gen unknown) so memory loads everything.  The failure was
+	 * logged, in one line.
 	 */
-	pgq_int(&q, alive_key);
-	if ((rc = pg_connect()) < 0 || (r = pg_query(P_GEN, &q, &rc)) == NULL) {
-		seen_gen = -1;		/* the failure was logged, in one line */
+	seen_gen = -1;
+	drops = pg_drops;
+	if ((rc = pg_conn_open(path)) < 0)
+		return rc;
+	pgq_int(&q, pg_alive_key);
+	if (pg_ready() < 0 || (r = pg_query(P_GEN, &q, &rc)) == NULL)
 		return 0;
-	}
 	seen_gen = pg_int(r, 0, 0);
 	PQclear(r);
 	return 0;
@@ -853,17 +98,27 @@ void
 pg_close(void)
 {
 	pg_rollback();
-	if (conn != NULL)
-		PQfinish(conn);
-	conn = NULL;
+	pg_conn_close();
 	notes_clear();
 	pglog_free();
 	free(notes);
 	notes = NULL;
 	capnotes = 0;
-	free(uri);
-	free(schema);
-	uri = schema = NULL;
+	seen_gen = -1;
+	maint_owned = false;
+}
+
+/*
+ * A connection dropped since seen_gen and maint_owned were right: what
+ * others changed meanwhile is unknown (STALE_ALL at the begin), and the
+ * maintenance lock went with the session.
+ */
+static void
+drops_seen(void)
+{
+	if (drops == pg_drops)
+		return;
+	drops = pg_drops;
 	seen_gen = -1;
 	maint_owned = false;
 }
@@ -896,20 +151,20 @@ pg_begin(void)
 
 	if (pg_tx_open)
 		return 0;
-	if ((rc = ready()) < 0) {
+	if ((rc = pg_ready()) < 0) {
 		pgpf_queued(NULL);
 		return rc;
 	}
+	drops_seen();
 	pg_tx_failed = false;
-	journaled = false;
 	pglog_clear();
 	notes_clear();
-	pgq_int(&q, lock_key);
-	pgq_int(&aq, alive_key);
+	pgq_int(&q, pg_lock_key);
+	pgq_int(&aq, pg_alive_key);
 	pgq_int(&jq, seen_gen);
-	if ((rc = queue(P_BEGIN, NULL)) < 0 || (rc = queue(P_LOCK, &q)) < 0 ||
-	    (rc = queue(P_GEN, &aq)) < 0 ||
-	    (seen_gen >= 0 && (rc = queue(P_JOURNAL, &jq)) < 0) ||
+	if ((rc = pg_enqueue(P_BEGIN, NULL)) < 0 || (rc = pg_enqueue(P_LOCK, &q)) < 0 ||
+	    (rc = pg_enqueue(P_GEN, &aq)) < 0 ||
+	    (seen_gen >= 0 && (rc = pg_enqueue(P_JOURNAL, &jq)) < 0) ||
 	    (rc = pf = pgpf_queue()) < 0) {
 		pgpf_queued(NULL);
 		return rc;
@@ -926,6 +181,7 @@ pg_begin(void)
 	next_id = next_id_begin = pg_int(g, 0, 2);
 	alone = pg_int(g, 0, 3) <= 0;
 	tx_gen = gen;
+	pglog_round(gen + 1, !alone);
 	all = seen_gen < 0 || seen_gen < floor || seen_gen > gen ||
 	    (j != NULL && PQntuples(j) > PG_JOURNAL_MAX);
 	if (all)
@@ -943,10 +199,10 @@ pg_begin(void)
 	if (pf)
 		pgpf_queued(res[(seen_gen >= 0 ? 2 : 1)]);
 	seen_gen = gen;
-	unkeep(res, 3);
+	pg_unkeep(res, 3);
 	return 0;
 fail:
-	if (conn != NULL && (queue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0))
+	if (pg_connected() && (pg_enqueue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0))
 		pg_drop("rollback failed");
 	return rc;
 }
@@ -1041,12 +297,12 @@ journal_write(int64_t gen)
 	pgq_int(&q, gen);
 	for (i = 0; i < 5; i++)
 		pgq_text(&q, a[i]);
-	if ((rc = queue(P_GEN_SET, &gq)) == 0 && alone)
-		rc = queue(P_FLOOR_SET, &gq);
+	if ((rc = pg_enqueue(P_GEN_SET, &gq)) == 0 && alone)
+		rc = pg_enqueue(P_FLOOR_SET, &gq);
 	else if (rc == 0 && nnotes > 0)
-		rc = queue(P_JOURNAL_ADD, &q);
+		rc = pg_enqueue(P_JOURNAL_ADD, &q);
 	if (rc == 0 && gen % PG_PRUNE_EVERY == 0)
-		rc = queue(P_JOURNAL_PRUNE, &gq);
+		rc = pg_enqueue(P_JOURNAL_PRUNE, &gq);
 out:
 	for (i = 0; i < 5; i++)
 		free(a[i]);
@@ -1075,31 +331,31 @@ pg_commit(void)
 
 	if (!pg_tx_open)
 		return 0;
-	if (pg_tx_failed || conn == NULL || pglog_flush(false) < 0)
+	if (pg_tx_failed || !pg_connected() || pglog_flush(false) < 0)
 		goto fail;
-	if ((nnotes > 0 || journaled) && journal_write(gen) < 0)
+	if ((nnotes > 0 || pglog_journaled()) && journal_write(gen) < 0)
 		goto fail;
 	if (next_id != next_id_begin) {
 		pgq_int(&q, next_id);
-		if (queue(P_NEXT_ID_SET, &q) < 0)
+		if (pg_enqueue(P_NEXT_ID_SET, &q) < 0)
 			goto fail;
 	}
-	if (queue(P_COMMIT, NULL) < 0 || (rc = pg_wait(&r, 1)) < 0)
+	if (pg_enqueue(P_COMMIT, NULL) < 0 || (rc = pg_wait(&r, 1)) < 0)
 		goto fail;
 	if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
-		log_warnx("store: %s: the commit rolled back", where);
+		log_warnx("store: %s: the commit rolled back", pg_where);
 		PQclear(r);
 		goto fail;
 	}
 	PQclear(r);
-	if (nnotes > 0 || journaled)
+	if (nnotes > 0 || pglog_journaled())
 		seen_gen = gen;
 	pg_tx_open = false;
 	notes_clear();
 	pglog_clear();
 	return 0;
 fail:
-	log_warnx("store: %s: batch not committed", where);
+	log_warnx("store: %s: batch not committed", pg_where);
 	pg_rollback();
 	return -TOKQ_E_TEMP;
 }
@@ -1113,9 +369,9 @@ pg_rollback(void)
 	if (!pg_tx_open)
 		return;
 	pg_tx_open = pg_tx_failed = false;
-	if (conn == NULL)
+	if (!pg_connected())
 		return;
-	if (queue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0)
+	if (pg_enqueue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0)
 		pg_drop("rollback failed");
 }
 
@@ -1123,19 +379,6 @@ bool
 pg_in_tx(void)
 {
 	return pg_tx_open;
-}
-
-/* Writes only inside the round's transaction, and not after it failed. */
-int
-pg_writable(const char *what)
-{
-	if (!pg_tx_open) {
-		log_warnx("store: %s outside a transaction", what);
-		return -TOKQ_E_INTERNAL;
-	}
-	if (pg_tx_failed || conn == NULL)
-		return -TOKQ_E_TEMP;
-	return 0;
 }
 
 /*
@@ -1165,7 +408,7 @@ pg_unmark(int rc)
 	bool	 sp = pglog_unmark(rc < 0);
 	int	 r;
 
-	if (pg_tx_failed || conn == NULL)
+	if (pg_tx_failed || !pg_connected())
 		return rc < 0 ? rc : -TOKQ_E_TEMP;
 	if (!sp)
 		return rc;
@@ -1209,19 +452,18 @@ pg_maint_owner(void)
 	PGresult	*r;
 	int		 rc;
 
-	if (conn == NULL)
-		maint_owned = false;
+	drops_seen();
 	if (maint_owned || pg_tx_failed ||
 	    (maint_tried != 0 && mono_usec() - maint_tried < PG_MAINT_USEC))
 		return maint_owned;
 	maint_tried = mono_usec();
-	pgq_int(&q, maint_key);
+	pgq_int(&q, pg_maint_key);
 	if ((r = pg_query(P_MAINT_TRY, &q, &rc)) == NULL)
 		return false;
 	maint_owned = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
 	if (maint_owned)
-		log_info("store: this daemon runs maintenance for %s", where);
+		log_info("store: this daemon runs maintenance for %s", pg_where);
 	return maint_owned;
 }
 
@@ -1270,18 +512,6 @@ pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 oom:
 	log_warnx("store: out of memory for the journal");
 	pg_tx_failed = true;
-}
-
-/*
- * The generation this round commits, for journal rows sent before the
- * commit (the counters' added buckets): the commit writes it.
- */
-int64_t
-pg_journal_gen(bool *rows)
-{
-	journaled = true;
-	*rows = !alone;
-	return tx_gen + 1;
 }
 
 /* The id of the next event: given under the write lock, consecutive. */

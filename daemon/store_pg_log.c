@@ -38,12 +38,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg.h"
+#include "store_pg_sql.h"
 
 #define MARK_MAX	8
 #define NOSTR		SIZE_MAX	/* a string offset that is NULL */
 
 enum lkind { L_EVENT, L_BUCKET, L_KEY };
+
+/* The round's generation, as its begin told (pglog_round). */
+static int64_t	 round_gen;
+static bool	 round_rows;		/* other daemons read its journal rows */
+static bool	 journaled;		/* bucket adds went out with journal rows */
 
 /* One write; strings are offsets into the log's text. */
 struct lent {
@@ -389,13 +394,12 @@ group(struct hmap *m, const struct gkey *k, size_t *n, bool *fresh)
 
 /*
  * The bucket adds in a[0..7]: sent with their journal rows, of the
- * generation the commit will write (pg_journal_gen).
+ * generation the commit will write (pglog_round).
  */
 static int
 buckets_send(struct arr *a)
 {
 	struct pgq	 q = { 0 };
-	bool		 rows;
 	int		 i, rc = 0;
 
 	for (i = 0; i < 8; i++) {
@@ -404,9 +408,10 @@ buckets_send(struct arr *a)
 			rc = -TOKQ_E_TEMP;
 		pgq_text(&q, a[i].p);
 	}
-	pgq_int(&q, pg_journal_gen(&rows));
+	journaled = true;
+	pgq_int(&q, round_gen);
 	pgq_int(&q, STALE_COUNTER);
-	pgq_text(&q, rows ? "t" : "f");
+	pgq_text(&q, round_rows ? "t" : "f");
 	if (rc < 0) {
 		log_warnx("store: out of memory for the round's writes");
 		pg_tx_failed = true;
@@ -971,4 +976,139 @@ pgpf_queued(PGresult *r)
 	if (r != NULL)
 		pf_fill(r, pend.w, pend.n);
 	pend_clear();
+}
+
+/* ---- statements after the round's log --------------------------------- */
+
+/*
+ * Queue a write whose result is not needed, after the round's log: it is
+ * checked at the next wait (a read's, or the commit's).
+ */
+int
+pg_send(enum pg_stmt id, const struct pgq *q)
+{
+	int	 rc;
+
+	if (pg_tx_failed)
+		return -TOKQ_E_TEMP;
+	if ((rc = pglog_flush(true)) < 0)
+		return rc;
+	return pg_queue(id, q);
+}
+
+/* Statements that read only: the others are a request's writes. */
+static bool
+reads_only(enum pg_stmt id)
+{
+	switch (id) {
+	case P_GEN:
+	case P_JOURNAL:
+	case P_MAINT_TRY:
+	case P_META_GET:
+	case P_DB_BYTES:
+	case P_BUCKET_PREFETCH:
+	case P_BUCKET_LOAD:
+	case P_COUNTS:
+	case P_KEY_GET:
+	case P_EVENTS_SUM:
+	case P_RULE_LOAD:
+	case P_PLAN_LOAD:
+	case P_BYPASS_LOAD:
+	case P_PRICE_LOAD:
+	case P_HOLD_LOAD:
+	case P_USER_HOURS:
+	case P_USER_DAILY_TOTALS:
+	case P_USER_MODELS_TOTALS:
+	case P_USER_MODELS_SINCE:
+	case P_VIEW_TOTALS:
+	case P_VIEW_BY_USER:
+	case P_VIEW_BY_GUILD:
+	case P_VIEW_BY_MODEL:
+	case P_VIEW_BY_SERVICE:
+	case P_VIEW_BY_DAY:
+	case P_VIEW_USER_ALL:
+	case P_EVENTS_ASC:
+	case P_EVENTS_DESC:
+	case P_EVENTS_USER_ASC:
+	case P_EVENTS_USER_DESC:
+	case P_MONTH_USERS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Run a statement and return its result (the caller PQclears it), after
+ * the round's log and every statement queued before it; NULL with *rc set
+ * on failure.
+ */
+PGresult *
+pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
+{
+	PGresult	*r;
+
+	if (pg_tx_failed) {
+		*rc = -TOKQ_E_TEMP;
+		return NULL;
+	}
+	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
+	    (*rc = pg_ready()) < 0 || (*rc = pg_enqueue(id, q)) < 0)
+		return NULL;
+	if ((*rc = pg_wait(&r, 1)) < 0) {
+		if (pg_tx_open)
+			pg_tx_failed = true;
+		return NULL;
+	}
+	if (r == NULL) {
+		log_warnx("store: %s: statement %d returned nothing", pg_where, (int)id);
+		*rc = -TOKQ_E_INTERNAL;
+	}
+	return r;
+}
+
+/* Run a statement that returns no rows; the number of rows it changed. */
+int
+pg_exec(enum pg_stmt id, const struct pgq *q)
+{
+	PGresult	*r;
+	int		 rc;
+
+	if ((r = pg_query(id, q, &rc)) == NULL)
+		return rc;
+	rc = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return rc;
+}
+
+/* Writes only inside the round's transaction, and not after it failed. */
+int
+pg_writable(const char *what)
+{
+	if (!pg_tx_open) {
+		log_warnx("store: %s outside a transaction", what);
+		return -TOKQ_E_INTERNAL;
+	}
+	if (pg_tx_failed || !pg_connected())
+		return -TOKQ_E_TEMP;
+	return 0;
+}
+
+/*
+ * The round began: the generation its commit will write, and whether
+ * other daemons are there to read journal rows of it.
+ */
+void
+pglog_round(int64_t gen, bool rows)
+{
+	round_gen = gen;
+	round_rows = rows;
+	journaled = false;
+}
+
+/* Bucket adds went out with journal rows: the commit writes a generation. */
+bool
+pglog_journaled(void)
+{
+	return journaled;
 }

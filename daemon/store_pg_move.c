@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "store_pg.h"
+#include "store_pg_sql.h"
 
 static int
 daily_rows(enum pg_stmt id, const struct pgq *q,

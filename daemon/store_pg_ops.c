@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg.h"
+#include "store_pg_sql.h"
 
 /* A callback's wish: < 0 fails the call (-TOKQ_E_INTERNAL), > 0 stops it. */
 static int

@@ -23,7 +23,7 @@
  * Version n of the schema is pg_migrations[0..n-1]; meta 'schema_version'
  * counts the steps applied.  Append, never edit.
  */
-#include "store_pg.h"
+#include "store_pg_sql.h"
 
 #define USAGE_COLS \
 	"requests, prompt, completion, total, cached, cache_write, reasoning, cost"

@@ -264,7 +264,7 @@ void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 /*
  * The store: store.c, which forwards each call to one of two backends
  * (below), the only files that include sqlite3.h (with walbuf.c, the VFS
- * beneath them) or libpq-fe.h; store_sqlite.c's and store_pg.h's head
+ * beneath them) or libpq-fe.h; store_sqlite.c's and store_pg_sql.h's head
  * comments map them.  Every
  * function returns 0 on success (or a count, where said) and a negative
  * TOKQ_E_* code on failure, logged where it happened.  Writes must happen

@@ -1,17 +1,22 @@
 /*
- * store_pg.h: the PostgreSQL backend's private header; only store_pg*.c
- * include it (and only they include libpq-fe.h).  Its calls run one way,
- * from the top down:
+ * store_pg_sql.h: the PostgreSQL backend's private header: its statements
+ * (store_pg_sql.c), its types, and each of its files' functions; only
+ * store_pg*.c include it (and only they include libpq-fe.h).  Their calls
+ * run one way, from the top down:
  *
- *	store_pg_ops.c		what the rest of tokqd reads and writes
+ *	store_pg_ops.c,		what the rest of tokqd reads and writes;
+ *	store_pg_move.c		the daily totals of a history moved
+ *	store_pg.c		open and close, the round's transaction, the
+ *				write lock and the journal, maintenance's lock
  *	store_pg_log.c		the round's writes, buffered and sent in
- *				bulk; requests' marks; counters fetched ahead
- *	store_pg.c		the connection, the waits, the transaction,
- *				the write lock and the journal
+ *				bulk; requests' marks; counters fetched ahead;
+ *				the statements that go after the log
+ *	store_pg_conn.c		the connection, its session and migrations,
+ *				parameters and results, the bounded waits
  *	store_pg_sql.c		the schema, its migrations, every statement
  */
-#ifndef STORE_PG_H
-#define STORE_PG_H
+#ifndef STORE_PG_SQL_H
+#define STORE_PG_SQL_H
 
 #include <libpq-fe.h>
 
@@ -122,26 +127,42 @@ struct pgq {
 	char		 num[PGQ_MAX][24];
 };
 
-/* store_pg.c: the connection, the waits, the transaction */
-extern bool	 pg_tx_open, pg_tx_failed;
+/* store_pg_conn.c: the connection, parameters and results, the waits */
+extern char	 pg_where[256];		/* "database D on H": logs, never the URI */
+extern int64_t	 pg_lock_key, pg_maint_key, pg_alive_key;
+extern uint64_t	 pg_drops;		/* connections dropped so far */
+extern bool	 pg_tx_open, pg_tx_failed;	/* the round's transaction */
+int	 pg_conn_open(const char *uri);	/* no connection yet */
+void	 pg_conn_close(void);
+bool	 pg_connected(void);
+int	 pg_ready(void);			/* connected, or connect now */
+void	 pg_drop(const char *why);
 void	 pgq_int(struct pgq *q, int64_t x);
 void	 pgq_text(struct pgq *q, const char *s);	/* NULL as SQL NULL */
 void	 pgq_key(struct pgq *q, const char *s);		/* NULL as '' */
-int	 pg_writable(const char *what);
+int	 pg_enqueue(enum pg_stmt id, const struct pgq *q);	/* queued, unwaited */
 int	 pg_queue(enum pg_stmt id, const struct pgq *q);	/* no flush of the log */
-int	 pg_send(enum pg_stmt id, const struct pgq *q);
-PGresult *pg_query(enum pg_stmt id, const struct pgq *q, int *rc);
-int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
+int	 pg_wait(PGresult **keep, size_t nkeep);
+void	 pg_unkeep(PGresult **keep, size_t nkeep);
 int64_t	 pg_int(const PGresult *r, int row, int col);
 const char *pg_text(const PGresult *r, int row, int col, bool empty_null);
 void	 pg_usage(const PGresult *r, int row, int col, struct usage *u);
+
+/* store_pg.c: the round's transaction, the journal */
 int	 pg_next_id(int64_t *id);
-int64_t	 pg_journal_gen(bool *rows);	/* the generation this round commits;
-					   *rows: whether to journal its rows */
 void	 pg_note(enum stale_kind kind, enum scope sc, const char *subject,
 	    const char *model, const char *hold_id);
 
-/* store_pg_log.c: the round's writes, marks, and counters fetched ahead */
+/*
+ * store_pg_log.c: the round's writes, marks, and counters fetched ahead;
+ * the statements that go after the log (a write unwaited, a read waited)
+ */
+int	 pg_writable(const char *what);
+int	 pg_send(enum pg_stmt id, const struct pgq *q);
+PGresult *pg_query(enum pg_stmt id, const struct pgq *q, int *rc);
+int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
+void	 pglog_round(int64_t gen, bool rows);	/* at the begin */
+bool	 pglog_journaled(void);
 int	 pglog_event(const struct event *ev, int64_t id);
 int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);
