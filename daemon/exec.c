@@ -137,19 +137,41 @@ wants(struct job *first)
 	x.prefetch();	/* failed: the loads go one by one */
 }
 
+/* Take up to ROUND_MAX jobs off the queue, in order.  Called locked. */
+static struct job *
+take_locked(void)
+{
+	struct job	*first = x.in, *j;
+	size_t		 n;
+
+	if (first == NULL)
+		return NULL;
+	for (j = first, n = 1; j->next && n < ROUND_MAX; j = j->next, n++)
+		;
+	x.in = j->next;
+	if (x.in == NULL)
+		x.in_tail = &x.in;
+	j->next = NULL;
+	return first;
+}
+
 /*
  * One round: let every job say what it will need, begin (which fetches
- * it), run every job, commit, hand them back.
+ * it), run every job, commit, hand them back.  The jobs queued meanwhile
+ * are the next round's: they say what they need before the commit, which
+ * may send the next begin in its round trip (store_begin_next); they are
+ * returned, to run next.
  */
-static void
+static struct job *
 round_run(struct job *first)
 {
-	struct job	*j, **last = &first;
+	struct job	*j, **last = &first, *next;
 	int		 rc = 0, crc;
 
 	atomic_store(&x.busy_since, mono_usec());
 	/* Asked before the begin, a remote store sends it with the begin. */
-	wants(first);
+	if (!store_in_tx())
+		wants(first);
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
 		x.caught_up();
 	/* And what the begin's news dropped from memory. */
@@ -164,6 +186,13 @@ round_run(struct job *first)
 			j->run(j);
 		last = &j->next;
 	}
+	pthread_mutex_lock(&x.mu);
+	next = take_locked();
+	pthread_mutex_unlock(&x.mu);
+	if (next != NULL && rc == 0 && store_remote()) {
+		store_begin_next();
+		wants(next);
+	}
 	if ((crc = batch_end()) < 0)
 		log_warnx("exec: a round's commit failed; none of its writes was acknowledged");
 	if (crc < 0)
@@ -174,35 +203,28 @@ round_run(struct job *first)
 				    "acknowledged, retry with the same --key, which "
 				    "never counts twice";
 			}
-	atomic_store(&x.busy_since, 0);
+	atomic_store(&x.busy_since, next ? mono_usec() : 0);
 	pthread_mutex_lock(&x.mu);
 	post_locked(first, last);
 	pthread_mutex_unlock(&x.mu);
+	return next;
 }
 
 static void *
 worker(void *arg)
 {
-	struct job	*first, *j;
-	size_t		 n;
+	struct job	*first;
 
 	on_worker = true;
 	pthread_mutex_lock(&x.mu);
 	for (;;) {
 		while (x.in == NULL && !x.stop)
 			pthread_cond_wait(&x.cv, &x.mu);
-		if (x.in == NULL)
+		if ((first = take_locked()) == NULL)
 			break;
-		/* Up to ROUND_MAX jobs; the rest wait for the next round. */
-		first = x.in;
-		for (j = first, n = 1; j->next && n < ROUND_MAX; j = j->next, n++)
-			;
-		x.in = j->next;
-		if (x.in == NULL)
-			x.in_tail = &x.in;
-		j->next = NULL;
 		pthread_mutex_unlock(&x.mu);
-		round_run(first);
+		while (first != NULL)
+			first = round_run(first);
 		pthread_mutex_lock(&x.mu);
 	}
 	pthread_mutex_unlock(&x.mu);

@@ -55,6 +55,13 @@ store_commit(void)
 }
 
 void
+store_begin_next(void)
+{
+	if (be->begin_next)
+		be->begin_next();
+}
+
+void
 store_rollback(void)
 {
 	be->rollback();

@@ -18,6 +18,7 @@ struct store_backend {
 	void	 (*close)(void);
 	int	 (*begin)(void);
 	int	 (*commit)(void);
+	void	 (*begin_next)(void);	/* may be NULL: nothing sent ahead */
 	void	 (*rollback)(void);
 	bool	 (*in_tx)(void);
 	int	 (*mark)(enum write_kind w);

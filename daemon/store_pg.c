@@ -135,45 +135,49 @@ stale(enum stale_kind kind, enum scope sc, const char *subject,
 }
 
 /*
- * Open the round's transaction under the write lock, and tell the stale
- * hook what other daemons committed since this one last looked: one round
- * trip (BEGIN, the lock, the generation, the journal after it, and the
- * counters asked for ahead before it: store_bucket_prefetch).
+ * Queue the begin of a round (BEGIN, the lock, the generation, the journal
+ * after the generation seen, and the counters asked for ahead:
+ * store_bucket_prefetch); *nkeep is how many of its results begin_take
+ * reads.  seen is the generation this daemon will have seen when the
+ * statements run.
  */
-int
-pg_begin(void)
+static int
+begin_queue(int64_t seen, size_t *nkeep)
 {
 	struct pgq	 q = { 0 }, aq = { 0 }, jq = { 0 };
-	PGresult	*res[3] = { NULL, NULL, NULL }, *g, *j;
-	int64_t		 gen, floor;
-	int		 rc, i, pf = 0;
-	bool		 all;
+	int		 rc, pf = 0;
 
-	if (pg_tx_open)
-		return 0;
-	if ((rc = pg_ready()) < 0) {
-		pgpf_queued(NULL);
-		return rc;
-	}
-	drops_seen();
-	pg_tx_failed = false;
-	pglog_clear();
-	notes_clear();
 	pgq_int(&q, pg_lock_key);
 	pgq_int(&aq, pg_alive_key);
-	pgq_int(&jq, seen_gen);
+	pgq_int(&jq, seen);
 	if ((rc = pg_enqueue(P_BEGIN, NULL)) < 0 || (rc = pg_enqueue(P_LOCK, &q)) < 0 ||
+	    (rc = pg_enqueue(P_INDEXED, NULL)) < 0 ||
 	    (rc = pg_enqueue(P_GEN, &aq)) < 0 ||
-	    (seen_gen >= 0 && (rc = pg_enqueue(P_JOURNAL, &jq)) < 0) ||
-	    (rc = pf = pgpf_queue()) < 0) {
+	    (seen >= 0 && (rc = pg_enqueue(P_JOURNAL, &jq)) < 0) ||
+	    (rc = pf = pgpf_queue()) < 0 ||
+	    (rc = pg_enqueue(P_INDEXED_END, NULL)) < 0) {
 		pgpf_queued(NULL);
 		return rc;
 	}
-	if ((rc = pg_wait(res, (seen_gen >= 0 ? 2 : 1) + pf)) < 0) {
-		pgpf_queued(NULL);
-		goto fail;
-	}
-	g = res[0];
+	/* Kept: the generation, the journal, the prefetch, and the end's. */
+	*nkeep = (seen >= 0 ? 3 : 2) + (size_t)pf;
+	return 0;
+}
+
+/*
+ * The begin's results came (res[0..nkeep-1], freed here): the transaction
+ * is open; tell the stale hook what other daemons committed since.
+ */
+static void
+begin_take(PGresult **res, size_t nkeep)
+{
+	PGresult	*g = res[0], *j;
+	int64_t		 gen, floor;
+	size_t		 pf;
+	int		 i;
+	bool		 all;
+
+	pf = seen_gen >= 0 ? 2 : 1;
 	j = seen_gen >= 0 ? res[1] : NULL;
 	pg_tx_open = true;
 	gen = pg_int(g, 0, 0);
@@ -196,15 +200,66 @@ pg_begin(void)
 			    pg_text(j, i, 3, false), pg_text(j, i, 4, false),
 			    PQgetisnull(j, i, 5) ? NULL : &b);
 		}
-	if (pf)
-		pgpf_queued(res[(seen_gen >= 0 ? 2 : 1)]);
+	pgpf_queued(nkeep > pf + 1 ? res[pf] : NULL);
 	seen_gen = gen;
-	pg_unkeep(res, 3);
-	return 0;
-fail:
+	pg_unkeep(res, nkeep);
+}
+
+/* A begin that failed after BEGIN: end what it opened. */
+static void
+begin_undo(void)
+{
 	if (pg_connected() && (pg_enqueue(P_ROLLBACK, NULL) < 0 || pg_wait(NULL, 0) < 0))
 		pg_drop("rollback failed");
-	return rc;
+}
+
+/*
+ * Open the round's transaction under the write lock, and tell the stale
+ * hook what other daemons committed since this one last looked: one round
+ * trip (begin_queue), or none when the last commit sent it (pg_ahead).
+ */
+int
+pg_begin(void)
+{
+	PGresult	*res[4] = { NULL, NULL, NULL, NULL };
+	size_t		 nkeep;
+	int		 rc;
+
+	if (pg_tx_open)
+		return 0;
+	pg_ahead = false;
+	if ((rc = pg_ready()) < 0) {
+		pgpf_queued(NULL);
+		return rc;
+	}
+	drops_seen();
+	pg_tx_failed = false;
+	pglog_clear();
+	notes_clear();
+	if ((rc = begin_queue(seen_gen, &nkeep)) < 0)
+		return rc;
+	if ((rc = pg_wait(res, nkeep)) < 0) {
+		pgpf_queued(NULL);
+		begin_undo();
+		return rc;
+	}
+	begin_take(res, nkeep);
+	return 0;
+}
+
+/*
+ * The next round's jobs are known before this one commits: send its begin
+ * in the commit's round trip (pg_commit), with the counters they asked for
+ * (store_bucket_prefetch keeps them for it meanwhile).  Only for a daemon
+ * alone at its last begin: its lock is free, so the commit's replies do
+ * not wait on another daemon's round; with others, the next begin waits
+ * for the lock on its own.
+ */
+void
+pg_begin_next(void)
+{
+	if (pg_tx_open && alone)
+		pg_ahead = true;
 }
 
 /* A Postgres array literal of the texts v[0..n-1] (NULL elements as NULL). */
@@ -324,10 +379,12 @@ out:
 int
 pg_commit(void)
 {
-	PGresult	*r = NULL;
+	PGresult	*r = NULL, *res[4] = { NULL, NULL, NULL, NULL };
 	struct pgq	 q = { 0 };
 	int64_t		 gen = tx_gen + 1;
+	size_t		 nkeep = 0;
 	int		 rc;
+	bool		 ahead = false;
 
 	if (!pg_tx_open)
 		return 0;
@@ -340,7 +397,20 @@ pg_commit(void)
 		if (pg_enqueue(P_NEXT_ID_SET, &q) < 0)
 			goto fail;
 	}
-	if (pg_enqueue(P_COMMIT, NULL) < 0 || (rc = pg_wait(&r, 1)) < 0)
+	if (pg_enqueue(P_COMMIT, NULL) < 0)
+		goto fail;
+	/*
+	 * The next round's begin goes in the same round trip, after a Sync:
+	 * a segment of its own, which no failure of the commit's takes down
+	 * (nor the reverse), and which runs seeing the generation the
+	 * commit leaves.
+	 */
+	ahead = pg_ahead;
+	pg_ahead = false;
+	if (ahead && (pg_sync() < 0 || begin_queue(nnotes > 0 ||
+	    pglog_journaled() ? gen : seen_gen, &nkeep) < 0))
+		ahead = false;
+	if ((rc = pg_wait(&r, 1)) < 0)
 		goto fail;
 	if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
 		log_warnx("store: %s: the commit rolled back", pg_where);
@@ -353,9 +423,21 @@ pg_commit(void)
 	pg_tx_open = false;
 	notes_clear();
 	pglog_clear();
+	if (ahead) {
+		pg_tx_failed = false;
+		if (pg_wait(res, nkeep) == 0)
+			begin_take(res, nkeep);
+		else {
+			pgpf_queued(NULL);
+			begin_undo();
+		}
+	}
 	return 0;
 fail:
 	log_warnx("store: %s: batch not committed", pg_where);
+	if (ahead && pg_connected() && pg_wait(res, nkeep) == 0)
+		pg_unkeep(res, nkeep);	/* its BEGIN failed, or rollback ends it */
+	pgpf_queued(NULL);
 	pg_rollback();
 	return -TOKQ_E_TEMP;
 }
@@ -364,6 +446,7 @@ fail:
 void
 pg_rollback(void)
 {
+	pg_ahead = false;
 	notes_clear();
 	pglog_clear();
 	if (!pg_tx_open)
@@ -528,6 +611,7 @@ const struct store_backend store_pg = {
 	.close = pg_close,
 	.begin = pg_begin,
 	.commit = pg_commit,
+	.begin_next = pg_begin_next,
 	.rollback = pg_rollback,
 	.in_tx = pg_in_tx,
 	.mark = pg_mark,

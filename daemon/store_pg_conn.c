@@ -38,11 +38,14 @@ static char	*schema;		/* quoted, for SET search_path */
 static uint64_t	 wait_usec = PG_WAIT_USEC;
 static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
+static size_t	 synced[2];		/* of each Sync sent but not waited for */
+static size_t	 nsynced;
 
 char		 pg_where[256];		/* "database D on H", for the logs */
 int64_t		 pg_lock_key, pg_maint_key, pg_alive_key;
 uint64_t	 pg_drops;		/* connections dropped so far */
 bool		 pg_tx_open, pg_tx_failed;
+bool		 pg_ahead;		/* the commit sends the next round's begin */
 
 /* Parameters. */
 void
@@ -186,25 +189,46 @@ pg_unkeep(PGresult **keep, size_t nkeep)
 }
 
 /*
- * Send a Sync and read every result up to it: those of the statements
- * queued before are checked and freed, those of the last nkeep are kept in
- * keep[0..nkeep-1] (the caller PQclears them).  Returns 0, or a negative
- * code: a failed statement (the transaction fails), or a wait past
- * wait_usec or a broken connection (the connection is dropped).
+ * End a segment of the pipeline with a Sync, unwaited: the statements
+ * queued after it are another segment, which an error in this one does not
+ * abort, and whose results the next pg_wait after this one's reads.  So two
+ * segments go in one round trip (a commit and the next round's begin).
+ */
+int
+pg_sync(void)
+{
+	if (conn == NULL || nsynced == sizeof(synced) / sizeof(synced[0]) || PQpipelineSync(conn) != 1) {
+		pg_drop(conn ? PQerrorMessage(conn) : "no connection");
+		return -TOKQ_E_TEMP;
+	}
+	synced[nsynced++] = nsent;
+	nsent = 0;
+	return 0;
+}
+
+/*
+ * Read every result of the oldest segment (pg_sync; one is ended now if
+ * none was): those of its statements are checked and freed, those of its
+ * last nkeep are kept in keep[0..nkeep-1] (the caller PQclears them).
+ * Returns 0, or a negative code: a failed statement (the transaction
+ * fails), or a wait past wait_usec or a broken connection (the connection
+ * is dropped).
  */
 int
 pg_wait(PGresult **keep, size_t nkeep)
 {
 	uint64_t	 deadline = mono_usec() + wait_usec;
 	PGresult	*r;
-	size_t		 done = 0, first = nsent - nkeep;
+	size_t		 done = 0, first, n;
 	int		 rc = 0, fl;
 	bool		 ended = false;	/* the current statement's results ended */
 
 	for (fl = 0; (size_t)fl < nkeep; fl++)
 		keep[fl] = NULL;
-	if (PQpipelineSync(conn) != 1)
+	if (conn == NULL || (nsynced == 0 && pg_sync() < 0))
 		goto broken;
+	n = synced[0];
+	first = n - nkeep;
 	for (;;) {
 		if ((fl = PQflush(conn)) < 0)
 			goto broken;
@@ -222,13 +246,14 @@ pg_wait(PGresult **keep, size_t nkeep)
 			switch (PQresultStatus(r)) {
 			case PGRES_PIPELINE_SYNC:
 				PQclear(r);
-				nsent = 0;
+				if (--nsynced > 0)
+					synced[0] = synced[1];
 				if (rc < 0)
 					pg_unkeep(keep, nkeep);
 				return rc;
 			case PGRES_COMMAND_OK:
 			case PGRES_TUPLES_OK:
-				if (done >= first && done < nsent &&
+				if (done >= first && done < n &&
 				    keep[done - first] == NULL) {
 					keep[done - first] = r;
 					continue;
@@ -262,7 +287,7 @@ pg_wait(PGresult **keep, size_t nkeep)
 	}
 broken:
 	pg_unkeep(keep, nkeep);
-	pg_drop(PQerrorMessage(conn));
+	pg_drop(conn ? PQerrorMessage(conn) : "no connection");
 	return -TOKQ_E_TEMP;
 }
 
@@ -281,7 +306,7 @@ pg_drop(const char *why)
 	    (int)strcspn(why, "\n"), why);
 	PQfinish(conn);
 	conn = NULL;
-	nsent = 0;
+	nsent = nsynced = 0;
 	last_try = mono_usec();		/* no reconnection in the same breath */
 	pg_drops++;		/* what others changed meanwhile is unknown */
 	if (pg_tx_open)
@@ -290,14 +315,15 @@ pg_drop(const char *why)
 
 /*
  * Statements planned at each run, not once: their best plan depends on
- * how large their tables are now (the journal and the buckets grow from
- * nothing in a new database, and a plan made when they were empty scans
- * them whole), and their planning costs little beside a wrong plan.
+ * how large their tables are now (the buckets grow from nothing in a new
+ * database, and a plan made when they were empty scans them whole), and
+ * their planning costs little beside a wrong plan.  The begin's reads are
+ * prepared, planned by index (P_INDEXED): they run at every round.
  */
 static bool
 planned_each_run(enum pg_stmt id)
 {
-	return id == P_JOURNAL || id == P_BUCKET_PREFETCH || id == P_BUCKET_LOAD;
+	return id == P_BUCKET_LOAD;
 }
 
 /* Queue a statement in the pipeline, unwaited. */
@@ -617,7 +643,7 @@ pg_connect(void)
 		pg_drop("cannot enter pipeline mode");
 		return -TOKQ_E_TEMP;
 	}
-	nsent = 0;
+	nsent = nsynced = 0;
 	if ((rc = prepare()) < 0)
 		goto fail;
 	/*
@@ -685,7 +711,7 @@ pg_conn_close(void)
 	if (conn != NULL)
 		PQfinish(conn);
 	conn = NULL;
-	nsent = 0;
+	nsent = nsynced = 0;
 	free(uri);
 	free(schema);
 	uri = schema = NULL;

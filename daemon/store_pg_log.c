@@ -892,7 +892,8 @@ pf_fill(PGresult *r, const struct bucket_want *w, size_t n)
 
 /*
  * Fetch the buckets of the n counters w ahead, in one statement.  Before
- * the round's transaction, they are only kept, and sent in the begin's
+ * the round's transaction, or for the next round when this one's commit
+ * sends its begin (pg_ahead), they are only kept, and sent in the begin's
  * round trip (pgpf_queue); in it, those not fetched yet are asked now.
  */
 int
@@ -910,11 +911,12 @@ pg_bucket_prefetch(const struct bucket_want *w, size_t n)
 		return 0;
 	if ((sel = calloc(n, sizeof(*sel))) == NULL)
 		return -TOKQ_E_INTERNAL;
+	/* Fetched already in this round, unless they are for the next. */
 	for (i = k = 0; i < n; i++)
 		if ((klen = pf_key(key, sizeof(key), w[i].sc, w[i].subject,
-		    w[i].model)) != 0 && hmap_getn(&pfm, key, klen) == NULL)
+		    w[i].model)) != 0 && (pg_ahead || hmap_getn(&pfm, key, klen) == NULL))
 			sel[k++] = w[i];
-	if (!pg_tx_open) {
+	if (!pg_tx_open || pg_ahead) {
 		pend_clear();
 		for (i = 0; i < k; i++)
 			if ((sel[i].subject = strdup(sel[i].subject ?
@@ -1003,6 +1005,8 @@ reads_only(enum pg_stmt id)
 	switch (id) {
 	case P_GEN:
 	case P_JOURNAL:
+	case P_INDEXED:
+	case P_INDEXED_END:
 	case P_MAINT_TRY:
 	case P_META_GET:
 	case P_DB_BYTES:

@@ -191,18 +191,21 @@ const char *const pg_sql[P_MAX] = {
 	[P_BEGIN] =		"BEGIN",
 	[P_LOCK] =		"SELECT pg_advisory_xact_lock($1::bigint)",
 	/*
-	 * The generation, the journal's floor, the next event id, and how
-	 * many other daemons are connected to the schema (each holds the
-	 * shared lock $1, P_ALIVE).
+	 * The generation, the journal's floor, the next event id, and
+	 * whether another daemon is connected to the schema: each holds the
+	 * shared lock $1 (P_ALIVE), so that this one cannot take it
+	 * exclusive (its own hold does not count), nor while another waits
+	 * for it; 1 when another is there, else 0.  Taken and given back at
+	 * once, so that a daemon connecting never waits on it.  A lock tried,
+	 * not pg_locks read: reading the view copies the whole lock table.
 	 */
 	[P_GEN] =
 	    "SELECT (SELECT val FROM meta WHERE name = 'gen'),"
 	    " (SELECT val FROM meta WHERE name = 'journal_floor'),"
 	    " (SELECT val FROM meta WHERE name = 'next_id'),"
-	    " (SELECT COUNT(*) - 1 FROM pg_locks WHERE locktype = 'advisory'"
-	    " AND classid::bigint = ($1::bigint >> 32) & 4294967295"
-	    " AND objid::bigint = $1::bigint & 4294967295 AND objsubid = 1"
-	    " AND granted)",
+	    " CASE WHEN pg_try_advisory_lock($1::bigint) THEN"
+	    " CASE WHEN pg_advisory_unlock($1::bigint) THEN 0 ELSE 0 END"
+	    " ELSE 1 END",
 	/*
 	 * Bounded on both sides, so that the planner takes the index however
 	 * little it knows of the table (one side alone it guesses a third).
@@ -212,6 +215,14 @@ const char *const pg_sql[P_MAX] = {
 	    " requests FROM journal WHERE gen > $1::bigint"
 	    " AND gen <= (SELECT val FROM meta WHERE name = 'gen')"
 	    " ORDER BY gen LIMIT " PG_NUM(PG_JOURNAL_MAX) " + 1",
+	/*
+	 * Around the begin's reads (the journal, the counters fetched ahead):
+	 * planned by index whatever the tables' statistics say.  Their plans
+	 * are made once and kept (a generic plan), and one made while the
+	 * tables were new and empty would scan them whole once they are not.
+	 */
+	[P_INDEXED] =		"SET LOCAL enable_seqscan = off",
+	[P_INDEXED_END] =	"RESET enable_seqscan",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",

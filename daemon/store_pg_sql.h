@@ -36,6 +36,8 @@ enum pg_stmt {
 	P_LOCK,
 	P_GEN,
 	P_JOURNAL,
+	P_INDEXED,
+	P_INDEXED_END,
 	P_COMMIT,
 	P_ROLLBACK,
 	P_SAVEPOINT,
@@ -132,6 +134,7 @@ extern char	 pg_where[256];		/* "database D on H": logs, never the URI */
 extern int64_t	 pg_lock_key, pg_maint_key, pg_alive_key;
 extern uint64_t	 pg_drops;		/* connections dropped so far */
 extern bool	 pg_tx_open, pg_tx_failed;	/* the round's transaction */
+extern bool	 pg_ahead;		/* the commit sends the next round's begin */
 int	 pg_conn_open(const char *uri);	/* no connection yet */
 void	 pg_conn_close(void);
 bool	 pg_connected(void);
@@ -142,6 +145,7 @@ void	 pgq_text(struct pgq *q, const char *s);	/* NULL as SQL NULL */
 void	 pgq_key(struct pgq *q, const char *s);		/* NULL as '' */
 int	 pg_enqueue(enum pg_stmt id, const struct pgq *q);	/* queued, unwaited */
 int	 pg_queue(enum pg_stmt id, const struct pgq *q);	/* no flush of the log */
+int	 pg_sync(void);			/* end a segment, unwaited */
 int	 pg_wait(PGresult **keep, size_t nkeep);
 void	 pg_unkeep(PGresult **keep, size_t nkeep);
 int64_t	 pg_int(const PGresult *r, int row, int col);
@@ -194,6 +198,7 @@ int	 pg_open(const char *path);
 void	 pg_close(void);
 int	 pg_begin(void);
 int	 pg_commit(void);
+void	 pg_begin_next(void);
 void	 pg_rollback(void);
 bool	 pg_in_tx(void);
 int	 pg_mark(enum write_kind w);

@@ -278,6 +278,7 @@ int	 store_open(const char *path);
 void	 store_close(void);
 int	 store_begin(void);			/* BEGIN IMMEDIATE unless open */
 int	 store_commit(void);			/* no-op when none is open */
+void	 store_begin_next(void);	/* the commit may open the next round */
 void	 store_rollback(void);
 bool	 store_in_tx(void);
 /* What a request writes: adds usage or holds only, or changes anything else. */
@@ -298,6 +299,10 @@ int	 store_settle(void);		/* write the pending totals; 1 if any */
  *    committed since this one last looked: memory judges from no stale
  *    counter, rule or hold.  The SQLite store, the only writer of its file,
  *    never calls the hook.
+ *  - store_begin_next(): the next round's jobs are known (and have asked
+ *    for their counters); the commit may open its transaction in its own
+ *    round trip, and tell the stale hook then; store_begin() then returns
+ *    at once.
  *  - store_maint_owner(): whether this daemon runs maintenance now (one
  *    daemon at a time for the whole database; another takes over when it
  *    dies).
