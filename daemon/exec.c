@@ -53,7 +53,7 @@ static struct {
 	bool		 running;
 	int		 efd;			/* the worker -> loop wake-up */
 	sd_event_source	*eio, *watch;
-	void		(*caught_up)(void);	/* after each round's store_begin */
+	bool		(*caught_up)(void);	/* after each round's store_begin */
 	int		(*prefetch)(void);	/* after the round's jobs' want() */
 	void		(*drained)(void);	/* on the loop, after the done()s */
 	_Atomic uint64_t busy_since;		/* start of the round under way; 0 idle */
@@ -137,16 +137,16 @@ wants(struct job *first)
 	x.prefetch();	/* failed: the loads go one by one */
 }
 
-/* Take up to ROUND_MAX jobs off the queue, in order.  Called locked. */
+/* Take up to max jobs off the queue, in order.  Called locked. */
 static struct job *
-take_locked(void)
+take_locked(size_t max)
 {
 	struct job	*first = x.in, *j;
 	size_t		 n;
 
-	if (first == NULL)
+	if (first == NULL || max == 0)
 		return NULL;
-	for (j = first, n = 1; j->next && n < ROUND_MAX; j = j->next, n++)
+	for (j = first, n = 1; j->next && n < max; j = j->next, n++)
 		;
 	x.in = j->next;
 	if (x.in == NULL)
@@ -157,26 +157,41 @@ take_locked(void)
 
 /*
  * One round: let every job say what it will need, begin (which fetches
- * it), run every job, commit, hand them back.  The jobs queued meanwhile
- * are the next round's: they say what they need before the commit, which
- * may send the next begin in its round trip (store_begin_next); they are
- * returned, to run next.
+ * it), run every job, commit, hand them back.  The jobs queued while the
+ * begin waited (for the write lock, or in the last commit's round trip)
+ * join the round once it has begun: rounds carry more jobs, so fewer
+ * rounds pass the lock.  The jobs queued after that are the next round's:
+ * they say what they need before the commit, which may send the next
+ * begin in its round trip (store_begin_next); they are returned, to run
+ * next.
  */
 static struct job *
 round_run(struct job *first)
 {
-	struct job	*j, **last = &first, *next;
+	struct job	*j, **last = &first, *next, *late;
+	size_t		 n = 0;
 	int		 rc = 0, crc;
+	bool		 dropped = false;
 
 	atomic_store(&x.busy_since, mono_usec());
 	/* Asked before the begin, a remote store sends it with the begin. */
 	if (!store_in_tx())
 		wants(first);
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
-		x.caught_up();
-	/* And what the begin's news dropped from memory. */
-	if (rc == 0)
+		dropped = x.caught_up();
+	/* And what the begin's news dropped from memory, if anything. */
+	if (rc == 0 && dropped)
 		wants(first);
+	for (j = first; j->next; j = j->next)
+		n++;
+	if (rc == 0 && store_remote()) {
+		pthread_mutex_lock(&x.mu);
+		late = take_locked(ROUND_MAX - 1 - n);
+		pthread_mutex_unlock(&x.mu);
+		/* They ask now, in one round trip if memory lacks anything. */
+		if ((j->next = late) != NULL)
+			wants(late);
+	}
 	for (j = first; j; j = j->next) {
 		if (rc < 0) {
 			j->rc = rc;	/* nothing ran: refused, retry */
@@ -187,7 +202,7 @@ round_run(struct job *first)
 		last = &j->next;
 	}
 	pthread_mutex_lock(&x.mu);
-	next = take_locked();
+	next = take_locked(ROUND_MAX);
 	pthread_mutex_unlock(&x.mu);
 	if (next != NULL && rc == 0 && store_remote()) {
 		store_begin_next();
@@ -220,7 +235,7 @@ worker(void *arg)
 	for (;;) {
 		while (x.in == NULL && !x.stop)
 			pthread_cond_wait(&x.cv, &x.mu);
-		if ((first = take_locked()) == NULL)
+		if ((first = take_locked(ROUND_MAX)) == NULL)
 			break;
 		pthread_mutex_unlock(&x.mu);
 		while (first != NULL)
@@ -315,11 +330,12 @@ watch_cb(sd_event_source *s, uint64_t usec, void *arg)
 
 /*
  * Start the worker.  caught_up() runs on it after each round's begin, to
- * apply what the store reported stale; prefetch() after the round's jobs
- * said what they want, before they run.
+ * apply what the store reported stale, and says whether memory dropped
+ * anything (the jobs then say again what they want); prefetch() after the
+ * round's jobs said what they want, before they run.
  */
 int
-exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+exec_init(sd_event *ev, bool (*caught_up)(void), int (*prefetch)(void),
     void (*drained)(void))
 {
 	int	 rc;

@@ -471,7 +471,7 @@ signal_cb(sd_event_source *s, const struct signalfd_siginfo *si, void *arg)
  * once the round's transaction is open (stale_settle, exec.c's hook).
  */
 static struct {
-	bool	 all, holds;
+	bool	 all, holds, dropped;
 } stale;
 
 static void
@@ -487,6 +487,7 @@ stale_note(const struct stale *st)
 		    counter_add(c, st->add) == 0))
 			break;
 		counter_drop(st->sc, st->subject, st->model);
+		stale.dropped = true;
 		break;
 	case STALE_HOLD:
 		stale.holds = true;
@@ -498,16 +499,21 @@ stale_note(const struct stale *st)
 	}
 }
 
-static void
+/* Apply what stale_note kept; whether memory dropped anything. */
+static bool
 stale_settle(void)
 {
+	bool	 dropped = stale.dropped || stale.all;
+
 	if (stale.all)
 		quota_invalidate();
 	else if (stale.holds && quota_holds_sync() < 0) {
 		log_warnx("holds of other daemons not loaded; reloading everything");
 		quota_invalidate();
+		dropped = true;
 	}
-	stale.all = stale.holds = false;
+	stale.all = stale.holds = stale.dropped = false;
+	return dropped;
 }
 
 /*

@@ -613,7 +613,7 @@ struct job {
 	bool		 refusable;		/* may be refused while waiting */
 	uint64_t	 queued;		/* monotonic usec */
 };
-int	 exec_init(sd_event *ev, void (*caught_up)(void), int (*prefetch)(void),
+int	 exec_init(sd_event *ev, bool (*caught_up)(void), int (*prefetch)(void),
 	    void (*drained)(void));
 void	 exec_shutdown(void);
 bool	 exec_on(void);			/* requests run on the worker */
