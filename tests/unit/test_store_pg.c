@@ -666,6 +666,113 @@ step_begin_after(void)
 	return was_seen("ALL") ? store_commit() : 1;
 }
 
+/*
+ * A daemon alone begins the next round in its commit's round trip
+ * (store_begin_next): after the commit the next round is open, and what
+ * its jobs asked for was fetched after the commit, so it has the commit's
+ * writes.
+ */
+static int64_t	 side_int(const char *fmt);
+
+static void
+test_begin_next(void **state)
+{
+	struct bucket		 b = { 1767225600, 60, 10, 0, 1 };
+	struct bucket_want	 w[1] = { { SCOPE_USER, "n1", "", 0 } };
+	char			 sql[256];
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	store_on_stale(hook);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
+	store_begin_next();
+	assert_int_equal(store_bucket_prefetch(w, 1), 0);	/* the next jobs' */
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	assert_int_equal(nseen, 0);
+	snprintf(sql, sizeof(sql), "UPDATE %s.buckets SET tokens = 7", schema);
+	side_exec(sql);
+	assert_int_equal(tokens_of(SCOPE_USER, "n1", ""), 10);	/* fetched after the commit */
+	assert_int_equal(tokens_of(SCOPE_USER, "n1", ""), 7);	/* once */
+	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_false(store_in_tx());
+	assert_int_equal(side_int("SELECT tokens FROM %s.buckets WHERE subject = 'n1'"), 17);
+}
+
+/*
+ * A commit that fails with the next begin behind it: the failure is the
+ * commit's (nothing kept), no round is left open, and the next begin
+ * works.
+ */
+static void
+test_begin_next_commit_fails(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 10, 0, 1 };
+	char		 sql[256];
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s.buckets ADD CONSTRAINT"
+	    " small CHECK (tokens < 5)", schema);
+	side_exec(sql);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), -TOKQ_E_TEMP);
+	assert_false(store_in_tx());
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s.buckets DROP CONSTRAINT small",
+	    schema);
+	side_exec(sql);
+	b.tokens = 3;
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT tokens FROM %s.buckets WHERE subject = 'n1'"), 3);
+}
+
+/* A second daemon, connected for a second. */
+static int
+step_linger(void)
+{
+	usleep(1000 * 1000);
+	return 0;
+}
+
+/*
+ * With another daemon connected, nothing is begun ahead: the replies of
+ * a committed round must not wait for the other's round to free the lock.
+ */
+static void
+test_begin_next_not_alone(void **state)
+{
+	struct bucket	 b = { 1767225600, 60, 10, 0, 1 };
+	struct child	 c;
+	int		 st;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_linger);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(write(c.go, "g", 1), 1);
+	close(c.go);
+	usleep(300 * 1000);	/* the child is connected */
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_false(store_in_tx());
+	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* alone again: begun ahead */
+	assert_int_equal(store_begin(), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	assert_int_equal(store_commit(), 0);
+}
+
 static int64_t
 side_int(const char *fmt)
 {
@@ -844,6 +951,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_read_mid_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_saturates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_begin_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_begin_next_commit_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_begin_next_not_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone_no_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
