@@ -40,6 +40,7 @@
 #define EXEC_WAIT_USEC	1500000		/* a job queued this long is refused */
 #define WATCH_USEC	250000		/* how often the loop looks */
 #define LOOP_CALLS	8
+#define OPEN_IDLE_NSEC	2000000		/* a round begun ahead waits for jobs */
 
 static struct {
 	pthread_t	 thread;
@@ -51,6 +52,7 @@ static struct {
 	size_t		 ncalls;
 	bool		 stop;
 	bool		 running;
+	bool		 asked;			/* the next jobs said what they want */
 	int		 efd;			/* the worker -> loop wake-up */
 	sd_event_source	*eio, *watch;
 	bool		(*caught_up)(void);	/* after each round's store_begin */
@@ -171,16 +173,22 @@ round_run(struct job *first)
 	struct job	*j, **last = &first, *next, *late;
 	size_t		 n = 0;
 	int		 rc = 0, crc;
-	bool		 dropped = false;
+	bool		 dropped = false, asked = x.asked;
 
+	x.asked = false;
 	atomic_store(&x.busy_since, mono_usec());
 	/* Asked before the begin, a remote store sends it with the begin. */
-	if (!store_in_tx())
+	if (!store_in_tx()) {
 		wants(first);
+		asked = true;
+	}
 	if (store_remote() && (rc = store_begin()) == 0 && x.caught_up)
 		dropped = x.caught_up();
-	/* And what the begin's news dropped from memory, if anything. */
-	if (rc == 0 && dropped)
+	/*
+	 * And what the begin's news dropped from memory, if anything; all of
+	 * it when the jobs came after a begin sent ahead.
+	 */
+	if (rc == 0 && (dropped || !asked))
 		wants(first);
 	for (j = first; j->next; j = j->next)
 		n++;
@@ -204,9 +212,17 @@ round_run(struct job *first)
 	pthread_mutex_lock(&x.mu);
 	next = take_locked(ROUND_MAX);
 	pthread_mutex_unlock(&x.mu);
-	if (next != NULL && rc == 0 && store_remote()) {
+	/*
+	 * Under load the next round's jobs are on their way, if not here:
+	 * its begin goes with this commit either way (the store does it
+	 * only when no other daemon waits for the lock), and the jobs that
+	 * come meanwhile join it.
+	 */
+	if (rc == 0 && store_remote()) {
 		store_begin_next();
-		wants(next);
+		if (next != NULL)
+			wants(next);
+		x.asked = next != NULL;
 	}
 	if ((crc = batch_end()) < 0)
 		log_warnx("exec: a round's commit failed; none of its writes was acknowledged");
@@ -225,6 +241,41 @@ round_run(struct job *first)
 	return next;
 }
 
+/*
+ * Wait for jobs.  A round begun ahead (store_in_tx) waits OPEN_IDLE_NSEC
+ * at most, then ends: no transaction stays open, holding the write lock,
+ * while nothing comes.  Called locked.
+ */
+static void
+wait_jobs(void)
+{
+	struct timespec	 ts;
+
+	while (x.in == NULL && !x.stop) {
+		if (!store_in_tx()) {
+			pthread_cond_wait(&x.cv, &x.mu);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += OPEN_IDLE_NSEC;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&x.cv, &x.mu, &ts) == ETIMEDOUT &&
+		    x.in == NULL) {
+			pthread_mutex_unlock(&x.mu);
+			store_rollback();	/* nothing was written in it */
+			pthread_mutex_lock(&x.mu);
+		}
+	}
+	if (x.in == NULL && store_in_tx()) {	/* stopping */
+		pthread_mutex_unlock(&x.mu);
+		store_rollback();
+		pthread_mutex_lock(&x.mu);
+	}
+}
+
 static void *
 worker(void *arg)
 {
@@ -233,8 +284,7 @@ worker(void *arg)
 	on_worker = true;
 	pthread_mutex_lock(&x.mu);
 	for (;;) {
-		while (x.in == NULL && !x.stop)
-			pthread_cond_wait(&x.cv, &x.mu);
+		wait_jobs();
 		if ((first = take_locked(ROUND_MAX)) == NULL)
 			break;
 		pthread_mutex_unlock(&x.mu);
@@ -338,10 +388,14 @@ int
 exec_init(sd_event *ev, bool (*caught_up)(void), int (*prefetch)(void),
     void (*drained)(void))
 {
-	int	 rc;
+	pthread_condattr_t	 ca;
+	int			 rc;
 
 	pthread_mutex_init(&x.mu, NULL);
-	pthread_cond_init(&x.cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&x.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	x.in_tail = &x.in;
 	x.out_tail = &x.out;
 	x.caught_up = caught_up;

@@ -374,17 +374,21 @@ out:
  * changed anything others keep in memory, the next event id when it gave
  * any, then COMMIT, in one round trip.  Nothing is acknowledged unless the
  * server answered COMMIT; otherwise everything is rolled back and
- * -TOKQ_E_TEMP returned.
+ * -TOKQ_E_TEMP returned.  With other daemons there, the COMMIT does not
+ * wait for its WAL's flush, so that the lock is theirs at once, and the
+ * round is acknowledged only once a later commit that does wait
+ * (P_DURABLE) answered; that one failing makes the round's outcome
+ * unknown: -TOKQ_E_TEMP too.
  */
 int
 pg_commit(void)
 {
-	PGresult	*r = NULL, *res[4] = { NULL, NULL, NULL, NULL };
+	PGresult	*cr[2] = { NULL, NULL }, *res[4] = { NULL, NULL, NULL, NULL };
 	struct pgq	 q = { 0 };
 	int64_t		 gen = tx_gen + 1;
 	size_t		 nkeep = 0;
 	int		 rc;
-	bool		 ahead = false;
+	bool		 ahead = false, async;
 
 	if (!pg_tx_open)
 		return 0;
@@ -397,7 +401,9 @@ pg_commit(void)
 		if (pg_enqueue(P_NEXT_ID_SET, &q) < 0)
 			goto fail;
 	}
-	if (pg_enqueue(P_COMMIT, NULL) < 0)
+	if ((async = !alone) && pg_enqueue(P_ASYNC, NULL) < 0)
+		goto fail;
+	if (pg_enqueue(P_COMMIT, NULL) < 0 || (async && pg_enqueue(P_DURABLE, NULL) < 0))
 		goto fail;
 	/*
 	 * The next round's begin goes in the same round trip, after a Sync:
@@ -410,14 +416,14 @@ pg_commit(void)
 	if (ahead && (pg_sync() < 0 || begin_queue(nnotes > 0 ||
 	    pglog_journaled() ? gen : seen_gen, &nkeep) < 0))
 		ahead = false;
-	if ((rc = pg_wait(&r, 1)) < 0)
+	if ((rc = pg_wait(cr, async ? 2 : 1)) < 0)
 		goto fail;
-	if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+	if (strcmp(PQcmdStatus(cr[0]), "COMMIT") != 0) {
 		log_warnx("store: %s: the commit rolled back", pg_where);
-		PQclear(r);
+		pg_unkeep(cr, 2);
 		goto fail;
 	}
-	PQclear(r);
+	pg_unkeep(cr, 2);
 	if (nnotes > 0 || pglog_journaled())
 		seen_gen = gen;
 	pg_tx_open = false;

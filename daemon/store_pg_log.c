@@ -934,8 +934,14 @@ pg_bucket_prefetch(const struct bucket_want *w, size_t n)
 		free(sel);
 		return 0;
 	}
-	rc = pf_arrays(sel, k, a, &q);
+	/* Planned by index, as in the begin (P_INDEXED). */
+	if ((rc = pf_arrays(sel, k, a, &q)) == 0)
+		rc = pg_send(P_INDEXED, NULL);
 	r = rc < 0 ? NULL : pg_query(P_BUCKET_PREFETCH, &q, &rc);
+	if (r != NULL && (rc = pg_send(P_INDEXED_END, NULL)) < 0) {
+		PQclear(r);
+		r = NULL;
+	}
 	for (i = 0; i < 4; i++)
 		free(a[i].p);
 	if (r != NULL) {
@@ -1007,6 +1013,8 @@ reads_only(enum pg_stmt id)
 	case P_JOURNAL:
 	case P_INDEXED:
 	case P_INDEXED_END:
+	case P_ASYNC:
+	case P_DURABLE:
 	case P_MAINT_TRY:
 	case P_META_GET:
 	case P_DB_BYTES:

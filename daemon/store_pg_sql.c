@@ -223,6 +223,15 @@ const char *const pg_sql[P_MAX] = {
 	 */
 	[P_INDEXED] =		"SET LOCAL enable_seqscan = off",
 	[P_INDEXED_END] =	"RESET enable_seqscan",
+	/*
+	 * With other daemons waiting for the lock: the round commits without
+	 * waiting for its WAL to be flushed, so that the lock is free for
+	 * them at once, and then a transaction of its own that commits as the
+	 * server's settings say (flushed, or on a synchronous standby too)
+	 * and is written after it: once it answered, the round is as durable.
+	 */
+	[P_ASYNC] =		"SET LOCAL synchronous_commit = off",
+	[P_DURABLE] =		"SELECT pg_logical_emit_message(true, 'tokq', '')",
 	[P_COMMIT] =		"COMMIT",
 	[P_ROLLBACK] =		"ROLLBACK",
 	[P_SAVEPOINT] =		"SAVEPOINT w",
