@@ -160,14 +160,22 @@ wait_sock(bool out, uint64_t deadline)
 	}
 }
 
-/* The TOKQ_E_* code of a failed statement's result. */
+/*
+ * The TOKQ_E_* code of a failed statement's result.  A server that turned
+ * read-only (a standby behind the URI after a failover) sets read_only:
+ * the connection is dropped, and the next one finds the primary.
+ */
 static int
-result_code(const PGresult *r)
+result_code(const PGresult *r, bool *read_only)
 {
 	const char	*st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 	if (st == NULL)
 		return -TOKQ_E_TEMP;
+	if (strcmp(st, "25006") == 0) {		/* read_only_sql_transaction */
+		*read_only = true;
+		return -TOKQ_E_TEMP;
+	}
 	/* connection, serialization, resources, operator, lock not available */
 	if (strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
 	    strncmp(st, "53", 2) == 0 || strncmp(st, "57", 2) == 0 ||
@@ -222,6 +230,7 @@ pg_wait(PGresult **keep, size_t nkeep)
 	size_t		 done = 0, first, n;
 	int		 rc = 0, fl;
 	bool		 ended = false;	/* the current statement's results ended */
+	bool		 read_only = false;
 
 	for (fl = 0; (size_t)fl < nkeep; fl++)
 		keep[fl] = NULL;
@@ -250,6 +259,8 @@ pg_wait(PGresult **keep, size_t nkeep)
 					synced[0] = synced[1];
 				if (rc < 0)
 					pg_unkeep(keep, nkeep);
+				if (read_only)
+					pg_drop("the server is read-only (a standby?)");
 				return rc;
 			case PGRES_COMMAND_OK:
 			case PGRES_TUPLES_OK:
@@ -268,7 +279,7 @@ pg_wait(PGresult **keep, size_t nkeep)
 					log_warnx("store: %s: %.*s", pg_where,
 					    (int)strcspn(PQresultErrorMessage(r), "\n"),
 					    PQresultErrorMessage(r));
-					rc = result_code(r);
+					rc = result_code(r, &read_only);
 				}
 				break;
 			}
@@ -396,6 +407,7 @@ simple_exec(const char *sql, PGresult **keep)
 	uint64_t	 deadline = mono_usec() + wait_usec;
 	PGresult	*r;
 	int		 rc = 0, fl;
+	bool		 read_only = false;
 
 	if (keep)
 		*keep = NULL;
@@ -405,8 +417,11 @@ simple_exec(const char *sql, PGresult **keep)
 		if ((fl = PQflush(conn)) < 0)
 			goto broken;
 		while (!PQisBusy(conn)) {
-			if ((r = PQgetResult(conn)) == NULL)
+			if ((r = PQgetResult(conn)) == NULL) {
+				if (read_only)
+					pg_drop("the server is read-only (a standby?)");
 				return rc;
+			}
 			switch (PQresultStatus(r)) {
 			case PGRES_TUPLES_OK:
 				if (keep && rc == 0) {
@@ -423,7 +438,7 @@ simple_exec(const char *sql, PGresult **keep)
 					log_warnx("store: %s: %.*s", pg_where,
 					    (int)strcspn(PQresultErrorMessage(r), "\n"),
 					    PQresultErrorMessage(r));
-					rc = result_code(r);
+					rc = result_code(r, &read_only);
 					if (keep && *keep) {
 						PQclear(*keep);
 						*keep = NULL;
@@ -594,10 +609,17 @@ connect_usec(void)
 static int
 pg_connect(void)
 {
+	/*
+	 * Before dbname, so that the URI may say otherwise; a standby is
+	 * refused below whatever it says: its advisory locks exclude nobody
+	 * on the primary, so nothing judged there would be exact.
+	 */
 	static const char *const kw[] = { "keepalives", "keepalives_idle",
 	    "keepalives_interval", "keepalives_count", "application_name",
-	    "dbname", NULL };
-	const char	*val[] = { "1", "10", "5", "3", "tokqd", uri, NULL };
+	    "target_session_attrs", "dbname", NULL };
+	const char	*val[] = { "1", "10", "5", "3", "tokqd", "read-write", uri,
+	    NULL };
+	PGresult	*r = NULL;
 	struct pgq	 aq = { 0 };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char		 sql[512];
@@ -637,7 +659,18 @@ pg_connect(void)
 	    " SET idle_in_transaction_session_timeout = %d", schema,
 	    (int)(PG_WAIT_USEC / 1000) - 200, (int)(PG_WAIT_USEC / 1000) - 400,
 	    PG_IDLE_MSEC);
-	if ((rc = simple_exec(sql, NULL)) < 0 || (rc = migrate()) < 0)
+	if ((rc = simple_exec(sql, NULL)) < 0 ||
+	    (rc = simple_exec("SELECT pg_is_in_recovery()", &r)) < 0)
+		goto fail;
+	if (r == NULL || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "f") != 0) {
+		PQclear(r);
+		log_warnx("store: %s: a standby (read-only): tokqd needs the primary",
+		    pg_where);
+		rc = -TOKQ_E_TEMP;
+		goto fail;
+	}
+	PQclear(r);
+	if ((rc = migrate()) < 0)
 		goto fail;
 	if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
 		pg_drop("cannot enter pipeline mode");
