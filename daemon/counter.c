@@ -397,24 +397,25 @@ counter_horizon(void)
 
 /*
  * A round will use the counter of (sc, subject, model): if memory lacks
- * it, note it for counter_prefetch().  Out of memory, it is not noted,
- * and loads when used, as any other.
+ * it, note it for counter_prefetch(), and say so (true).  Out of memory,
+ * it is not noted, and loads when used, as any other.
  */
-void
+bool
 counter_want(enum scope sc, const char *subject, const char *model)
 {
 	char			 key[3 * TOKQ_ID_MAX + 16];
 	size_t			 klen = counter_key(key, sizeof(key), sc, subject, model);
 	struct bucket_want	*w;
 
-	if (klen == 0 || hmap_getn(&ctr.map, key, klen) != NULL ||
-	    hmap_getn(&want.seen, key, klen) != NULL)
-		return;
+	if (klen == 0 || hmap_getn(&ctr.map, key, klen) != NULL)
+		return false;
+	if (hmap_getn(&want.seen, key, klen) != NULL)
+		return true;
 	if (want.n == want.cap) {
 		size_t	 ncap = want.cap ? 2 * want.cap : 64;
 
 		if ((w = reallocarray(want.w, ncap, sizeof(*w))) == NULL)
-			return;
+			return true;
 		want.w = w;
 		want.cap = ncap;
 	}
@@ -426,9 +427,10 @@ counter_want(enum scope sc, const char *subject, const char *model)
 	    hmap_putn(&want.seen, key, klen, &want) == -1) {
 		free((char *)w->subject);
 		free((char *)w->model);
-		return;
+		return true;
 	}
 	want.n++;
+	return true;
 }
 
 /*
