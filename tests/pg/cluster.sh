@@ -81,6 +81,7 @@ own_dir() {
 
 # sql DIR QUERY: QUERY's one value on DIR's running server, "" when it fails.
 sql() {
+	# shellcheck disable=SC2034  # pg_addr: set by the eval, unused here
 	local pg_bin pg_host pg_port pg_user pg_addr
 	eval "$(tr ' ' '\n' <"$1/env")"
 	"$pg_bin/psql" -X -q -A -t -h "$pg_host" -p "$pg_port" -U "$pg_user" -d postgres \
