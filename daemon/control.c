@@ -298,20 +298,18 @@ struct rjob {
 };
 
 /* On the worker, before its round runs: what the request will need. */
-static bool
+static void
 rjob_want(struct job *j)
 {
 	struct rjob		*r = (struct rjob *)j;
 	msgpack_unpacked	 msg;
 	size_t			 off = 0;
-	bool			 lacks = false;
 
 	msgpack_unpacked_init(&msg);
 	if (msgpack_unpack_next(&msg, r->frame, r->len, &off) ==
 	    MSGPACK_UNPACK_SUCCESS)
-		lacks = dispatch_want(&msg.data);
+		dispatch_want(&msg.data);
 	msgpack_unpacked_destroy(&msg);
-	return lacks;
 }
 
 /* On the worker. */

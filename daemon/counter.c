@@ -397,25 +397,24 @@ counter_horizon(void)
 
 /*
  * A round will use the counter of (sc, subject, model): if memory lacks
- * it, note it for counter_prefetch(), and say so (true).  Out of memory,
- * it is not noted, and loads when used, as any other.
+ * it, note it for counter_prefetch().  Out of memory, it is not noted,
+ * and loads when used, as any other.
  */
-bool
+void
 counter_want(enum scope sc, const char *subject, const char *model)
 {
 	char			 key[3 * TOKQ_ID_MAX + 16];
 	size_t			 klen = counter_key(key, sizeof(key), sc, subject, model);
 	struct bucket_want	*w;
 
-	if (klen == 0 || hmap_getn(&ctr.map, key, klen) != NULL)
-		return false;
-	if (hmap_getn(&want.seen, key, klen) != NULL)
-		return true;
+	if (klen == 0 || hmap_getn(&ctr.map, key, klen) != NULL ||
+	    hmap_getn(&want.seen, key, klen) != NULL)
+		return;
 	if (want.n == want.cap) {
 		size_t	 ncap = want.cap ? 2 * want.cap : 64;
 
 		if ((w = reallocarray(want.w, ncap, sizeof(*w))) == NULL)
-			return true;
+			return;
 		want.w = w;
 		want.cap = ncap;
 	}
@@ -427,10 +426,9 @@ counter_want(enum scope sc, const char *subject, const char *model)
 	    hmap_putn(&want.seen, key, klen, &want) == -1) {
 		free((char *)w->subject);
 		free((char *)w->model);
-		return true;
+		return;
 	}
 	want.n++;
-	return true;
 }
 
 /*

@@ -437,11 +437,11 @@ take_args(struct request *rq, const msgpack_object *m, bool top)
 /*
  * What a request will need, said before its round runs (exec.c): a check
  * or a record names the counters it may load (quota_want), which the
- * store can then fetch for the whole round at once; true when memory
- * lacks any.  Only a hint: nothing is checked here (dispatch() does that
- * when it runs), and a string that is no id is skipped.
+ * store can then fetch for the whole round at once.  Only a hint: nothing
+ * is checked here (dispatch() does that when it runs), and a string that
+ * is no id is skipped.
  */
-bool
+void
 dispatch_want(const msgpack_object *req)
 {
 	const msgpack_object	*opo = NULL, *v;
@@ -452,12 +452,12 @@ dispatch_want(const msgpack_object *req)
 	int			 k;
 
 	if (req->type != MSGPACK_OBJECT_MAP)
-		return false;
+		return;
 	for (i = 0; i < req->via.map.size; i++)
 		if (key_is(&req->via.map.ptr[i].key, "op"))
 			opo = &req->via.map.ptr[i].val;
 	if (opo == NULL || !(key_is(opo, "check") || key_is(opo, "record")))
-		return false;
+		return;
 	for (i = 0; i < req->via.map.size; i++)
 		for (k = 0; k < 3; k++) {
 			if (!key_is(&req->via.map.ptr[i].key, names[k]))
@@ -466,13 +466,13 @@ dispatch_want(const msgpack_object *req)
 			if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
 			    v->via.str.size > TOKQ_ID_MAX ||
 			    memchr(v->via.str.ptr, '\0', v->via.str.size) != NULL)
-				return false;
+				return;
 			memcpy(s[k], v->via.str.ptr, v->via.str.size);
 			s[k][v->via.str.size] = '\0';
 			set[k] = true;
 		}
-	return set[0] && quota_want(s[0], set[1] ? s[1] : NULL,
-	    set[2] ? s[2] : NULL);
+	if (set[0])
+		quota_want(s[0], set[1] ? s[1] : NULL, set[2] ? s[2] : NULL);
 }
 
 /* Free what the arguments' values hold. */

@@ -158,39 +158,11 @@ take_locked(size_t max)
 }
 
 /*
- * Of the jobs that came while a round's begin waited, those memory has
- * all it needs for, up to the first it lacks something for: that one and
- * the ones after it go back to the head of the queue, to be fetched with
- * the next begin rather than in a round trip of their own under the lock
- * (and in order, so that one connection's replies keep theirs).
- */
-static struct job *
-late_ready(struct job *late)
-{
-	struct job	*j, **p = &late, *t;
-
-	for (j = late; j != NULL; p = &j->next, j = j->next)
-		if (j->want && j->want(j))
-			break;
-	if (j == NULL)
-		return late;
-	*p = NULL;
-	for (t = j; t->next != NULL; t = t->next)
-		;
-	pthread_mutex_lock(&x.mu);
-	if ((t->next = x.in) == NULL)
-		x.in_tail = &t->next;
-	x.in = j;
-	pthread_mutex_unlock(&x.mu);
-	return late;
-}
-
-/*
  * One round: let every job say what it will need, begin (which fetches
  * it), run every job, commit, hand them back.  The jobs queued while the
  * begin waited (for the write lock, or in the last commit's round trip)
- * join the round once it has begun, if memory has what they need
- * (late_ready): rounds carry more jobs, so fewer rounds pass the lock.  The jobs queued after that are the next round's:
+ * join the round once it has begun: rounds carry more jobs, so fewer
+ * rounds pass the lock.  The jobs queued after that are the next round's:
  * they say what they need before the commit, which may send the next
  * begin in its round trip (store_begin_next); they are returned, to run
  * next.
@@ -224,7 +196,9 @@ round_run(struct job *first)
 		pthread_mutex_lock(&x.mu);
 		late = take_locked(ROUND_MAX - 1 - n);
 		pthread_mutex_unlock(&x.mu);
-		j->next = late_ready(late);
+		/* They ask now, in one round trip if memory lacks anything. */
+		if ((j->next = late) != NULL)
+			wants(late);
 	}
 	for (j = first; j; j = j->next) {
 		if (rc < 0) {

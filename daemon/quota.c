@@ -525,16 +525,14 @@ quota_add(const char *user, const char *guild, const char *model, int64_t t,
  * A request of user in guild (or NULL) for model (or NULL) will be judged
  * and may add usage: the counters it may load, for quota_prefetch().
  */
-bool
+void
 quota_want(const char *user, const char *guild, const char *model)
 {
 	struct counter_id k[QUOTA_NCOUNTERS];
 	size_t		 i, n = quota_counters(user, guild, model, k);
-	bool		 lacks = false;
 
 	for (i = 0; i < n; i++)
-		lacks |= counter_want(k[i].sc, k[i].subject, k[i].model);
-	return lacks;
+		counter_want(k[i].sc, k[i].subject, k[i].model);
 }
 
 /*

@@ -483,7 +483,7 @@ size_t	 counter_bytes(void);
 void	 counter_fold(int64_t before);		/* as maintenance folds buckets */
 void	 counter_set_horizon(int64_t h);
 int64_t	 counter_horizon(void);
-bool	 counter_want(enum scope sc, const char *subject, const char *model);
+void	 counter_want(enum scope sc, const char *subject, const char *model);
 int	 counter_prefetch(void);		/* the wanted ones memory lacks, ahead */
 
 /* quota.c */
@@ -529,7 +529,7 @@ size_t	 quota_counters(const char *user, const char *guild, const char *model,
 	    struct counter_id k[QUOTA_NCOUNTERS]);
 int	 quota_add(const char *user, const char *guild, const char *model, int64_t t,
 	    int64_t tokens, int64_t cost);
-bool	 quota_want(const char *user, const char *guild, const char *model);
+void	 quota_want(const char *user, const char *guild, const char *model);
 int	 quota_prefetch(void);		/* what the round's quota_want()s asked for */
 int	 quota_reset(const char *user, const char *model);
 int	 quota_hold(const char *user, const char *guild, const char *model, int64_t t,
@@ -577,7 +577,7 @@ struct peer {
 int	 dispatch(const msgpack_object *req, const struct peer *peer,
 	    msgpack_sbuffer *out, bool *wrote);
 int	 dispatch_error(msgpack_sbuffer *out, int code, const char *msg);
-bool	 dispatch_want(const msgpack_object *req);	/* what it will need: quota_want */
+void	 dispatch_want(const msgpack_object *req);	/* what it will need: quota_want */
 
 /* control.c */
 int	 control_init(sd_event *ev);
@@ -604,8 +604,7 @@ void	 maint_soon(void);			/* another round shortly */
  */
 struct job {
 	struct job	*next;
-	bool		(*want)(struct job *);	/* on the worker, before run; may be NULL;
-						   true: memory lacks what it needs */
+	void		(*want)(struct job *);	/* on the worker, before run; may be NULL */
 	void		(*run)(struct job *);	/* on the worker */
 	void		(*done)(struct job *);	/* on the loop, afterwards */
 	int		 rc;			/* < 0: refused or not kept */
