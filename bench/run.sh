@@ -278,6 +278,10 @@ bench_pg() {
 	local d=$T/pg i f
 	[ -x tests/pg/cluster.sh ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || return 1
 	log "bench: PostgreSQL: a cluster of its own in $d"
+	# The SQLite runs just before left their file's pages to be written
+	# back: flushed now, so that they do not share the disk with the
+	# cluster's fsyncs.
+	sync
 	chmod 711 "$T"	# the cluster runs as another user, under $T
 	tests/pg/cluster.sh start "$d" >/dev/null || { log "bench: no PostgreSQL cluster"; return 1; }
 	eval "$(tests/pg/cluster.sh env "$d")"
