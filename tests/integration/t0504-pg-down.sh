@@ -31,36 +31,6 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 
-# probe NAME A|B ARGS...: time one tokq call; "rc ms" in $T/probe.NAME
-probe() {
-	local name=$1 s t0
-	s=$(sock_of "$2")
-	shift 2
-	t0=$(date +%s%N)
-	timeout 30 "$TOKQ" --socket "$s" "$@" >/dev/null 2>"$T/probe.$name.err"
-	echo "$? $(ms_since "$t0")" >"$T/probe.$name"
-}
-
-# probes WHEN: records (keys WHEN-A, WHEN-B), reserves and checks on A and B,
-# all at once; each must exit 75 within 2 s.
-probes() {
-	local w pids=() name
-	for w in A B; do
-		probe "$1-rec-$w" "$w" record --user x --model m --prompt 1 --key "$1-$w" & pids+=($!)
-		probe "$1-res-$w" "$w" check --user x --tokens 1 --reserve & pids+=($!)
-		probe "$1-chk-$w" "$w" check --user x --tokens 1 & pids+=($!)
-	done
-	wait "${pids[@]}"
-	for name in rec res chk; do
-		for w in A B; do
-			read -r prc pms <"$T/probe.$1-$name-$w"
-			is "exit $prc, $( ((pms < 2000)) && echo within || echo after) 2 s" "exit 75, within 2 s" \
-				"$1: $name on $w exits 75 within 2 s (exit $prc after $pms ms)"
-			[ "$prc" = 75 ] || diag "  stderr: $(cat "$T/probe.$1-$name-$w.err")"
-		done
-	done
-}
-
 # back WHEN: the same daemons serve again: each retries its refused record
 # (same key) until it is acknowledged, within 30 s.
 back() {

@@ -75,6 +75,38 @@ race_out() { cat "$T/race.$1.out" 2>/dev/null; }
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
+# probe NAME A|B ARGS...: time one tokq call to daemon A ($SOCK) or B
+# ($SOCK2); "rc ms" in $T/probe.NAME, its stderr in $T/probe.NAME.err.
+probe() {
+	local name=$1 s t0
+	s=$(sock_of "$2")
+	shift 2
+	t0=$(date +%s%N)
+	timeout 30 "$TOKQ" --socket "$s" "$@" >/dev/null 2>"$T/probe.$name.err"
+	echo "$? $(ms_since "$t0")" >"$T/probe.$name"
+}
+
+# probes WHEN: while the database is out of reach: records (keys WHEN-A,
+# WHEN-B), reserves and checks on A and B, all at once; each must exit 75
+# (temporary, nothing kept) within 2 s.
+probes() {
+	local w pids=() name prc pms
+	for w in A B; do
+		probe "$1-rec-$w" "$w" record --user x --model m --prompt 1 --key "$1-$w" & pids+=($!)
+		probe "$1-res-$w" "$w" check --user x --tokens 1 --reserve & pids+=($!)
+		probe "$1-chk-$w" "$w" check --user x --tokens 1 & pids+=($!)
+	done
+	wait "${pids[@]}"
+	for name in rec res chk; do
+		for w in A B; do
+			read -r prc pms <"$T/probe.$1-$name-$w"
+			is "exit $prc, $( ((pms < 2000)) && echo within || echo after) 2 s" "exit 75, within 2 s" \
+				"$1: $name on $w exits 75 within 2 s (exit $prc after $pms ms)"
+			[ "$prc" = 75 ] || diag "  stderr: $(cat "$T/probe.$1-$name-$w.err")"
+		done
+	done
+}
+
 # The postmaster of this script's own cluster and its children.
 pg_pids() {
 	local pm
