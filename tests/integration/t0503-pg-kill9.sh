@@ -20,17 +20,8 @@ KILLS=8
 start_tokqd
 start_tokqd2
 
-python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" "$WRITERS" "$T/stop" \
-	>"$T/writers.json" 2>"$T/writers.err" &
-wpid=$!
-EXTRA_PIDS+=("$wpid")
-
 # Let the writers get going (their first acknowledged records), then kill.
-for _ in $(seq 100); do
-	tqj status
-	[ "$(jqv .events)" -ge 8 ] 2>/dev/null && break
-	sleep 0.05
-done
+writers_start "$WRITERS" 8
 kills=0
 for k in $(seq "$KILLS"); do
 	sleep "0.$((10 + RANDOM % 80))"

@@ -21,15 +21,7 @@ start_tokqd2
 A=$TOKQD_PID B=$TOKQD2_PID
 tq limit set --user x --tokens 1000000 --per day
 
-python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" 2 "$T/stop" \
-	>"$T/writers.json" 2>"$T/writers.err" &
-wpid=$!
-EXTRA_PIDS+=("$wpid")
-for _ in $(seq 100); do
-	tqj status
-	[ "$(jqv .events)" -ge 8 ] 2>/dev/null && break
-	sleep 0.05
-done
+writers_start 2 8
 
 # back WHEN: the same daemons serve again: each retries its refused record
 # (same key) until it is acknowledged, within 30 s.

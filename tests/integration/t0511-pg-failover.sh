@@ -71,15 +71,7 @@ tqj check --user L --model m --tokens 30 --reserve
 is "$rc" 0 "before: A holds 30 more for L"
 hold=$(jqv .hold)
 
-python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" 2 "$T/stop" \
-	>"$T/writers.json" 2>"$T/writers.err" &
-wpid=$!
-EXTRA_PIDS+=("$wpid")
-for _ in $(seq 100); do
-	tqj status
-	[ "$(jqv .events)" -ge 10 ] 2>/dev/null && break
-	sleep 0.05
-done
+writers_start 2 10
 
 # A probe loop per daemon, through the whole failover: a record (user pA
 # or pB, each key retried until acknowledged) and a check, each timed:

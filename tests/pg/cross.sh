@@ -75,6 +75,23 @@ race_out() { cat "$T/race.$1.out" 2>/dev/null; }
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
+# writers_start N EVENTS: N writers (tests/tools/tokq_writers.py) recording
+# with keys on both daemons until $T/stop exists, their report in
+# $T/writers.json (wpid: their pid); returns once daemon A counts EVENTS
+# events, so that they are under way.
+writers_start() {
+	local _
+	python3 "$TEST_ROOT/tests/tools/tokq_writers.py" "$TOKQ" "$SOCK,$SOCK2" "$1" "$T/stop" \
+		>"$T/writers.json" 2>"$T/writers.err" &
+	wpid=$!
+	EXTRA_PIDS+=("$wpid")
+	for _ in $(seq 100); do
+		tqj status
+		[ "$(jqv .events)" -ge "$2" ] 2>/dev/null && break
+		sleep 0.05
+	done
+}
+
 # probe NAME A|B ARGS...: time one tokq call to daemon A ($SOCK) or B
 # ($SOCK2); "rc ms" in $T/probe.NAME, its stderr in $T/probe.NAME.err.
 probe() {
