@@ -161,14 +161,18 @@ wait_sock(bool out, uint64_t deadline)
 }
 
 /*
- * The TOKQ_E_* code of a failed statement's result.  A server that turned
- * read-only (a standby behind the URI after a failover) sets read_only:
- * the connection is dropped, and the next one finds the primary.
+ * A statement failed: log its message, in one line, and return its
+ * TOKQ_E_* code.  A server that turned read-only (a standby behind the
+ * URI after a failover) sets read_only: the connection is dropped, and
+ * the next one finds the primary.
  */
 static int
-result_code(const PGresult *r, bool *read_only)
+result_failed(const PGresult *r, bool *read_only)
 {
 	const char	*st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	log_warnx("store: %s: %.*s", pg_where,
+	    (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
 
 	if (st == NULL)
 		return -TOKQ_E_TEMP;
@@ -275,12 +279,8 @@ pg_wait(PGresult **keep, size_t nkeep)
 					rc = -TOKQ_E_TEMP;
 				break;
 			default:
-				if (rc == 0) {
-					log_warnx("store: %s: %.*s", pg_where,
-					    (int)strcspn(PQresultErrorMessage(r), "\n"),
-					    PQresultErrorMessage(r));
-					rc = result_code(r, &read_only);
-				}
+				if (rc == 0)
+					rc = result_failed(r, &read_only);
 				break;
 			}
 			PQclear(r);
@@ -435,10 +435,7 @@ simple_exec(const char *sql, PGresult **keep)
 				break;
 			default:
 				if (rc == 0) {
-					log_warnx("store: %s: %.*s", pg_where,
-					    (int)strcspn(PQresultErrorMessage(r), "\n"),
-					    PQresultErrorMessage(r));
-					rc = result_code(r, &read_only);
+					rc = result_failed(r, &read_only);
 					if (keep && *keep) {
 						PQclear(*keep);
 						*keep = NULL;
