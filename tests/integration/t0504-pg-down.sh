@@ -23,23 +23,6 @@ tq limit set --user x --tokens 1000000 --per day
 
 writers_start 2 8
 
-# back WHEN: the same daemons serve again: each retries its refused record
-# (same key) until it is acknowledged, within 30 s.
-back() {
-	local w t0 n
-	for w in A B; do
-		t0=$(date +%s%N)
-		for n in $(seq 300); do
-			SOCK=$(sock_of "$w") tq --json record --user x --model m --prompt 1 --key "$1-$w"
-			[ "$rc" = 0 ] && break
-			sleep 0.1
-		done
-		is "$rc" 0 "$1 over: $w serves again ($n tries, $(ms_since "$t0") ms), the refused record retried"
-	done
-	ok "neither daemon was restarted" kill -0 "$A" "$B"
-	is "$TOKQD_PID $TOKQD2_PID" "$A $B" "the same daemons"
-}
-
 # --- hung: every process of the server stopped -------------------------------------
 pids=$(pg_pids | paste -sd ' ')
 [ -n "$pids" ] || bail "the cluster's processes are found"

@@ -114,19 +114,11 @@ diag "no primary for $(ms_since "$t_down") ms"
 
 # The same daemons serve again: each retries its refused records (same
 # keys) until acknowledged, within a bounded number of tries.
+back down
 for w in A B; do
-	t0=$(date +%s%N)
-	for n in $(seq 300); do
-		SOCK=$(sock_of "$w") tq --json record --user x --model m --prompt 1 --key "down-$w"
-		[ "$rc" = 0 ] && break
-		sleep 0.1
-	done
-	is "$rc" 0 "after: $w serves again ($n tries, $(ms_since "$t0") ms), its refused record retried"
 	SOCK=$(sock_of "$w") tq record --user x --model m --prompt 1 --key "down2-$w"
 	is "$rc" 0 "after: $w's second refused record, retried, is kept"
 done
-ok "neither daemon was restarted" kill -0 "$A" "$B"
-is "$TOKQD_PID $TOKQD2_PID" "$A $B" "the same daemons"
 
 # The writers and the loops go on a little on the new primary.
 tqj status
@@ -233,25 +225,13 @@ tq limit set --user y --tokens 5 --per day
 is "$rc" 75 "read-only: A's limit set answers 75 (temporary), not 70"
 tq check --user x --tokens 1
 is "$rc" 75 "read-only: A's check answers 75, not judged on a standby without the write lock"
-for n in $(seq 30); do	# its session was ended too: it reconnects
-	tq2 record --user x --model m --prompt 1 --key ro-B
-	[ "$rc" = 0 ] && break
-	sleep 0.1
-done
+until_ok 30 B record --user x --model m --prompt 1 --key ro-B	# its session ended too
 is "$rc" 0 "read-only: B, on the primary, serves meanwhile ($n tries)"
 ln -s "$standby" "$T/pgaddr.new" && mv -T "$T/pgaddr.new" "$T/pgaddr"
-for n in $(seq 30); do
-	tq record --user x --model m --prompt 1 --key ro-A
-	[ "$rc" = 0 ] && break
-	sleep 0.1
-done
+until_ok 30 A record --user x --model m --prompt 1 --key ro-A
 is "$rc" 0 "read-only: the address leads to the primary again: A serves again ($n tries)"
 "$cluster" crash "$ro"
-for n in $(seq 100); do
-	tq record --user x --model m --prompt 1 --key ro-A
-	[ "$rc" = 0 ] && break
-	sleep 0.1
-done
+until_ok 100 A record --user x --model m --prompt 1 --key ro-A
 is "$rc" 0 "read-only: once that server is gone, A serves again ($n tries), its record retried"
 tqj usage --user x
 is "$(jqv .periods.all.requests)" 6 "the refused records ro-A and ro-B count once each"

@@ -75,6 +75,33 @@ race_out() { cat "$T/race.$1.out" 2>/dev/null; }
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
+# until_ok TRIES A|B ARGS...: tokq ARGS on daemon A or B, again every
+# 0.1 s until it exits 0, at most TRIES times; $rc its last exit, $n the
+# tries made.
+until_ok() {
+	local tries=$1 s
+	s=$(sock_of "$2")
+	shift 2
+	for n in $(seq "$tries"); do
+		SOCK=$s tq "$@"
+		[ "$rc" = 0 ] && break
+		sleep 0.1
+	done
+}
+
+# back WHEN: the same daemons serve again: each retries its refused record
+# (key WHEN-A or WHEN-B) until it is acknowledged, within 30 s.
+back() {
+	local w t0
+	for w in A B; do
+		t0=$(date +%s%N)
+		until_ok 300 "$w" --json record --user x --model m --prompt 1 --key "$1-$w"
+		is "$rc" 0 "$1 over: $w serves again ($n tries, $(ms_since "$t0") ms), the refused record retried"
+	done
+	ok "neither daemon was restarted" kill -0 "$A" "$B"
+	is "$TOKQD_PID $TOKQD2_PID" "$A $B" "the same daemons"
+}
+
 # writers_start N EVENTS: N writers (tests/tools/tokq_writers.py) recording
 # with keys on both daemons until $T/stop exists, their report in
 # $T/writers.json (wpid: their pid); returns once daemon A counts EVENTS

@@ -186,16 +186,30 @@ spawn(int (*step)(void))
 	return c;
 }
 
+/* Tell the child to run its step, without waiting for it. */
+static void
+go_child(struct child c)
+{
+	assert_int_equal(write(c.go, "g", 1), 1);
+	close(c.go);
+}
+
+/* Wait for the child; its exit status (128 when it did not exit). */
+static int
+child_status(struct child c)
+{
+	int	 st;
+
+	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 /* Tell the child to run its step; its exit status. */
 static int
 run_child(struct child c)
 {
-	int	 st;
-
-	assert_int_equal(write(c.go, "g", 1), 1);
-	close(c.go);
-	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	go_child(c);
+	return child_status(c);
 }
 
 static int
@@ -749,22 +763,18 @@ test_begin_next_not_alone(void **state)
 {
 	struct bucket	 b = { 1767225600, 60, 10, 0, 1 };
 	struct child	 c;
-	int		 st;
 
 	NEED_CLUSTER(state);
 	c = spawn(step_linger);
 	assert_int_equal(store_open(uri), 0);
-	assert_int_equal(write(c.go, "g", 1), 1);
-	close(c.go);
+	go_child(c);
 	usleep(300 * 1000);	/* the child is connected */
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
 	store_begin_next();
 	assert_int_equal(store_commit(), 0);
 	assert_false(store_in_tx());
-	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(child_status(c), 0);
 	/* alone again: begun ahead */
 	assert_int_equal(store_begin(), 0);
 	store_begin_next();
@@ -801,20 +811,16 @@ test_alone_no_journal(void **state)
 {
 	struct bucket	 b = { 1767225600, 60, 3, 0, 1 };
 	struct child	 c;
-	int		 st;
 
 	NEED_CLUSTER(state);
 	c = spawn(step_begin_after);
 	assert_int_equal(store_open(uri), 0);
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_add(SCOPE_USER, "u1", "", &b), 0);
-	assert_int_equal(write(c.go, "g", 1), 1);
-	close(c.go);
+	go_child(c);
 	usleep(300 * 1000);	/* the child connects and waits for the lock */
 	assert_int_equal(store_commit(), 0);
-	assert_int_equal(waitpid(c.pid, &st, 0), c.pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(child_status(c), 0);
 	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.journal"), 0);
 	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'journal_floor'"), 1);
 	assert_int_equal(side_int("SELECT val FROM %s.meta WHERE name = 'gen'"), 1);
