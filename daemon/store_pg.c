@@ -384,11 +384,11 @@ int
 pg_commit(void)
 {
 	PGresult	*cr[2] = { NULL, NULL }, *res[4] = { NULL, NULL, NULL, NULL };
-	struct pgq	 q = { 0 };
-	int64_t		 gen = tx_gen + 1;
+	struct pgq	 q = { 0 }, oq = { 0 };
+	int64_t		 gen = tx_gen + 1, lo, hi;
 	size_t		 nkeep = 0;
 	int		 rc;
-	bool		 ahead = false, async;
+	bool		 ahead = false, async, outbox = false;
 
 	if (!pg_tx_open)
 		return 0;
@@ -405,6 +405,19 @@ pg_commit(void)
 		goto fail;
 	if (pg_enqueue(P_COMMIT, NULL) < 0 || (async && pg_enqueue(P_DURABLE, NULL) < 0))
 		goto fail;
+	/*
+	 * The reports of the events it put in the outbox, in a segment of
+	 * their own: their failure leaves the row, which the next reader of
+	 * the reports applies (outbox_apply), and does not make the round's
+	 * outcome unknown.
+	 */
+	if (pglog_outbox(&lo, &hi)) {
+		pgq_int(&oq, lo);
+		pgq_int(&oq, hi);
+		if (pg_sync() < 0 || pg_enqueue(P_OUTBOX_APPLY, &oq) < 0)
+			goto fail;
+		outbox = true;
+	}
 	/*
 	 * The next round's begin goes in the same round trip, after a Sync:
 	 * a segment of its own, which no failure of the commit's takes down
@@ -424,6 +437,8 @@ pg_commit(void)
 		goto fail;
 	}
 	pg_unkeep(cr, 2);
+	if (outbox && pg_wait(NULL, 0) < 0)
+		log_warnx("store: %s: a round's reports stay in the outbox", pg_where);
 	if (nnotes > 0 || pglog_journaled())
 		seen_gen = gen;
 	pg_tx_open = false;

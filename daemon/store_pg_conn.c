@@ -38,7 +38,7 @@ static char	*schema;		/* quoted, for SET search_path */
 static uint64_t	 wait_usec = PG_WAIT_USEC;
 static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
-static size_t	 synced[2];		/* of each Sync sent but not waited for */
+static size_t	 synced[3];		/* of each Sync sent but not waited for */
 static size_t	 nsynced;
 
 char		 pg_where[256];		/* "database D on H", for the logs */

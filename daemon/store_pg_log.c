@@ -6,6 +6,10 @@
  * The log.  What a record writes (its events, and so their daily rows,
  * hours, users and meta 'daily_requests'; the counters' bucket adds; the
  * idempotency keys) is not sent one statement each: it is appended here.
+ * With other daemons there, the events go as one outbox row instead, and
+ * their reports are written after the commit, outside the write lock
+ * (pg_commit), or before the first statement that reads or changes the
+ * reports (reports_first): the lock is held for the counters alone.
  * Before any other statement goes to the server, and at the commit, the
  * log is flushed (pglog_flush): its entries are summed by the key each
  * table's upsert conflicts on (a bucket by scope, subject, model, start
@@ -49,6 +53,7 @@ enum lkind { L_EVENT, L_BUCKET, L_KEY };
 static int64_t	 round_gen;
 static bool	 round_rows;		/* other daemons read its journal rows */
 static bool	 journaled;		/* bucket adds went out with journal rows */
+static int64_t	 outbox_lo, outbox_hi;	/* its events in the outbox: ids, inclusive */
 
 /* One write; strings are offsets into the log's text. */
 struct lent {
@@ -454,7 +459,7 @@ send_range(size_t from, size_t to)
 	struct arr	 a[19] = { 0 };
 	struct gkey	 k;
 	size_t		 i, g, nd = 0, nh = 0, nb = 0, nk = 0, nu = 0, nev = 0;
-	int64_t		 requests = 0;
+	int64_t		 requests = 0, lo = INT64_MAX, hi = INT64_MIN;
 	bool		 fresh, totals = false;
 	int		 rc = -TOKQ_E_TEMP;
 
@@ -488,8 +493,12 @@ send_range(size_t from, size_t to)
 			arr_text(&a[9], S(e->ev.meta));
 			arr_usage(&a[10], &e->ev.u);
 			arr_int(&a[18], e->ev.id);
+			if (e->ev.id < lo)
+				lo = e->ev.id;
+			if (e->ev.id > hi)
+				hi = e->ev.id;
 			/* An event of no amounts: no totals, as SQLite's. */
-			if (usage_zero(&e->ev.u))
+			if (round_rows || usage_zero(&e->ev.u))
 				break;
 			totals = true;
 			requests = sat_add(requests, e->ev.u.requests);
@@ -557,8 +566,27 @@ send_range(size_t from, size_t to)
 			break;
 		}
 	}
-	if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
+	/*
+	 * With other daemons there, the events go to the outbox, and their
+	 * reports are written after the commit (schema 4); alone, they are
+	 * written now, their user's first, as outbox_apply locks meta
+	 * 'daily_requests' before the daily rows.
+	 */
+	if (nev > 0 && round_rows) {
+		if (lo < outbox_lo)
+			outbox_lo = lo;
+		if (hi > outbox_hi)
+			outbox_hi = hi;
+		if ((rc = arr_send(P_OUTBOX_ADD, a, 19, &lo)) < 0)
+			goto out;
+	} else if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
 		goto out;
+	if (totals) {
+		for (i = 0; i < nu; i++)
+			arr_text(&a[0], S(ur[i]->ev.user));
+		if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
+			goto out;
+	}
 	for (i = 0; i < nd; i++) {
 		const struct lent	*e = dr[i].e;
 
@@ -581,12 +609,6 @@ send_range(size_t from, size_t to)
 	}
 	if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
 		goto out;
-	if (totals) {
-		for (i = 0; i < nu; i++)
-			arr_text(&a[0], S(ur[i]->ev.user));
-		if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
-			goto out;
-	}
 	for (i = 0; i < nb; i++) {
 		arr_int(&a[0], br[i].e->bk.sc);
 		arr_text(&a[1], S(br[i].e->bk.subject));
@@ -988,46 +1010,13 @@ pgpf_queued(PGresult *r)
 
 /* ---- statements after the round's log --------------------------------- */
 
-/*
- * Queue a write whose result is not needed, after the round's log: it is
- * checked at the next wait (a read's, or the commit's).
- */
-int
-pg_send(enum pg_stmt id, const struct pgq *q)
-{
-	int	 rc;
-
-	if (pg_tx_failed)
-		return -TOKQ_E_TEMP;
-	if ((rc = pglog_flush(true)) < 0)
-		return rc;
-	return pg_queue(id, q);
-}
-
-/* Statements that read only: the others are a request's writes. */
+/* Statements that read the reports (events, daily, hourly, users, meta 'daily_requests'). */
 static bool
-reads_only(enum pg_stmt id)
+reads_reports(enum pg_stmt id)
 {
 	switch (id) {
-	case P_GEN:
-	case P_JOURNAL:
-	case P_INDEXED:
-	case P_INDEXED_END:
-	case P_ASYNC:
-	case P_DURABLE:
-	case P_MAINT_TRY:
-	case P_META_GET:
-	case P_DB_BYTES:
-	case P_BUCKET_PREFETCH:
-	case P_BUCKET_LOAD:
 	case P_COUNTS:
-	case P_KEY_GET:
 	case P_EVENTS_SUM:
-	case P_RULE_LOAD:
-	case P_PLAN_LOAD:
-	case P_BYPASS_LOAD:
-	case P_PRICE_LOAD:
-	case P_HOLD_LOAD:
 	case P_USER_HOURS:
 	case P_USER_DAILY_TOTALS:
 	case P_USER_MODELS_TOTALS:
@@ -1051,6 +1040,78 @@ reads_only(enum pg_stmt id)
 }
 
 /*
+ * Statements that read or change the reports: the outbox is applied
+ * before each (reports_first), so that they see every event acknowledged,
+ * this round's too, and no event applied after a change of them undoes it.
+ */
+static bool
+reports(enum pg_stmt id)
+{
+	switch (id) {
+	case P_EVENTS_PRUNE:
+	case P_HOURLY_PRUNE:
+	case P_MONTH_ARCHIVE:
+	case P_DAILY_FIRST:
+	case P_DAILY_PAGE:
+	case P_DAILY_EVENTS:
+	case P_DAILY_IMPORT:
+		return true;
+	default:
+		return reads_reports(id);
+	}
+}
+
+static int
+reports_first(enum pg_stmt id)
+{
+	return reports(id) ? pg_enqueue(P_OUTBOX_APPLY_ALL, NULL) : 0;
+}
+
+/*
+ * Queue a write whose result is not needed, after the round's log: it is
+ * checked at the next wait (a read's, or the commit's).
+ */
+int
+pg_send(enum pg_stmt id, const struct pgq *q)
+{
+	int	 rc;
+
+	if (pg_tx_failed)
+		return -TOKQ_E_TEMP;
+	if ((rc = pglog_flush(true)) < 0 || (rc = reports_first(id)) < 0)
+		return rc;
+	return pg_queue(id, q);
+}
+
+/* Statements that read only: the others are a request's writes. */
+static bool
+reads_only(enum pg_stmt id)
+{
+	switch (id) {
+	case P_GEN:
+	case P_JOURNAL:
+	case P_INDEXED:
+	case P_INDEXED_END:
+	case P_ASYNC:
+	case P_DURABLE:
+	case P_MAINT_TRY:
+	case P_META_GET:
+	case P_DB_BYTES:
+	case P_BUCKET_PREFETCH:
+	case P_BUCKET_LOAD:
+	case P_KEY_GET:
+	case P_RULE_LOAD:
+	case P_PLAN_LOAD:
+	case P_BYPASS_LOAD:
+	case P_PRICE_LOAD:
+	case P_HOLD_LOAD:
+		return true;
+	default:
+		return reads_reports(id);
+	}
+}
+
+/*
  * Run a statement and return its result (the caller PQclears it), after
  * the round's log and every statement queued before it; NULL with *rc set
  * on failure.
@@ -1065,7 +1126,8 @@ pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
 		return NULL;
 	}
 	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
-	    (*rc = pg_ready()) < 0 || (*rc = pg_enqueue(id, q)) < 0)
+	    (*rc = pg_ready()) < 0 || (*rc = reports_first(id)) < 0 ||
+	    (*rc = pg_enqueue(id, q)) < 0)
 		return NULL;
 	if ((*rc = pg_wait(&r, 1)) < 0) {
 		if (pg_tx_open)
@@ -1116,6 +1178,20 @@ pglog_round(int64_t gen, bool rows)
 	round_gen = gen;
 	round_rows = rows;
 	journaled = false;
+	outbox_lo = INT64_MAX;
+	outbox_hi = INT64_MIN;
+}
+
+/*
+ * The ids [*lo, *hi] of the events the round put in the outbox; false
+ * when it put none.
+ */
+bool
+pglog_outbox(int64_t *lo, int64_t *hi)
+{
+	*lo = outbox_lo;
+	*hi = outbox_hi;
+	return outbox_lo <= outbox_hi;
 }
 
 /* Bucket adds went out with journal rows: the commit writes a generation. */

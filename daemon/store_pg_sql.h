@@ -61,6 +61,9 @@ enum pg_stmt {
 	P_LOG_DAILY,
 	P_LOG_HOURLY,
 	P_LOG_USERS,
+	P_OUTBOX_ADD,
+	P_OUTBOX_APPLY,
+	P_OUTBOX_APPLY_ALL,
 	P_LOG_BUCKETS,
 	P_LOG_KEYS,
 	P_BUCKET_PREFETCH,
@@ -169,6 +172,7 @@ PGresult *pg_query(enum pg_stmt id, const struct pgq *q, int *rc);
 int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
 void	 pglog_round(int64_t gen, bool rows);	/* at the begin */
 bool	 pglog_journaled(void);
+bool	 pglog_outbox(int64_t *, int64_t *);
 int	 pglog_event(const struct event *ev, int64_t id);
 int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);

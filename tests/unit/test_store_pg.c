@@ -882,6 +882,176 @@ begin_again(void)
 			usleep(50 * 1000);
 }
 
+/* One text of the side connection's first row and column ("" when none). */
+static char *
+side_text(const char *fmt, const char *sch)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[512], *v;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	snprintf(sql, sizeof(sql), fmt, sch);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	assert_non_null(v);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/*
+ * Events of every shape the reports group by: two days, two hours, users,
+ * guilds and models and services and kinds (some NULL), an event of no
+ * amounts, and sums past INT64_MAX.
+ */
+static void
+shaped_events(void)
+{
+	static const struct {
+		const char	*user, *guild, *model, *service, *kind;
+		int64_t		 at, prompt;
+		bool		 zero;
+	} e[] = {
+		{ "a", NULL, "m", NULL, NULL, 1767225600, 10, false },
+		{ "a", NULL, "m", NULL, NULL, 1767225601, 20, false },
+		{ "a", "g1", "m", "s", "chat", 1767229300, 30, false },
+		{ "b", "g1", NULL, NULL, "img", 1767312000, 40, false },
+		{ "b", "g1", NULL, NULL, "img", 1767312001, 0, true },
+		{ "c", NULL, "m2", NULL, NULL, 1767225700, INT64_MAX / 2 + 1, false },
+		{ "c", NULL, "m2", NULL, NULL, 1767225800, INT64_MAX / 2 + 1, false },
+		{ "z", NULL, NULL, NULL, NULL, 1767225900, 0, true },
+	};
+	struct bucket	 b = { 1767225600, 60, 10, 0, 1 };
+	struct event	 ev;
+	size_t		 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++) {
+		ev = (struct event){ .at = e[i].at, .user = e[i].user,
+		    .guild = e[i].guild, .model = e[i].model,
+		    .service = e[i].service, .kind = e[i].kind, .call = -1 };
+		if (!e[i].zero) {
+			ev.u.requests = 1;
+			ev.u.prompt = ev.u.total = e[i].prompt;
+			ev.u.cost = 7;
+		}
+		assert_int_equal(store_event_add(&ev), 0);
+	}
+	/* a counter too: a round not alone journals it */
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+#define REPORTS_DUMP \
+	"SELECT (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.events t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.daily t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.hourly t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.users t)" \
+	" || '/' || (SELECT val FROM %1$s.meta WHERE name = 'daily_requests')"
+
+static int
+step_linger_long(void)
+{
+	usleep(2500 * 1000);
+	return 0;
+}
+
+/*
+ * With another daemon there, a round's events go to the outbox and its
+ * reports are written after the commit: the same reports, row for row, as
+ * a daemon alone writes in its round; none left in the outbox; and a read
+ * in the round sees the round's own events.
+ */
+static void
+test_outbox_same_reports(void **state)
+{
+	char		 alone[sizeof(schema) + 8], *want, *got;
+	struct child	 c;
+	struct event	 ev;
+	struct usage	 u;
+
+	NEED_CLUSTER(state);
+	/* alone, in a schema of its own */
+	snprintf(alone, sizeof(alone), "%s_alone", schema);
+	env.db_schema = alone;
+	assert_int_equal(store_open(uri), 0);
+	shaped_events();
+	store_close();
+	want = side_text(REPORTS_DUMP, alone);
+	{
+		char	 sql[128];
+
+		snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
+		    " DROP SCHEMA %s CASCADE", alone);
+		side_exec(sql);
+	}
+	/* and with another daemon connected */
+	env.db_schema = schema;
+	c = spawn(step_linger_long);
+	assert_int_equal(store_open(uri), 0);
+	go_child(c);
+	usleep(300 * 1000);	/* the child is connected */
+	shaped_events();
+	assert_true(side_int("SELECT COUNT(*) FROM %s.journal") > 0);	/* not alone */
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+	got = side_text(REPORTS_DUMP, schema);
+	assert_string_equal(got, want);
+	assert_true(strlen(got) > 100);
+	/* read your writes: the round's own events, before its commit */
+	assert_int_equal(store_begin(), 0);
+	ev = mkevent("r", 11);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_user_daily_totals("r", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(child_status(c), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+	free(want);
+	free(got);
+}
+
+/*
+ * A round's outbox row whose reports were never written (its daemon died
+ * between the commit and them) is applied by the next reader of the
+ * reports, once.
+ */
+static void
+test_outbox_left_applied(void **state)
+{
+	struct usage	 u;
+	int64_t		 events, users;
+	char		 sql[1024];
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s.outbox VALUES (100,"
+	    " '{1767225600,1767225700}', '{o,o}', '{NULL,NULL}', '{NULL,NULL}',"
+	    " '{m,m}', '{NULL,NULL}', '{NULL,NULL}', '{NULL,NULL}',"
+	    " '{NULL,NULL}', '{NULL,NULL}', '{1,1}', '{5,6}', '{0,0}',"
+	    " '{5,6}', '{0,0}', '{0,0}', '{0,0}', '{3,4}', '{100,101}')", schema);
+	side_exec(sql);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("o", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(u.cost, 7);
+	assert_int_equal(store_user_daily_totals("o", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(store_events_sum(100, 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 2);
+	assert_int_equal(users, 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.hourly"), 1);
+}
+
 /*
  * A connection killed under a batch: its commit fails (nothing is
  * acknowledged, nothing of it kept), the store reconnects by itself, and
@@ -962,6 +1132,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_begin_next_not_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone_no_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_same_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_left_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
 	};
