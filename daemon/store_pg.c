@@ -384,7 +384,7 @@ int
 pg_commit(void)
 {
 	PGresult	*cr[2] = { NULL, NULL }, *res[4] = { NULL, NULL, NULL, NULL };
-	struct pgq	 q = { 0 }, oq = { 0 };
+	struct pgq	 q = { 0 };
 	int64_t		 gen = tx_gen + 1, lo, hi;
 	size_t		 nkeep = 0;
 	int		 rc;
@@ -392,7 +392,7 @@ pg_commit(void)
 
 	if (!pg_tx_open)
 		return 0;
-	if (pg_tx_failed || !pg_connected() || pglog_flush(false) < 0)
+	if (pg_tx_failed || !pg_connected() || pglog_flush_final() < 0)
 		goto fail;
 	if ((nnotes > 0 || pglog_journaled()) && journal_write(gen) < 0)
 		goto fail;
@@ -412,10 +412,9 @@ pg_commit(void)
 	 * outcome unknown.
 	 */
 	if (pglog_outbox(&lo, &hi)) {
-		pgq_int(&oq, lo);
-		pgq_int(&oq, hi);
-		if (pg_sync() < 0 || pg_enqueue(P_OUTBOX_APPLY, &oq) < 0)
+		if (pg_sync() < 0)
 			goto fail;
+		(void)pglog_reports_send(lo, hi);	/* its wait tells */
 		outbox = true;
 	}
 	/*

@@ -260,7 +260,8 @@ pg_wait(PGresult **keep, size_t nkeep)
 			case PGRES_PIPELINE_SYNC:
 				PQclear(r);
 				if (--nsynced > 0)
-					synced[0] = synced[1];
+					memmove(synced, synced + 1,
+					    nsynced * sizeof(synced[0]));
 				if (rc < 0)
 					pg_unkeep(keep, nkeep);
 				if (read_only)

@@ -54,6 +54,7 @@ static int64_t	 round_gen;
 static bool	 round_rows;		/* other daemons read its journal rows */
 static bool	 journaled;		/* bucket adds went out with journal rows */
 static int64_t	 outbox_lo, outbox_hi;	/* its events in the outbox: ids, inclusive */
+static bool	 final;			/* the commit's flush (pglog_flush_final) */
 
 /* One write; strings are offsets into the log's text. */
 struct lent {
@@ -315,6 +316,53 @@ arr_send(enum pg_stmt id, struct arr *a, int n, const int64_t *last)
 	return rc;
 }
 
+/*
+ * The reports of a round's events, kept from the commit's flush for the
+ * round to write after its commit (pglog_reports_send), when that flush
+ * put the round's only outbox row: each statement's arrays, or none.
+ */
+static struct {
+	bool		 on;
+	struct arr	 ev[19], users[1], daily[14], hourly[12];
+	int64_t		 requests;
+} st;
+
+/* Move n arrays from a to keep, or copy them (dup), for a later arr_send. */
+static void
+arr_keep(struct arr *keep, struct arr *a, int n, bool dup)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		keep[i] = a[i];
+		if (!dup)
+			a[i] = (struct arr){ 0 };
+		else if (a[i].p != NULL &&
+		    (keep[i].p = malloc(a[i].cap)) != NULL)
+			memcpy(keep[i].p, a[i].p, a[i].len);
+		else if (a[i].p != NULL) {
+			keep[i] = (struct arr){ .oom = true };
+		}
+	}
+}
+
+static void
+st_clear(void)
+{
+	struct arr	*sets[] = { st.ev, st.users, st.daily, st.hourly };
+	const int	 n[] = { 19, 1, 14, 12 };
+	size_t		 i;
+	int		 j;
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		for (j = 0; j < n[i]; j++) {
+			free(sets[i][j].p);
+			sets[i][j] = (struct arr){ 0 };
+		}
+	st.on = false;
+	st.requests = 0;
+}
+
 static void
 arr_usage(struct arr *a, const struct usage *u)
 {
@@ -460,11 +508,18 @@ send_range(size_t from, size_t to)
 	struct gkey	 k;
 	size_t		 i, g, nd = 0, nh = 0, nb = 0, nk = 0, nu = 0, nev = 0;
 	int64_t		 requests = 0, lo = INT64_MAX, hi = INT64_MIN;
-	bool		 fresh, totals = false;
+	bool		 fresh, totals = false, keep;
 	int		 rc = -TOKQ_E_TEMP;
 
 	if (from >= to)
 		return 0;
+	/*
+	 * With other daemons there, the events go to the outbox; their
+	 * reports are kept for the round to write after its commit when
+	 * this is the commit's flush and the round's first to the outbox,
+	 * and left to outbox_apply otherwise.
+	 */
+	keep = round_rows && final && outbox_lo == INT64_MAX;
 	if ((dr = calloc(to - from, sizeof(*dr))) == NULL ||
 	    (hr = calloc(to - from, sizeof(*hr))) == NULL ||
 	    (br = calloc(to - from, sizeof(*br))) == NULL ||
@@ -498,7 +553,7 @@ send_range(size_t from, size_t to)
 			if (e->ev.id > hi)
 				hi = e->ev.id;
 			/* An event of no amounts: no totals, as SQLite's. */
-			if (round_rows || usage_zero(&e->ev.u))
+			if ((round_rows && !keep) || usage_zero(&e->ev.u))
 				break;
 			totals = true;
 			requests = sat_add(requests, e->ev.u.requests);
@@ -567,16 +622,18 @@ send_range(size_t from, size_t to)
 		}
 	}
 	/*
-	 * With other daemons there, the events go to the outbox, and their
-	 * reports are written after the commit (schema 4); alone, they are
-	 * written now, their user's first, as outbox_apply locks meta
-	 * 'daily_requests' before the daily rows.
+	 * Alone, the reports are written now, the users first, as the
+	 * outbox's writers lock meta 'daily_requests' before the daily rows.
 	 */
 	if (nev > 0 && round_rows) {
 		if (lo < outbox_lo)
 			outbox_lo = lo;
 		if (hi > outbox_hi)
 			outbox_hi = hi;
+		if (keep) {
+			st.on = true;
+			arr_keep(st.ev, a, 19, true);
+		}
 		if ((rc = arr_send(P_OUTBOX_ADD, a, 19, &lo)) < 0)
 			goto out;
 	} else if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
@@ -584,7 +641,10 @@ send_range(size_t from, size_t to)
 	if (totals) {
 		for (i = 0; i < nu; i++)
 			arr_text(&a[0], S(ur[i]->ev.user));
-		if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
+		if (round_rows) {
+			arr_keep(st.users, a, 1, false);
+			st.requests = requests;
+		} else if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
 			goto out;
 	}
 	for (i = 0; i < nd; i++) {
@@ -598,7 +658,9 @@ send_range(size_t from, size_t to)
 		arr_text(&a[5], S(e->ev.kind) ? S(e->ev.kind) : "");
 		arr_usage(&a[6], &dr[i].u);
 	}
-	if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
+	if (nd > 0 && round_rows)
+		arr_keep(st.daily, a, 14, false);
+	else if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
 		goto out;
 	for (i = 0; i < nh; i++) {
 		arr_int(&a[0], tokq_floor(hr[i].e->ev.at, BUCKET_HOUR));
@@ -607,7 +669,9 @@ send_range(size_t from, size_t to)
 		arr_int(&a[10], hr[i].first);
 		arr_int(&a[11], hr[i].last);
 	}
-	if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
+	if (nh > 0 && round_rows)
+		arr_keep(st.hourly, a, 12, false);
+	else if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
 		goto out;
 	for (i = 0; i < nb; i++) {
 		arr_int(&a[0], br[i].e->bk.sc);
@@ -726,10 +790,54 @@ pglog_unmark(bool undo)
 	return m->sp;
 }
 
+/* The commit's flush: the last of the round. */
+int
+pglog_flush_final(void)
+{
+	int	 rc;
+
+	final = true;
+	rc = pglog_flush(false);
+	final = false;
+	return rc;
+}
+
+/*
+ * After the commit (and its durable second commit), in a segment of its
+ * own: the reports of the events the round put in the outbox, ids lo to
+ * hi.  Its own writes of them, kept by the commit's flush, after
+ * outbox_claim, or outbox_apply.
+ */
+int
+pglog_reports_send(int64_t lo, int64_t hi)
+{
+	struct pgq	 q = { 0 };
+	int		 rc;
+
+	pgq_int(&q, lo);
+	pgq_int(&q, hi);
+	if (!st.on)
+		return pg_enqueue(P_OUTBOX_APPLY, &q);
+	if ((rc = pg_enqueue(P_OUTBOX_CLAIM, &q)) < 0 ||
+	    (rc = arr_send(P_LOG_EVENTS, st.ev, 19, NULL)) < 0 ||
+	    (st.users[0].p != NULL &&
+	    (rc = arr_send(P_LOG_USERS, st.users, 1, &st.requests)) < 0) ||
+	    (st.daily[0].p != NULL &&
+	    (rc = arr_send(P_LOG_DAILY, st.daily, 14, NULL)) < 0) ||
+	    (st.hourly[0].p != NULL &&
+	    (rc = arr_send(P_LOG_HOURLY, st.hourly, 12, NULL)) < 0)) {
+		st_clear();
+		return rc;
+	}
+	st_clear();
+	return 0;
+}
+
 /* The round ends: nothing of it is kept here. */
 void
 pglog_clear(void)
 {
+	st_clear();
 	L.n = L.slen = 0;
 	L.nmarks = 0;
 	L.oom = false;

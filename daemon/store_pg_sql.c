@@ -58,6 +58,8 @@
 	" completion bigint NOT NULL, total bigint NOT NULL," \
 	" cached bigint NOT NULL, cache_write bigint NOT NULL," \
 	" reasoning bigint NOT NULL, cost bigint NOT NULL"
+/* The reports' writes run unless an outbox_claim before them found nothing. */
+#define CLAIMED	"current_setting('tokq.claimed', true) IS DISTINCT FROM '0'"
 #define TEXT	"text COLLATE \"C\""
 
 const char *const pg_migrations[] = {
@@ -150,11 +152,13 @@ const char *const pg_migrations[] = {
 	 * 4: the outbox.  With other daemons there, a round's events go in as
 	 * one row of arrays (id: its first event's), and the reports (events,
 	 * daily, hourly, users, meta 'daily_requests') are written from it
-	 * after the round's commit, outside the write lock (outbox_apply),
-	 * or before anything reads or changes them.  outbox_apply locks meta
+	 * after the round's commit, outside the write lock, or before
+	 * anything reads or changes them (outbox_apply).  Each row is applied
+	 * once, by whoever deletes it: outbox_apply, or outbox_claim, after
+	 * which the round's own writes of its reports (P_LOG_*) run only if
+	 * it deleted them (the transaction's 'tokq.claimed').  Both lock meta
 	 * 'daily_requests' first, so that two run one after the other and no
-	 * two writers of the reports wait on each other in a circle; it
-	 * deletes the rows it applies, so that each is applied once.
+	 * two writers of the reports wait on each other in a circle.
 	 */
 	"CREATE TABLE outbox ("
 	"  id bigint PRIMARY KEY, at bigint[] NOT NULL, user_id text[] NOT NULL,"
@@ -200,6 +204,14 @@ const char *const pg_migrations[] = {
 	"   ORDER BY 1 ON CONFLICT DO NOTHING)"
 	"  UPDATE meta SET val = sadd(val, (SELECT COALESCE(clamp64(SUM(requests)),"
 	"   0) FROM z)) WHERE name = 'daily_requests';"
+	" END $f$;"
+	"CREATE FUNCTION outbox_claim(lo bigint, hi bigint) RETURNS void"
+	"  LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  PERFORM 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE;"
+	"  DELETE FROM outbox WHERE id BETWEEN lo AND hi;"
+	"  PERFORM set_config('tokq.claimed', CASE WHEN FOUND THEN '1'"
+	"   ELSE '0' END, true);"
 	" END $f$;",
 };
 const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
@@ -333,25 +345,27 @@ const char *const pg_sql[P_MAX] = {
 	    " kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM"
 	    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
 	    " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
-	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])",
+	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])"
+	    " WHERE " CLAIMED,
 	[P_LOG_DAILY] =
 	    "INSERT INTO daily(day, user_id, guild, model, service, kind, "
 	    USAGE_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[],"
 	    " $3::text[], $4::text[], $5::text[], $6::text[], " USAGE_ARRAYS(7, 8, 9, 10, 11, 12, 13, 14)
-	    ") ON CONFLICT (day, user_id, guild, model, service, kind)"
+	    ") WHERE " CLAIMED " ON CONFLICT (day, user_id, guild, model, service, kind)"
 	    " DO UPDATE SET " USAGE_ADD("daily"),
 	[P_LOG_HOURLY] =
 	    "INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
 	    " SELECT * FROM unnest($1::bigint[], $2::text[], " USAGE_ARRAYS(3, 4, 5, 6, 7, 8, 9, 10)
-	    ", $11::bigint[], $12::bigint[]) ON CONFLICT (hour, user_id)"
+	    ", $11::bigint[], $12::bigint[]) WHERE " CLAIMED " ON CONFLICT (hour, user_id)"
 	    " DO UPDATE SET " USAGE_ADD("hourly") ","
 	    " first = LEAST(hourly.first, excluded.first),"
 	    " last = GREATEST(hourly.last, excluded.last)",
 	/* The users of the events with amounts, and their requests. */
 	[P_LOG_USERS] =
-	    "WITH u AS (INSERT INTO users(user_id) SELECT unnest($1::text[])"
-	    " ON CONFLICT DO NOTHING)"
-	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
+	    "WITH u AS (INSERT INTO users(user_id) SELECT u FROM"
+	    " unnest($1::text[]) u WHERE " CLAIMED " ON CONFLICT DO NOTHING)"
+	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'"
+	    " AND " CLAIMED,
 	/* A stretch of a round's events, as the outbox keeps them (schema 4). */
 	[P_OUTBOX_ADD] =
 	    "INSERT INTO outbox(at, user_id, guild, channel, model, service,"
@@ -368,6 +382,10 @@ const char *const pg_sql[P_MAX] = {
 	[P_OUTBOX_APPLY] =
 	    "SELECT set_config('synchronous_commit', 'off', true),"
 	    " outbox_apply($1::bigint, $2::bigint)",
+	/* The same, the round writing its reports itself after it (P_LOG_*). */
+	[P_OUTBOX_CLAIM] =
+	    "SELECT set_config('synchronous_commit', 'off', true),"
+	    " outbox_claim($1::bigint, $2::bigint)",
 	/* Every report not yet written, before they are read or changed. */
 	[P_OUTBOX_APPLY_ALL] =
 	    "SELECT outbox_apply('-9223372036854775808'::bigint,"

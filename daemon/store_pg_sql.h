@@ -63,6 +63,7 @@ enum pg_stmt {
 	P_LOG_USERS,
 	P_OUTBOX_ADD,
 	P_OUTBOX_APPLY,
+	P_OUTBOX_CLAIM,
 	P_OUTBOX_APPLY_ALL,
 	P_LOG_BUCKETS,
 	P_LOG_KEYS,
@@ -173,6 +174,8 @@ int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
 void	 pglog_round(int64_t gen, bool rows);	/* at the begin */
 bool	 pglog_journaled(void);
 bool	 pglog_outbox(int64_t *, int64_t *);
+int	 pglog_flush_final(void);
+int	 pglog_reports_send(int64_t lo, int64_t hi);
 int	 pglog_event(const struct event *ev, int64_t id);
 int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);

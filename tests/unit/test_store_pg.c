@@ -783,8 +783,16 @@ test_begin_next_not_alone(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
+static int64_t	 side_int_in(const char *fmt, const char *sch);
+
 static int64_t
 side_int(const char *fmt)
+{
+	return side_int_in(fmt, schema);
+}
+
+static int64_t
+side_int_in(const char *fmt, const char *sch)
 {
 	PGconn		*c = PQconnectdb(side_uri);
 	PGresult	*r;
@@ -792,7 +800,7 @@ side_int(const char *fmt)
 	int64_t		 v = -1;
 
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	snprintf(sql, sizeof(sql), fmt, schema);
+	snprintf(sql, sizeof(sql), fmt, sch);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -888,7 +896,7 @@ side_text(const char *fmt, const char *sch)
 {
 	PGconn		*c = PQconnectdb(side_uri);
 	PGresult	*r;
-	char		 sql[512], *v;
+	char		 sql[1024], *v;
 
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	snprintf(sql, sizeof(sql), fmt, sch);
@@ -908,7 +916,7 @@ side_text(const char *fmt, const char *sch)
  * amounts, and sums past INT64_MAX.
  */
 static void
-shaped_events(void)
+shaped_events(bool read_in_round)
 {
 	static const struct {
 		const char	*user, *guild, *model, *service, *kind;
@@ -942,6 +950,12 @@ shaped_events(void)
 	}
 	/* a counter too: a round not alone journals it */
 	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	if (read_in_round) {
+		struct usage	 u;
+
+		assert_int_equal(store_user_daily_totals("a", 0, INT64_MAX / 2, &u), 0);
+		assert_int_equal(u.prompt, 60);
+	}
 	assert_int_equal(store_commit(), 0);
 }
 
@@ -960,57 +974,147 @@ step_linger_long(void)
 }
 
 /*
- * With another daemon there, a round's events go to the outbox and its
- * reports are written after the commit: the same reports, row for row, as
- * a daemon alone writes in its round; none left in the outbox; and a read
- * in the round sees the round's own events.
+ * The reports of shaped_events() in a schema of their own (the test's
+ * schema with suffix), as text: written by a daemon alone, or with another
+ * daemon connected (through the outbox: by the round after its commit, or
+ * by outbox_apply before a read in the round).
+ */
+static char *
+reports_written(const char *suffix, bool other, bool read_in_round)
+{
+	char		 sch[sizeof(schema) + 8], sql[128], *dump;
+	struct child	 c = { 0, -1 };
+
+	snprintf(sch, sizeof(sch), "%s%s", schema, suffix);
+	env.db_schema = sch;
+	if (other)
+		c = spawn(step_linger_long);
+	assert_int_equal(store_open(uri), 0);
+	if (other) {
+		go_child(c);
+		usleep(300 * 1000);	/* the child is connected */
+	}
+	shaped_events(read_in_round);
+	/* a round not alone journals its counter; alone, it does not */
+	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.journal", sch) > 0, other);
+	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.outbox", sch), 0);
+	store_close();
+	if (other)
+		assert_int_equal(child_status(c), 0);
+	dump = side_text(REPORTS_DUMP, sch);
+	snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
+	    " DROP SCHEMA %s CASCADE", sch);
+	side_exec(sql);
+	env.db_schema = schema;
+	return dump;
+}
+
+/*
+ * With another daemon there, a round's events go to the outbox and their
+ * reports are written outside the lock: the same reports, row for row, as
+ * a daemon alone writes in its round, whoever writes them; and a read in
+ * the round sees the round's own events.
  */
 static void
 test_outbox_same_reports(void **state)
 {
-	char		 alone[sizeof(schema) + 8], *want, *got;
+	char	*alone, *after, *read;
+
+	NEED_CLUSTER(state);
+	alone = reports_written("_a", false, false);
+	after = reports_written("_b", true, false);
+	read = reports_written("_c", true, true);
+	assert_true(strlen(alone) > 100);
+	assert_string_equal(after, alone);
+	assert_string_equal(read, alone);
+	free(alone);
+	free(after);
+	free(read);
+}
+
+/* Run sql on c; false when it failed. */
+static bool
+conn_ok(PGconn *c, const char *sql)
+{
+	PGresult	*r = PQexec(c, sql);
+	bool		 ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+			    PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	PQclear(r);
+	return ok;
+}
+
+/*
+ * Another daemon's reader of the reports, racing the parent's round: it
+ * holds meta 'daily_requests' (as outbox_apply does) until the parent's
+ * round has committed its outbox row, then applies it itself, before the
+ * parent's own writes of those reports can.
+ */
+static int
+step_apply_first(void)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[256];
+	int		 i, n = 0;
+
+	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL search_path = %s;"
+	    " SELECT 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE",
+	    schema);
+	if (PQstatus(c) != CONNECTION_OK || !conn_ok(c, sql))
+		return 1;
+	for (i = 0; i < 300 && n == 0; i++) {
+		usleep(10 * 1000);
+		r = PQexec(c, "SELECT COUNT(*) FROM outbox");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	if (n != 1 || !conn_ok(c, "SELECT outbox_apply(-9223372036854775808,"
+	    " 9223372036854775807)") || !conn_ok(c, "COMMIT"))
+		return 2;
+	PQfinish(c);
+	return 0;
+}
+
+/*
+ * A round's reports written by someone else between its commit and its
+ * own writes of them (a reader on another daemon applying the outbox)
+ * are written once: the round's writes find the row gone and do nothing.
+ */
+static void
+test_outbox_applied_once(void **state)
+{
 	struct child	 c;
 	struct event	 ev;
 	struct usage	 u;
+	int64_t		 events, users;
+	int		 i;
 
 	NEED_CLUSTER(state);
-	/* alone, in a schema of its own */
-	snprintf(alone, sizeof(alone), "%s_alone", schema);
-	env.db_schema = alone;
-	assert_int_equal(store_open(uri), 0);
-	shaped_events();
-	store_close();
-	want = side_text(REPORTS_DUMP, alone);
-	{
-		char	 sql[128];
-
-		snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
-		    " DROP SCHEMA %s CASCADE", alone);
-		side_exec(sql);
-	}
-	/* and with another daemon connected */
-	env.db_schema = schema;
-	c = spawn(step_linger_long);
+	c = spawn(step_apply_first);
 	assert_int_equal(store_open(uri), 0);
 	go_child(c);
-	usleep(300 * 1000);	/* the child is connected */
-	shaped_events();
-	assert_true(side_int("SELECT COUNT(*) FROM %s.journal") > 0);	/* not alone */
-	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
-	got = side_text(REPORTS_DUMP, schema);
-	assert_string_equal(got, want);
-	assert_true(strlen(got) > 100);
-	/* read your writes: the round's own events, before its commit */
+	usleep(300 * 1000);	/* the child is connected, holding the row */
 	assert_int_equal(store_begin(), 0);
-	ev = mkevent("r", 11);
-	assert_int_equal(store_event_add(&ev), 0);
-	assert_int_equal(store_user_daily_totals("r", 0, INT64_MAX / 2, &u), 0);
-	assert_int_equal(u.prompt, 11);
+	for (i = 0; i < 3; i++) {
+		ev = mkevent(i == 2 ? "y" : "x", 10 + i);
+		assert_int_equal(store_event_add(&ev), 0);
+	}
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(child_status(c), 0);
 	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
-	free(want);
-	free(got);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("x", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 21);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 3);
+	assert_int_equal(users, 2);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.hourly"), 2);
+	assert_int_equal(side_int("SELECT SUM(requests) FROM %s.daily"), 3);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.events"), 3);
 }
 
 /*
@@ -1134,6 +1238,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_same_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_left_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_applied_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
 	};
