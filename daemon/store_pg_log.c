@@ -508,7 +508,7 @@ send_range(size_t from, size_t to)
 	struct gkey	 k;
 	size_t		 i, g, nd = 0, nh = 0, nb = 0, nk = 0, nu = 0, nev = 0;
 	int64_t		 requests = 0, lo = INT64_MAX, hi = INT64_MIN;
-	bool		 fresh, totals = false, keep;
+	bool		 fresh, totals = false, outbox, keep;
 	int		 rc = -TOKQ_E_TEMP;
 
 	if (from >= to)
@@ -519,7 +519,8 @@ send_range(size_t from, size_t to)
 	 * this is the commit's flush and the round's first to the outbox,
 	 * and left to outbox_apply otherwise.
 	 */
-	keep = round_rows && final && outbox_lo == INT64_MAX;
+	outbox = round_rows || (final && pg_ahead);
+	keep = outbox && final && outbox_lo == INT64_MAX;
 	if ((dr = calloc(to - from, sizeof(*dr))) == NULL ||
 	    (hr = calloc(to - from, sizeof(*hr))) == NULL ||
 	    (br = calloc(to - from, sizeof(*br))) == NULL ||
@@ -553,7 +554,7 @@ send_range(size_t from, size_t to)
 			if (e->ev.id > hi)
 				hi = e->ev.id;
 			/* An event of no amounts: no totals, as SQLite's. */
-			if ((round_rows && !keep) || usage_zero(&e->ev.u))
+			if ((outbox && !keep) || usage_zero(&e->ev.u))
 				break;
 			totals = true;
 			requests = sat_add(requests, e->ev.u.requests);
@@ -625,7 +626,7 @@ send_range(size_t from, size_t to)
 	 * Alone, the reports are written now, the users first, as the
 	 * outbox's writers lock meta 'daily_requests' before the daily rows.
 	 */
-	if (nev > 0 && round_rows) {
+	if (nev > 0 && outbox) {
 		if (lo < outbox_lo)
 			outbox_lo = lo;
 		if (hi > outbox_hi)
@@ -641,7 +642,7 @@ send_range(size_t from, size_t to)
 	if (totals) {
 		for (i = 0; i < nu; i++)
 			arr_text(&a[0], S(ur[i]->ev.user));
-		if (round_rows) {
+		if (outbox) {
 			arr_keep(st.users, a, 1, false);
 			st.requests = requests;
 		} else if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
@@ -658,7 +659,7 @@ send_range(size_t from, size_t to)
 		arr_text(&a[5], S(e->ev.kind) ? S(e->ev.kind) : "");
 		arr_usage(&a[6], &dr[i].u);
 	}
-	if (nd > 0 && round_rows)
+	if (nd > 0 && outbox)
 		arr_keep(st.daily, a, 14, false);
 	else if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
 		goto out;
@@ -669,7 +670,7 @@ send_range(size_t from, size_t to)
 		arr_int(&a[10], hr[i].first);
 		arr_int(&a[11], hr[i].last);
 	}
-	if (nh > 0 && round_rows)
+	if (nh > 0 && outbox)
 		arr_keep(st.hourly, a, 12, false);
 	else if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
 		goto out;

@@ -307,6 +307,10 @@ const char *const pg_sql[P_MAX] = {
 	[P_SAVEPOINT] =		"SAVEPOINT w",
 	[P_RELEASE] =		"RELEASE w",
 	[P_ROLLBACK_TO] =	"ROLLBACK TO w",
+	/* The last round's reports, carried by the round begun ahead. */
+	[P_REPORTS_SAVE] =	"SAVEPOINT r",
+	[P_REPORTS_RELEASE] =	"RELEASE r",
+	[P_REPORTS_UNDO] =	"ROLLBACK TO r",
 	[P_GEN_SET] =		"UPDATE meta SET val = $1::bigint WHERE name = 'gen'",
 	/* A generation without journal rows: a daemon that saw less reloads all. */
 	[P_FLOOR_SET] =

@@ -45,6 +45,9 @@ enum pg_stmt {
 	P_SAVEPOINT,
 	P_RELEASE,
 	P_ROLLBACK_TO,
+	P_REPORTS_SAVE,
+	P_REPORTS_RELEASE,
+	P_REPORTS_UNDO,
 	P_GEN_SET,
 	P_FLOOR_SET,
 	P_ALIVE,
@@ -152,6 +155,7 @@ void	 pgq_key(struct pgq *q, const char *s);		/* NULL as '' */
 int	 pg_enqueue(enum pg_stmt id, const struct pgq *q);	/* queued, unwaited */
 int	 pg_queue(enum pg_stmt id, const struct pgq *q);	/* no flush of the log */
 int	 pg_sync(void);			/* end a segment, unwaited */
+int	 pg_sync_detached(enum pg_stmt undo);
 int	 pg_wait(PGresult **keep, size_t nkeep);
 void	 pg_unkeep(PGresult **keep, size_t nkeep);
 int64_t	 pg_int(const PGresult *r, int row, int col);

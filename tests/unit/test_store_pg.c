@@ -97,6 +97,16 @@ side_exec(const char *sql)
 	PQfinish(c);
 }
 
+/* side_exec of fmt with the test's schema for its %s. */
+static void
+side_exec_fmt(const char *fmt)
+{
+	char	 sql[512];
+
+	snprintf(sql, sizeof(sql), fmt, schema);
+	side_exec(sql);
+}
+
 /* The pid of the server process of the store's connection, 0 if none. */
 static int
 store_backend_pid(void)
@@ -916,7 +926,7 @@ side_text(const char *fmt, const char *sch)
  * amounts, and sums past INT64_MAX.
  */
 static void
-shaped_events(bool read_in_round)
+shaped_events(bool read_in_round, bool ahead)
 {
 	static const struct {
 		const char	*user, *guild, *model, *service, *kind;
@@ -956,7 +966,14 @@ shaped_events(bool read_in_round)
 		assert_int_equal(store_user_daily_totals("a", 0, INT64_MAX / 2, &u), 0);
 		assert_int_equal(u.prompt, 60);
 	}
+	if (ahead)
+		store_begin_next();
 	assert_int_equal(store_commit(), 0);
+	/* the round begun ahead carries the reports; it ends with nothing */
+	if (ahead) {
+		assert_true(store_in_tx());
+		assert_int_equal(store_commit(), 0);
+	}
 }
 
 #define REPORTS_DUMP \
@@ -975,12 +992,13 @@ step_linger_long(void)
 
 /*
  * The reports of shaped_events() in a schema of their own (the test's
- * schema with suffix), as text: written by a daemon alone, or with another
- * daemon connected (through the outbox: by the round after its commit, or
- * by outbox_apply before a read in the round).
+ * schema with suffix), as text: written by a daemon alone in its round, or
+ * through the outbox: by the round begun ahead (alone), or with another
+ * daemon connected by the round after its commit, or by outbox_apply
+ * before a read in the round.
  */
 static char *
-reports_written(const char *suffix, bool other, bool read_in_round)
+reports_written(const char *suffix, bool other, bool read_in_round, bool ahead)
 {
 	char		 sch[sizeof(schema) + 8], sql[128], *dump;
 	struct child	 c = { 0, -1 };
@@ -994,7 +1012,7 @@ reports_written(const char *suffix, bool other, bool read_in_round)
 		go_child(c);
 		usleep(300 * 1000);	/* the child is connected */
 	}
-	shaped_events(read_in_round);
+	shaped_events(read_in_round, ahead);
 	/* a round not alone journals its counter; alone, it does not */
 	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.journal", sch) > 0, other);
 	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.outbox", sch), 0);
@@ -1018,16 +1036,19 @@ reports_written(const char *suffix, bool other, bool read_in_round)
 static void
 test_outbox_same_reports(void **state)
 {
-	char	*alone, *after, *read;
+	char	*alone, *ahead, *after, *read;
 
 	NEED_CLUSTER(state);
-	alone = reports_written("_a", false, false);
-	after = reports_written("_b", true, false);
-	read = reports_written("_c", true, true);
+	alone = reports_written("_a", false, false, false);
+	ahead = reports_written("_d", false, false, true);
+	after = reports_written("_b", true, false, false);
+	read = reports_written("_c", true, true, false);
 	assert_true(strlen(alone) > 100);
+	assert_string_equal(ahead, alone);
 	assert_string_equal(after, alone);
 	assert_string_equal(read, alone);
 	free(alone);
+	free(ahead);
 	free(after);
 	free(read);
 }
@@ -1115,6 +1136,55 @@ test_outbox_applied_once(void **state)
 	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.hourly"), 2);
 	assert_int_equal(side_int("SELECT SUM(requests) FROM %s.daily"), 3);
 	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.events"), 3);
+}
+
+/*
+ * Alone, a round begun ahead writes the last round's reports while its
+ * jobs are judged: a read in it sees them; failing (the row's reports
+ * are there already), it is undone alone and the round goes on; rolled
+ * back, the row stays for the next reader.
+ */
+static void
+test_outbox_alone_ahead(void **state)
+{
+	struct event	 ev;
+	struct usage	 u;
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	ev = mkevent("p", 5);
+	assert_int_equal(store_event_add(&ev), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 5);
+	/* an event 2 already there: this round's reports will fail to write */
+	side_exec_fmt("INSERT INTO %s.events(id, at, user_id, requests,"
+	    " prompt, completion, total, cached, cache_write, reasoning, cost)"
+	    " VALUES (2, 0, 'q', 0, 0, 0, 0, 0, 0, 0, 0)");
+	ev = mkevent("p", 6);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(ev.id, 2);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	/* undone alone: the round begun ahead goes on */
+	side_exec_fmt("DELETE FROM %s.events WHERE user_id = 'q'");
+	ev = mkevent("p", 7);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 18);
+	/* rolled back, the row stays for the next reader */
+	store_rollback();
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
 }
 
 /*
@@ -1239,6 +1309,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_same_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_left_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_applied_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_alone_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
 	};
