@@ -415,7 +415,7 @@ pg_commit(void)
 	if (pglog_outbox(&lo, &hi) && !pg_ahead) {
 		if (pg_sync() < 0)
 			goto fail;
-		(void)pglog_reports_send(lo, hi);	/* failing, logged */
+		(void)pglog_reports_send(lo, hi, true);	/* failing, logged */
 		if (pg_sync_detached(P_MAX) < 0)
 			goto fail;
 	}
@@ -438,7 +438,7 @@ pg_commit(void)
 	 */
 	if (ahead && pglog_outbox(&lo, &hi) && pg_sync() == 0 &&
 	    pg_enqueue(P_REPORTS_SAVE, NULL) == 0) {
-		(void)pglog_reports_send(lo, hi);	/* failing, undone */
+		(void)pglog_reports_send(lo, hi, false);	/* failing, undone */
 		if (pg_enqueue(P_REPORTS_RELEASE, NULL) == 0)
 			(void)pg_sync_detached(P_REPORTS_UNDO);
 	}

@@ -804,13 +804,14 @@ pglog_flush_final(void)
 }
 
 /*
- * After the commit (and its durable second commit), in a segment of its
- * own: the reports of the events the round put in the outbox, ids lo to
- * hi.  Its own writes of them, kept by the commit's flush, after
- * outbox_claim, or outbox_apply.
+ * After the commit, in a segment of its own: the reports of the events the
+ * round put in the outbox, ids lo to hi, in a transaction of their own
+ * that need not wait for its WAL (own_tx), or in the round begun ahead.
+ * Its own writes of them, kept by the commit's flush, after outbox_claim,
+ * or outbox_apply.
  */
 int
-pglog_reports_send(int64_t lo, int64_t hi)
+pglog_reports_send(int64_t lo, int64_t hi, bool own_tx)
 {
 	struct pgq	 q = { 0 };
 	int		 rc;
@@ -818,8 +819,8 @@ pglog_reports_send(int64_t lo, int64_t hi)
 	pgq_int(&q, lo);
 	pgq_int(&q, hi);
 	if (!st.on)
-		return pg_enqueue(P_OUTBOX_APPLY, &q);
-	if ((rc = pg_enqueue(P_OUTBOX_CLAIM, &q)) < 0 ||
+		return pg_enqueue(own_tx ? P_OUTBOX_APPLY : P_OUTBOX_APPLY_IN, &q);
+	if ((rc = pg_enqueue(own_tx ? P_OUTBOX_CLAIM : P_OUTBOX_CLAIM_IN, &q)) < 0 ||
 	    (rc = arr_send(P_LOG_EVENTS, st.ev, 19, NULL)) < 0 ||
 	    (st.users[0].p != NULL &&
 	    (rc = arr_send(P_LOG_USERS, st.users, 1, &st.requests)) < 0) ||

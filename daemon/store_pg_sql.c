@@ -390,6 +390,12 @@ const char *const pg_sql[P_MAX] = {
 	[P_OUTBOX_CLAIM] =
 	    "SELECT set_config('synchronous_commit', 'off', true),"
 	    " outbox_claim($1::bigint, $2::bigint)",
+	/*
+	 * Both inside the round begun ahead, whose commit must wait for its
+	 * WAL as ever: no set_config there.
+	 */
+	[P_OUTBOX_APPLY_IN] =	"SELECT outbox_apply($1::bigint, $2::bigint)",
+	[P_OUTBOX_CLAIM_IN] =	"SELECT outbox_claim($1::bigint, $2::bigint)",
 	/* Every report not yet written, before they are read or changed. */
 	[P_OUTBOX_APPLY_ALL] =
 	    "SELECT outbox_apply('-9223372036854775808'::bigint,"

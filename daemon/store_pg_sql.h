@@ -67,6 +67,8 @@ enum pg_stmt {
 	P_OUTBOX_ADD,
 	P_OUTBOX_APPLY,
 	P_OUTBOX_CLAIM,
+	P_OUTBOX_APPLY_IN,
+	P_OUTBOX_CLAIM_IN,
 	P_OUTBOX_APPLY_ALL,
 	P_LOG_BUCKETS,
 	P_LOG_KEYS,
@@ -179,7 +181,7 @@ void	 pglog_round(int64_t gen, bool rows);	/* at the begin */
 bool	 pglog_journaled(void);
 bool	 pglog_outbox(int64_t *, int64_t *);
 int	 pglog_flush_final(void);
-int	 pglog_reports_send(int64_t lo, int64_t hi);
+int	 pglog_reports_send(int64_t lo, int64_t hi, bool own_tx);
 int	 pglog_event(const struct event *ev, int64_t id);
 int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);
