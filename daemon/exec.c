@@ -242,6 +242,18 @@ round_run(struct job *first)
 }
 
 /*
+ * End a round begun ahead that got no job: no job wrote in it, but the
+ * store may have put in it what the last round left it to write (the
+ * reports of its events, store_pg.c), so it commits.
+ */
+static void
+end_ahead(void)
+{
+	if (store_commit() < 0)
+		log_warnx("exec: an idle round's commit failed");
+}
+
+/*
  * Wait for jobs.  A round begun ahead (store_in_tx) waits OPEN_IDLE_NSEC
  * at most, then ends: no transaction stays open, holding the write lock,
  * while nothing comes.  Called locked.
@@ -265,13 +277,13 @@ wait_jobs(void)
 		if (pthread_cond_timedwait(&x.cv, &x.mu, &ts) == ETIMEDOUT &&
 		    x.in == NULL) {
 			pthread_mutex_unlock(&x.mu);
-			store_rollback();	/* nothing was written in it */
+			end_ahead();
 			pthread_mutex_lock(&x.mu);
 		}
 	}
 	if (x.in == NULL && store_in_tx()) {	/* stopping */
 		pthread_mutex_unlock(&x.mu);
-		store_rollback();
+		end_ahead();
 		pthread_mutex_lock(&x.mu);
 	}
 }

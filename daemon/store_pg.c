@@ -385,14 +385,14 @@ pg_commit(void)
 {
 	PGresult	*cr[2] = { NULL, NULL }, *res[4] = { NULL, NULL, NULL, NULL };
 	struct pgq	 q = { 0 };
-	int64_t		 gen = tx_gen + 1;
+	int64_t		 gen = tx_gen + 1, lo, hi;
 	size_t		 nkeep = 0;
 	int		 rc;
 	bool		 ahead = false, async;
 
 	if (!pg_tx_open)
 		return 0;
-	if (pg_tx_failed || !pg_connected() || pglog_flush(false) < 0)
+	if (pg_tx_failed || !pg_connected() || pglog_flush_final() < 0)
 		goto fail;
 	if ((nnotes > 0 || pglog_journaled()) && journal_write(gen) < 0)
 		goto fail;
@@ -406,6 +406,20 @@ pg_commit(void)
 	if (pg_enqueue(P_COMMIT, NULL) < 0 || (async && pg_enqueue(P_DURABLE, NULL) < 0))
 		goto fail;
 	/*
+	 * The reports of the events it put in the outbox, in a segment of
+	 * their own that nobody waits for (read before the next statement
+	 * goes): their failure leaves the row, which the next reader of the
+	 * reports applies (outbox_apply), and does not make the round's
+	 * outcome unknown.
+	 */
+	if (pglog_outbox(&lo, &hi) && !pg_ahead) {
+		if (pg_sync() < 0)
+			goto fail;
+		(void)pglog_reports_send(lo, hi, true);	/* failing, logged */
+		if (pg_sync_detached(P_MAX) < 0)
+			goto fail;
+	}
+	/*
 	 * The next round's begin goes in the same round trip, after a Sync:
 	 * a segment of its own, which no failure of the commit's takes down
 	 * (nor the reverse), and which runs seeing the generation the
@@ -416,6 +430,18 @@ pg_commit(void)
 	if (ahead && (pg_sync() < 0 || begin_queue(nnotes > 0 ||
 	    pglog_journaled() ? gen : seen_gen, &nkeep) < 0))
 		ahead = false;
+	/*
+	 * A daemon alone that begins the next round ahead puts this one's
+	 * events in the outbox too, and the next round carries their
+	 * reports, under a savepoint: the server writes them while the
+	 * worker judges that round's jobs, and nobody waits for them.
+	 */
+	if (ahead && pglog_outbox(&lo, &hi) && pg_sync() == 0 &&
+	    pg_enqueue(P_REPORTS_SAVE, NULL) == 0) {
+		(void)pglog_reports_send(lo, hi, false);	/* failing, undone */
+		if (pg_enqueue(P_REPORTS_RELEASE, NULL) == 0)
+			(void)pg_sync_detached(P_REPORTS_UNDO);
+	}
 	if ((rc = pg_wait(cr, async ? 2 : 1)) < 0)
 		goto fail;
 	if (strcmp(PQcmdStatus(cr[0]), "COMMIT") != 0) {

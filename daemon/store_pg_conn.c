@@ -38,7 +38,10 @@ static char	*schema;		/* quoted, for SET search_path */
 static uint64_t	 wait_usec = PG_WAIT_USEC;
 static uint64_t	 last_try;		/* of a connection, mono_usec */
 static size_t	 nsent;			/* statements queued since the last Sync */
-static size_t	 synced[2];		/* of each Sync sent but not waited for */
+static size_t	 synced[3];		/* of each Sync sent but not waited for */
+static bool	 detached[3];		/* unwaited (pg_sync_detached) */
+static enum pg_stmt undo[3];		/* ... and what goes first if it failed */
+static bool	 draining;
 static size_t	 nsynced;
 
 char		 pg_where[256];		/* "database D on H", for the logs */
@@ -213,9 +216,46 @@ pg_sync(void)
 		pg_drop(conn ? PQerrorMessage(conn) : "no connection");
 		return -TOKQ_E_TEMP;
 	}
+	detached[nsynced] = false;
 	synced[nsynced++] = nsent;
 	nsent = 0;
 	return 0;
+}
+
+/*
+ * End a segment that nobody waits for: its results are read before the
+ * next statement is queued (or the next wait), and if one of them failed,
+ * statement u goes first unless it is P_MAX (a ROLLBACK TO, so that the
+ * transaction it ran in goes on).  So the server runs it while the daemon
+ * does something else.
+ */
+int
+pg_sync_detached(enum pg_stmt u)
+{
+	if (pg_sync() < 0)
+		return -TOKQ_E_TEMP;
+	detached[nsynced - 1] = true;
+	undo[nsynced - 1] = u;
+	return 0;
+}
+
+static int	 wait_head(PGresult **, size_t);
+
+/* Read the detached segments at the head; the undo to queue first, or P_MAX. */
+static enum pg_stmt
+drain(void)
+{
+	enum pg_stmt	 u = P_MAX;
+
+	draining = true;
+	while (conn != NULL && nsynced > 0 && detached[0]) {
+		enum pg_stmt	 mine = undo[0];
+
+		if (wait_head(NULL, 0) < 0 && conn != NULL)
+			u = mine;
+	}
+	draining = false;
+	return u;
 }
 
 /*
@@ -228,6 +268,16 @@ pg_sync(void)
  */
 int
 pg_wait(PGresult **keep, size_t nkeep)
+{
+	enum pg_stmt	 u;
+
+	if (!draining && (u = drain()) != P_MAX && pg_enqueue(u, NULL) < 0)
+		return -TOKQ_E_TEMP;
+	return wait_head(keep, nkeep);
+}
+
+static int
+wait_head(PGresult **keep, size_t nkeep)
 {
 	uint64_t	 deadline = mono_usec() + wait_usec;
 	PGresult	*r;
@@ -259,8 +309,14 @@ pg_wait(PGresult **keep, size_t nkeep)
 			switch (PQresultStatus(r)) {
 			case PGRES_PIPELINE_SYNC:
 				PQclear(r);
-				if (--nsynced > 0)
-					synced[0] = synced[1];
+				if (--nsynced > 0) {
+					memmove(synced, synced + 1,
+					    nsynced * sizeof(synced[0]));
+					memmove(undo, undo + 1,
+					    nsynced * sizeof(undo[0]));
+					memmove(detached, detached + 1,
+					    nsynced * sizeof(detached[0]));
+				}
 				if (rc < 0)
 					pg_unkeep(keep, nkeep);
 				if (read_only)
@@ -341,8 +397,16 @@ planned_each_run(enum pg_stmt id)
 int
 pg_enqueue(enum pg_stmt id, const struct pgq *q)
 {
-	char	 name[8];
-	int	 ok;
+	enum pg_stmt	 u;
+	char		 name[8];
+	int		 ok;
+
+	if (!draining && nsynced > 0 && detached[0]) {
+		if ((u = drain()) != P_MAX && pg_enqueue(u, NULL) < 0)
+			return -TOKQ_E_TEMP;
+		if (conn == NULL)
+			return -TOKQ_E_TEMP;
+	}
 
 	snprintf(name, sizeof(name), "p%d", (int)id);
 	if (planned_each_run(id))

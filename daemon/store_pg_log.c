@@ -6,6 +6,10 @@
  * The log.  What a record writes (its events, and so their daily rows,
  * hours, users and meta 'daily_requests'; the counters' bucket adds; the
  * idempotency keys) is not sent one statement each: it is appended here.
+ * With other daemons there, the events go as one outbox row instead, and
+ * their reports are written after the commit, outside the write lock
+ * (pg_commit), or before the first statement that reads or changes the
+ * reports (reports_first): the lock is held for the counters alone.
  * Before any other statement goes to the server, and at the commit, the
  * log is flushed (pglog_flush): its entries are summed by the key each
  * table's upsert conflicts on (a bucket by scope, subject, model, start
@@ -49,6 +53,8 @@ enum lkind { L_EVENT, L_BUCKET, L_KEY };
 static int64_t	 round_gen;
 static bool	 round_rows;		/* other daemons read its journal rows */
 static bool	 journaled;		/* bucket adds went out with journal rows */
+static int64_t	 outbox_lo, outbox_hi;	/* its events in the outbox: ids, inclusive */
+static bool	 final;			/* the commit's flush (pglog_flush_final) */
 
 /* One write; strings are offsets into the log's text. */
 struct lent {
@@ -310,6 +316,53 @@ arr_send(enum pg_stmt id, struct arr *a, int n, const int64_t *last)
 	return rc;
 }
 
+/*
+ * The reports of a round's events, kept from the commit's flush for the
+ * round to write after its commit (pglog_reports_send), when that flush
+ * put the round's only outbox row: each statement's arrays, or none.
+ */
+static struct {
+	bool		 on;
+	struct arr	 ev[19], users[1], daily[14], hourly[12];
+	int64_t		 requests;
+} st;
+
+/* Move n arrays from a to keep, or copy them (dup), for a later arr_send. */
+static void
+arr_keep(struct arr *keep, struct arr *a, int n, bool dup)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		keep[i] = a[i];
+		if (!dup)
+			a[i] = (struct arr){ 0 };
+		else if (a[i].p != NULL &&
+		    (keep[i].p = malloc(a[i].cap)) != NULL)
+			memcpy(keep[i].p, a[i].p, a[i].len);
+		else if (a[i].p != NULL) {
+			keep[i] = (struct arr){ .oom = true };
+		}
+	}
+}
+
+static void
+st_clear(void)
+{
+	struct arr	*sets[] = { st.ev, st.users, st.daily, st.hourly };
+	const int	 n[] = { 19, 1, 14, 12 };
+	size_t		 i;
+	int		 j;
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		for (j = 0; j < n[i]; j++) {
+			free(sets[i][j].p);
+			sets[i][j] = (struct arr){ 0 };
+		}
+	st.on = false;
+	st.requests = 0;
+}
+
 static void
 arr_usage(struct arr *a, const struct usage *u)
 {
@@ -454,12 +507,20 @@ send_range(size_t from, size_t to)
 	struct arr	 a[19] = { 0 };
 	struct gkey	 k;
 	size_t		 i, g, nd = 0, nh = 0, nb = 0, nk = 0, nu = 0, nev = 0;
-	int64_t		 requests = 0;
-	bool		 fresh, totals = false;
+	int64_t		 requests = 0, lo = INT64_MAX, hi = INT64_MIN;
+	bool		 fresh, totals = false, outbox, keep;
 	int		 rc = -TOKQ_E_TEMP;
 
 	if (from >= to)
 		return 0;
+	/*
+	 * With other daemons there, the events go to the outbox; their
+	 * reports are kept for the round to write after its commit when
+	 * this is the commit's flush and the round's first to the outbox,
+	 * and left to outbox_apply otherwise.
+	 */
+	outbox = round_rows || (final && pg_ahead);
+	keep = outbox && final && outbox_lo == INT64_MAX;
 	if ((dr = calloc(to - from, sizeof(*dr))) == NULL ||
 	    (hr = calloc(to - from, sizeof(*hr))) == NULL ||
 	    (br = calloc(to - from, sizeof(*br))) == NULL ||
@@ -488,8 +549,12 @@ send_range(size_t from, size_t to)
 			arr_text(&a[9], S(e->ev.meta));
 			arr_usage(&a[10], &e->ev.u);
 			arr_int(&a[18], e->ev.id);
+			if (e->ev.id < lo)
+				lo = e->ev.id;
+			if (e->ev.id > hi)
+				hi = e->ev.id;
 			/* An event of no amounts: no totals, as SQLite's. */
-			if (usage_zero(&e->ev.u))
+			if ((outbox && !keep) || usage_zero(&e->ev.u))
 				break;
 			totals = true;
 			requests = sat_add(requests, e->ev.u.requests);
@@ -557,8 +622,32 @@ send_range(size_t from, size_t to)
 			break;
 		}
 	}
-	if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
+	/*
+	 * Alone, the reports are written now, the users first, as the
+	 * outbox's writers lock meta 'daily_requests' before the daily rows.
+	 */
+	if (nev > 0 && outbox) {
+		if (lo < outbox_lo)
+			outbox_lo = lo;
+		if (hi > outbox_hi)
+			outbox_hi = hi;
+		if (keep) {
+			st.on = true;
+			arr_keep(st.ev, a, 19, true);
+		}
+		if ((rc = arr_send(P_OUTBOX_ADD, a, 19, &lo)) < 0)
+			goto out;
+	} else if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
 		goto out;
+	if (totals) {
+		for (i = 0; i < nu; i++)
+			arr_text(&a[0], S(ur[i]->ev.user));
+		if (outbox) {
+			arr_keep(st.users, a, 1, false);
+			st.requests = requests;
+		} else if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
+			goto out;
+	}
 	for (i = 0; i < nd; i++) {
 		const struct lent	*e = dr[i].e;
 
@@ -570,7 +659,9 @@ send_range(size_t from, size_t to)
 		arr_text(&a[5], S(e->ev.kind) ? S(e->ev.kind) : "");
 		arr_usage(&a[6], &dr[i].u);
 	}
-	if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
+	if (nd > 0 && outbox)
+		arr_keep(st.daily, a, 14, false);
+	else if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
 		goto out;
 	for (i = 0; i < nh; i++) {
 		arr_int(&a[0], tokq_floor(hr[i].e->ev.at, BUCKET_HOUR));
@@ -579,14 +670,10 @@ send_range(size_t from, size_t to)
 		arr_int(&a[10], hr[i].first);
 		arr_int(&a[11], hr[i].last);
 	}
-	if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
+	if (nh > 0 && outbox)
+		arr_keep(st.hourly, a, 12, false);
+	else if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
 		goto out;
-	if (totals) {
-		for (i = 0; i < nu; i++)
-			arr_text(&a[0], S(ur[i]->ev.user));
-		if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
-			goto out;
-	}
 	for (i = 0; i < nb; i++) {
 		arr_int(&a[0], br[i].e->bk.sc);
 		arr_text(&a[1], S(br[i].e->bk.subject));
@@ -704,10 +791,55 @@ pglog_unmark(bool undo)
 	return m->sp;
 }
 
+/* The commit's flush: the last of the round. */
+int
+pglog_flush_final(void)
+{
+	int	 rc;
+
+	final = true;
+	rc = pglog_flush(false);
+	final = false;
+	return rc;
+}
+
+/*
+ * After the commit, in a segment of its own: the reports of the events the
+ * round put in the outbox, ids lo to hi, in a transaction of their own
+ * that need not wait for its WAL (own_tx), or in the round begun ahead.
+ * Its own writes of them, kept by the commit's flush, after outbox_claim,
+ * or outbox_apply.
+ */
+int
+pglog_reports_send(int64_t lo, int64_t hi, bool own_tx)
+{
+	struct pgq	 q = { 0 };
+	int		 rc;
+
+	pgq_int(&q, lo);
+	pgq_int(&q, hi);
+	if (!st.on)
+		return pg_enqueue(own_tx ? P_OUTBOX_APPLY : P_OUTBOX_APPLY_IN, &q);
+	if ((rc = pg_enqueue(own_tx ? P_OUTBOX_CLAIM : P_OUTBOX_CLAIM_IN, &q)) < 0 ||
+	    (rc = arr_send(P_LOG_EVENTS, st.ev, 19, NULL)) < 0 ||
+	    (st.users[0].p != NULL &&
+	    (rc = arr_send(P_LOG_USERS, st.users, 1, &st.requests)) < 0) ||
+	    (st.daily[0].p != NULL &&
+	    (rc = arr_send(P_LOG_DAILY, st.daily, 14, NULL)) < 0) ||
+	    (st.hourly[0].p != NULL &&
+	    (rc = arr_send(P_LOG_HOURLY, st.hourly, 12, NULL)) < 0)) {
+		st_clear();
+		return rc;
+	}
+	st_clear();
+	return 0;
+}
+
 /* The round ends: nothing of it is kept here. */
 void
 pglog_clear(void)
 {
+	st_clear();
 	L.n = L.slen = 0;
 	L.nmarks = 0;
 	L.oom = false;
@@ -988,46 +1120,13 @@ pgpf_queued(PGresult *r)
 
 /* ---- statements after the round's log --------------------------------- */
 
-/*
- * Queue a write whose result is not needed, after the round's log: it is
- * checked at the next wait (a read's, or the commit's).
- */
-int
-pg_send(enum pg_stmt id, const struct pgq *q)
-{
-	int	 rc;
-
-	if (pg_tx_failed)
-		return -TOKQ_E_TEMP;
-	if ((rc = pglog_flush(true)) < 0)
-		return rc;
-	return pg_queue(id, q);
-}
-
-/* Statements that read only: the others are a request's writes. */
+/* Statements that read the reports (events, daily, hourly, users, meta 'daily_requests'). */
 static bool
-reads_only(enum pg_stmt id)
+reads_reports(enum pg_stmt id)
 {
 	switch (id) {
-	case P_GEN:
-	case P_JOURNAL:
-	case P_INDEXED:
-	case P_INDEXED_END:
-	case P_ASYNC:
-	case P_DURABLE:
-	case P_MAINT_TRY:
-	case P_META_GET:
-	case P_DB_BYTES:
-	case P_BUCKET_PREFETCH:
-	case P_BUCKET_LOAD:
 	case P_COUNTS:
-	case P_KEY_GET:
 	case P_EVENTS_SUM:
-	case P_RULE_LOAD:
-	case P_PLAN_LOAD:
-	case P_BYPASS_LOAD:
-	case P_PRICE_LOAD:
-	case P_HOLD_LOAD:
 	case P_USER_HOURS:
 	case P_USER_DAILY_TOTALS:
 	case P_USER_MODELS_TOTALS:
@@ -1051,6 +1150,78 @@ reads_only(enum pg_stmt id)
 }
 
 /*
+ * Statements that read or change the reports: the outbox is applied
+ * before each (reports_first), so that they see every event acknowledged,
+ * this round's too, and no event applied after a change of them undoes it.
+ */
+static bool
+reports(enum pg_stmt id)
+{
+	switch (id) {
+	case P_EVENTS_PRUNE:
+	case P_HOURLY_PRUNE:
+	case P_MONTH_ARCHIVE:
+	case P_DAILY_FIRST:
+	case P_DAILY_PAGE:
+	case P_DAILY_EVENTS:
+	case P_DAILY_IMPORT:
+		return true;
+	default:
+		return reads_reports(id);
+	}
+}
+
+static int
+reports_first(enum pg_stmt id)
+{
+	return reports(id) ? pg_enqueue(P_OUTBOX_APPLY_ALL, NULL) : 0;
+}
+
+/*
+ * Queue a write whose result is not needed, after the round's log: it is
+ * checked at the next wait (a read's, or the commit's).
+ */
+int
+pg_send(enum pg_stmt id, const struct pgq *q)
+{
+	int	 rc;
+
+	if (pg_tx_failed)
+		return -TOKQ_E_TEMP;
+	if ((rc = pglog_flush(true)) < 0 || (rc = reports_first(id)) < 0)
+		return rc;
+	return pg_queue(id, q);
+}
+
+/* Statements that read only: the others are a request's writes. */
+static bool
+reads_only(enum pg_stmt id)
+{
+	switch (id) {
+	case P_GEN:
+	case P_JOURNAL:
+	case P_INDEXED:
+	case P_INDEXED_END:
+	case P_ASYNC:
+	case P_DURABLE:
+	case P_MAINT_TRY:
+	case P_META_GET:
+	case P_DB_BYTES:
+	case P_BUCKET_PREFETCH:
+	case P_BUCKET_LOAD:
+	case P_KEY_GET:
+	case P_RULE_LOAD:
+	case P_PLAN_LOAD:
+	case P_BYPASS_LOAD:
+	case P_PRICE_LOAD:
+	case P_HOLD_LOAD:
+		return true;
+	default:
+		return reads_reports(id);
+	}
+}
+
+/*
  * Run a statement and return its result (the caller PQclears it), after
  * the round's log and every statement queued before it; NULL with *rc set
  * on failure.
@@ -1065,7 +1236,8 @@ pg_query(enum pg_stmt id, const struct pgq *q, int *rc)
 		return NULL;
 	}
 	if ((pg_tx_open && (*rc = pglog_flush(!reads_only(id))) < 0) ||
-	    (*rc = pg_ready()) < 0 || (*rc = pg_enqueue(id, q)) < 0)
+	    (*rc = pg_ready()) < 0 || (*rc = reports_first(id)) < 0 ||
+	    (*rc = pg_enqueue(id, q)) < 0)
 		return NULL;
 	if ((*rc = pg_wait(&r, 1)) < 0) {
 		if (pg_tx_open)
@@ -1116,6 +1288,20 @@ pglog_round(int64_t gen, bool rows)
 	round_gen = gen;
 	round_rows = rows;
 	journaled = false;
+	outbox_lo = INT64_MAX;
+	outbox_hi = INT64_MIN;
+}
+
+/*
+ * The ids [*lo, *hi] of the events the round put in the outbox; false
+ * when it put none.
+ */
+bool
+pglog_outbox(int64_t *lo, int64_t *hi)
+{
+	*lo = outbox_lo;
+	*hi = outbox_hi;
+	return outbox_lo <= outbox_hi;
 }
 
 /* Bucket adds went out with journal rows: the commit writes a generation. */

@@ -7,10 +7,13 @@
  *  - the user's column is user_id (USER is reserved); every text column is
  *    COLLATE "C", so that orders and comparisons are byte orders, as in
  *    SQLite and in quota.c's memory;
- *  - nothing is written behind past the round: a record's event, daily
- *    row, user's hour and the counters' buckets are written in its
- *    round's transaction (in bulk, store_pg_log.c), so there is no
- *    'totals_through' and no replay;
+ *  - a record's counters' buckets are written in its round's transaction
+ *    (in bulk, store_pg_log.c), and so are its event, daily row, user's
+ *    hour and user when the daemon is alone: there is no 'totals_through'
+ *    and no replay; with other daemons there, the round's events go in as
+ *    an outbox row, whose reports are written after the commit, outside
+ *    the write lock (schema 4), or first by whatever reads or changes the
+ *    reports;
  *  - users: each user with a daily row, for status's count;
  *  - journal: what each commit changed that another daemon keeps in
  *    memory, by generation (store_pg.c), a counter's row with the bucket
@@ -32,11 +35,31 @@
 	" COALESCE(clamp64(SUM(completion)), 0), COALESCE(clamp64(SUM(total)), 0)," \
 	" COALESCE(clamp64(SUM(cached)), 0), COALESCE(clamp64(SUM(cache_write)), 0)," \
 	" COALESCE(clamp64(SUM(reasoning)), 0), COALESCE(clamp64(SUM(cost)), 0)"
+#define USAGE_ADD(t) \
+	"requests = sadd(" t ".requests, excluded.requests)," \
+	" prompt = sadd(" t ".prompt, excluded.prompt)," \
+	" completion = sadd(" t ".completion, excluded.completion)," \
+	" total = sadd(" t ".total, excluded.total)," \
+	" cached = sadd(" t ".cached, excluded.cached)," \
+	" cache_write = sadd(" t ".cache_write, excluded.cache_write)," \
+	" reasoning = sadd(" t ".reasoning, excluded.reasoning)," \
+	" cost = sadd(" t ".cost, excluded.cost)"
+/* Eight bigint arrays, the usage columns', as $a..$h. */
+#define USAGE_ARRAYS(a, b, c, d, e, f, g, h) \
+	"$" #a "::bigint[], $" #b "::bigint[], $" #c "::bigint[], $" #d "::bigint[]," \
+	" $" #e "::bigint[], $" #f "::bigint[], $" #g "::bigint[], $" #h "::bigint[]"
+#define USAGE_SET \
+	"requests = excluded.requests, prompt = excluded.prompt," \
+	" completion = excluded.completion, total = excluded.total," \
+	" cached = excluded.cached, cache_write = excluded.cache_write," \
+	" reasoning = excluded.reasoning, cost = excluded.cost"
 #define USAGE_TYPES \
 	"requests bigint NOT NULL, prompt bigint NOT NULL," \
 	" completion bigint NOT NULL, total bigint NOT NULL," \
 	" cached bigint NOT NULL, cache_write bigint NOT NULL," \
 	" reasoning bigint NOT NULL, cost bigint NOT NULL"
+/* The reports' writes run unless an outbox_claim before them found nothing. */
+#define CLAIMED	"current_setting('tokq.claimed', true) IS DISTINCT FROM '0'"
 #define TEXT	"text COLLATE \"C\""
 
 const char *const pg_migrations[] = {
@@ -125,6 +148,71 @@ const char *const pg_migrations[] = {
 	"  THEN 9223372036854775807"
 	"  WHEN a < ''-9223372036854775808''::bigint - LEAST(b, 0)"
 	"  THEN ''-9223372036854775808''::bigint ELSE a + b END';",
+	/*
+	 * 4: the outbox.  With other daemons there, a round's events go in as
+	 * one row of arrays (id: its first event's), and the reports (events,
+	 * daily, hourly, users, meta 'daily_requests') are written from it
+	 * after the round's commit, outside the write lock, or before
+	 * anything reads or changes them (outbox_apply).  Each row is applied
+	 * once, by whoever deletes it: outbox_apply, or outbox_claim, after
+	 * which the round's own writes of its reports (P_LOG_*) run only if
+	 * it deleted them (the transaction's 'tokq.claimed').  Both lock meta
+	 * 'daily_requests' first, so that two run one after the other and no
+	 * two writers of the reports wait on each other in a circle.
+	 */
+	"CREATE TABLE outbox ("
+	"  id bigint PRIMARY KEY, at bigint[] NOT NULL, user_id text[] NOT NULL,"
+	"  guild text[] NOT NULL, channel text[] NOT NULL, model text[] NOT NULL,"
+	"  service text[] NOT NULL, kind text[] NOT NULL, session text[] NOT NULL,"
+	"  call bigint[] NOT NULL, meta text[] NOT NULL,"
+	"  requests bigint[] NOT NULL, prompt bigint[] NOT NULL,"
+	"  completion bigint[] NOT NULL, total bigint[] NOT NULL,"
+	"  cached bigint[] NOT NULL, cache_write bigint[] NOT NULL,"
+	"  reasoning bigint[] NOT NULL, cost bigint[] NOT NULL,"
+	"  ids bigint[] NOT NULL) WITH (toast_tuple_target = 8160);"
+	"CREATE FUNCTION outbox_apply(lo bigint, hi bigint) RETURNS void"
+	"  LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  PERFORM 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE;"
+	"  WITH o AS (DELETE FROM outbox WHERE id BETWEEN lo AND hi RETURNING *),"
+	"  e AS (SELECT u.* FROM o, unnest(o.at, o.user_id, o.guild, o.channel,"
+	"   o.model, o.service, o.kind, o.session, o.call, o.meta, o.requests,"
+	"   o.prompt, o.completion, o.total, o.cached, o.cache_write, o.reasoning,"
+	"   o.cost, o.ids) AS u(at, user_id, guild, channel, model, service, kind,"
+	"   session, call, meta, " USAGE_COLS ", id)),"
+	"  ev AS (INSERT INTO events(at, user_id, guild, channel, model, service,"
+	"   kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM e),"
+	/* An event of no amounts has no totals, as in the rounds' own writes. */
+	"  z AS (SELECT * FROM e WHERE requests <> 0 OR prompt <> 0"
+	"   OR completion <> 0 OR total <> 0 OR cached <> 0 OR cache_write <> 0"
+	"   OR reasoning <> 0 OR cost <> 0),"
+	"  d AS (INSERT INTO daily(day, user_id, guild, model, service, kind, "
+	USAGE_COLS ")"
+	"   SELECT at - (at % 86400 + 86400) % 86400, user_id,"
+	"   COALESCE(guild, ''), COALESCE(model, ''), COALESCE(service, ''),"
+	"   COALESCE(kind, ''), " USAGE_SUMS " FROM z GROUP BY 1, 2, 3, 4, 5, 6"
+	"   ORDER BY 1, 2, 3, 4, 5, 6"
+	"   ON CONFLICT (day, user_id, guild, model, service, kind)"
+	"   DO UPDATE SET " USAGE_ADD("daily") "),"
+	"  h AS (INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
+	"   SELECT at - (at % 3600 + 3600) % 3600, user_id, " USAGE_SUMS ","
+	"   MIN(id), MAX(id) FROM z GROUP BY 1, 2 ORDER BY 1, 2"
+	"   ON CONFLICT (hour, user_id) DO UPDATE SET " USAGE_ADD("hourly") ","
+	"   first = LEAST(hourly.first, excluded.first),"
+	"   last = GREATEST(hourly.last, excluded.last)),"
+	"  us AS (INSERT INTO users(user_id) SELECT DISTINCT user_id FROM z"
+	"   ORDER BY 1 ON CONFLICT DO NOTHING)"
+	"  UPDATE meta SET val = sadd(val, (SELECT COALESCE(clamp64(SUM(requests)),"
+	"   0) FROM z)) WHERE name = 'daily_requests';"
+	" END $f$;"
+	"CREATE FUNCTION outbox_claim(lo bigint, hi bigint) RETURNS void"
+	"  LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  PERFORM 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE;"
+	"  DELETE FROM outbox WHERE id BETWEEN lo AND hi;"
+	"  PERFORM set_config('tokq.claimed', CASE WHEN FOUND THEN '1'"
+	"   ELSE '0' END, true);"
+	" END $f$;",
 };
 const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 
@@ -161,24 +249,6 @@ const int pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);
 #define ANY_USER	"$1::text IS NULL AND"
 #define ONE_USER	"user_id = $1::text AND"
 
-#define USAGE_ADD(t) \
-	"requests = sadd(" t ".requests, excluded.requests)," \
-	" prompt = sadd(" t ".prompt, excluded.prompt)," \
-	" completion = sadd(" t ".completion, excluded.completion)," \
-	" total = sadd(" t ".total, excluded.total)," \
-	" cached = sadd(" t ".cached, excluded.cached)," \
-	" cache_write = sadd(" t ".cache_write, excluded.cache_write)," \
-	" reasoning = sadd(" t ".reasoning, excluded.reasoning)," \
-	" cost = sadd(" t ".cost, excluded.cost)"
-/* Eight bigint arrays, the usage columns', as $a..$h. */
-#define USAGE_ARRAYS(a, b, c, d, e, f, g, h) \
-	"$" #a "::bigint[], $" #b "::bigint[], $" #c "::bigint[], $" #d "::bigint[]," \
-	" $" #e "::bigint[], $" #f "::bigint[], $" #g "::bigint[], $" #h "::bigint[]"
-#define USAGE_SET \
-	"requests = excluded.requests, prompt = excluded.prompt," \
-	" completion = excluded.completion, total = excluded.total," \
-	" cached = excluded.cached, cache_write = excluded.cache_write," \
-	" reasoning = excluded.reasoning, cost = excluded.cost"
 
 /* The first $2 minute buckets before $1, in the order of buckets_span_start. */
 #define FOLD_BATCH \
@@ -237,6 +307,10 @@ const char *const pg_sql[P_MAX] = {
 	[P_SAVEPOINT] =		"SAVEPOINT w",
 	[P_RELEASE] =		"RELEASE w",
 	[P_ROLLBACK_TO] =	"ROLLBACK TO w",
+	/* The last round's reports, carried by the round begun ahead. */
+	[P_REPORTS_SAVE] =	"SAVEPOINT r",
+	[P_REPORTS_RELEASE] =	"RELEASE r",
+	[P_REPORTS_UNDO] =	"ROLLBACK TO r",
 	[P_GEN_SET] =		"UPDATE meta SET val = $1::bigint WHERE name = 'gen'",
 	/* A generation without journal rows: a daemon that saw less reloads all. */
 	[P_FLOOR_SET] =
@@ -275,25 +349,57 @@ const char *const pg_sql[P_MAX] = {
 	    " kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM"
 	    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
 	    " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
-	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])",
+	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])"
+	    " WHERE " CLAIMED,
 	[P_LOG_DAILY] =
 	    "INSERT INTO daily(day, user_id, guild, model, service, kind, "
 	    USAGE_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[],"
 	    " $3::text[], $4::text[], $5::text[], $6::text[], " USAGE_ARRAYS(7, 8, 9, 10, 11, 12, 13, 14)
-	    ") ON CONFLICT (day, user_id, guild, model, service, kind)"
+	    ") WHERE " CLAIMED " ON CONFLICT (day, user_id, guild, model, service, kind)"
 	    " DO UPDATE SET " USAGE_ADD("daily"),
 	[P_LOG_HOURLY] =
 	    "INSERT INTO hourly(hour, user_id, " USAGE_COLS ", first, last)"
 	    " SELECT * FROM unnest($1::bigint[], $2::text[], " USAGE_ARRAYS(3, 4, 5, 6, 7, 8, 9, 10)
-	    ", $11::bigint[], $12::bigint[]) ON CONFLICT (hour, user_id)"
+	    ", $11::bigint[], $12::bigint[]) WHERE " CLAIMED " ON CONFLICT (hour, user_id)"
 	    " DO UPDATE SET " USAGE_ADD("hourly") ","
 	    " first = LEAST(hourly.first, excluded.first),"
 	    " last = GREATEST(hourly.last, excluded.last)",
 	/* The users of the events with amounts, and their requests. */
 	[P_LOG_USERS] =
-	    "WITH u AS (INSERT INTO users(user_id) SELECT unnest($1::text[])"
-	    " ON CONFLICT DO NOTHING)"
-	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'",
+	    "WITH u AS (INSERT INTO users(user_id) SELECT u FROM"
+	    " unnest($1::text[]) u WHERE " CLAIMED " ON CONFLICT DO NOTHING)"
+	    " UPDATE meta SET val = sadd(val, $2::bigint) WHERE name = 'daily_requests'"
+	    " AND " CLAIMED,
+	/* A stretch of a round's events, as the outbox keeps them (schema 4). */
+	[P_OUTBOX_ADD] =
+	    "INSERT INTO outbox(at, user_id, guild, channel, model, service,"
+	    " kind, session, call, meta, " USAGE_COLS ", ids, id) VALUES"
+	    " ($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
+	    " $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], "
+	    USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[],"
+	    " $20::bigint)",
+	/*
+	 * The reports of a round's events, ids $1 to $2, after its commit
+	 * and in a transaction of their own that need not wait for its WAL's
+	 * flush: the outbox row is what keeps the events until then.
+	 */
+	[P_OUTBOX_APPLY] =
+	    "SELECT set_config('synchronous_commit', 'off', true),"
+	    " outbox_apply($1::bigint, $2::bigint)",
+	/* The same, the round writing its reports itself after it (P_LOG_*). */
+	[P_OUTBOX_CLAIM] =
+	    "SELECT set_config('synchronous_commit', 'off', true),"
+	    " outbox_claim($1::bigint, $2::bigint)",
+	/*
+	 * Both inside the round begun ahead, whose commit must wait for its
+	 * WAL as ever: no set_config there.
+	 */
+	[P_OUTBOX_APPLY_IN] =	"SELECT outbox_apply($1::bigint, $2::bigint)",
+	[P_OUTBOX_CLAIM_IN] =	"SELECT outbox_claim($1::bigint, $2::bigint)",
+	/* Every report not yet written, before they are read or changed. */
+	[P_OUTBOX_APPLY_ALL] =
+	    "SELECT outbox_apply('-9223372036854775808'::bigint,"
+	    " 9223372036854775807)",
 	/*
 	 * The bucket adds, and each as a journal row of generation $9 (kind
 	 * $10, STALE_COUNTER) unless $11 is false (no other daemon): in one

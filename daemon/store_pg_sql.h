@@ -45,6 +45,9 @@ enum pg_stmt {
 	P_SAVEPOINT,
 	P_RELEASE,
 	P_ROLLBACK_TO,
+	P_REPORTS_SAVE,
+	P_REPORTS_RELEASE,
+	P_REPORTS_UNDO,
 	P_GEN_SET,
 	P_FLOOR_SET,
 	P_ALIVE,
@@ -61,6 +64,12 @@ enum pg_stmt {
 	P_LOG_DAILY,
 	P_LOG_HOURLY,
 	P_LOG_USERS,
+	P_OUTBOX_ADD,
+	P_OUTBOX_APPLY,
+	P_OUTBOX_CLAIM,
+	P_OUTBOX_APPLY_IN,
+	P_OUTBOX_CLAIM_IN,
+	P_OUTBOX_APPLY_ALL,
 	P_LOG_BUCKETS,
 	P_LOG_KEYS,
 	P_BUCKET_PREFETCH,
@@ -148,6 +157,7 @@ void	 pgq_key(struct pgq *q, const char *s);		/* NULL as '' */
 int	 pg_enqueue(enum pg_stmt id, const struct pgq *q);	/* queued, unwaited */
 int	 pg_queue(enum pg_stmt id, const struct pgq *q);	/* no flush of the log */
 int	 pg_sync(void);			/* end a segment, unwaited */
+int	 pg_sync_detached(enum pg_stmt undo);
 int	 pg_wait(PGresult **keep, size_t nkeep);
 void	 pg_unkeep(PGresult **keep, size_t nkeep);
 int64_t	 pg_int(const PGresult *r, int row, int col);
@@ -169,6 +179,9 @@ PGresult *pg_query(enum pg_stmt id, const struct pgq *q, int *rc);
 int	 pg_exec(enum pg_stmt id, const struct pgq *q);	/* rows changed */
 void	 pglog_round(int64_t gen, bool rows);	/* at the begin */
 bool	 pglog_journaled(void);
+bool	 pglog_outbox(int64_t *, int64_t *);
+int	 pglog_flush_final(void);
+int	 pglog_reports_send(int64_t lo, int64_t hi, bool own_tx);
 int	 pglog_event(const struct event *ev, int64_t id);
 int	 pglog_bucket(enum scope sc, const char *subject, const char *model,
 	    const struct bucket *b);

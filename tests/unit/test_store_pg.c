@@ -97,6 +97,16 @@ side_exec(const char *sql)
 	PQfinish(c);
 }
 
+/* side_exec of fmt with the test's schema for its %s. */
+static void
+side_exec_fmt(const char *fmt)
+{
+	char	 sql[512];
+
+	snprintf(sql, sizeof(sql), fmt, schema);
+	side_exec(sql);
+}
+
 /* The pid of the server process of the store's connection, 0 if none. */
 static int
 store_backend_pid(void)
@@ -783,8 +793,16 @@ test_begin_next_not_alone(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
+static int64_t	 side_int_in(const char *fmt, const char *sch);
+
 static int64_t
 side_int(const char *fmt)
+{
+	return side_int_in(fmt, schema);
+}
+
+static int64_t
+side_int_in(const char *fmt, const char *sch)
 {
 	PGconn		*c = PQconnectdb(side_uri);
 	PGresult	*r;
@@ -792,7 +810,7 @@ side_int(const char *fmt)
 	int64_t		 v = -1;
 
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	snprintf(sql, sizeof(sql), fmt, schema);
+	snprintf(sql, sizeof(sql), fmt, sch);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -882,6 +900,332 @@ begin_again(void)
 			usleep(50 * 1000);
 }
 
+/* One text of the side connection's first row and column ("" when none). */
+static char *
+side_text(const char *fmt, const char *sch)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[1024], *v;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	snprintf(sql, sizeof(sql), fmt, sch);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	assert_non_null(v);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/*
+ * Events of every shape the reports group by: two days, two hours, users,
+ * guilds and models and services and kinds (some NULL), an event of no
+ * amounts, and sums past INT64_MAX.
+ */
+static void
+shaped_events(bool read_in_round, bool ahead)
+{
+	static const struct {
+		const char	*user, *guild, *model, *service, *kind;
+		int64_t		 at, prompt;
+		bool		 zero;
+	} e[] = {
+		{ "a", NULL, "m", NULL, NULL, 1767225600, 10, false },
+		{ "a", NULL, "m", NULL, NULL, 1767225601, 20, false },
+		{ "a", "g1", "m", "s", "chat", 1767229300, 30, false },
+		{ "b", "g1", NULL, NULL, "img", 1767312000, 40, false },
+		{ "b", "g1", NULL, NULL, "img", 1767312001, 0, true },
+		{ "c", NULL, "m2", NULL, NULL, 1767225700, INT64_MAX / 2 + 1, false },
+		{ "c", NULL, "m2", NULL, NULL, 1767225800, INT64_MAX / 2 + 1, false },
+		{ "z", NULL, NULL, NULL, NULL, 1767225900, 0, true },
+	};
+	struct bucket	 b = { 1767225600, 60, 10, 0, 1 };
+	struct event	 ev;
+	size_t		 i;
+
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < sizeof(e) / sizeof(e[0]); i++) {
+		ev = (struct event){ .at = e[i].at, .user = e[i].user,
+		    .guild = e[i].guild, .model = e[i].model,
+		    .service = e[i].service, .kind = e[i].kind, .call = -1 };
+		if (!e[i].zero) {
+			ev.u.requests = 1;
+			ev.u.prompt = ev.u.total = e[i].prompt;
+			ev.u.cost = 7;
+		}
+		assert_int_equal(store_event_add(&ev), 0);
+	}
+	/* a counter too: a round not alone journals it */
+	assert_int_equal(store_bucket_add(SCOPE_USER, "a", "", &b), 0);
+	if (read_in_round) {
+		struct usage	 u;
+
+		assert_int_equal(store_user_daily_totals("a", 0, INT64_MAX / 2, &u), 0);
+		assert_int_equal(u.prompt, 60);
+	}
+	if (ahead)
+		store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	/* the round begun ahead carries the reports; it ends with nothing */
+	if (ahead) {
+		assert_true(store_in_tx());
+		assert_int_equal(store_commit(), 0);
+	}
+}
+
+#define REPORTS_DUMP \
+	"SELECT (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.events t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.daily t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.hourly t)" \
+	" || '/' || (SELECT string_agg(t::text, ' ' ORDER BY t::text) FROM %1$s.users t)" \
+	" || '/' || (SELECT val FROM %1$s.meta WHERE name = 'daily_requests')"
+
+static int
+step_linger_long(void)
+{
+	usleep(2500 * 1000);
+	return 0;
+}
+
+/*
+ * The reports of shaped_events() in a schema of their own (the test's
+ * schema with suffix), as text: written by a daemon alone in its round, or
+ * through the outbox: by the round begun ahead (alone), or with another
+ * daemon connected by the round after its commit, or by outbox_apply
+ * before a read in the round.
+ */
+static char *
+reports_written(const char *suffix, bool other, bool read_in_round, bool ahead)
+{
+	char		 sch[sizeof(schema) + 8], sql[128], *dump;
+	struct child	 c = { 0, -1 };
+
+	snprintf(sch, sizeof(sch), "%s%s", schema, suffix);
+	env.db_schema = sch;
+	if (other)
+		c = spawn(step_linger_long);
+	assert_int_equal(store_open(uri), 0);
+	if (other) {
+		go_child(c);
+		usleep(300 * 1000);	/* the child is connected */
+	}
+	shaped_events(read_in_round, ahead);
+	/* a round not alone journals its counter; alone, it does not */
+	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.journal", sch) > 0, other);
+	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.outbox", sch), 0);
+	store_close();
+	if (other)
+		assert_int_equal(child_status(c), 0);
+	dump = side_text(REPORTS_DUMP, sch);
+	snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
+	    " DROP SCHEMA %s CASCADE", sch);
+	side_exec(sql);
+	env.db_schema = schema;
+	return dump;
+}
+
+/*
+ * With another daemon there, a round's events go to the outbox and their
+ * reports are written outside the lock: the same reports, row for row, as
+ * a daemon alone writes in its round, whoever writes them; and a read in
+ * the round sees the round's own events.
+ */
+static void
+test_outbox_same_reports(void **state)
+{
+	char	*alone, *ahead, *after, *read;
+
+	NEED_CLUSTER(state);
+	alone = reports_written("_a", false, false, false);
+	ahead = reports_written("_d", false, false, true);
+	after = reports_written("_b", true, false, false);
+	read = reports_written("_c", true, true, false);
+	assert_true(strlen(alone) > 100);
+	assert_string_equal(ahead, alone);
+	assert_string_equal(after, alone);
+	assert_string_equal(read, alone);
+	free(alone);
+	free(ahead);
+	free(after);
+	free(read);
+}
+
+/* Run sql on c; false when it failed. */
+static bool
+conn_ok(PGconn *c, const char *sql)
+{
+	PGresult	*r = PQexec(c, sql);
+	bool		 ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+			    PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	PQclear(r);
+	return ok;
+}
+
+/*
+ * Another daemon's reader of the reports, racing the parent's round: it
+ * holds meta 'daily_requests' (as outbox_apply does) until the parent's
+ * round has committed its outbox row, then applies it itself, before the
+ * parent's own writes of those reports can.
+ */
+static int
+step_apply_first(void)
+{
+	PGconn		*c = PQconnectdb(side_uri);
+	PGresult	*r;
+	char		 sql[256];
+	int		 i, n = 0;
+
+	snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL search_path = %s;"
+	    " SELECT 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE",
+	    schema);
+	if (PQstatus(c) != CONNECTION_OK || !conn_ok(c, sql))
+		return 1;
+	for (i = 0; i < 300 && n == 0; i++) {
+		usleep(10 * 1000);
+		r = PQexec(c, "SELECT COUNT(*) FROM outbox");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	if (n != 1 || !conn_ok(c, "SELECT outbox_apply(-9223372036854775808,"
+	    " 9223372036854775807)") || !conn_ok(c, "COMMIT"))
+		return 2;
+	PQfinish(c);
+	return 0;
+}
+
+/*
+ * A round's reports written by someone else between its commit and its
+ * own writes of them (a reader on another daemon applying the outbox)
+ * are written once: the round's writes find the row gone and do nothing.
+ */
+static void
+test_outbox_applied_once(void **state)
+{
+	struct child	 c;
+	struct event	 ev;
+	struct usage	 u;
+	int64_t		 events, users;
+	int		 i;
+
+	NEED_CLUSTER(state);
+	c = spawn(step_apply_first);
+	assert_int_equal(store_open(uri), 0);
+	go_child(c);
+	usleep(300 * 1000);	/* the child is connected, holding the row */
+	assert_int_equal(store_begin(), 0);
+	for (i = 0; i < 3; i++) {
+		ev = mkevent(i == 2 ? "y" : "x", 10 + i);
+		assert_int_equal(store_event_add(&ev), 0);
+	}
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(child_status(c), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("x", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 21);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 3);
+	assert_int_equal(users, 2);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.hourly"), 2);
+	assert_int_equal(side_int("SELECT SUM(requests) FROM %s.daily"), 3);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.events"), 3);
+}
+
+/*
+ * Alone, a round begun ahead writes the last round's reports while its
+ * jobs are judged: a read in it sees them; failing (the row's reports
+ * are there already), it is undone alone and the round goes on; rolled
+ * back, the row stays for the next reader.
+ */
+static void
+test_outbox_alone_ahead(void **state)
+{
+	struct event	 ev;
+	struct usage	 u;
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	ev = mkevent("p", 5);
+	assert_int_equal(store_event_add(&ev), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 5);
+	/* an event 2 already there: this round's reports will fail to write */
+	side_exec_fmt("INSERT INTO %s.events(id, at, user_id, requests,"
+	    " prompt, completion, total, cached, cache_write, reasoning, cost)"
+	    " VALUES (2, 0, 'q', 0, 0, 0, 0, 0, 0, 0, 0)");
+	ev = mkevent("p", 6);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(ev.id, 2);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	/* undone alone: the round begun ahead goes on */
+	side_exec_fmt("DELETE FROM %s.events WHERE user_id = 'q'");
+	ev = mkevent("p", 7);
+	assert_int_equal(store_event_add(&ev), 0);
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 18);
+	/* rolled back, the row stays for the next reader */
+	store_rollback();
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 1);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+}
+
+/*
+ * A round's outbox row whose reports were never written (its daemon died
+ * between the commit and them) is applied by the next reader of the
+ * reports, once.
+ */
+static void
+test_outbox_left_applied(void **state)
+{
+	struct usage	 u;
+	int64_t		 events, users;
+	char		 sql[1024];
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_commit(), 0);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s.outbox VALUES (100,"
+	    " '{1767225600,1767225700}', '{o,o}', '{NULL,NULL}', '{NULL,NULL}',"
+	    " '{m,m}', '{NULL,NULL}', '{NULL,NULL}', '{NULL,NULL}',"
+	    " '{NULL,NULL}', '{NULL,NULL}', '{1,1}', '{5,6}', '{0,0}',"
+	    " '{5,6}', '{0,0}', '{0,0}', '{0,0}', '{3,4}', '{100,101}')", schema);
+	side_exec(sql);
+	assert_int_equal(store_begin(), 0);
+	assert_int_equal(store_user_daily_totals("o", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.requests, 2);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(u.cost, 7);
+	assert_int_equal(store_user_daily_totals("o", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(store_events_sum(100, 2, &u), 0);
+	assert_int_equal(u.prompt, 11);
+	assert_int_equal(store_counts(&events, &users), 0);
+	assert_int_equal(events, 2);
+	assert_int_equal(users, 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.outbox"), 0);
+	assert_int_equal(side_int("SELECT COUNT(*) FROM %s.hourly"), 1);
+}
+
 /*
  * A connection killed under a batch: its commit fails (nothing is
  * acknowledged, nothing of it kept), the store reconnects by itself, and
@@ -962,6 +1306,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_begin_next_not_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alone_no_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maint_one_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_same_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_left_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_applied_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_alone_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
 	};
