@@ -1188,6 +1188,39 @@ test_outbox_alone_ahead(void **state)
 }
 
 /*
+ * The round begun ahead that carries the last round's reports still
+ * commits as the server is set to: once its commit answered, its WAL is
+ * flushed (a commit that did not wait would leave the flush behind the
+ * WAL written before it, as the WAL writer flushes only every 200 ms).
+ */
+static void
+test_outbox_ahead_durable(void **state)
+{
+	struct event	 ev;
+	struct usage	 u;
+	int64_t		 written, flushed;
+
+	NEED_CLUSTER(state);
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	ev = mkevent("d", 5);
+	assert_int_equal(store_event_add(&ev), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	/* the reports it carries are written (a read waits for them) */
+	assert_int_equal(store_user_daily_totals("d", 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 5);
+	written = side_int_in("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn",
+	    schema);
+	assert_int_equal(store_commit(), 0);
+	flushed = side_int_in("SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn",
+	    schema);
+	assert_true(written > 0);
+	assert_true(flushed > written);
+}
+
+/*
  * A round's outbox row whose reports were never written (its daemon died
  * between the commit and them) is applied by the next reader of the
  * reports, once.
@@ -1310,6 +1343,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_left_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_applied_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_alone_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_ahead_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_server_bounded, setup, teardown),
 	};
