@@ -1139,6 +1139,28 @@ test_outbox_applied_once(void **state)
 }
 
 /*
+ * Alone: a round of one event of user's (5 tokens), committed with the
+ * next round begun ahead, which carries its reports; a read in it sees
+ * them (it waits for them).
+ */
+static void
+ahead_with_reports(const char *user)
+{
+	struct event	 ev;
+	struct usage	 u;
+
+	assert_int_equal(store_open(uri), 0);
+	assert_int_equal(store_begin(), 0);
+	ev = mkevent(user, 5);
+	assert_int_equal(store_event_add(&ev), 0);
+	store_begin_next();
+	assert_int_equal(store_commit(), 0);
+	assert_true(store_in_tx());
+	assert_int_equal(store_user_daily_totals(user, 0, INT64_MAX / 2, &u), 0);
+	assert_int_equal(u.prompt, 5);
+}
+
+/*
  * Alone, a round begun ahead writes the last round's reports while its
  * jobs are judged: a read in it sees them; failing (the row's reports
  * are there already), it is undone alone and the round goes on; rolled
@@ -1151,15 +1173,7 @@ test_outbox_alone_ahead(void **state)
 	struct usage	 u;
 
 	NEED_CLUSTER(state);
-	assert_int_equal(store_open(uri), 0);
-	assert_int_equal(store_begin(), 0);
-	ev = mkevent("p", 5);
-	assert_int_equal(store_event_add(&ev), 0);
-	store_begin_next();
-	assert_int_equal(store_commit(), 0);
-	assert_true(store_in_tx());
-	assert_int_equal(store_user_daily_totals("p", 0, INT64_MAX / 2, &u), 0);
-	assert_int_equal(u.prompt, 5);
+	ahead_with_reports("p");
 	/* an event 2 already there: this round's reports will fail to write */
 	side_exec_fmt("INSERT INTO %s.events(id, at, user_id, requests,"
 	    " prompt, completion, total, cached, cache_write, reasoning, cost)"
@@ -1196,21 +1210,10 @@ test_outbox_alone_ahead(void **state)
 static void
 test_outbox_ahead_durable(void **state)
 {
-	struct event	 ev;
-	struct usage	 u;
 	int64_t		 written, flushed;
 
 	NEED_CLUSTER(state);
-	assert_int_equal(store_open(uri), 0);
-	assert_int_equal(store_begin(), 0);
-	ev = mkevent("d", 5);
-	assert_int_equal(store_event_add(&ev), 0);
-	store_begin_next();
-	assert_int_equal(store_commit(), 0);
-	assert_true(store_in_tx());
-	/* the reports it carries are written (a read waits for them) */
-	assert_int_equal(store_user_daily_totals("d", 0, INT64_MAX / 2, &u), 0);
-	assert_int_equal(u.prompt, 5);
+	ahead_with_reports("d");
 	written = side_int_in("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn",
 	    schema);
 	assert_int_equal(store_commit(), 0);
