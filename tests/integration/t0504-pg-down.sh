@@ -53,14 +53,7 @@ res=$(cat "$T/writers.json")
 is "$(jq -r '[.writers[].unexpected[]] | length' <<<"$res")" 0 \
 	"the writers saw no unexpected answer ($(jq -c '[.writers[].unexpected[]][:3]' <<<"$res"))"
 is "$(jq '[.writers[].first_try_duplicates] | add' <<<"$res")" 0 "no first attempt was a duplicate"
-for w in 0 1; do
-	want="$(jq -r ".writers[$w] | \"\(.acked) \(.tokens)\"" <<<"$res")"
-	tqj usage --user "w$w"
-	is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" \
-		"A: w$w's acknowledged records (requests tokens: $want) count exactly once"
-	tqj2 usage --user "w$w"
-	is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" "B: the same"
-done
+writers_counted "$res"
 tqj usage --user x
 is "$(jqv .periods.all.requests)" 8 "the 8 refused records, retried with their keys, count once each"
 diag "writers' exit codes: $(jq -c '[.writers[].rcs]' <<<"$res"); longest retry $(jq '[.writers[].longest_retry_s] | max' <<<"$res") s"

@@ -119,6 +119,20 @@ writers_start() {
 	done
 }
 
+# writers_counted REPORT: each writer's acknowledged records (the report
+# writers_start's writers wrote) count exactly once, on both daemons.
+writers_counted() {
+	local w want
+	for w in 0 1; do
+		want="$(jq -r ".writers[$w] | \"\(.acked) \(.tokens)\"" <<<"$1")"
+		tqj usage --user "w$w"
+		is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" \
+			"A: w$w's acknowledged records (requests tokens: $want) count exactly once"
+		tqj2 usage --user "w$w"
+		is "$(jqv '.periods.all | [.requests, .total] | join(" ")')" "$want" "B: the same"
+	done
+}
+
 # probe NAME A|B ARGS...: time one tokq call to daemon A ($SOCK) or B
 # ($SOCK2); "rc ms" in $T/probe.NAME, its stderr in $T/probe.NAME.err.
 probe() {
