@@ -819,7 +819,8 @@ pglog_reports_send(int64_t lo, int64_t hi, bool own_tx)
 	pgq_int(&q, lo);
 	pgq_int(&q, hi);
 	if (!st.on)
-		return pg_enqueue(own_tx ? P_OUTBOX_APPLY : P_OUTBOX_APPLY_IN, &q);
+		return own_tx ? pg_enqueue(P_OUTBOX_APPLY, &q) :
+		    pg_enqueue(P_OUTBOX_APPLY_ALL, NULL);
 	if ((rc = pg_enqueue(own_tx ? P_OUTBOX_CLAIM : P_OUTBOX_CLAIM_IN, &q)) < 0 ||
 	    (rc = arr_send(P_LOG_EVENTS, st.ev, 19, NULL)) < 0 ||
 	    (st.users[0].p != NULL &&

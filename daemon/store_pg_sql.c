@@ -391,10 +391,9 @@ const char *const pg_sql[P_MAX] = {
 	    "SELECT set_config('synchronous_commit', 'off', true),"
 	    " outbox_claim($1::bigint, $2::bigint)",
 	/*
-	 * Both inside the round begun ahead, whose commit must wait for its
-	 * WAL as ever: no set_config there.
+	 * Inside the round begun ahead, whose commit must wait for its WAL as
+	 * ever: no set_config there (nor in P_OUTBOX_APPLY_ALL).
 	 */
-	[P_OUTBOX_APPLY_IN] =	"SELECT outbox_apply($1::bigint, $2::bigint)",
 	[P_OUTBOX_CLAIM_IN] =	"SELECT outbox_claim($1::bigint, $2::bigint)",
 	/* Every report not yet written, before they are read or changed. */
 	[P_OUTBOX_APPLY_ALL] =
