@@ -241,21 +241,27 @@ pg_sync_detached(enum pg_stmt u)
 
 static int	 wait_head(PGresult **, size_t);
 
-/* Read the detached segments at the head; the undo to queue first, or P_MAX. */
-static enum pg_stmt
+/*
+ * Read the detached segments at the head, if any, and queue the undo of
+ * one that failed; 0, or -TOKQ_E_TEMP when the connection went.
+ */
+static int
 drain(void)
 {
-	enum pg_stmt	 u = P_MAX;
+	enum pg_stmt	 u = P_MAX, mine;
 
+	if (draining || nsynced == 0 || !detached[0])
+		return 0;
 	draining = true;
 	while (conn != NULL && nsynced > 0 && detached[0]) {
-		enum pg_stmt	 mine = undo[0];
-
+		mine = undo[0];
 		if (wait_head(NULL, 0) < 0 && conn != NULL)
 			u = mine;
 	}
 	draining = false;
-	return u;
+	if (conn == NULL || (u != P_MAX && pg_enqueue(u, NULL) < 0))
+		return -TOKQ_E_TEMP;
+	return 0;
 }
 
 /*
@@ -269,9 +275,7 @@ drain(void)
 int
 pg_wait(PGresult **keep, size_t nkeep)
 {
-	enum pg_stmt	 u;
-
-	if (!draining && (u = drain()) != P_MAX && pg_enqueue(u, NULL) < 0)
+	if (drain() < 0)
 		return -TOKQ_E_TEMP;
 	return wait_head(keep, nkeep);
 }
@@ -397,16 +401,11 @@ planned_each_run(enum pg_stmt id)
 int
 pg_enqueue(enum pg_stmt id, const struct pgq *q)
 {
-	enum pg_stmt	 u;
-	char		 name[8];
-	int		 ok;
+	char	 name[8];
+	int	 ok;
 
-	if (!draining && nsynced > 0 && detached[0]) {
-		if ((u = drain()) != P_MAX && pg_enqueue(u, NULL) < 0)
-			return -TOKQ_E_TEMP;
-		if (conn == NULL)
-			return -TOKQ_E_TEMP;
-	}
+	if (drain() < 0)
+		return -TOKQ_E_TEMP;
 
 	snprintf(name, sizeof(name), "p%d", (int)id);
 	if (planned_each_run(id))

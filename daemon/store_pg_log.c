@@ -323,34 +323,27 @@ arr_send(enum pg_stmt id, struct arr *a, int n, const int64_t *last)
  */
 static struct {
 	bool		 on;
-	struct arr	 ev[19], users[1], daily[14], hourly[12];
+	struct arr	 users[1], daily[14], hourly[12];
 	int64_t		 requests;
 } st;
 
-/* Move n arrays from a to keep, or copy them (dup), for a later arr_send. */
+/* Move n arrays from a to keep, for a later arr_send. */
 static void
-arr_keep(struct arr *keep, struct arr *a, int n, bool dup)
+arr_keep(struct arr *keep, struct arr *a, int n)
 {
 	int	 i;
 
 	for (i = 0; i < n; i++) {
 		keep[i] = a[i];
-		if (!dup)
-			a[i] = (struct arr){ 0 };
-		else if (a[i].p != NULL &&
-		    (keep[i].p = malloc(a[i].cap)) != NULL)
-			memcpy(keep[i].p, a[i].p, a[i].len);
-		else if (a[i].p != NULL) {
-			keep[i] = (struct arr){ .oom = true };
-		}
+		a[i] = (struct arr){ 0 };
 	}
 }
 
 static void
 st_clear(void)
 {
-	struct arr	*sets[] = { st.ev, st.users, st.daily, st.hourly };
-	const int	 n[] = { 19, 1, 14, 12 };
+	struct arr	*sets[] = { st.users, st.daily, st.hourly };
+	const int	 n[] = { 1, 14, 12 };
 	size_t		 i;
 	int		 j;
 
@@ -631,10 +624,7 @@ send_range(size_t from, size_t to)
 			outbox_lo = lo;
 		if (hi > outbox_hi)
 			outbox_hi = hi;
-		if (keep) {
-			st.on = true;
-			arr_keep(st.ev, a, 19, true);
-		}
+		st.on = keep;	/* outbox_claim writes the events themselves */
 		if ((rc = arr_send(P_OUTBOX_ADD, a, 19, &lo)) < 0)
 			goto out;
 	} else if (nev > 0 && (rc = arr_send(P_LOG_EVENTS, a, 19, NULL)) < 0)
@@ -643,7 +633,7 @@ send_range(size_t from, size_t to)
 		for (i = 0; i < nu; i++)
 			arr_text(&a[0], S(ur[i]->ev.user));
 		if (outbox) {
-			arr_keep(st.users, a, 1, false);
+			arr_keep(st.users, a, 1);
 			st.requests = requests;
 		} else if ((rc = arr_send(P_LOG_USERS, a, 1, &requests)) < 0)
 			goto out;
@@ -660,7 +650,7 @@ send_range(size_t from, size_t to)
 		arr_usage(&a[6], &dr[i].u);
 	}
 	if (nd > 0 && outbox)
-		arr_keep(st.daily, a, 14, false);
+		arr_keep(st.daily, a, 14);
 	else if (nd > 0 && (rc = arr_send(P_LOG_DAILY, a, 14, NULL)) < 0)
 		goto out;
 	for (i = 0; i < nh; i++) {
@@ -671,7 +661,7 @@ send_range(size_t from, size_t to)
 		arr_int(&a[11], hr[i].last);
 	}
 	if (nh > 0 && outbox)
-		arr_keep(st.hourly, a, 12, false);
+		arr_keep(st.hourly, a, 12);
 	else if (nh > 0 && (rc = arr_send(P_LOG_HOURLY, a, 12, NULL)) < 0)
 		goto out;
 	for (i = 0; i < nb; i++) {
@@ -807,8 +797,8 @@ pglog_flush_final(void)
  * After the commit, in a segment of its own: the reports of the events the
  * round put in the outbox, ids lo to hi, in a transaction of their own
  * that need not wait for its WAL (own_tx), or in the round begun ahead.
- * Its own writes of them, kept by the commit's flush, after outbox_claim,
- * or outbox_apply.
+ * outbox_claim (which writes the events) and the rest as the commit's
+ * flush kept them, or outbox_apply.
  */
 int
 pglog_reports_send(int64_t lo, int64_t hi, bool own_tx)
@@ -818,22 +808,17 @@ pglog_reports_send(int64_t lo, int64_t hi, bool own_tx)
 
 	pgq_int(&q, lo);
 	pgq_int(&q, hi);
-	if (!st.on)
-		return own_tx ? pg_enqueue(P_OUTBOX_APPLY, &q) :
-		    pg_enqueue(P_OUTBOX_APPLY_ALL, NULL);
-	if ((rc = pg_enqueue(own_tx ? P_OUTBOX_CLAIM : P_OUTBOX_CLAIM_IN, &q)) < 0 ||
-	    (rc = arr_send(P_LOG_EVENTS, st.ev, 19, NULL)) < 0 ||
+	if (!((own_tx && (rc = pg_enqueue(P_REPORTS_ASYNC, NULL)) < 0) ||
+	    (rc = pg_enqueue(st.on ? P_OUTBOX_CLAIM : P_OUTBOX_APPLY, &q)) < 0 ||
 	    (st.users[0].p != NULL &&
 	    (rc = arr_send(P_LOG_USERS, st.users, 1, &st.requests)) < 0) ||
 	    (st.daily[0].p != NULL &&
 	    (rc = arr_send(P_LOG_DAILY, st.daily, 14, NULL)) < 0) ||
 	    (st.hourly[0].p != NULL &&
-	    (rc = arr_send(P_LOG_HOURLY, st.hourly, 12, NULL)) < 0)) {
-		st_clear();
-		return rc;
-	}
+	    (rc = arr_send(P_LOG_HOURLY, st.hourly, 12, NULL)) < 0)))
+		rc = 0;
 	st_clear();
-	return 0;
+	return rc;
 }
 
 /* The round ends: nothing of it is kept here. */
@@ -1175,7 +1160,13 @@ reports(enum pg_stmt id)
 static int
 reports_first(enum pg_stmt id)
 {
-	return reports(id) ? pg_enqueue(P_OUTBOX_APPLY_ALL, NULL) : 0;
+	struct pgq	 q = { 0 };
+
+	if (!reports(id))
+		return 0;
+	pgq_int(&q, INT64_MIN);
+	pgq_int(&q, INT64_MAX);
+	return pg_enqueue(P_OUTBOX_APPLY, &q);
 }
 
 /*

@@ -58,6 +58,15 @@
 	" completion bigint NOT NULL, total bigint NOT NULL," \
 	" cached bigint NOT NULL, cache_write bigint NOT NULL," \
 	" reasoning bigint NOT NULL, cost bigint NOT NULL"
+/* The events of the outbox rows o, as rows of events' columns (EVENT_COLS). */
+#define EVENT_COLS \
+	"at, user_id, guild, channel, model, service, kind, session, call, meta, " \
+	USAGE_COLS ", id"
+#define OUTBOX_EVENTS \
+	"SELECT u.* FROM o, unnest(o.at, o.user_id, o.guild, o.channel," \
+	" o.model, o.service, o.kind, o.session, o.call, o.meta, o.requests," \
+	" o.prompt, o.completion, o.total, o.cached, o.cache_write, o.reasoning," \
+	" o.cost, o.ids) AS u(" EVENT_COLS ")"
 /* The reports' writes run unless an outbox_claim before them found nothing. */
 #define CLAIMED	"current_setting('tokq.claimed', true) IS DISTINCT FROM '0'"
 #define TEXT	"text COLLATE \"C\""
@@ -154,9 +163,10 @@ const char *const pg_migrations[] = {
 	 * daily, hourly, users, meta 'daily_requests') are written from it
 	 * after the round's commit, outside the write lock, or before
 	 * anything reads or changes them (outbox_apply).  Each row is applied
-	 * once, by whoever deletes it: outbox_apply, or outbox_claim, after
-	 * which the round's own writes of its reports (P_LOG_*) run only if
-	 * it deleted them (the transaction's 'tokq.claimed').  Both lock meta
+	 * once, by whoever deletes it: outbox_apply, or outbox_claim, which
+	 * writes the row's events, after which the round's own writes of the
+	 * rest (P_LOG_*) run only if it deleted it (the transaction's
+	 * 'tokq.claimed').  Both lock meta
 	 * 'daily_requests' first, so that two run one after the other and no
 	 * two writers of the reports wait on each other in a circle.
 	 */
@@ -175,13 +185,8 @@ const char *const pg_migrations[] = {
 	" BEGIN"
 	"  PERFORM 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE;"
 	"  WITH o AS (DELETE FROM outbox WHERE id BETWEEN lo AND hi RETURNING *),"
-	"  e AS (SELECT u.* FROM o, unnest(o.at, o.user_id, o.guild, o.channel,"
-	"   o.model, o.service, o.kind, o.session, o.call, o.meta, o.requests,"
-	"   o.prompt, o.completion, o.total, o.cached, o.cache_write, o.reasoning,"
-	"   o.cost, o.ids) AS u(at, user_id, guild, channel, model, service, kind,"
-	"   session, call, meta, " USAGE_COLS ", id)),"
-	"  ev AS (INSERT INTO events(at, user_id, guild, channel, model, service,"
-	"   kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM e),"
+	"  e AS (" OUTBOX_EVENTS "),"
+	"  ev AS (INSERT INTO events(" EVENT_COLS ") SELECT * FROM e),"
 	/* An event of no amounts has no totals, as in the rounds' own writes. */
 	"  z AS (SELECT * FROM e WHERE requests <> 0 OR prompt <> 0"
 	"   OR completion <> 0 OR total <> 0 OR cached <> 0 OR cache_write <> 0"
@@ -209,7 +214,9 @@ const char *const pg_migrations[] = {
 	"  LANGUAGE plpgsql AS $f$"
 	" BEGIN"
 	"  PERFORM 1 FROM meta WHERE name = 'daily_requests' FOR UPDATE;"
-	"  DELETE FROM outbox WHERE id BETWEEN lo AND hi;"
+	/* A row holds one event at least: events written, rows deleted. */
+	"  WITH o AS (DELETE FROM outbox WHERE id BETWEEN lo AND hi RETURNING *)"
+	"  INSERT INTO events(" EVENT_COLS ") " OUTBOX_EVENTS ";"
 	"  PERFORM set_config('tokq.claimed', CASE WHEN FOUND THEN '1'"
 	"   ELSE '0' END, true);"
 	" END $f$;",
@@ -345,12 +352,9 @@ const char *const pg_sql[P_MAX] = {
 	 * call, meta, the eight amounts, id.
 	 */
 	[P_LOG_EVENTS] =
-	    "INSERT INTO events(at, user_id, guild, channel, model, service,"
-	    " kind, session, call, meta, " USAGE_COLS ", id) SELECT * FROM"
-	    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+	    "INSERT INTO events(" EVENT_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
 	    " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
-	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])"
-	    " WHERE " CLAIMED,
+	    " $10::text[], " USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[])",
 	[P_LOG_DAILY] =
 	    "INSERT INTO daily(day, user_id, guild, model, service, kind, "
 	    USAGE_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[],"
@@ -379,26 +383,20 @@ const char *const pg_sql[P_MAX] = {
 	    USAGE_ARRAYS(11, 12, 13, 14, 15, 16, 17, 18) ", $19::bigint[],"
 	    " $20::bigint)",
 	/*
-	 * The reports of a round's events, ids $1 to $2, after its commit
-	 * and in a transaction of their own that need not wait for its WAL's
-	 * flush: the outbox row is what keeps the events until then.
+	 * The reports of the outbox rows of ids $1 to $2: a round's, after its
+	 * commit; every row (the whole range of bigint), before the reports
+	 * are read or changed.
 	 */
-	[P_OUTBOX_APPLY] =
-	    "SELECT set_config('synchronous_commit', 'off', true),"
-	    " outbox_apply($1::bigint, $2::bigint)",
-	/* The same, the round writing its reports itself after it (P_LOG_*). */
-	[P_OUTBOX_CLAIM] =
-	    "SELECT set_config('synchronous_commit', 'off', true),"
-	    " outbox_claim($1::bigint, $2::bigint)",
+	[P_OUTBOX_APPLY] =	"SELECT outbox_apply($1::bigint, $2::bigint)",
+	/* The same, the round writing the rest of its reports itself (P_LOG_*). */
+	[P_OUTBOX_CLAIM] =	"SELECT outbox_claim($1::bigint, $2::bigint)",
 	/*
-	 * Inside the round begun ahead, whose commit must wait for its WAL as
-	 * ever: no set_config there (nor in P_OUTBOX_APPLY_ALL).
+	 * First in a segment of the reports' own (an implicit transaction up
+	 * to its Sync), never in a round: that commit need not wait for its
+	 * WAL, as the outbox row did.
 	 */
-	[P_OUTBOX_CLAIM_IN] =	"SELECT outbox_claim($1::bigint, $2::bigint)",
-	/* Every report not yet written, before they are read or changed. */
-	[P_OUTBOX_APPLY_ALL] =
-	    "SELECT outbox_apply('-9223372036854775808'::bigint,"
-	    " 9223372036854775807)",
+	[P_REPORTS_ASYNC] =
+	    "SELECT set_config('synchronous_commit', 'off', true)",
 	/*
 	 * The bucket adds, and each as a journal row of generation $9 (kind
 	 * $10, STALE_COUNTER) unless $11 is false (no other daemon): in one
