@@ -196,6 +196,23 @@ spawn(int (*step)(void))
 	return c;
 }
 
+static void	 go_child(struct child);
+
+/*
+ * Open the store with a second daemon beside it: a child that connects
+ * (so that this one is not alone), runs step, and exits.
+ */
+static struct child
+open_beside(int (*step)(void))
+{
+	struct child	 c = spawn(step);
+
+	assert_int_equal(store_open(uri), 0);
+	go_child(c);
+	usleep(300 * 1000);	/* the child is connected */
+	return c;
+}
+
 /* Tell the child to run its step, without waiting for it. */
 static void
 go_child(struct child c)
@@ -775,10 +792,7 @@ test_begin_next_not_alone(void **state)
 	struct child	 c;
 
 	NEED_CLUSTER(state);
-	c = spawn(step_linger);
-	assert_int_equal(store_open(uri), 0);
-	go_child(c);
-	usleep(300 * 1000);	/* the child is connected */
+	c = open_beside(step_linger);
 	assert_int_equal(store_begin(), 0);
 	assert_int_equal(store_bucket_add(SCOPE_USER, "n1", "", &b), 0);
 	store_begin_next();
@@ -1006,12 +1020,9 @@ reports_written(const char *suffix, bool other, bool read_in_round, bool ahead)
 	snprintf(sch, sizeof(sch), "%s%s", schema, suffix);
 	env.db_schema = sch;
 	if (other)
-		c = spawn(step_linger_long);
-	assert_int_equal(store_open(uri), 0);
-	if (other) {
-		go_child(c);
-		usleep(300 * 1000);	/* the child is connected */
-	}
+		c = open_beside(step_linger_long);
+	else
+		assert_int_equal(store_open(uri), 0);
 	shaped_events(read_in_round, ahead);
 	/* a round not alone journals its counter; alone, it does not */
 	assert_int_equal(side_int_in("SELECT COUNT(*) FROM %s.journal", sch) > 0, other);
@@ -1113,10 +1124,7 @@ test_outbox_applied_once(void **state)
 	int		 i;
 
 	NEED_CLUSTER(state);
-	c = spawn(step_apply_first);
-	assert_int_equal(store_open(uri), 0);
-	go_child(c);
-	usleep(300 * 1000);	/* the child is connected, holding the row */
+	c = open_beside(step_apply_first);	/* holding meta's row */
 	assert_int_equal(store_begin(), 0);
 	for (i = 0; i < 3; i++) {
 		ev = mkevent(i == 2 ? "y" : "x", 10 + i);
